@@ -1,0 +1,33 @@
+package main
+
+import (
+	"html/template"
+	"strings"
+
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+)
+
+var targetsTable = template.Must(template.New("targets").Parse(`<h2>Targets</h2>
+<table>
+<tr><th>name</th><th>kind</th><th>address</th><th></th></tr>
+{{range .}}<tr><td>{{.Name}}</td><td>{{.Kind}}</td><td>{{.Address}}</td><td><a href="probe?target={{.Name}}">probe</a></td></tr>
+{{end}}</table>`))
+
+// landingPage lists the endpoints and the targets (names and addresses, never credentials).
+func landingPage(metricsPath string, w *wiring) (*web.LandingPageHandler, error) {
+	var b strings.Builder
+	if err := targetsTable.Execute(&b, w.entries); err != nil {
+		return nil, err
+	}
+	return web.NewLandingPage(web.LandingConfig{
+		Name:        programName,
+		Description: "Prometheus exporter and advisor for the data layer of a Temporal deployment",
+		Version:     version.Info(),
+		Links: []web.LandingLinks{
+			{Address: metricsPath, Text: "Metrics", Description: "every target, each series labelled with target"},
+			{Address: "probe?target=NAME", Text: "Probe", Description: "one target, without the target label (multi-target pattern)"},
+		},
+		ExtraHTML: b.String(),
+	})
+}

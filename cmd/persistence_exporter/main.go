@@ -1,0 +1,176 @@
+// Command persistence_exporter watches the data layer of a Temporal deployment — PostgreSQL,
+// Elasticsearch, Redis and pgBackRest — and exports it to Prometheus.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/common/promslog"
+	promslogflag "github.com/prometheus/common/promslog/flag"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+
+	"github.com/persistence-exporter/persistence_exporter/collector"
+	"github.com/persistence-exporter/persistence_exporter/internal/secret"
+)
+
+const programName = "persistence_exporter"
+
+// DefaultListenAddress is a port none of the established exporters of these stores uses.
+const DefaultListenAddress = ":9863"
+
+// flags are the command line, parsed once in main and handed down: no package-level state.
+type flags struct {
+	configFile     string
+	metricsPath    string
+	timeoutOffset  time.Duration
+	defaultTimeout time.Duration
+	web            *web.FlagConfig
+	log            *promslog.Config
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// terminated carries kingpin's exit code (after --help or --version) out of Parse.
+type terminated int
+
+// run is main without the process: it returns the exit code.
+func run(args []string, stdout, stderr io.Writer) (code int) {
+	app := kingpin.New(programName, "Prometheus exporter and advisor for the data layer of a Temporal deployment: PostgreSQL, Elasticsearch, Redis, pgBackRest.")
+	app.UsageWriter(stdout)
+	app.ErrorWriter(stderr)
+	app.Terminate(func(c int) { panic(terminated(c)) })
+	defer func() {
+		if r := recover(); r != nil {
+			t, ok := r.(terminated)
+			if !ok {
+				panic(r)
+			}
+			code = int(t)
+		}
+	}()
+	f := &flags{log: &promslog.Config{}}
+	app.Flag("config.file", "Configuration file (targets and extra query packs).").Default("persistence_exporter.yml").StringVar(&f.configFile)
+	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&f.metricsPath)
+	app.Flag("scrape.timeout-offset", "Taken off the scrape timeout Prometheus announces (X-Prometheus-Scrape-Timeout-Seconds), so that the answer arrives in time.").Default("500ms").DurationVar(&f.timeoutOffset)
+	app.Flag("scrape.default-timeout", "Scrape deadline when the request announces none.").Default("10s").DurationVar(&f.defaultTimeout)
+	f.web = kingpinflag.AddFlags(app, DefaultListenAddress)
+	promslogflag.AddFlags(app, f.log)
+	app.Version(version.Print(programName))
+	app.HelpFlag.Short('h')
+
+	serve := app.Command("serve", "Serve metrics (the default).").Default()
+	check := app.Command("check-config", "Check the configuration file and the query packs, then exit: 0 when valid, 1 otherwise.")
+
+	cmd, err := app.Parse(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v (try --help)\n", programName, err)
+		return 2
+	}
+	f.log.Writer = stderr
+	switch cmd {
+	case check.FullCommand():
+		return checkConfig(f, stdout, stderr)
+	case serve.FullCommand():
+		return serveMetrics(f, stderr)
+	}
+	return 2
+}
+
+// setup loads configuration and packs and builds the engine; errors are already redacted.
+func setup(f *flags, logger *slog.Logger, red *secret.Redactor) (*wiring, error) {
+	w, err := load(f.configFile, red, logger)
+	if err != nil {
+		return nil, red.Error(err)
+	}
+	return w, nil
+}
+
+func checkConfig(f *flags, stdout, stderr io.Writer) int {
+	red := &secret.Redactor{}
+	logger := slog.New(red.Handler(promslog.New(f.log).Handler()))
+	w, err := setup(f, logger, red)
+	if err != nil {
+		printErrors(stderr, err)
+		return 1
+	}
+	defer w.engine.Close()
+	fmt.Fprintf(stdout, "%s: valid: %s\n", f.configFile, w.summary())
+	return 0
+}
+
+func printErrors(out io.Writer, err error) {
+	for _, line := range strings.Split(err.Error(), "\n") {
+		fmt.Fprintln(out, line)
+	}
+}
+
+func serveMetrics(f *flags, stderr io.Writer) int {
+	red := &secret.Redactor{}
+	logger := slog.New(red.Handler(promslog.New(f.log).Handler()))
+	w, err := setup(f, logger, red)
+	if err != nil {
+		printErrors(stderr, err)
+		return 1
+	}
+	defer w.engine.Close()
+	logger.Info("starting "+programName, "version", version.Info(), "config", f.configFile, "targets", w.summary())
+
+	self := prometheus.NewRegistry()
+	self.MustRegister(
+		versioncollector.NewCollector(programName),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	opts := collector.HandlerOpts{
+		Extra:          self,
+		TimeoutOffset:  f.timeoutOffset,
+		DefaultTimeout: f.defaultTimeout,
+		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelError),
+	}
+	mux := http.NewServeMux()
+	mux.Handle(f.metricsPath, w.engine.MetricsHandler(opts))
+	mux.Handle("/probe", w.engine.ProbeHandler(opts))
+	landing, err := landingPage(f.metricsPath, w)
+	if err != nil {
+		logger.Error("building the landing page", "err", err)
+		return 1
+	}
+	mux.Handle("/", landing)
+
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- web.ListenAndServe(srv, f.web, logger) }()
+	select {
+	case err := <-done:
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("HTTP server failed", "err", err)
+			return 1
+		}
+	case <-ctx.Done():
+		logger.Info("shutting down")
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}
+	return 0
+}

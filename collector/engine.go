@@ -1,0 +1,241 @@
+// Package collector gathers query results from targets and turns them into Prometheus
+// metrics. It is generic: what a query means to a server is the business of a Source.
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/persistence-exporter/persistence_exporter/queries"
+)
+
+// Source runs queries on one target. There is one implementation per protocol
+// (collector/postgres, ...); sources know nothing about metrics.
+type Source interface {
+	// Probe connects if needed and reports what the server is: version, role, features.
+	// An error means the target is down.
+	Probe(ctx context.Context) (queries.ServerInfo, error)
+	// Run executes stmt, the statement of q chosen for the probed server.
+	Run(ctx context.Context, q *queries.Query, stmt string) (*queries.Rows, error)
+	// Close releases connections.
+	Close()
+}
+
+// Target is one watched server.
+type Target struct {
+	Name string
+	Kind string // the source kind, e.g. queries.SourcePostgres
+	// UpMetric is the name of the target's up gauge, as the established exporter names it
+	// (pg_up for PostgreSQL).
+	UpMetric string
+	Source   Source
+	Queries  []*queries.Query
+	// Timeout bounds a probe and a query that sets none.
+	Timeout time.Duration
+	// Parallel is how many queries run at once on the target (its connection cap).
+	Parallel int
+}
+
+// Skip records a query that was not sent, and why.
+type Skip struct {
+	Query  *queries.Query
+	Reason string
+}
+
+// Snapshot is one gather of one target.
+type Snapshot struct {
+	Target        *Target
+	At            time.Time
+	Up            bool
+	ProbeErr      error
+	ProbeDuration time.Duration
+	Info          queries.ServerInfo
+	Results       []*Result // in the order of Target.Queries, skipped ones left out
+	Skipped       []Skip
+}
+
+// Engine gathers targets through the shared results store.
+type Engine struct {
+	Targets []*Target
+	store   *Store
+	probes  singleflight.Group
+	log     *slog.Logger
+	descs   sync.Map // descKey -> *prometheus.Desc
+
+	mu        sync.Mutex
+	lastState map[string]string // per target or target/query: the last error logged, "" when fine
+	byName    map[string]*Target
+}
+
+// NewEngine makes an engine over targets.
+func NewEngine(targets []*Target, logger *slog.Logger) *Engine {
+	e := &Engine{Targets: targets, store: NewStore(), log: logger, lastState: map[string]string{}, byName: map[string]*Target{}}
+	for _, t := range targets {
+		e.byName[t.Name] = t
+	}
+	return e
+}
+
+// Target returns the target called name, or nil.
+func (e *Engine) Target(name string) *Target { return e.byName[name] }
+
+// Store returns the engine's results store.
+func (e *Engine) Store() *Store { return e.store }
+
+// Close closes every source.
+func (e *Engine) Close() {
+	for _, t := range e.Targets {
+		t.Source.Close()
+	}
+}
+
+func key(t *Target, q *queries.Query) string { return t.Name + "\x00" + q.Name }
+
+// Gather probes t and collects every query that applies to it, from the store when fresh.
+// It returns when all are in or ctx ends; queries still running then are reported as errors
+// in this snapshot and finish in the background.
+func (e *Engine) Gather(ctx context.Context, t *Target) *Snapshot {
+	snap := &Snapshot{Target: t, At: time.Now()}
+	start := time.Now()
+	info, err := shared(ctx, &e.probes, t.Name, t.Timeout, t.Source.Probe)
+	snap.ProbeDuration = time.Since(start)
+	e.noteState(t.Name, err, func(msg string) {
+		e.log.Error("target is down", "target", t.Name, "kind", t.Kind, "err", msg)
+	}, func() {
+		e.log.Info("target is up", "target", t.Name, "kind", t.Kind, "version", info.Version, "role", info.Role)
+	})
+	if err != nil {
+		snap.ProbeErr = err
+		return snap
+	}
+	snap.Up, snap.Info = true, info
+
+	type job struct {
+		i    int
+		q    *queries.Query
+		stmt string
+	}
+	var jobs []job
+	for _, q := range t.Queries {
+		stmt, skip, missing := q.Plan(info)
+		if skip != "" {
+			snap.Skipped = append(snap.Skipped, Skip{Query: q, Reason: skip})
+			if len(missing) > 0 {
+				e.logOnce(t.Name+"\x00skip\x00"+q.Name, "query skipped: the server lacks what it needs",
+					"target", t.Name, "query", q.Name, "missing", strings.Join(missing, ", "))
+			}
+			continue
+		}
+		jobs = append(jobs, job{len(jobs), q, stmt})
+	}
+	snap.Results = make([]*Result, len(jobs))
+	parallel := max(t.Parallel, 1)
+	next := make(chan job)
+	var wg sync.WaitGroup
+	for range min(parallel, len(jobs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range next {
+				timeout := j.q.Timeout
+				if timeout == 0 {
+					timeout = t.Timeout
+				}
+				snap.Results[j.i] = e.store.Get(ctx, key(t, j.q), j.q, j.q.TTL, timeout, func(ctx context.Context) (*queries.Rows, error) {
+					rows, err := t.Source.Run(ctx, j.q, j.stmt)
+					if err == nil {
+						err = checkColumns(j.q, rows, info.Version)
+					}
+					return rows, err
+				})
+			}
+		}()
+	}
+	for _, j := range jobs {
+		next <- j
+	}
+	close(next)
+	wg.Wait()
+	for _, r := range snap.Results {
+		k := t.Name + "\x00" + r.Query.Name
+		e.noteState(k, r.Err, func(msg string) {
+			e.log.Warn("query failed", "target", t.Name, "query", r.Query.Name, "err", msg)
+		}, func() {
+			e.log.Info("query works again", "target", t.Name, "query", r.Query.Name)
+		})
+	}
+	return snap
+}
+
+// checkColumns makes sure every column the query maps is in the result: a column renamed in
+// a new server version must fail loudly, not vanish.
+func checkColumns(q *queries.Query, rows *queries.Rows, version int) error {
+	have := make(map[string]bool, len(rows.Columns))
+	for _, c := range rows.Columns {
+		have[c] = true
+	}
+	var missing []string
+	for _, c := range q.Columns {
+		if c.Usage != queries.UsageDiscard && c.InVersion(version) && !have[c.Name] {
+			missing = append(missing, c.Name)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("the result has no column %s (it has %s)", strings.Join(missing, ", "), strings.Join(rows.Columns, ", "))
+	}
+	return nil
+}
+
+// noteState logs a transition only: the first failure (or a new error text), and the
+// recovery. A target that stays down does not flood the log.
+func (e *Engine) noteState(k string, err error, failed func(msg string), recovered func()) {
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+		if errors.Is(err, errDeadline) {
+			msg = "scrape deadline reached before it finished"
+		}
+	}
+	e.mu.Lock()
+	prev, seen := e.lastState[k]
+	e.lastState[k] = msg
+	e.mu.Unlock()
+	switch {
+	case msg != "" && msg != prev:
+		failed(msg)
+	case msg == "" && seen && prev != "":
+		recovered()
+	}
+}
+
+func (e *Engine) logOnce(k, msg string, args ...any) {
+	e.mu.Lock()
+	_, seen := e.lastState[k]
+	e.lastState[k] = "logged"
+	e.mu.Unlock()
+	if !seen {
+		e.log.Info(msg, args...)
+	}
+}
+
+// GatherAll gathers every target in parallel.
+func (e *Engine) GatherAll(ctx context.Context, targets []*Target) []*Snapshot {
+	snaps := make([]*Snapshot, len(targets))
+	var wg sync.WaitGroup
+	for i, t := range targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			snaps[i] = e.Gather(ctx, t)
+		}()
+	}
+	wg.Wait()
+	return snaps
+}

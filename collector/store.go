@@ -1,0 +1,118 @@
+package collector
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/persistence-exporter/persistence_exporter/queries"
+)
+
+// Result is the outcome of one execution of a query on a target.
+type Result struct {
+	Query    *queries.Query
+	Rows     *queries.Rows // nil on error
+	Started  time.Time
+	Duration time.Duration
+	Err      error
+	// Cached is set on the copy handed to a scrape when the result came from the store
+	// instead of a new execution.
+	Cached bool
+}
+
+// Store keeps the latest result per (target, query), serves it while it is younger than the
+// query's TTL, and makes concurrent requests for the same key share one execution.
+type Store struct {
+	mu     sync.Mutex
+	last   map[string]*Result
+	errors map[string]uint64
+	flight singleflight.Group
+	now    func() time.Time
+}
+
+// NewStore returns an empty store.
+func NewStore() *Store {
+	return &Store{last: map[string]*Result{}, errors: map[string]uint64{}, now: time.Now}
+}
+
+// errDeadline marks a result that a scrape gave up waiting for.
+var errDeadline = fmt.Errorf("scrape deadline reached before the query finished")
+
+// Get returns a fresh-enough stored result for key or runs run. Concurrent callers share one
+// execution, which is detached from the caller's cancellation and bounded by timeout instead:
+// when a scrape gives up, the execution still finishes and fills the store for the next one.
+// Get itself returns when ctx ends, with an error result.
+func (s *Store) Get(ctx context.Context, key string, q *queries.Query, ttl, timeout time.Duration,
+	run func(ctx context.Context) (*queries.Rows, error)) *Result {
+	if ttl > 0 {
+		s.mu.Lock()
+		r := s.last[key]
+		s.mu.Unlock()
+		if r != nil && r.Err == nil && s.now().Sub(r.Started) < ttl {
+			c := *r
+			c.Cached = true
+			return &c
+		}
+	}
+	r, err := shared(ctx, &s.flight, key, timeout, func(ectx context.Context) (*Result, error) {
+		start := s.now()
+		rows, err := run(ectx)
+		if err != nil && ectx.Err() != nil {
+			err = fmt.Errorf("timed out after %s: %w", timeout, err)
+		}
+		r := &Result{Query: q, Rows: rows, Started: start, Duration: time.Since(start), Err: err}
+		s.mu.Lock()
+		s.last[key] = r
+		if err != nil {
+			s.errors[key]++
+		}
+		s.mu.Unlock()
+		return r, nil
+	})
+	if err != nil {
+		// A scrape that could not wait counts as a failure of the query: its series are missing.
+		s.mu.Lock()
+		s.errors[key]++
+		s.mu.Unlock()
+		return &Result{Query: q, Started: s.now(), Err: err}
+	}
+	return r
+}
+
+// shared runs fn once for all concurrent callers of key. fn's context keeps the values of the
+// first caller's ctx but not its cancellation, and ends after timeout. Each caller waits until
+// fn returns or its own ctx ends (then the error wraps errDeadline).
+func shared[T any](ctx context.Context, g *singleflight.Group, key string, timeout time.Duration,
+	fn func(ctx context.Context) (T, error)) (T, error) {
+	ch := g.DoChan(key, func() (any, error) {
+		ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+		defer cancel()
+		return fn(ectx)
+	})
+	select {
+	case res := <-ch:
+		v, _ := res.Val.(T)
+		return v, res.Err
+	case <-ctx.Done():
+		var zero T
+		return zero, fmt.Errorf("%w: %w", errDeadline, context.Cause(ctx))
+	}
+}
+
+// Errors returns how many executions of key have failed, or were given up by a scrape whose
+// deadline came first, since start.
+func (s *Store) Errors(key string) uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.errors[key]
+}
+
+// Last returns the latest result stored for key, or nil.
+func (s *Store) Last(key string) *Result {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last[key]
+}

@@ -1,0 +1,216 @@
+// Package testenv starts real servers for tests — PostgreSQL primary and streaming replica
+// today — in a temporary directory on free loopback ports, once per package run.
+//
+// Use one Env per test package:
+//
+//	var env testenv.Env
+//	func TestMain(m *testing.M) { os.Exit(env.Run(m)) }
+//	func TestSomething(t *testing.T) { pg := env.Postgres(t); ... }
+//
+// Servers start on first use and stop when the package's tests are done. Under -short the
+// accessors skip the test; otherwise a server that cannot start (a binary is missing, say)
+// fails it.
+package testenv
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Env holds the servers of one test package.
+type Env struct {
+	mu      sync.Mutex
+	pg      *PGCluster
+	pgErr   error
+	stopped bool
+	extra   []func()
+}
+
+// Run runs the package's tests, then stops every server that was started.
+func (e *Env) Run(m *testing.M) int {
+	code := m.Run()
+	e.Stop()
+	return code
+}
+
+// Stop stops every server.
+func (e *Env) Stop() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.stopped = true
+	if e.pg != nil {
+		e.pg.Stop()
+	}
+	for i := len(e.extra) - 1; i >= 0; i-- {
+		e.extra[i]()
+	}
+}
+
+// Postgres returns the package's PostgreSQL primary and replica, starting them on first use.
+func (e *Env) Postgres(t testing.TB) *PGCluster {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs a PostgreSQL server (skipped under -short)")
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.pg == nil && e.pgErr == nil {
+		e.pg, e.pgErr = StartPostgres(PGOptions{Replica: true})
+	}
+	if e.pgErr != nil {
+		t.Fatalf("starting PostgreSQL: %v", e.pgErr)
+	}
+	return e.pg
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that nothing listens on right now.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// serverUser is the OS user servers run as: PostgreSQL refuses to run as root, so when the
+// tests run as root the servers run as "postgres".
+type serverUser struct {
+	cred     *syscall.Credential // nil: run as ourselves
+	uid, gid int
+}
+
+func currentServerUser() (serverUser, error) {
+	if os.Geteuid() != 0 {
+		return serverUser{uid: os.Geteuid(), gid: os.Getegid()}, nil
+	}
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		return serverUser{}, fmt.Errorf("running as root, and there is no postgres OS user to run servers as (install postgresql): %w", err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return serverUser{cred: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, uid: uid, gid: gid}, nil
+}
+
+// command prepares a command that runs as the server user.
+func (u serverUser) command(name string, args ...string) *exec.Cmd {
+	cmd := exec.Command(name, args...)
+	if u.cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: u.cred}
+	}
+	return cmd
+}
+
+// mkdir makes a directory the server user owns and everyone may traverse.
+func (u serverUser) mkdir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return err
+	}
+	return os.Chown(dir, u.uid, u.gid)
+}
+
+// tempDir makes a fresh directory under the system temp dir that the server user can use.
+func (u serverUser) tempDir(pattern string) (string, error) {
+	dir, err := os.MkdirTemp("", pattern)
+	if err != nil {
+		return "", err
+	}
+	return dir, u.mkdir(dir)
+}
+
+// runLogged runs a command to completion; on failure the error carries its output.
+func runLogged(cmd *exec.Cmd) error {
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s: %w\n%s", strings.Join(cmd.Args, " "), err, tail(string(out), 20))
+	}
+	return nil
+}
+
+// tail returns the last n lines of s.
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// tailFile returns the last lines of a log file, for error messages.
+func tailFile(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	return tail(string(b), n)
+}
+
+// process is a server running in the foreground, stopped with a signal.
+type process struct {
+	cmd  *exec.Cmd
+	log  string
+	done chan error
+}
+
+func startProcess(cmd *exec.Cmd, logFile string) (*process, error) {
+	f, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdout, cmd.Stderr = f, f
+	// its own process group: a Ctrl-C meant for the test binary reaches us, we stop it
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Setpgid = true
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("starting %s: %w", filepath.Base(cmd.Path), err)
+	}
+	p := &process{cmd: cmd, log: logFile, done: make(chan error, 1)}
+	go func() {
+		p.done <- cmd.Wait()
+		f.Close()
+	}()
+	return p, nil
+}
+
+// exited reports whether the process has ended.
+func (p *process) exited() bool {
+	select {
+	case err := <-p.done:
+		p.done <- err
+		return true
+	default:
+		return false
+	}
+}
+
+// stop sends sig and waits; after the grace period it kills.
+func (p *process) stop(sig syscall.Signal, grace time.Duration) {
+	if p == nil || p.exited() {
+		return
+	}
+	_ = p.cmd.Process.Signal(sig)
+	select {
+	case err := <-p.done:
+		p.done <- err
+	case <-time.After(grace):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}

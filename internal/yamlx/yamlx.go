@@ -1,0 +1,238 @@
+// Package yamlx decodes YAML strictly and reports every problem as "file:line: what is wrong".
+//
+// yaml.v3 can reject unknown keys (Decoder.KnownFields) but its messages name Go types and
+// carry no file name; a custom UnmarshalYAML would lose the strictness. So decoding is done in
+// two passes over the same bytes: a strict typed decode, and a node tree that validation code
+// uses to find the line of any path (Line).
+package yamlx
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Error is one problem at one place in a file.
+type Error struct {
+	File string
+	Line int // 0 when unknown
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.File, e.Msg)
+}
+
+// Errorf makes an Error.
+func Errorf(file string, line int, format string, args ...any) *Error {
+	return &Error{File: file, Line: line, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Document is a parsed file: its name and node tree, for line look-ups.
+type Document struct {
+	File string
+	Root *yaml.Node // the top-level value (mapping, sequence, ...); nil for an empty file
+}
+
+// Parse parses data into a node tree. Syntax errors come back as *Error.
+func Parse(file string, data []byte) (*Document, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, convert(file, nil, err)
+	}
+	d := &Document{File: file}
+	if doc.Kind == yaml.DocumentNode && len(doc.Content) > 0 {
+		d.Root = doc.Content[0]
+	}
+	return d, nil
+}
+
+// DecodeStrict decodes data into out, rejecting unknown and duplicate keys and values of the
+// wrong type. All problems are returned (errors.Join of *Error), each with its line.
+func DecodeStrict(file string, data []byte, out any) error {
+	doc, err := Parse(file, data)
+	if err != nil {
+		return err
+	}
+	if doc.Root == nil {
+		return Errorf(file, 0, "the file is empty")
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(out); err != nil && !errors.Is(err, io.EOF) {
+		return convert(file, doc.Root, err)
+	}
+	return nil
+}
+
+var (
+	lineRe      = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+	unknownRe   = regexp.MustCompile(`^field (.+) not found in type \S+$`)
+	unmarshalRe = regexp.MustCompile("^cannot unmarshal !!(\\w+)(?: `(.*)`)? into (\\S+)$")
+)
+
+func convert(file string, root *yaml.Node, err error) error {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		errs := make([]error, 0, len(te.Errors))
+		for _, msg := range te.Errors {
+			errs = append(errs, convertOne(file, root, msg))
+		}
+		return errors.Join(errs...)
+	}
+	return convertOne(file, root, err.Error())
+}
+
+func convertOne(file string, root *yaml.Node, msg string) *Error {
+	m := lineRe.FindStringSubmatch(msg)
+	if m == nil {
+		return Errorf(file, 0, "%s", strings.TrimPrefix(msg, "yaml: "))
+	}
+	line, _ := strconv.Atoi(m[1])
+	text := m[2]
+	if u := unknownRe.FindStringSubmatch(text); u != nil {
+		where := PathAt(root, line, u[1])
+		if where != "" {
+			return Errorf(file, line, "unknown key %q in %s", u[1], where)
+		}
+		return Errorf(file, line, "unknown key %q", u[1])
+	}
+	if u := unmarshalRe.FindStringSubmatch(text); u != nil {
+		return Errorf(file, line, "%s", describeTypeMismatch(u[1], u[2], u[3]))
+	}
+	return Errorf(file, line, "%s", text)
+}
+
+func describeTypeMismatch(tag, value, goType string) string {
+	want := goType
+	switch {
+	case goType == "time.Duration":
+		want = "a duration such as 30s or 5m"
+	case strings.HasPrefix(goType, "int") || strings.HasPrefix(goType, "uint"):
+		want = "an integer"
+	case strings.HasPrefix(goType, "float"):
+		want = "a number"
+	case goType == "bool":
+		want = "true or false"
+	case goType == "string":
+		want = "a string"
+	case strings.HasPrefix(goType, "[]"):
+		want = "a list"
+	case strings.HasPrefix(goType, "map[") || strings.Contains(goType, "."):
+		want = "a mapping"
+	}
+	got := map[string]string{"seq": "a list", "map": "a mapping", "str": "a string", "int": "an integer",
+		"float": "a number", "bool": "a boolean", "null": "nothing"}[tag]
+	if got == "" {
+		got = tag
+	}
+	if value != "" {
+		return fmt.Sprintf("invalid value %q: want %s", value, want)
+	}
+	return fmt.Sprintf("found %s, want %s", got, want)
+}
+
+// PathAt returns the dotted path (e.g. targets.postgres[0]) of the mapping that holds key at line,
+// or "" when it is not found.
+func PathAt(root *yaml.Node, line int, key string) string {
+	var found string
+	var walk func(n *yaml.Node, path string) bool
+	walk = func(n *yaml.Node, path string) bool {
+		switch n.Kind {
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := n.Content[i], n.Content[i+1]
+				if k.Line == line && k.Value == key {
+					found = path
+					if found == "" {
+						found = "the top level"
+					}
+					return true
+				}
+				if walk(v, join(path, k.Value)) {
+					return true
+				}
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				if walk(c, fmt.Sprintf("%s[%d]", path, i)) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	if root != nil {
+		walk(root, "")
+	}
+	return found
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// Line returns the line of the node at path (mapping keys as strings, sequence indexes as
+// ints). When the path does not exist completely, the line of the deepest node found is
+// returned, so that an error about a missing key points at its parent.
+func (d *Document) Line(path ...any) int {
+	_, line := d.lookup(path)
+	return line
+}
+
+// Node returns the node at path, or nil.
+func (d *Document) Node(path ...any) *yaml.Node {
+	n, _ := d.lookup(path)
+	return n
+}
+
+// lookup walks path from the root. It returns the node (nil when the path does not exist) and
+// the line of the deepest part found; for a mapping value that is the line of its key.
+func (d *Document) lookup(path []any) (*yaml.Node, int) {
+	n := d.Root
+	if n == nil {
+		return nil, 0
+	}
+	line := n.Line
+	for _, p := range path {
+		var next *yaml.Node
+		switch p := p.(type) {
+		case string:
+			if n.Kind == yaml.MappingNode {
+				for i := 0; i+1 < len(n.Content); i += 2 {
+					if n.Content[i].Value == p {
+						next, line = n.Content[i+1], n.Content[i].Line
+						break
+					}
+				}
+			}
+		case int:
+			if n.Kind == yaml.SequenceNode && p >= 0 && p < len(n.Content) {
+				next = n.Content[p]
+				line = next.Line
+			}
+		}
+		if next == nil {
+			return nil, line
+		}
+		n = next
+	}
+	return n, line
+}
+
+// Errorf makes an *Error at the line of path in this document.
+func (d *Document) Errorf(path []any, format string, args ...any) *Error {
+	return Errorf(d.File, d.Line(path...), format, args...)
+}

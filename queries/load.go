@@ -1,0 +1,381 @@
+package queries
+
+import (
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/persistence-exporter/persistence_exporter/internal/yamlx"
+)
+
+//go:embed packs/*.yaml
+var defaultPacks embed.FS
+
+// Pack is one file of queries for one source kind.
+type Pack struct {
+	File    string
+	Source  string
+	Queries []*Query
+}
+
+type packFile struct {
+	Source  string   `yaml:"source"`
+	Queries []*Query `yaml:"queries"`
+}
+
+// Parse decodes one pack file. The native format has a top-level "queries" list; any other
+// mapping is read as a postgres_exporter queries.yaml.
+func Parse(file string, data []byte) (*Pack, error) {
+	doc, err := yamlx.Parse(file, data)
+	if err != nil {
+		return nil, err
+	}
+	if doc.Root == nil {
+		return nil, yamlx.Errorf(file, 0, "the pack is empty")
+	}
+	if q := doc.Node("queries"); q != nil && q.Kind == yaml.SequenceNode {
+		return parseNative(doc, data)
+	}
+	return parseCompat(doc, data)
+}
+
+func parseNative(doc *yamlx.Document, data []byte) (*Pack, error) {
+	var pf packFile
+	if err := yamlx.DecodeStrict(doc.File, data, &pf); err != nil {
+		return nil, err
+	}
+	p := &Pack{File: doc.File, Source: pf.Source, Queries: pf.Queries}
+	var errs []error
+	if p.Source == "" {
+		p.Source = SourcePostgres
+	} else if !slices.Contains(sourceKinds, p.Source) {
+		errs = append(errs, doc.Errorf([]any{"source"}, "unknown source %q (want one of %s)", p.Source, strings.Join(sourceKinds, ", ")))
+	}
+	if len(p.Queries) == 0 {
+		errs = append(errs, doc.Errorf([]any{"queries"}, "the pack has no queries"))
+	}
+	for i, q := range p.Queries {
+		q.Source, q.File, q.Line = p.Source, doc.File, doc.Line("queries", i)
+		errs = append(errs, validate(q, func(path ...any) int {
+			return doc.Line(append([]any{"queries", i}, path...)...)
+		})...)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// sourceKinds are the sources a pack may name.
+var sourceKinds = []string{SourcePostgres}
+
+var (
+	metricNameRe = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*$`)
+	labelNameRe  = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+	queryNameRe  = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+	// reservedLabels are added by the collector to every series.
+	reservedLabels = []string{"target"}
+	knownRequires  = []string{"extension:"}
+)
+
+// validate checks one query and fills in its Labels and Metrics. lineOf gives the line of a
+// path below the query, for error messages.
+func validate(q *Query, lineOf func(path ...any) int) []error {
+	var errs []error
+	add := func(path []any, msg string) {
+		errs = append(errs, yamlx.Errorf(q.File, lineOf(path...), "query %q: %s", q.Name, msg))
+	}
+	if !queryNameRe.MatchString(q.Name) {
+		add([]any{"name"}, fmt.Sprintf("name %q is not a valid metric name prefix (letters, digits and _)", q.Name))
+	}
+	switch {
+	case q.SQL == "" && len(q.Variants) == 0:
+		add(nil, "needs sql or variants")
+	case q.SQL != "" && len(q.Variants) > 0:
+		add([]any{"variants"}, "has both sql and variants: use one")
+	}
+	if q.MaxVersion != 0 && q.MaxVersion <= q.MinVersion {
+		add([]any{"max_version"}, fmt.Sprintf("max_version %d must be above min_version %d", q.MaxVersion, q.MinVersion))
+	}
+	for i, v := range q.Variants {
+		if strings.TrimSpace(v.SQL) == "" {
+			add([]any{"variants", i}, "variant has no sql")
+		}
+		if v.MaxVersion != 0 && v.MaxVersion <= v.MinVersion {
+			add([]any{"variants", i, "max_version"}, fmt.Sprintf("max_version %d must be above min_version %d", v.MaxVersion, v.MinVersion))
+		}
+		for j := range i {
+			if overlap(q.Variants[j], v) {
+				add([]any{"variants", i}, fmt.Sprintf("variant %d overlaps variant %d: version ranges must be disjoint", i, j))
+			}
+		}
+	}
+	for i, r := range q.Roles {
+		if r != RolePrimary && r != RoleReplica {
+			add([]any{"roles", i}, fmt.Sprintf("unknown role %q (want primary or replica)", r))
+		}
+	}
+	for i, r := range q.Requires {
+		ok := false
+		for _, p := range knownRequires {
+			ok = ok || (strings.HasPrefix(r, p) && len(r) > len(p))
+		}
+		if !ok {
+			add([]any{"requires", i}, fmt.Sprintf("unknown requirement %q (want extension:NAME)", r))
+		}
+	}
+	if q.TTL < 0 || q.Timeout < 0 {
+		add(nil, "ttl and timeout must not be negative")
+	}
+	if len(q.Columns) == 0 {
+		add([]any{"columns"}, "has no columns")
+	}
+	seen := map[string]bool{}
+	seenMetric := map[string]bool{}
+	q.Labels, q.Metrics = nil, nil
+	for i, c := range q.Columns {
+		path := []any{"columns", i}
+		if c.Name == "" {
+			add(path, "column has no name")
+			continue
+		}
+		if seen[c.Name] {
+			add(path, fmt.Sprintf("column %q appears twice", c.Name))
+		}
+		seen[c.Name] = true
+		m := Metric{Name: c.Metric, Help: c.Help, Column: c.Name, Scale: c.Scale, Mapping: c.Mapping,
+			MinVersion: c.MinVersion, MaxVersion: c.MaxVersion}
+		if c.MaxVersion != 0 && c.MaxVersion <= c.MinVersion {
+			add(path, fmt.Sprintf("column %q: max_version %d must be above min_version %d", c.Name, c.MaxVersion, c.MinVersion))
+		}
+		if m.Name == "" {
+			m.Name = q.Name + "_" + c.Name
+		}
+		if m.Help == "" {
+			m.Help = q.Help
+		}
+		if m.Scale == 0 {
+			m.Scale = 1
+		}
+		switch c.Usage {
+		case UsageLabel:
+			if c.MinVersion != 0 || c.MaxVersion != 0 {
+				add(path, fmt.Sprintf("label column %q cannot have a version range", c.Name))
+			}
+			if !labelNameRe.MatchString(c.Name) || strings.HasPrefix(c.Name, "__") {
+				add(path, fmt.Sprintf("column %q is not a valid label name", c.Name))
+			}
+			if slices.Contains(reservedLabels, c.Name) {
+				add(path, fmt.Sprintf("label %q is reserved: the exporter adds it to every series", c.Name))
+			}
+			q.Labels = append(q.Labels, c.Name)
+			continue
+		case UsageDiscard:
+			continue
+		case UsageCounter:
+			m.Type = Counter
+			if !strings.HasSuffix(m.Name, "_total") {
+				m.Type = Untyped
+			}
+		case UsageGauge:
+			m.Type = Gauge
+		case UsageMapped:
+			m.Type = Gauge
+			if len(c.Mapping) == 0 {
+				add(path, fmt.Sprintf("column %q: usage mapped needs a mapping", c.Name))
+			}
+		case UsageDuration:
+			m.Type = Gauge
+			m.Milliseconds = true
+		case "":
+			add(path, fmt.Sprintf("column %q has no usage (want label, counter, gauge or discard)", c.Name))
+			continue
+		default:
+			add([]any{"columns", i, "usage"}, fmt.Sprintf("column %q: unknown usage %q (want label, counter, gauge or discard)", c.Name, c.Usage))
+			continue
+		}
+		if c.Usage != UsageMapped && len(c.Mapping) > 0 {
+			add([]any{"columns", i, "mapping"}, fmt.Sprintf("column %q: mapping is only for usage mapped", c.Name))
+		}
+		if !metricNameRe.MatchString(m.Name) {
+			add(path, fmt.Sprintf("metric name %q is not valid", m.Name))
+		}
+		if seenMetric[m.Name] {
+			add(path, fmt.Sprintf("metric %q is produced by two columns", m.Name))
+		}
+		seenMetric[m.Name] = true
+		if m.Help == "" {
+			m.Help = m.Name
+		}
+		q.Metrics = append(q.Metrics, m)
+	}
+	return errs
+}
+
+func overlap(a, b Variant) bool {
+	aHi, bHi := a.MaxVersion, b.MaxVersion
+	if aHi == 0 {
+		aHi = int(^uint(0) >> 1)
+	}
+	if bHi == 0 {
+		bHi = int(^uint(0) >> 1)
+	}
+	return a.MinVersion < bHi && b.MinVersion < aHi
+}
+
+// Set is every query of every loaded pack, checked across packs.
+type Set struct {
+	Packs    []*Pack
+	Replaced []Replacement
+}
+
+// For returns the queries of a source kind, in pack and file order.
+func (s *Set) For(source string) []*Query {
+	var qs []*Query
+	for _, p := range s.Packs {
+		if p.Source == source {
+			qs = append(qs, p.Queries...)
+		}
+	}
+	return qs
+}
+
+// NewSet checks packs against each other. A query of a user pack replaces the default query
+// of the same source and name (Replaced lists them); two user queries of one name are an
+// error. A metric produced by several queries (version variants written as separate queries,
+// say) must have one type, help and label set.
+func NewSet(defaults, user []*Pack) (*Set, error) {
+	type owner struct {
+		q *Query
+		m Metric
+	}
+	var errs []error
+	userNames := map[string]*Query{}
+	for _, p := range user {
+		for _, q := range p.Queries {
+			key := q.Source + "/" + q.Name
+			if prev, ok := userNames[key]; ok {
+				errs = append(errs, yamlx.Errorf(q.File, q.Line, "query %q is already defined at %s:%d", q.Name, prev.File, prev.Line))
+			}
+			userNames[key] = q
+		}
+	}
+	set := &Set{}
+	for _, p := range defaults {
+		kept := &Pack{File: p.File, Source: p.Source}
+		for _, q := range p.Queries {
+			if u, ok := userNames[q.Source+"/"+q.Name]; ok {
+				set.Replaced = append(set.Replaced, Replacement{Default: q, By: u})
+				continue
+			}
+			kept.Queries = append(kept.Queries, q)
+		}
+		if len(kept.Queries) > 0 {
+			set.Packs = append(set.Packs, kept)
+		}
+	}
+	set.Packs = append(set.Packs, user...)
+	metrics := map[string]owner{}
+	for _, p := range set.Packs {
+		for _, q := range p.Queries {
+			for _, m := range q.Metrics {
+				prev, ok := metrics[m.Name]
+				if !ok {
+					metrics[m.Name] = owner{q, m}
+					continue
+				}
+				switch {
+				case prev.m.Type != m.Type:
+					errs = append(errs, yamlx.Errorf(q.File, q.Line, "query %q: metric %q is a %s here but a %s in query %q (%s:%d)", q.Name, m.Name, m.Type, prev.m.Type, prev.q.Name, prev.q.File, prev.q.Line))
+				case !slices.Equal(prev.q.Labels, q.Labels):
+					errs = append(errs, yamlx.Errorf(q.File, q.Line, "query %q: metric %q has labels [%s] here but [%s] in query %q (%s:%d)", q.Name, m.Name, strings.Join(q.Labels, ", "), strings.Join(prev.q.Labels, ", "), prev.q.Name, prev.q.File, prev.q.Line))
+				case prev.m.Help != m.Help:
+					errs = append(errs, yamlx.Errorf(q.File, q.Line, "query %q: metric %q has another help text in query %q (%s:%d)", q.Name, m.Name, prev.q.Name, prev.q.File, prev.q.Line))
+				}
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return set, nil
+}
+
+// Replacement records a default query that a user pack replaced.
+type Replacement struct {
+	Default, By *Query
+}
+
+// Defaults returns the packs embedded in the binary.
+func Defaults() ([]*Pack, error) {
+	return loadFS(defaultPacks, "packs", "queries/")
+}
+
+// LoadPaths loads pack files, and every *.yml / *.yaml file of the directories given.
+func LoadPaths(paths []string) ([]*Pack, error) {
+	var packs []*Pack
+	var errs []error
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("pack path: %w", err))
+			continue
+		}
+		if fi.IsDir() {
+			ps, err := loadFS(os.DirFS(p), ".", p+string(filepath.Separator))
+			errs = append(errs, err)
+			packs = append(packs, ps...)
+			continue
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("pack: %w", err))
+			continue
+		}
+		pk, err := Parse(p, data)
+		errs = append(errs, err)
+		if pk != nil {
+			packs = append(packs, pk)
+		}
+	}
+	return packs, errors.Join(errs...)
+}
+
+func loadFS(fsys fs.FS, dir, prefix string) ([]*Pack, error) {
+	entries, err := fs.ReadDir(fsys, dir)
+	if err != nil {
+		return nil, fmt.Errorf("reading packs in %s: %w", prefix, err)
+	}
+	var names []string
+	for _, e := range entries {
+		if !e.IsDir() && (strings.HasSuffix(e.Name(), ".yaml") || strings.HasSuffix(e.Name(), ".yml")) {
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names)
+	var packs []*Pack
+	var errs []error
+	for _, n := range names {
+		data, err := fs.ReadFile(fsys, filepath.ToSlash(filepath.Join(dir, n)))
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		p, err := Parse(prefix+n, data)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		packs = append(packs, p)
+	}
+	return packs, errors.Join(errs...)
+}

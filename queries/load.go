@@ -260,11 +260,14 @@ func NewSet(defaults, user []*Pack) (*Set, error) {
 	}
 	var errs []error
 	userNames := map[string]*Query{}
+	dup := map[*Query]bool{}
 	for _, p := range user {
 		for _, q := range p.Queries {
 			key := q.Source + "/" + q.Name
 			if prev, ok := userNames[key]; ok {
 				errs = append(errs, yamlx.Errorf(q.File, q.Line, "query %q is already defined at %s:%d", q.Name, prev.File, prev.Line))
+				dup[q] = true
+				continue
 			}
 			userNames[key] = q
 		}
@@ -287,6 +290,9 @@ func NewSet(defaults, user []*Pack) (*Set, error) {
 	metrics := map[string]owner{}
 	for _, p := range set.Packs {
 		for _, q := range p.Queries {
+			if dup[q] {
+				continue
+			}
 			for _, m := range q.Metrics {
 				prev, ok := metrics[m.Name]
 				if !ok {

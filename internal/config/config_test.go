@@ -1,0 +1,187 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The shape the foundation issue fixes, with the secrets it names coming from a file and an
+// environment variable.
+const issueExample = `targets:
+  postgres:
+    - name: primary
+      dsn: postgres://exporter:secret@10.0.0.1:5432/temporal?sslmode=verify-full
+    - name: replica1
+      dsn_file: %s      # or dsn_env: REPLICA1_DSN
+      cluster: temporal
+  redis:
+    - name: cache
+      addr: 10.0.0.5:6379
+      password_env: TEST_REDIS_PASSWORD
+  elasticsearch:
+    - name: visibility
+      urls: [https://10.0.0.9:9200]
+  pgbackrest:
+    - name: backups
+      stanza: temporal
+      config: /etc/pgbackrest/pgbackrest.conf
+packs: [%s]     # extra pack files or directories
+`
+
+func TestIssueExample(t *testing.T) {
+	dir := t.TempDir()
+	dsnFile := filepath.Join(dir, "replica1_dsn")
+	if err := os.WriteFile(dsnFile, []byte("postgres://exporter:from-a-file@10.0.0.2:5432/temporal\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TEST_REDIS_PASSWORD", "redis-pass-1")
+	c, err := Parse("example.yml", []byte(fmt.Sprintf(issueExample, dsnFile, dir)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := c.Targets.Postgres
+	if len(p) != 2 || p[1].ResolvedDSN != "postgres://exporter:from-a-file@10.0.0.2:5432/temporal" || p[1].Cluster != "temporal" {
+		t.Fatalf("postgres targets %+v", p)
+	}
+	if p[0].MaxConnections != DefaultMaxConnections || p[0].QueryTimeout != DefaultQueryTimeout ||
+		p[0].StatementTimeout != DefaultStatementTimeout || p[0].LockTimeout != DefaultLockTimeout {
+		t.Errorf("defaults not applied: %+v", p[0])
+	}
+	if c.Targets.Redis[0].Password != "redis-pass-1" || c.Targets.Pgbackrest[0].Command != "pgbackrest" {
+		t.Errorf("redis %+v pgbackrest %+v", c.Targets.Redis[0], c.Targets.Pgbackrest[0])
+	}
+	for _, s := range []string{"secret", "from-a-file", "redis-pass-1"} {
+		if !slices.Contains(c.Secrets(), s) {
+			t.Errorf("Secrets() lacks %q", s)
+		}
+	}
+}
+
+func TestErrors(t *testing.T) {
+	t.Setenv("EMPTY_DSN", "")
+	for _, tc := range []struct {
+		name, text string
+		want       []string
+	}{
+		{"unknown key", `targets:
+  postgres:
+    - name: primary
+      dns: postgres://localhost/x
+`, []string{`bad.yml:4: unknown key "dns" in targets.postgres[0]`}},
+		{"unknown top-level key", `target:
+  postgres: []
+`, []string{`bad.yml:1: unknown key "target" in the top level`}},
+		{"no targets", `targets: {}
+`, []string{`bad.yml:1: no targets: add at least one under targets.postgres, .redis, .elasticsearch or .pgbackrest`}},
+		{"dsn sources", `targets:
+  postgres:
+    - name: a
+    - name: b
+      dsn: postgres://localhost/x
+      dsn_env: X
+    - name: c
+      dsn_env: EMPTY_DSN
+    - name: d
+      dsn_file: /nonexistent/dsn
+`, []string{
+			`bad.yml:3: postgres target "a": set one of dsn, dsn_file or dsn_env`,
+			`bad.yml:4: postgres target "b": set only one of dsn, dsn_file or dsn_env`,
+			`bad.yml:8: dsn_env: environment variable EMPTY_DSN is not set`,
+			`bad.yml:10: dsn_file "/nonexistent/dsn": no such file or directory`,
+		}},
+		{"names", `targets:
+  postgres:
+    - name: db
+      dsn: postgres://localhost/x
+  redis:
+    - name: db
+      addr: localhost:6379
+    - name: "bad name"
+      addr: localhost
+`, []string{
+			`bad.yml:6: target name "db" is already used at line 3`,
+			`bad.yml:8: target name "bad name": use letters, digits, and _ . : - (not first)`,
+			`bad.yml:9: redis target "bad name": addr "localhost" is not host:port`,
+		}},
+		{"values", `targets:
+  postgres:
+    - name: p
+      dsn: postgres://localhost/x
+      max_connections: 50
+      query_timeout: -1s
+      lock_timeout: often
+`, []string{`bad.yml:7: invalid value "often": want a duration such as 30s or 5m`}},
+		{"ranges", `targets:
+  postgres:
+    - name: p
+      dsn: postgres://localhost/x
+      max_connections: 50
+      query_timeout: -1s
+`, []string{
+			`bad.yml:5: max_connections 50: want 1 to 20 (the exporter should stay cheap on the server)`,
+			`bad.yml:6: query_timeout -1s must be positive`,
+		}},
+		{"elasticsearch and pgbackrest", `targets:
+  elasticsearch:
+    - name: es
+      urls: ["ftp://es:9200", "https://user:Es-Pass-77@es:9200"]
+      ca_file: /nonexistent/ca.pem
+  pgbackrest:
+    - name: b
+packs: [/nonexistent/packs]
+`, []string{
+			`bad.yml:4: elasticsearch target "es": "ftp://es:9200" is not an http(s) URL`,
+			`bad.yml:5: ca_file "/nonexistent/ca.pem": no such file or directory`,
+			`bad.yml:7: pgbackrest target "b" needs a stanza`,
+			`bad.yml:8: pack path "/nonexistent/packs": no such file or directory`,
+		}},
+		{"dsn does not parse", `targets:
+  postgres:
+    - name: p
+      dsn: "postgres://exporter:Very-Secret-9@db:port/x"
+`, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("bad.yml", []byte(tc.text))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if tc.want == nil {
+				if !strings.HasPrefix(err.Error(), `bad.yml:4: postgres target "p": the DSN does not parse`) || strings.Contains(err.Error(), "Very-Secret-9") {
+					t.Errorf("error %q: want a parse error at line 4 without the password", err)
+				}
+				return
+			}
+			if got := err.Error(); got != strings.Join(tc.want, "\n") {
+				t.Errorf("errors:\n%s\nwant:\n%s", got, strings.Join(tc.want, "\n"))
+			}
+		})
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load("/nonexistent/persistence_exporter.yml")
+	if err == nil || !strings.Contains(err.Error(), "/nonexistent/persistence_exporter.yml") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestDurationsParse(t *testing.T) {
+	c, err := Parse("c.yml", []byte(`targets:
+  postgres:
+    - name: p
+      dsn: postgres://localhost/x
+      query_timeout: 1m30s
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Targets.Postgres[0].QueryTimeout != 90*time.Second {
+		t.Errorf("query_timeout %s", c.Targets.Postgres[0].QueryTimeout)
+	}
+}

@@ -1,0 +1,337 @@
+package queries
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaultPacksLoad(t *testing.T) {
+	packs, err := Defaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := NewSet(packs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qs := set.For(SourcePostgres)
+	if len(qs) == 0 {
+		t.Fatal("no default PostgreSQL queries")
+	}
+	for _, q := range qs {
+		if q.Help == "" {
+			t.Errorf("%s:%d: query %q has no help", q.File, q.Line, q.Name)
+		}
+		for _, m := range q.Metrics {
+			if m.Help == m.Name {
+				t.Errorf("%s:%d: metric %q has no help of its own", q.File, q.Line, m.Name)
+			}
+			if strings.Contains(m.Name, "_milliseconds") {
+				t.Errorf("metric %q: use base units (seconds) in new metric names", m.Name)
+			}
+		}
+	}
+}
+
+func mustParse(t *testing.T, name, text string) *Pack {
+	t.Helper()
+	p, err := Parse(name, []byte(text))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	return p
+}
+
+func TestParseNative(t *testing.T) {
+	p := mustParse(t, "good.yaml", `source: postgres
+queries:
+  - name: q
+    help: Things.
+    ttl: 1m
+    timeout: 3s
+    roles: [replica]
+    requires: [extension:pg_stat_statements]
+    variants:
+      - max_version: 170000
+        sql: SELECT 1 AS a, 'x' AS l
+      - min_version: 170000
+        sql: SELECT 2 AS a, 'y' AS l
+    columns:
+      - {name: l, usage: label}
+      - {name: a, usage: counter, metric: things_total, scale: 0.001}
+      - {name: b, usage: gauge, min_version: 160000}
+      - {name: c, usage: discard}
+`)
+	q := p.Queries[0]
+	if q.TTL != time.Minute || q.Timeout != 3*time.Second || q.Line != 3 || q.File != "good.yaml" {
+		t.Errorf("ttl %s timeout %s at %s:%d", q.TTL, q.Timeout, q.File, q.Line)
+	}
+	if strings.Join(q.Labels, ",") != "l" {
+		t.Errorf("labels %v", q.Labels)
+	}
+	if len(q.Metrics) != 2 {
+		t.Fatalf("metrics %+v", q.Metrics)
+	}
+	a, b := q.Metrics[0], q.Metrics[1]
+	if a.Name != "things_total" || a.Type != Counter || a.Scale != 0.001 || a.Help != "Things." {
+		t.Errorf("metric a = %+v", a)
+	}
+	if b.Name != "q_b" || b.Type != Gauge || b.Scale != 1 || b.InVersion(150000) || !b.InVersion(160000) {
+		t.Errorf("metric b = %+v", b)
+	}
+}
+
+func TestCounterWithoutTotalIsUntyped(t *testing.T) {
+	p := mustParse(t, "p.yaml", `queries:
+  - name: pg_stat_database
+    help: h
+    sql: SELECT 1 AS xact_commit
+    columns: [{name: xact_commit, usage: counter}]
+`)
+	if m := p.Queries[0].Metrics[0]; m.Name != "pg_stat_database_xact_commit" || m.Type != Untyped {
+		t.Errorf("metric %+v: want the established name, untyped", m)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, text string
+		want       []string
+	}{
+		{"unknown usage", `queries:
+  - name: q
+    sql: SELECT 1 AS c
+    columns:
+      - name: c
+        usage: gauage
+`, []string{`bad.yaml:6: query "q": column "c": unknown usage "gauage" (want label, counter, gauge or discard)`}},
+		{"unknown key", `queries:
+  - name: q
+    sqll: SELECT 1
+    columns: [{name: c, usage: gauge}]
+`, []string{`bad.yaml:3: unknown key "sqll" in queries[0]`}},
+		{"wrong type", `queries:
+  - name: q
+    sql: SELECT 1 AS c
+    ttl: soon
+    columns: [{name: c, usage: gauge}]
+`, []string{`bad.yaml:4: invalid value "soon": want a duration such as 30s or 5m`}},
+		{"syntax", "queries:\n\t- name: q\n", []string{`bad.yaml:2: found character that cannot start any token`}},
+		{"no statement", `queries:
+  - name: q
+    columns: [{name: c, usage: gauge}]
+`, []string{`bad.yaml:2: query "q": needs sql or variants`}},
+		{"overlapping variants and reserved label", `queries:
+  - name: q
+    variants:
+      - {max_version: 170000, sql: SELECT 1}
+      - {min_version: 160000, sql: SELECT 2}
+    columns:
+      - {name: target, usage: label}
+      - {name: c, usage: gauge}
+`, []string{
+			`bad.yaml:5: query "q": variant 1 overlaps variant 0: version ranges must be disjoint`,
+			`bad.yaml:7: query "q": label "target" is reserved: the exporter adds it to every series`,
+		}},
+		{"bad role, requirement, duplicate metric", `queries:
+  - name: q
+    sql: SELECT 1
+    roles: [leader]
+    requires: [plugin:x]
+    columns:
+      - {name: a, usage: gauge, metric: m}
+      - {name: b, usage: gauge, metric: m}
+`, []string{
+			`bad.yaml:4: query "q": unknown role "leader" (want primary or replica)`,
+			`bad.yaml:5: query "q": unknown requirement "plugin:x" (want extension:NAME)`,
+			`bad.yaml:8: query "q": metric "m" is produced by two columns`,
+		}},
+		{"compat bad usage", `q:
+  query: SELECT 1 AS c
+  metrics:
+    - c:
+        usage: "GUAGE"
+        description: x
+`, []string{`bad.yaml:5: query "q": column "c": unknown usage "GUAGE" (want LABEL, COUNTER, GAUGE, MAPPEDMETRIC, DURATION or DISCARD)`}},
+		{"compat histogram and unknown key", `q:
+  query: SELECT 1 AS c
+  querry: typo
+  metrics:
+    - c:
+        usage: "HISTOGRAM"
+`, []string{`bad.yaml:3: unknown key "querry" in q`}},
+		{"compat histogram", `q:
+  query: SELECT 1 AS c
+  metrics:
+    - c:
+        usage: "HISTOGRAM"
+`, []string{`bad.yaml:5: query "q": column "c": usage HISTOGRAM is not supported`}},
+		{"empty", "", []string{`bad.yaml: the pack is empty`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("bad.yaml", []byte(tc.text))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if got := strings.Split(err.Error(), "\n"); strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+				t.Errorf("errors:\n%s\nwant:\n%s", err, strings.Join(tc.want, "\n"))
+			}
+		})
+	}
+}
+
+func TestCompatSeedBlock(t *testing.T) {
+	data, err := os.ReadFile("testdata/seed_custom_queries.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Parse("testdata/seed_custom_queries.yaml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := p.Queries[0]
+	if q.Name != "temporal_metrics" || !strings.Contains(q.SQL, "FROM pg_stat_user_tables") || !q.ExportUnlisted {
+		t.Errorf("query %+v", q)
+	}
+	if strings.Join(q.Labels, ",") != "schemaname,tablename" {
+		t.Errorf("labels %v", q.Labels)
+	}
+	got := map[string]MetricType{}
+	for _, m := range q.Metrics {
+		got[m.Name] = m.Type
+	}
+	want := map[string]MetricType{
+		"temporal_metrics_inserts": Untyped, "temporal_metrics_updates": Untyped, "temporal_metrics_deletes": Untyped,
+		"temporal_metrics_live_tuples": Gauge, "temporal_metrics_dead_tuples": Gauge,
+	}
+	if len(got) != len(want) {
+		t.Errorf("metrics %v, want %v", got, want)
+	}
+	for n, ty := range want {
+		if got[n] != ty {
+			t.Errorf("%s: %v, want %v", n, got[n], ty)
+		}
+	}
+}
+
+func TestCompatFeatures(t *testing.T) {
+	data, err := os.ReadFile("testdata/postgres_exporter_style.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Parse("x.yaml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Queries) != 2 || p.Queries[0].Name != "pg_replication_state" {
+		t.Fatalf("queries %v (want the file's order)", p.Queries)
+	}
+	q := p.Queries[0]
+	if q.TTL != 30*time.Second || q.MinVersion != 100000 || q.MaxVersion != 190000 {
+		t.Errorf("ttl %s, versions [%d, %d)", q.TTL, q.MinVersion, q.MaxVersion)
+	}
+	byName := map[string]Metric{}
+	for _, m := range q.Metrics {
+		byName[m.Name] = m
+	}
+	if m := byName["pg_replication_state_state"]; m.Mapping["streaming"] != 3 {
+		t.Errorf("mapped metric %+v", m)
+	}
+	if m := byName["pg_replication_state_lag_text_milliseconds"]; !m.Milliseconds {
+		t.Errorf("duration metric %+v (all: %v)", m, byName)
+	}
+	if _, ok := byName["pg_replication_state_sync_state"]; ok {
+		t.Error("a DISCARD column became a metric")
+	}
+	if m := p.Queries[1].Metrics[0]; m.MinVersion != 130000 || m.MaxVersion != 0 {
+		t.Errorf("pg_version range [%d, %d)", m.MinVersion, m.MaxVersion)
+	}
+}
+
+func TestSemverRange(t *testing.T) {
+	for in, want := range map[string][2]int{
+		">=10.0.0":         {100000, 0},
+		"<13.0.0":          {0, 130000},
+		">=9.6.0 <10.0.0":  {90600, 100000},
+		"13.4.0":           {130004, 130005},
+		">15.0.0 <=17.2.0": {150001, 170003},
+	} {
+		lo, hi, err := parseSemverRange(in)
+		if err != nil || lo != want[0] || hi != want[1] {
+			t.Errorf("%q: [%d, %d) %v, want [%d, %d)", in, lo, hi, err, want[0], want[1])
+		}
+	}
+	for _, bad := range []string{"~1.2", ">=ten", "^13"} {
+		if _, _, err := parseSemverRange(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func TestPlan(t *testing.T) {
+	p := mustParse(t, "p.yaml", `queries:
+  - name: q
+    roles: [primary]
+    requires: [extension:pg_stat_statements]
+    min_version: 130000
+    variants:
+      - {max_version: 170000, sql: old}
+      - {min_version: 170000, sql: new}
+    columns: [{name: c, usage: gauge}]
+`)
+	q := p.Queries[0]
+	pss := map[string]bool{"extension:pg_stat_statements": true}
+	for _, tc := range []struct {
+		info          ServerInfo
+		sql, skip     string
+		missingLength int
+	}{
+		{ServerInfo{Version: 150004, Role: RolePrimary, Features: pss}, "old", "", 0},
+		{ServerInfo{Version: 170000, Role: RolePrimary, Features: pss}, "new", "", 0},
+		{ServerInfo{Version: 120000, Role: RolePrimary, Features: pss}, "", "server version 120000 is outside [130000, ∞)", 0},
+		{ServerInfo{Version: 150004, Role: RoleReplica, Features: pss}, "", "runs only on primary, server is replica", 0},
+		{ServerInfo{Version: 150004, Role: RolePrimary}, "", "server lacks extension:pg_stat_statements", 1},
+	} {
+		sql, skip, missing := q.Plan(tc.info)
+		if sql != tc.sql || skip != tc.skip || len(missing) != tc.missingLength {
+			t.Errorf("%+v: sql %q skip %q missing %v; want %q %q", tc.info, sql, skip, missing, tc.sql, tc.skip)
+		}
+	}
+}
+
+func TestSetReplacesAndChecks(t *testing.T) {
+	def := mustParse(t, "default.yaml", `queries:
+  - {name: a, help: A, sql: SELECT 1 AS v, columns: [{name: v, usage: gauge}]}
+  - {name: b, help: B, sql: SELECT 1 AS v, columns: [{name: v, usage: gauge}]}
+`)
+	user := mustParse(t, "user.yaml", `queries:
+  - {name: a, help: mine, sql: SELECT 2 AS v, columns: [{name: v, usage: gauge}]}
+`)
+	set, err := NewSet([]*Pack{def}, []*Pack{user})
+	if err != nil {
+		t.Fatal(err)
+	}
+	qs := set.For(SourcePostgres)
+	if len(qs) != 2 || qs[0].Name != "b" || qs[1].Name != "a" || qs[1].File != "user.yaml" {
+		t.Errorf("queries %v", qs)
+	}
+	if len(set.Replaced) != 1 || set.Replaced[0].Default.File != "default.yaml" {
+		t.Errorf("replaced %+v", set.Replaced)
+	}
+
+	dup := mustParse(t, "dup.yaml", `queries:
+  - {name: a, help: again, sql: SELECT 3 AS v, columns: [{name: v, usage: gauge}]}
+`)
+	if _, err := NewSet(nil, []*Pack{user, dup}); err == nil || err.Error() != `dup.yaml:2: query "a" is already defined at user.yaml:2` {
+		t.Errorf("two user queries named a: %v", err)
+	}
+
+	clash := mustParse(t, "clash.yaml", `queries:
+  - {name: c, help: C, sql: SELECT 1 AS v, columns: [{name: v, usage: counter, metric: a_v}]}
+`)
+	if _, err := NewSet([]*Pack{def}, []*Pack{clash}); err == nil || !strings.Contains(err.Error(), `clash.yaml:2: query "c": metric "a_v" is a untyped here but a gauge in query "a"`) {
+		t.Errorf("a metric with two types: %v", err)
+	}
+}

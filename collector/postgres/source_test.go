@@ -205,4 +205,3 @@ func TestBadDSN(t *testing.T) {
 		t.Errorf("the error shows the password: %v", err)
 	}
 }
-

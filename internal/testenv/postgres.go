@@ -75,6 +75,21 @@ func (s *PGServer) Exec(ctx context.Context, db string, stmts ...string) error {
 	return nil
 }
 
+// ExecScript runs a SQL script (several statements, dollar-quoted bodies) on a database of s,
+// through the simple protocol.
+func (s *PGServer) ExecScript(ctx context.Context, db, script string) error {
+	c, err := s.Connect(ctx, db)
+	if err != nil {
+		return err
+	}
+	defer c.Close(ctx)
+	_, err = c.PgConn().Exec(ctx, script).ReadAll()
+	return err
+}
+
+// HasLib reports whether the server build has a loadable library, e.g. "pg_cron".
+func (c *PGCluster) HasLib(name string) bool { return c.hasLib(name) }
+
 func firstLine(s string) string {
 	s = strings.TrimSpace(s)
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
@@ -216,7 +231,7 @@ func (c *PGCluster) WaitReplayed(ctx context.Context) error {
 		}
 		defer conn.Close(ctx)
 		var behind bool
-		if err := conn.QueryRow(ctx, `SELECT coalesce(bool_or(replay_lsn IS DISTINCT FROM pg_current_wal_lsn()), true) FROM pg_stat_replication`).Scan(&behind); err != nil {
+		if err := conn.QueryRow(ctx, `SELECT coalesce(bool_or(replay_lsn IS NULL OR replay_lsn < pg_current_wal_insert_lsn()), true) FROM pg_stat_replication`).Scan(&behind); err != nil {
 			return err
 		}
 		if behind {

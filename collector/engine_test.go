@@ -1,0 +1,260 @@
+package collector
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/persistence-exporter/persistence_exporter/collector/postgres"
+	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
+	"github.com/persistence-exporter/persistence_exporter/queries"
+)
+
+var env testenv.Env
+
+func TestMain(m *testing.M) { os.Exit(env.Run(m)) }
+
+// testPack exercises the engine's gates and failure handling on a real server.
+const testPack = `queries:
+  - name: t_shared
+    help: Run by concurrent scrapes; must execute once.
+    sql: SELECT count(*) AS n, pg_sleep(0.3)::text AS s FROM pg_class /* t_shared */
+    columns: [{name: n, usage: gauge}]
+  - name: t_slow
+    help: Slower than the scrape deadline.
+    sql: SELECT 1 AS v FROM pg_sleep(3)
+    columns: [{name: v, usage: gauge}]
+  - name: t_broken
+    help: Fails on every server.
+    sql: SELECT no_such_column AS v FROM pg_class
+    columns: [{name: v, usage: gauge}]
+  - name: t_future
+    help: Gated to a version no server has /* t_future */
+    min_version: 990000
+    sql: SELECT 1 AS v /* t_future */
+    columns: [{name: v, usage: gauge}]
+  - name: t_primary_only
+    help: Errors on a replica, so must never be sent there.
+    roles: [primary]
+    sql: SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0') AS v
+    columns: [{name: v, usage: gauge}]
+  - name: t_needs_ext
+    help: Needs an extension nobody has.
+    requires: [extension:no_such_extension]
+    sql: SELECT 1 AS v
+    columns: [{name: v, usage: gauge}]
+  - name: t_dup
+    help: Returns the same label values twice.
+    sql: SELECT 'a' AS l, 1 AS v UNION ALL SELECT 'a', 2
+    columns: [{name: l, usage: label}, {name: v, usage: gauge}]
+`
+
+func ctxT(t *testing.T, d time.Duration) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return c
+}
+
+func source(t *testing.T, dsn string) *postgres.Source {
+	t.Helper()
+	s, err := postgres.New(postgres.Options{DSN: dsn, MaxConns: 2, StatementTimeout: 10 * time.Second, LockTimeout: time.Second, ConnectTimeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// newEngine builds an engine over the primary, the replica and a closed port, running the
+// default packs and testPack.
+func newEngine(t *testing.T, only ...string) *Engine {
+	t.Helper()
+	pg := env.Postgres(t)
+	if err := pg.Primary.Exec(ctxT(t, 10*time.Second), "postgres", "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"); err != nil {
+		t.Fatal(err)
+	}
+	defaults, err := queries.Defaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp, err := queries.Parse("test.yaml", []byte(testPack))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := queries.NewSet(defaults, []*queries.Pack{tp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	qs := set.For(queries.SourcePostgres)
+	if len(only) > 0 {
+		var sel []*queries.Query
+		for _, q := range qs {
+			for _, o := range only {
+				if q.Name == o {
+					sel = append(sel, q)
+				}
+			}
+		}
+		qs = sel
+	}
+	port, err := testenv.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk := func(name, dsn string) *Target {
+		return &Target{Name: name, Kind: queries.SourcePostgres, UpMetric: "pg_up", Source: source(t, dsn),
+			Queries: qs, Timeout: 5 * time.Second, Parallel: 2}
+	}
+	e := NewEngine([]*Target{
+		mk("primary", pg.Primary.DSN("postgres")),
+		mk("replica", pg.Replica.DSN("postgres")),
+		mk("dead", fmt.Sprintf("postgres://postgres:Dead-Target-Pw@127.0.0.1:%d/postgres?sslmode=disable", port)),
+	}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	t.Cleanup(e.Close)
+	return e
+}
+
+// scrapeText collects like /metrics (withTarget) or /probe and returns the exposition text.
+func scrapeText(t *testing.T, e *Engine, ctx context.Context, targets []*Target, withTarget bool) string {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(&scrape{ctx: ctx, engine: e, targets: targets, withTarget: withTarget})
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("gather: %v", err)
+	}
+	var buf bytes.Buffer
+	for _, mf := range mfs {
+		if _, err := expfmt.MetricFamilyToText(&buf, mf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return buf.String()
+}
+
+func requireLines(t *testing.T, text string, lines ...string) {
+	t.Helper()
+	for _, l := range lines {
+		if !strings.Contains(text, l) {
+			t.Errorf("the scrape lacks %q", l)
+		}
+	}
+}
+
+func forbidLines(t *testing.T, text string, lines ...string) {
+	t.Helper()
+	for _, l := range lines {
+		if strings.Contains(text, l) {
+			t.Errorf("the scrape has %q", l)
+		}
+	}
+}
+
+func TestScrapeAllTargets(t *testing.T) {
+	e := newEngine(t)
+	text := scrapeText(t, e, ctxT(t, 2*time.Second), e.Targets, true)
+	requireLines(t, text,
+		`pg_up{target="primary"} 1`,
+		`pg_up{target="replica"} 1`,
+		`pg_up{target="dead"} 0`,
+		`pg_stat_database_xact_commit{datid="`,
+		`# TYPE pg_stat_database_xact_commit untyped`,
+		`persistence_exporter_query_enabled{query="t_future",target="primary"} 0`,
+		`persistence_exporter_query_enabled{query="t_needs_ext",target="primary"} 0`,
+		`persistence_exporter_query_enabled{query="t_primary_only",target="replica"} 0`,
+		`persistence_exporter_query_enabled{query="t_primary_only",target="primary"} 1`,
+		`persistence_exporter_query_errors_total{query="t_broken",target="primary"} 1`,
+		`persistence_exporter_query_errors_total{query="t_primary_only",target="primary"} 0`,
+		`t_dup_v{l="a",target="primary"} 1`,
+	)
+	forbidLines(t, text,
+		`t_slow_v{`,   // past the deadline
+		`t_broken_v{`, // failed
+		`target="dead",`,
+		`t_dup_v{l="a",target="primary"} 2`,
+		"Dead-Target-Pw",
+	)
+	// the slow query counts as an error of this scrape
+	requireLines(t, text, `persistence_exporter_query_errors_total{query="t_slow",target="primary"} 1`)
+}
+
+func TestScrapeIsLintClean(t *testing.T) {
+	e := newEngine(t)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(&scrape{ctx: ctxT(t, 5*time.Second), engine: e, targets: e.Targets, withTarget: true})
+	problems, err := testutil.GatherAndLint(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("lint: %s: %s", p.Metric, p.Text)
+	}
+}
+
+func TestProbeHasNoTargetLabel(t *testing.T) {
+	e := newEngine(t, "pg_stat_database")
+	text := scrapeText(t, e, ctxT(t, 5*time.Second), []*Target{e.Target("replica")}, false)
+	requireLines(t, text, "pg_up 1\n", `pg_stat_database_numbackends{datid="`)
+	forbidLines(t, text, `target=`)
+}
+
+func TestConcurrentScrapesShareExecutions(t *testing.T) {
+	e := newEngine(t, "t_shared", "t_future")
+	pg := env.Postgres(t)
+	calls := func() int64 {
+		c, err := pg.Primary.Connect(ctxT(t, 5*time.Second), "postgres")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close(context.Background())
+		var n int64
+		err = c.QueryRow(context.Background(), `SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements WHERE query LIKE '%t_shared%' AND query NOT LIKE '%pg_stat_statements%'`).Scan(&n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	sent := func(marker string) int64 {
+		c, err := pg.Primary.Connect(ctxT(t, 5*time.Second), "postgres")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close(context.Background())
+		var n int64
+		err = c.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_statements WHERE query LIKE '%'||$1||'%' AND query NOT LIKE '%pg_stat_statements%'`, marker).Scan(&n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := calls()
+	primary := e.Target("primary")
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			snap := e.Gather(ctxT(t, 5*time.Second), primary)
+			if len(snap.Results) != 1 || snap.Results[0].Err != nil {
+				t.Errorf("snapshot %+v", snap.Results)
+			}
+		}()
+	}
+	wg.Wait()
+	if got := calls() - before; got != 1 {
+		t.Errorf("10 concurrent scrapes executed the query %d times, want 1", got)
+	}
+	if n := sent("t_future"); n != 0 {
+		t.Errorf("a query gated to version 99 reached the server %d times", n)
+	}
+}

@@ -29,5 +29,6 @@ func landingPage(metricsPath string, w *wiring) (*web.LandingPageHandler, error)
 			{Address: "probe?target=NAME", Text: "Probe", Description: "one target, without the target label (multi-target pattern)"},
 		},
 		ExtraHTML: b.String(),
+		Profiling: "false",
 	})
 }

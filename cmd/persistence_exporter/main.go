@@ -94,6 +94,31 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	return 2
 }
 
+// buildMux wires the HTTP endpoints: metrics, probe and the landing page.
+func buildMux(f *flags, w *wiring, logger *slog.Logger) (*http.ServeMux, error) {
+	self := prometheus.NewRegistry()
+	self.MustRegister(
+		versioncollector.NewCollector(programName),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	opts := collector.HandlerOpts{
+		Extra:          self,
+		TimeoutOffset:  f.timeoutOffset,
+		DefaultTimeout: f.defaultTimeout,
+		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelError),
+	}
+	mux := http.NewServeMux()
+	mux.Handle(f.metricsPath, w.engine.MetricsHandler(opts))
+	mux.Handle("/probe", w.engine.ProbeHandler(opts))
+	landing, err := landingPage(f.metricsPath, w)
+	if err != nil {
+		return nil, err
+	}
+	mux.Handle("/", landing)
+	return mux, nil
+}
+
 // setup loads configuration and packs and builds the engine; errors are already redacted.
 func setup(f *flags, logger *slog.Logger, red *secret.Redactor) (*wiring, error) {
 	w, err := load(f.configFile, red, logger)
@@ -133,28 +158,11 @@ func serveMetrics(f *flags, stderr io.Writer) int {
 	defer w.engine.Close()
 	logger.Info("starting "+programName, "version", version.Info(), "config", f.configFile, "targets", w.summary())
 
-	self := prometheus.NewRegistry()
-	self.MustRegister(
-		versioncollector.NewCollector(programName),
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-	)
-	opts := collector.HandlerOpts{
-		Extra:          self,
-		TimeoutOffset:  f.timeoutOffset,
-		DefaultTimeout: f.defaultTimeout,
-		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelError),
-	}
-	mux := http.NewServeMux()
-	mux.Handle(f.metricsPath, w.engine.MetricsHandler(opts))
-	mux.Handle("/probe", w.engine.ProbeHandler(opts))
-	landing, err := landingPage(f.metricsPath, w)
+	mux, err := buildMux(f, w, logger)
 	if err != nil {
-		logger.Error("building the landing page", "err", err)
+		logger.Error("building the HTTP handlers", "err", err)
 		return 1
 	}
-	mux.Handle("/", landing)
-
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

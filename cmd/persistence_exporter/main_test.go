@@ -1,0 +1,290 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/persistence-exporter/persistence_exporter/internal/secret"
+	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
+)
+
+var env testenv.Env
+
+func TestMain(m *testing.M) { os.Exit(env.Run(m)) }
+
+// The password every test DSN carries. The servers trust 127.0.0.1, so it is sent and
+// ignored; it must never show up in anything the exporter writes.
+const testPassword = "E2E-Very-Secret-Pw"
+
+func writeFile(t *testing.T, dir, name, text string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// syncBuffer is a log sink shared by goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type exporter struct {
+	url  string
+	logs *syncBuffer
+}
+
+// startExporter wires the exporter from a configuration file as serve does, with a debug
+// logger into a buffer, behind an httptest server.
+func startExporter(t *testing.T, configFile string) *exporter {
+	t.Helper()
+	logs := &syncBuffer{}
+	red := &secret.Redactor{}
+	logger := slog.New(red.Handler(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	f := &flags{configFile: configFile, metricsPath: "/metrics", timeoutOffset: 200 * time.Millisecond, defaultTimeout: 5 * time.Second}
+	w, err := setup(f, logger, red)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.engine.Close)
+	mux, err := buildMux(f, w, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return &exporter{url: srv.URL, logs: logs}
+}
+
+func (e *exporter) get(t *testing.T, path string, header ...string) string {
+	t.Helper()
+	req, err := http.NewRequest("GET", e.url+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %s: %s", path, resp.Status, b)
+	}
+	return string(b)
+}
+
+// e2eConfig points at the real primary and replica, a closed port, and loads the seed's
+// postgres_exporter block unchanged plus a slow query.
+func e2eConfig(t *testing.T) string {
+	t.Helper()
+	pg := env.Postgres(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := pg.Primary.Exec(ctx, "postgres", "CREATE EXTENSION IF NOT EXISTS pg_stat_statements",
+		"CREATE TABLE IF NOT EXISTS e2e_table (id int primary key)"); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	seed, err := os.ReadFile("../../queries/testdata/seed_custom_queries.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	packs := filepath.Join(dir, "packs")
+	if err := os.Mkdir(packs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, packs, "seed.yml", string(seed))
+	writeFile(t, packs, "slow.yaml", `queries:
+  - name: e2e_slow
+    help: Takes longer than any scrape deadline here.
+    sql: SELECT 1 AS v FROM pg_sleep(4)
+    columns: [{name: v, usage: gauge}]
+`)
+	port, err := testenv.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	replicaDSN := writeFile(t, dir, "replica.dsn", fmt.Sprintf("postgres://postgres:%s@127.0.0.1:%d/postgres?sslmode=disable\n", testPassword, pg.Replica.Port))
+	t.Setenv("E2E_DEAD_DSN", fmt.Sprintf("postgres://exporter:%s@127.0.0.1:%d/temporal?sslmode=disable", testPassword, port))
+	return writeFile(t, dir, "config.yml", fmt.Sprintf(`targets:
+  postgres:
+    - name: primary
+      dsn: postgres://postgres:%s@127.0.0.1:%d/postgres?sslmode=disable
+    - name: replica1
+      dsn_file: %s
+    - name: dead
+      dsn_env: E2E_DEAD_DSN
+packs: [%s]
+`, testPassword, pg.Primary.Port, replicaDSN, packs))
+}
+
+func TestEndToEnd(t *testing.T) {
+	cfg := e2eConfig(t)
+	ex := startExporter(t, cfg)
+	metrics := ex.get(t, "/metrics", "X-Prometheus-Scrape-Timeout-Seconds", "2")
+	for _, want := range []string{
+		`pg_up{target="primary"} 1`,
+		`pg_up{target="replica1"} 1`,
+		`pg_up{target="dead"} 0`,
+		`pg_stat_database_xact_commit{datid="`,
+		`pg_stat_user_tables_seq_scan{`,
+		`persistence_exporter_build_info{`,
+		`process_resident_memory_bytes `,
+		// the seed's query as printed fails (no tablename column) ...
+		`persistence_exporter_query_errors_total{query="temporal_metrics",target="primary"} 1`,
+		// ... and so does the slow one, cut by the 2 s scrape deadline
+		`persistence_exporter_query_errors_total{query="e2e_slow",target="primary"} 1`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	for _, bad := range []string{testPassword, `e2e_slow_v{`, `target="dead",query`} {
+		if strings.Contains(metrics, bad) {
+			t.Errorf("/metrics has %q", bad)
+		}
+	}
+	// a real promtool must find nothing wrong
+	cmd := exec.Command("promtool", "check", "metrics")
+	cmd.Stdin = strings.NewReader(metrics)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
+
+	probe := ex.get(t, "/probe?target=replica1")
+	if !strings.Contains(probe, "\npg_up 1\n") || strings.Contains(probe, "target=") {
+		t.Errorf("/probe?target=replica1 should carry no target label:\n%.2000s", probe)
+	}
+	landing := ex.get(t, "/")
+	for _, want := range []string{"replica1", "127.0.0.1:", "/metrics"} {
+		if !strings.Contains(landing, want) {
+			t.Errorf("the landing page lacks %q", want)
+		}
+	}
+	if strings.Contains(landing, testPassword) {
+		t.Error("the landing page shows a password")
+	}
+	logs := ex.logs.String()
+	if !strings.Contains(logs, "target is down") || !strings.Contains(logs, "query failed") {
+		t.Errorf("the log lacks the dead target and the failed query:\n%s", logs)
+	}
+	if strings.Contains(logs, testPassword) {
+		t.Errorf("the log shows a password:\n%s", logs)
+	}
+}
+
+func TestProbeUnknownTarget(t *testing.T) {
+	ex := startExporter(t, e2eConfig(t))
+	resp, err := http.Get(ex.url + "/probe?target=nope")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("status %d, want 404", resp.StatusCode)
+	}
+}
+
+func runCLI(args ...string) (code int, stdout, stderr string) {
+	var out, errb bytes.Buffer
+	code = run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestCheckConfig(t *testing.T) {
+	dir := t.TempDir()
+	good := writeFile(t, dir, "good.yml", `targets:
+  postgres:
+    - name: primary
+      dsn: postgres://exporter:`+testPassword+`@10.0.0.1:5432/temporal
+`)
+	code, out, errOut := runCLI("check-config", "--config.file="+good)
+	if code != 0 || !strings.Contains(out, "valid") {
+		t.Errorf("good config: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+
+	unknown := writeFile(t, dir, "unknown.yml", `targets:
+  postgres:
+    - name: primary
+      dsn: postgres://localhost/x
+      poolsize: 3
+`)
+	code, _, errOut = runCLI("check-config", "--config.file="+unknown)
+	if want := unknown + `:5: unknown key "poolsize" in targets.postgres[0]`; code != 1 || !strings.Contains(errOut, want) {
+		t.Errorf("unknown key: exit %d, stderr %q; want 1 and %q", code, errOut, want)
+	}
+
+	pack := writeFile(t, dir, "bad-pack.yaml", `queries:
+  - name: q
+    sql: SELECT 1 AS c
+    columns:
+      - {name: c, usage: gauge}
+      - {name: d, usage: histogram}
+`)
+	badUsage := writeFile(t, dir, "bad-usage.yml", `targets:
+  postgres:
+    - name: primary
+      dsn: postgres://localhost/x
+packs: [`+pack+`]
+`)
+	code, _, errOut = runCLI("check-config", "--config.file="+badUsage)
+	if want := pack + `:6: query "q": column "d": unknown usage "histogram"`; code != 1 || !strings.Contains(errOut, want) {
+		t.Errorf("bad usage: exit %d, stderr %q; want 1 and %q", code, errOut, want)
+	}
+
+	badDSN := writeFile(t, dir, "bad-dsn.yml", `targets:
+  postgres:
+    - name: primary
+      dsn: "postgres://exporter:`+testPassword+`@db:port/temporal"
+`)
+	code, _, errOut = runCLI("check-config", "--config.file="+badDSN)
+	if code != 1 || !strings.Contains(errOut, badDSN+":4:") || strings.Contains(errOut, testPassword) {
+		t.Errorf("bad DSN: exit %d, stderr %q; want 1, the line, and no password", code, errOut)
+	}
+
+	// serve refuses to start on the same bad file, with the same message
+	code, _, errOut = runCLI("--config.file="+unknown, "--web.listen-address=127.0.0.1:0")
+	if code != 1 || !strings.Contains(errOut, `unknown key "poolsize"`) {
+		t.Errorf("serve with a bad config: exit %d, stderr %q", code, errOut)
+	}
+
+	if code, _, _ := runCLI("--no-such-flag"); code != 2 {
+		t.Errorf("unknown flag: exit %d, want 2", code)
+	}
+	if code, out, _ := runCLI("--version"); code != 0 || !strings.Contains(out+errOut, "persistence_exporter") {
+		t.Errorf("--version: exit %d", code)
+	}
+}

@@ -137,6 +137,12 @@ func checkConfig(f *flags, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer w.engine.Close()
+	if *f.web.WebConfigFile != "" {
+		if err := web.Validate(*f.web.WebConfigFile); err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", *f.web.WebConfigFile, err)
+			return 1
+		}
+	}
 	fmt.Fprintf(stdout, "%s: valid: %s\n", f.configFile, w.summary())
 	return 0
 }

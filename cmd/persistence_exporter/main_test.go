@@ -13,8 +13,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/persistence-exporter/persistence_exporter/internal/secret"
 	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
@@ -286,5 +289,75 @@ packs: [`+pack+`]
 	}
 	if code, out, _ := runCLI("--version"); code != 0 || !strings.Contains(out+errOut, "persistence_exporter") {
 		t.Errorf("--version: exit %d", code)
+	}
+}
+
+// TestServeWithWebConfig runs the real serve path: the listener, exporter-toolkit's web
+// configuration (basic auth here) and the shutdown on SIGTERM.
+func TestServeWithWebConfig(t *testing.T) {
+	cfg := e2eConfig(t)
+	dir := t.TempDir()
+	hash, err := bcrypt.GenerateFromPassword([]byte("web-pass-123"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	webCfg := writeFile(t, dir, "web.yml", "basic_auth_users:\n  prometheus: "+string(hash)+"\n")
+	if code, out, errOut := runCLI("check-config", "--config.file="+cfg, "--web.config.file="+webCfg); code != 0 {
+		t.Fatalf("check-config with a web config: exit %d %s %s", code, out, errOut)
+	}
+	badWeb := writeFile(t, dir, "bad-web.yml", "basic_auth_users: [oops]\n")
+	if code, _, errOut := runCLI("check-config", "--config.file="+cfg, "--web.config.file="+badWeb); code != 1 || !strings.Contains(errOut, badWeb) {
+		t.Errorf("check-config with a bad web config: exit %d %s", code, errOut)
+	}
+
+	port, err := testenv.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	done := make(chan int, 1)
+	var stderr syncBuffer
+	go func() {
+		done <- run([]string{"--config.file=" + cfg, "--web.listen-address=" + addr, "--web.config.file=" + webCfg}, io.Discard, &stderr)
+	}()
+	var resp *http.Response
+	for i := 0; i < 100; i++ {
+		if resp, err = http.Get("http://" + addr + "/metrics"); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("the exporter did not listen: %v\n%s", err, stderr.String())
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("without credentials: %s, want 401", resp.Status)
+	}
+	req, _ := http.NewRequest("GET", "http://"+addr+"/metrics", nil)
+	req.SetBasicAuth("prometheus", "web-pass-123")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `pg_up{target="primary"} 1`) {
+		t.Errorf("with credentials: %s\n%.500s", resp.Status, body)
+	}
+	// serve has its signal handler installed: SIGTERM ends it cleanly
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("exit %d after SIGTERM\n%s", code, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not stop on SIGTERM")
+	}
+	if strings.Contains(stderr.String(), testPassword) {
+		t.Errorf("the log shows a password:\n%s", stderr.String())
 	}
 }

@@ -22,8 +22,8 @@ type Source interface {
 	// Probe connects if needed and reports what the server is: version, role, features.
 	// An error means the target is down.
 	Probe(ctx context.Context) (queries.ServerInfo, error)
-	// Run executes stmt, the statement of q chosen for the probed server.
-	Run(ctx context.Context, q *queries.Query, stmt string) (*queries.Rows, error)
+	// Run executes body, the body of q chosen for the probed server.
+	Run(ctx context.Context, q *queries.Query, body *queries.Body) (*queries.Rows, error)
 	// Close releases connections.
 	Close()
 }
@@ -120,11 +120,11 @@ func (e *Engine) Gather(ctx context.Context, t *Target) *Snapshot {
 	type job struct {
 		i    int
 		q    *queries.Query
-		stmt string
+		body *queries.Body
 	}
 	var jobs []job
 	for _, q := range t.Queries {
-		stmt, skip, missing := q.Plan(info)
+		body, skip, missing := q.Plan(info)
 		if skip != "" {
 			snap.Skipped = append(snap.Skipped, Skip{Query: q, Reason: skip})
 			if len(missing) > 0 {
@@ -133,7 +133,7 @@ func (e *Engine) Gather(ctx context.Context, t *Target) *Snapshot {
 			}
 			continue
 		}
-		jobs = append(jobs, job{len(jobs), q, stmt})
+		jobs = append(jobs, job{len(jobs), q, body})
 	}
 	snap.Results = make([]*Result, len(jobs))
 	parallel := max(t.Parallel, 1)
@@ -149,7 +149,7 @@ func (e *Engine) Gather(ctx context.Context, t *Target) *Snapshot {
 					timeout = t.Timeout
 				}
 				snap.Results[j.i] = e.store.Get(ctx, key(t, j.q), j.q, j.q.TTL, timeout, func(ctx context.Context) (*queries.Rows, error) {
-					rows, err := t.Source.Run(ctx, j.q, j.stmt)
+					rows, err := t.Source.Run(ctx, j.q, j.body)
 					if err == nil {
 						err = checkColumns(j.q, rows, info.Version)
 					}

@@ -61,7 +61,7 @@ func parseCompat(doc *yamlx.Document, data []byte) (*Pack, error) {
 		cq := raw[name]
 		before := len(errs)
 		q := &Query{
-			Name: name, SQL: cq.Query, Source: SourcePostgres, File: doc.File, Line: doc.Line(name),
+			Name: name, Body: Body{SQL: cq.Query}, Source: SourcePostgres, File: doc.File, Line: doc.Line(name),
 			TTL: time.Duration(cq.CacheSeconds) * time.Second,
 			// postgres_exporter exports the columns a query returns but does not list, untyped.
 			ExportUnlisted: true,

@@ -75,8 +75,37 @@ func parseNative(doc *yamlx.Document, data []byte) (*Pack, error) {
 	return p, nil
 }
 
-// sourceKinds are the sources a pack may name.
-var sourceKinds = []string{SourcePostgres}
+// sourceKinds are the sources a pack may name, and bodyField the body key of each.
+var (
+	sourceKinds = []string{SourcePostgres, SourcePgbouncer, SourceRedis, SourceElasticsearch, SourcePgbackrest}
+	bodyField   = map[string]string{
+		SourcePostgres: "sql", SourcePgbouncer: "sql", SourceRedis: "redis",
+		SourceElasticsearch: "http", SourcePgbackrest: "exec",
+	}
+)
+
+// validate checks that the body is the one of the source, and checks that one.
+func (b *Body) validate(source string) []string {
+	want := bodyField[source]
+	var msgs []string
+	for field, set := range map[string]bool{
+		"sql": strings.TrimSpace(b.SQL) != "", "http": b.HTTP != nil, "redis": b.Redis != nil, "exec": b.Exec != nil,
+	} {
+		if set && field != want {
+			msgs = append(msgs, fmt.Sprintf("%s is not for a %s pack (it takes %s)", field, source, want))
+		}
+	}
+	sort.Strings(msgs)
+	switch {
+	case b.HTTP != nil && want == "http":
+		msgs = append(msgs, b.HTTP.validate()...)
+	case b.Redis != nil && want == "redis":
+		msgs = append(msgs, b.Redis.validate()...)
+	case b.Exec != nil && want == "exec":
+		msgs = append(msgs, b.Exec.validate()...)
+	}
+	return msgs
+}
 
 var (
 	metricNameRe = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*$`)
@@ -84,7 +113,7 @@ var (
 	queryNameRe  = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 	// reservedLabels are added by the collector to every series.
 	reservedLabels = []string{"target"}
-	knownRequires  = []string{"extension:"}
+	knownRequires  = []string{"extension:", "feature:"}
 )
 
 // validate checks one query and fills in its Labels and Metrics. lineOf gives the line of a
@@ -97,18 +126,27 @@ func validate(q *Query, lineOf func(path ...any) int) []error {
 	if !queryNameRe.MatchString(q.Name) {
 		add([]any{"name"}, fmt.Sprintf("name %q is not a valid metric name prefix (letters, digits and _)", q.Name))
 	}
+	field := bodyField[q.Source]
 	switch {
-	case q.SQL == "" && len(q.Variants) == 0:
-		add(nil, "needs sql or variants")
-	case q.SQL != "" && len(q.Variants) > 0:
-		add([]any{"variants"}, "has both sql and variants: use one")
+	case q.Body.empty() && len(q.Variants) == 0:
+		add(nil, fmt.Sprintf("needs %s or variants", field))
+	case !q.Body.empty() && len(q.Variants) > 0:
+		add([]any{"variants"}, fmt.Sprintf("has both %s and variants: use one", field))
+	case !q.Body.empty():
+		for _, msg := range q.Body.validate(q.Source) {
+			add(nil, msg)
+		}
 	}
 	if q.MaxVersion != 0 && q.MaxVersion <= q.MinVersion {
 		add([]any{"max_version"}, fmt.Sprintf("max_version %d must be above min_version %d", q.MaxVersion, q.MinVersion))
 	}
 	for i, v := range q.Variants {
-		if strings.TrimSpace(v.SQL) == "" {
-			add([]any{"variants", i}, "variant has no sql")
+		if v.Body.empty() {
+			add([]any{"variants", i}, fmt.Sprintf("variant has no %s", field))
+		} else {
+			for _, msg := range v.Body.validate(q.Source) {
+				add([]any{"variants", i}, msg)
+			}
 		}
 		if v.MaxVersion != 0 && v.MaxVersion <= v.MinVersion {
 			add([]any{"variants", i, "max_version"}, fmt.Sprintf("max_version %d must be above min_version %d", v.MaxVersion, v.MinVersion))
@@ -120,8 +158,11 @@ func validate(q *Query, lineOf func(path ...any) int) []error {
 		}
 	}
 	for i, r := range q.Roles {
-		if r != RolePrimary && r != RoleReplica {
-			add([]any{"roles", i}, fmt.Sprintf("unknown role %q (want primary or replica)", r))
+		switch {
+		case r == RoleSentinel && q.Source != SourceRedis:
+			add([]any{"roles", i}, "role sentinel is only for redis queries")
+		case r != RolePrimary && r != RoleReplica && r != RoleSentinel:
+			add([]any{"roles", i}, fmt.Sprintf("unknown role %q (want primary, replica or sentinel)", r))
 		}
 	}
 	for i, r := range q.Requires {
@@ -130,7 +171,7 @@ func validate(q *Query, lineOf func(path ...any) int) []error {
 			ok = ok || (strings.HasPrefix(r, p) && len(r) > len(p))
 		}
 		if !ok {
-			add([]any{"requires", i}, fmt.Sprintf("unknown requirement %q (want extension:NAME)", r))
+			add([]any{"requires", i}, fmt.Sprintf("unknown requirement %q (want extension:NAME or feature:NAME)", r))
 		}
 	}
 	if q.TTL < 0 || q.Timeout < 0 {

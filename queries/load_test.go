@@ -144,8 +144,8 @@ func TestParseErrors(t *testing.T) {
       - {name: a, usage: gauge, metric: m}
       - {name: b, usage: gauge, metric: m}
 `, []string{
-			`bad.yaml:4: query "q": unknown role "leader" (want primary or replica)`,
-			`bad.yaml:5: query "q": unknown requirement "plugin:x" (want extension:NAME)`,
+			`bad.yaml:4: query "q": unknown role "leader" (want primary, replica or sentinel)`,
+			`bad.yaml:5: query "q": unknown requirement "plugin:x" (want extension:NAME or feature:NAME)`,
 			`bad.yaml:8: query "q": metric "m" is produced by two columns`,
 		}},
 		{"compat bad usage", `q:
@@ -294,7 +294,11 @@ func TestPlan(t *testing.T) {
 		{ServerInfo{Version: 150004, Role: RoleReplica, Features: pss}, "", "runs only on primary, server is replica", 0},
 		{ServerInfo{Version: 150004, Role: RolePrimary}, "", "server lacks extension:pg_stat_statements", 1},
 	} {
-		sql, skip, missing := q.Plan(tc.info)
+		body, skip, missing := q.Plan(tc.info)
+		sql := ""
+		if body != nil {
+			sql = body.SQL
+		}
 		if sql != tc.sql || skip != tc.skip || len(missing) != tc.missingLength {
 			t.Errorf("%+v: sql %q skip %q missing %v; want %q %q", tc.info, sql, skip, missing, tc.sql, tc.skip)
 		}

@@ -14,16 +14,21 @@ import (
 
 // Source kinds: the protocol a pack's queries are run with.
 const (
-	SourcePostgres = "postgres"
+	SourcePostgres      = "postgres"
+	SourcePgbouncer     = "pgbouncer"
+	SourceRedis         = "redis"
+	SourceElasticsearch = "elasticsearch"
+	SourcePgbackrest    = "pgbackrest"
 )
 
 // Role is the replication role of a server.
 type Role string
 
-// Roles a query may be limited to.
+// Roles a query may be limited to. A Redis sentinel has the role sentinel.
 const (
-	RolePrimary Role = "primary"
-	RoleReplica Role = "replica"
+	RolePrimary  Role = "primary"
+	RoleReplica  Role = "replica"
+	RoleSentinel Role = "sentinel"
 )
 
 // Usage says what a result column becomes.
@@ -59,20 +64,34 @@ type Column struct {
 // InVersion reports whether the column exists on a server of version v.
 func (c *Column) InVersion(v int) bool { return inRange(v, c.MinVersion, c.MaxVersion) }
 
-// Variant is a statement for a range of server versions: [MinVersion, MaxVersion), 0 meaning
-// unbounded. A query has either SQL or Variants.
+// Body is what a query sends to the server: exactly one of its fields, the one of the
+// pack's source (sql for postgres and pgbouncer, http for elasticsearch, redis for redis,
+// exec for pgbackrest).
+type Body struct {
+	SQL   string `yaml:"sql"`
+	HTTP  *HTTP  `yaml:"http"`
+	Redis *Redis `yaml:"redis"`
+	Exec  *Exec  `yaml:"exec"`
+}
+
+func (b *Body) empty() bool {
+	return strings.TrimSpace(b.SQL) == "" && b.HTTP == nil && b.Redis == nil && b.Exec == nil
+}
+
+// Variant is a body for a range of server versions: [MinVersion, MaxVersion), 0 meaning
+// unbounded. A query has either a body of its own or variants.
 type Variant struct {
-	MinVersion int    `yaml:"min_version"`
-	MaxVersion int    `yaml:"max_version"`
-	SQL        string `yaml:"sql"`
+	MinVersion int `yaml:"min_version"`
+	MaxVersion int `yaml:"max_version"`
+	Body       `yaml:",inline"`
 }
 
 // Query is one named query of a pack.
 type Query struct {
 	Name string `yaml:"name"`
 	Help string `yaml:"help"`
-	SQL  string `yaml:"sql"`
-	// Variants hold version-specific statements (column renames between major versions).
+	Body `yaml:",inline"`
+	// Variants hold version-specific bodies (column renames between major versions).
 	Variants []Variant `yaml:"variants"`
 	// MinVersion and MaxVersion gate the whole query: [min, max) of the server's version number
 	// (server_version_num for PostgreSQL); 0 means unbounded.
@@ -146,14 +165,18 @@ type Rows struct {
 	Values  [][]any
 }
 
-// Plan decides whether q runs on a server. It returns the statement to send, or a reason why
-// the query is skipped; missing lists the features the server lacks, if that is the reason.
-func (q *Query) Plan(info ServerInfo) (sql string, skip string, missing []string) {
+// Plan decides whether q runs on a server. It returns the body to send, or a reason why the
+// query is skipped; missing lists the features the server lacks, if that is the reason.
+func (q *Query) Plan(info ServerInfo) (body *Body, skip string, missing []string) {
 	if !inRange(info.Version, q.MinVersion, q.MaxVersion) {
-		return "", fmt.Sprintf("server version %d is outside [%s)", info.Version, versionRange(q.MinVersion, q.MaxVersion)), nil
+		return nil, fmt.Sprintf("server version %d is outside [%s)", info.Version, versionRange(q.MinVersion, q.MaxVersion)), nil
 	}
-	if len(q.Roles) > 0 && info.Role != "" && !slices.Contains(q.Roles, info.Role) {
-		return "", fmt.Sprintf("runs only on %s, server is %s", joinRoles(q.Roles), info.Role), nil
+	roles := q.Roles
+	if len(roles) == 0 && q.Source == SourceRedis {
+		roles = defaultRedisRoles
+	}
+	if len(roles) > 0 && info.Role != "" && !slices.Contains(roles, info.Role) {
+		return nil, fmt.Sprintf("runs only on %s, server is %s", joinRoles(roles), info.Role), nil
 	}
 	for _, r := range q.Requires {
 		if !info.Features[r] {
@@ -161,18 +184,21 @@ func (q *Query) Plan(info ServerInfo) (sql string, skip string, missing []string
 		}
 	}
 	if len(missing) > 0 {
-		return "", "server lacks " + strings.Join(missing, ", "), missing
+		return nil, "server lacks " + strings.Join(missing, ", "), missing
 	}
 	if len(q.Variants) == 0 {
-		return q.SQL, "", nil
+		return &q.Body, "", nil
 	}
-	for _, v := range q.Variants {
-		if inRange(info.Version, v.MinVersion, v.MaxVersion) {
-			return v.SQL, "", nil
+	for i := range q.Variants {
+		if v := &q.Variants[i]; inRange(info.Version, v.MinVersion, v.MaxVersion) {
+			return &v.Body, "", nil
 		}
 	}
-	return "", fmt.Sprintf("no variant for server version %d", info.Version), nil
+	return nil, fmt.Sprintf("no variant for server version %d", info.Version), nil
 }
+
+// defaultRedisRoles: a Redis query that names no role runs on data nodes, not on sentinels.
+var defaultRedisRoles = []Role{RolePrimary, RoleReplica}
 
 func inRange(v, lo, hi int) bool {
 	return (lo == 0 || v >= lo) && (hi == 0 || v < hi)

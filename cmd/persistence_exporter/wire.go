@@ -4,14 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"strconv"
 	"strings"
 
-	"github.com/jackc/pgx/v5/pgconn"
-
 	"github.com/persistence-exporter/persistence_exporter/collector"
-	"github.com/persistence-exporter/persistence_exporter/collector/postgres"
 	"github.com/persistence-exporter/persistence_exporter/internal/config"
 	"github.com/persistence-exporter/persistence_exporter/internal/secret"
 	"github.com/persistence-exporter/persistence_exporter/queries"
@@ -21,7 +16,9 @@ import (
 type wiring struct {
 	cfg     *config.Config
 	set     *queries.Set
+	red     *secret.Redactor
 	engine  *collector.Engine
+	targets []*collector.Target
 	entries []targetEntry
 	// unsupported lists targets that are configured and valid but have no source yet.
 	unsupported []string
@@ -57,49 +54,47 @@ func load(file string, red *secret.Redactor, logger *slog.Logger) (*wiring, erro
 		logger.Info("a user pack replaces a default query", "query", r.Default.Name,
 			"default", fmt.Sprintf("%s:%d", r.Default.File, r.Default.Line), "by", fmt.Sprintf("%s:%d", r.By.File, r.By.Line))
 	}
-	w := &wiring{cfg: cfg, set: set}
-	var targets []*collector.Target
+	w := &wiring{cfg: cfg, set: set, red: red}
 	var errs []error
-	for _, p := range cfg.Targets.Postgres {
-		src, err := postgres.New(postgres.Options{
-			DSN:              p.ResolvedDSN,
-			MaxConns:         p.MaxConnections,
-			StatementTimeout: p.StatementTimeout,
-			LockTimeout:      p.LockTimeout,
-			ConnectTimeout:   p.QueryTimeout,
-		})
-		if err != nil {
-			errs = append(errs, fmt.Errorf("postgres target %q: %w", p.Name, err))
-			continue
+	for _, k := range kinds {
+		if err := k.build(w); err != nil {
+			errs = append(errs, err)
 		}
-		targets = append(targets, &collector.Target{
-			Name: p.Name, Kind: queries.SourcePostgres, UpMetric: "pg_up", Source: src,
-			Queries: set.For(queries.SourcePostgres), Timeout: p.QueryTimeout, Parallel: p.MaxConnections,
-		})
-		w.entries = append(w.entries, targetEntry{p.Name, "postgres", postgresAddress(p.ResolvedDSN)})
-	}
-	for _, r := range cfg.Targets.Redis {
-		w.unsupported = append(w.unsupported, r.Name)
-		w.entries = append(w.entries, targetEntry{r.Name, "redis", r.Addr})
-	}
-	for _, e := range cfg.Targets.Elasticsearch {
-		w.unsupported = append(w.unsupported, e.Name)
-		w.entries = append(w.entries, targetEntry{e.Name, "elasticsearch", red.String(strings.Join(e.URLs, ", "))})
-	}
-	for _, b := range cfg.Targets.Pgbackrest {
-		w.unsupported = append(w.unsupported, b.Name)
-		w.entries = append(w.entries, targetEntry{b.Name, "pgbackrest", "stanza " + b.Stanza})
 	}
 	if len(w.unsupported) > 0 {
 		logger.Warn("these targets are valid but this version has no source for their kind yet; they are not scraped",
 			"targets", strings.Join(w.unsupported, ", "))
 	}
-	w.engine = collector.NewEngine(targets, logger)
+	w.engine = collector.NewEngine(w.targets, logger)
 	if err := errors.Join(errs...); err != nil {
 		w.engine.Close()
 		return nil, err
 	}
 	return w, nil
+}
+
+// kinds is the table of what runs: each target kind builds the targets of its section of the
+// configuration, with its source and its up metric (wire_<kind>.go).
+var kinds = []struct {
+	name  string
+	build func(w *wiring) error
+}{
+	{"postgres", buildPostgres},
+	{"redis", buildRedis},
+	{"elasticsearch", buildElasticsearch},
+	{"pgbackrest", buildPgbackrest},
+}
+
+// add registers a built target.
+func (w *wiring) add(t *collector.Target, address string) {
+	w.targets = append(w.targets, t)
+	w.entries = append(w.entries, targetEntry{Name: t.Name, Kind: t.Kind, Address: address})
+}
+
+// skip registers a valid target of a kind that has no source yet.
+func (w *wiring) skip(name, kind, address string) {
+	w.unsupported = append(w.unsupported, name)
+	w.entries = append(w.entries, targetEntry{Name: name, Kind: kind, Address: address})
 }
 
 func (w *wiring) summary() string {
@@ -108,17 +103,4 @@ func (w *wiring) summary() string {
 		n += len(p.Queries)
 	}
 	return fmt.Sprintf("%d targets (%d scraped), %d packs, %d queries", len(w.entries), len(w.engine.Targets), len(w.set.Packs), n)
-}
-
-// postgresAddress is host:port/database of a DSN, without user or password.
-func postgresAddress(dsn string) string {
-	c, err := pgconn.ParseConfig(dsn)
-	if err != nil {
-		return "(unparsable DSN)"
-	}
-	host := c.Host
-	if !strings.HasPrefix(host, "/") {
-		host = net.JoinHostPort(host, strconv.Itoa(int(c.Port)))
-	}
-	return host + "/" + c.Database
 }

@@ -101,8 +101,12 @@ func (s *Source) Probe(ctx context.Context) (queries.ServerInfo, error) {
 	return info, nil
 }
 
-// Run executes one statement and reads all rows.
-func (s *Source) Run(ctx context.Context, _ *queries.Query, stmt string) (*queries.Rows, error) {
+// Run executes the body's statement and reads all rows.
+func (s *Source) Run(ctx context.Context, _ *queries.Query, body *queries.Body) (*queries.Rows, error) {
+	return s.query(ctx, body.SQL)
+}
+
+func (s *Source) query(ctx context.Context, stmt string) (*queries.Rows, error) {
 	rows, err := s.pool.Query(ctx, stmt)
 	if err != nil {
 		return nil, err

@@ -7,16 +7,11 @@ package config
 import (
 	"errors"
 	"fmt"
-	"net"
-	"net/url"
 	"os"
 	"regexp"
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
-
-	"github.com/persistence-exporter/persistence_exporter/internal/secret"
 	"github.com/persistence-exporter/persistence_exporter/internal/yamlx"
 )
 
@@ -37,75 +32,6 @@ type Targets struct {
 	Elasticsearch []*Elasticsearch `yaml:"elasticsearch"`
 	Pgbackrest    []*Pgbackrest    `yaml:"pgbackrest"`
 }
-
-// Postgres is a PostgreSQL server.
-type Postgres struct {
-	Name string `yaml:"name"`
-	// One of DSN, DSNFile and DSNEnv gives the connection string.
-	DSN     string `yaml:"dsn"`
-	DSNFile string `yaml:"dsn_file"`
-	DSNEnv  string `yaml:"dsn_env"`
-	// Cluster names the cluster the server belongs to; replicas are also grouped with their
-	// primary by system identifier.
-	Cluster string `yaml:"cluster"`
-	// MaxConnections caps the connections the exporter opens to this server.
-	MaxConnections int `yaml:"max_connections"`
-	// QueryTimeout bounds one query (unless its pack sets another) and the probe.
-	QueryTimeout time.Duration `yaml:"query_timeout"`
-	// StatementTimeout and LockTimeout are set on the exporter's sessions: the server-side
-	// backstop if the exporter cannot cancel a query itself.
-	StatementTimeout time.Duration `yaml:"statement_timeout"`
-	LockTimeout      time.Duration `yaml:"lock_timeout"`
-
-	// ResolvedDSN is the connection string, wherever it came from.
-	ResolvedDSN string `yaml:"-"`
-}
-
-// Redis is a Redis server, or a primary found through sentinels.
-type Redis struct {
-	Name         string `yaml:"name"`
-	Addr         string `yaml:"addr"`
-	Username     string `yaml:"username"`
-	PasswordFile string `yaml:"password_file"`
-	PasswordEnv  string `yaml:"password_env"`
-	// SentinelMaster makes Addr a sentinel, through which the current primary of this master
-	// name is found.
-	SentinelMaster string `yaml:"sentinel_master"`
-
-	Password string `yaml:"-"`
-}
-
-// Elasticsearch is a cluster.
-type Elasticsearch struct {
-	Name         string   `yaml:"name"`
-	URLs         []string `yaml:"urls"`
-	Username     string   `yaml:"username"`
-	PasswordFile string   `yaml:"password_file"`
-	PasswordEnv  string   `yaml:"password_env"`
-	APIKeyFile   string   `yaml:"api_key_file"`
-	APIKeyEnv    string   `yaml:"api_key_env"`
-	CAFile       string   `yaml:"ca_file"`
-
-	Password string `yaml:"-"`
-	APIKey   string `yaml:"-"`
-}
-
-// Pgbackrest is a pgBackRest stanza, read with `pgbackrest info`.
-type Pgbackrest struct {
-	Name   string `yaml:"name"`
-	Stanza string `yaml:"stanza"`
-	Config string `yaml:"config"`
-	// Command is the pgbackrest executable (default "pgbackrest" on PATH).
-	Command string `yaml:"command"`
-}
-
-// Defaults for PostgreSQL targets.
-const (
-	DefaultMaxConnections   = 2
-	DefaultQueryTimeout     = 10 * time.Second
-	DefaultStatementTimeout = 30 * time.Second
-	DefaultLockTimeout      = time.Second
-)
 
 var nameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]*$`)
 
@@ -247,98 +173,11 @@ func osReason(err error) string {
 	return err.Error()
 }
 
-func (v *validator) postgres(path []any, p *Postgres) {
-	v.name(path, "postgres", p.Name)
-	dsn := v.oneSecret(path, fmt.Sprintf("postgres target %q", p.Name), true, p.DSN, "dsn", p.DSNFile, "dsn_file", p.DSNEnv, "dsn_env")
-	if dsn != "" {
-		pw := secret.DSNPasswords(dsn)
-		v.c.secrets = append(v.c.secrets, pw...)
-		if _, err := pgconn.ParseConfig(dsn); err != nil {
-			var red secret.Redactor
-			red.Add(pw...)
-			red.Add(dsn)
-			v.errorf(dsnPath(path, p), "postgres target %q: the DSN does not parse: %s", p.Name, red.String(err.Error()))
-		}
-		p.ResolvedDSN = dsn
-	}
-	if p.MaxConnections == 0 {
-		p.MaxConnections = DefaultMaxConnections
-	}
-	if p.MaxConnections < 1 || p.MaxConnections > 20 {
-		v.errorf(at(path, "max_connections"), "max_connections %d: want 1 to 20 (the exporter should stay cheap on the server)", p.MaxConnections)
-	}
-	v.duration(path, "query_timeout", &p.QueryTimeout, DefaultQueryTimeout)
-	v.duration(path, "statement_timeout", &p.StatementTimeout, DefaultStatementTimeout)
-	v.duration(path, "lock_timeout", &p.LockTimeout, DefaultLockTimeout)
-}
-
-func dsnPath(path []any, p *Postgres) []any {
-	switch {
-	case p.DSNFile != "":
-		return at(path, "dsn_file")
-	case p.DSNEnv != "":
-		return at(path, "dsn_env")
-	}
-	return at(path, "dsn")
-}
-
 func (v *validator) duration(path []any, key string, d *time.Duration, def time.Duration) {
 	switch {
 	case *d == 0:
 		*d = def
 	case *d < 0:
 		v.errorf(at(path, key), "%s %s must be positive", key, *d)
-	}
-}
-
-func (v *validator) redis(path []any, r *Redis) {
-	v.name(path, "redis", r.Name)
-	if r.Addr == "" {
-		v.errorf(path, "redis target %q needs addr (host:port)", r.Name)
-	} else if _, _, err := net.SplitHostPort(r.Addr); err != nil {
-		v.errorf(at(path, "addr"), "redis target %q: addr %q is not host:port", r.Name, r.Addr)
-	}
-	r.Password = v.oneSecret(path, fmt.Sprintf("redis target %q password", r.Name), false, "", "", r.PasswordFile, "password_file", r.PasswordEnv, "password_env")
-	v.c.secrets = append(v.c.secrets, r.Password)
-}
-
-func (v *validator) elasticsearch(path []any, e *Elasticsearch) {
-	v.name(path, "elasticsearch", e.Name)
-	if len(e.URLs) == 0 {
-		v.errorf(path, "elasticsearch target %q needs urls", e.Name)
-	}
-	for i, raw := range e.URLs {
-		u, err := url.Parse(raw)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			v.errorf(append(at(path, "urls"), i), "elasticsearch target %q: %q is not an http(s) URL", e.Name, redactURL(raw))
-			continue
-		}
-		if p, ok := u.User.Password(); ok {
-			v.c.secrets = append(v.c.secrets, p)
-		}
-	}
-	e.Password = v.oneSecret(path, fmt.Sprintf("elasticsearch target %q password", e.Name), false, "", "", e.PasswordFile, "password_file", e.PasswordEnv, "password_env")
-	e.APIKey = v.oneSecret(path, fmt.Sprintf("elasticsearch target %q API key", e.Name), false, "", "", e.APIKeyFile, "api_key_file", e.APIKeyEnv, "api_key_env")
-	v.c.secrets = append(v.c.secrets, e.Password, e.APIKey)
-	if e.CAFile != "" {
-		if _, err := os.Stat(e.CAFile); err != nil {
-			v.errorf(at(path, "ca_file"), "ca_file %q: %s", e.CAFile, osReason(err))
-		}
-	}
-}
-
-func redactURL(raw string) string {
-	var r secret.Redactor
-	r.Add(secret.DSNPasswords(raw)...)
-	return r.String(raw)
-}
-
-func (v *validator) pgbackrest(path []any, b *Pgbackrest) {
-	v.name(path, "pgbackrest", b.Name)
-	if b.Stanza == "" {
-		v.errorf(path, "pgbackrest target %q needs a stanza", b.Name)
-	}
-	if b.Command == "" {
-		b.Command = "pgbackrest"
 	}
 }

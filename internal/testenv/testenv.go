@@ -29,11 +29,16 @@ import (
 
 // Env holds the servers of one test package.
 type Env struct {
-	mu      sync.Mutex
-	pg      *PGCluster
-	pgErr   error
-	stopped bool
-	extra   []func()
+	mu       sync.Mutex
+	pg       *PGCluster
+	pgErr    error
+	services map[string]*service
+	stops    []func() // of the services, in start order
+}
+
+type service struct {
+	value any
+	err   error
 }
 
 // Run runs the package's tests, then stops every server that was started.
@@ -47,13 +52,42 @@ func (e *Env) Run(m *testing.M) int {
 func (e *Env) Stop() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.stopped = true
 	if e.pg != nil {
 		e.pg.Stop()
 	}
-	for i := len(e.extra) - 1; i >= 0; i-- {
-		e.extra[i]()
+	for i := len(e.stops) - 1; i >= 0; i-- {
+		e.stops[i]()
 	}
+	e.stops = nil
+}
+
+// shared starts a service once per package run and returns it; later calls return the same
+// value (or the same error). stop runs in Stop. Accessors of other services (Redis, ...) are
+// built on it: skip under -short, fail the test when the service cannot start.
+func (e *Env) shared(t testing.TB, name string, start func() (value any, stop func(), err error)) any {
+	t.Helper()
+	if testing.Short() {
+		t.Skipf("needs %s (skipped under -short)", name)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.services == nil {
+		e.services = map[string]*service{}
+	}
+	s, ok := e.services[name]
+	if !ok {
+		s = &service{}
+		var stop func()
+		s.value, stop, s.err = start()
+		if stop != nil {
+			e.stops = append(e.stops, stop)
+		}
+		e.services[name] = s
+	}
+	if s.err != nil {
+		t.Fatalf("starting %s: %v", name, s.err)
+	}
+	return s.value
 }
 
 // Postgres returns the package's PostgreSQL primary and replica, starting them on first use.

@@ -41,6 +41,19 @@ type Target struct {
 	Timeout time.Duration
 	// Parallel is how many queries run at once on the target (its connection cap).
 	Parallel int
+	// TopN overrides the Top.N of queries, by query name.
+	TopN map[string]int
+}
+
+// topN is how many rows of q the target's metrics carry; 0 means all.
+func (t *Target) topN(q *queries.Query) int {
+	if n, ok := t.TopN[q.Name]; ok {
+		return n
+	}
+	if q.Top != nil {
+		return q.Top.N
+	}
+	return 0
 }
 
 // Skip records a query that was not sent, and why.

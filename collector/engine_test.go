@@ -54,6 +54,11 @@ const testPack = `queries:
     requires: [extension:no_such_extension]
     sql: SELECT 1 AS v
     columns: [{name: v, usage: gauge}]
+  - name: t_top
+    help: Five rows, of which the metrics carry the largest.
+    top: {n: 2, by: v}
+    sql: SELECT g::text AS l, g AS v FROM generate_series(1, 5) g
+    columns: [{name: l, usage: label}, {name: v, usage: gauge}]
   - name: t_dup
     help: Returns the same label values twice.
     sql: SELECT 'a' AS l, 1 AS v UNION ALL SELECT 'a', 2
@@ -256,5 +261,19 @@ func TestConcurrentScrapesShareExecutions(t *testing.T) {
 	}
 	if n := sent("t_future"); n != 0 {
 		t.Errorf("a query gated to version 99 reached the server %d times", n)
+	}
+}
+
+func TestTopN(t *testing.T) {
+	e := newEngine(t, "t_top")
+	e.Target("replica").TopN = map[string]int{"t_top": 3}
+	text := scrapeText(t, e, ctxT(t, 5*time.Second), e.Targets, true)
+	requireLines(t, text,
+		`t_top_v{l="5",target="primary"} 5`, `t_top_v{l="4",target="primary"} 4`,
+		`t_top_v{l="5",target="replica"} 5`, `t_top_v{l="4",target="replica"} 4`, `t_top_v{l="3",target="replica"} 3`)
+	forbidLines(t, text, `t_top_v{l="3",target="primary"}`, `t_top_v{l="2",`, `t_top_v{l="1",`)
+	// the store keeps every row for the advisor
+	if r := e.Store().Last(key(e.Target("primary"), e.Target("primary").Queries[0])); r == nil || len(r.Rows.Values) != 5 {
+		t.Errorf("stored result %+v, want all 5 rows", r)
 	}
 }

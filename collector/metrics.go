@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -20,6 +21,7 @@ const (
 	metricQueryAge      = "persistence_exporter_query_result_age_seconds"
 	metricQueryEnabled  = "persistence_exporter_query_enabled"
 	metricProbeDuration = "persistence_exporter_probe_duration_seconds"
+	metricTargetInfo    = "persistence_exporter_target_info"
 )
 
 var selfHelp = map[string]string{
@@ -28,6 +30,7 @@ var selfHelp = map[string]string{
 	metricQueryAge:      "Age of the query result served in this scrape (0 for a new execution; above 0 when served from the store within its TTL).",
 	metricQueryEnabled:  "1 when the query applies to the target's version, role and extensions, 0 when it is skipped.",
 	metricProbeDuration: "How long the target's probe (connect, version and role check) took.",
+	metricTargetInfo:    "What the probe found (value 1): the kind of target, its version number and its role.",
 }
 
 // scrape is a prometheus.Collector for one HTTP request: it gathers its targets with the
@@ -97,6 +100,8 @@ func (e *Engine) emit(ch chan<- prometheus.Metric, snap *Snapshot, withTarget bo
 	if !snap.Up {
 		return
 	}
+	ch <- prometheus.MustNewConstMetric(e.desc(metricTargetInfo, selfHelp[metricTargetInfo], []string{"kind", "version", "role"}, withTarget),
+		prometheus.GaugeValue, 1, lv(t.Kind, strconv.Itoa(snap.Info.Version), string(snap.Info.Role))...)
 	q1 := []string{"query"}
 	for _, sk := range snap.Skipped {
 		ch <- prometheus.MustNewConstMetric(e.desc(metricQueryEnabled, selfHelp[metricQueryEnabled], q1, withTarget),
@@ -143,14 +148,19 @@ func (e *Engine) emitRows(ch chan<- prometheus.Metric, t *Target, r *Result, ver
 	type out struct {
 		m    *queries.Metric
 		col  int
-		desc *prometheus.Desc
+		desc *prometheus.Desc // nil when each row names its metric
 	}
 	var outs []out
 	for i := range q.Metrics {
 		m := &q.Metrics[i]
-		if m.InVersion(version) {
-			outs = append(outs, out{m, idx[m.Column], e.desc(m.Name, m.Help, q.Labels, withTarget)})
+		if !m.InVersion(version) {
+			continue
 		}
+		o := out{m: m, col: idx[m.Column]}
+		if q.MetricName == nil {
+			o.desc = e.desc(m.Name, m.Help, q.Labels, withTarget)
+		}
+		outs = append(outs, o)
 	}
 	if q.ExportUnlisted {
 		listed := map[string]bool{}
@@ -164,13 +174,18 @@ func (e *Engine) emitRows(ch chan<- prometheus.Metric, t *Target, r *Result, ver
 			}
 		}
 	}
+	nameCol := -1
+	if q.MetricName != nil {
+		nameCol = idx[q.MetricName.Column]
+	}
 	seen := make(map[string]bool, len(rows.Values))
 	base := 0
 	if withTarget {
 		base = 1
 	}
 	dropped := 0
-	for _, row := range rows.Values {
+	for _, ri := range topRows(rows, q, idx, t.topN(q)) {
+		row := rows.Values[ri]
 		labels := make([]string, base+len(labelIdx))
 		if withTarget {
 			labels[0] = t.Name
@@ -178,7 +193,13 @@ func (e *Engine) emitRows(ch chan<- prometheus.Metric, t *Target, r *Result, ver
 		for i, ci := range labelIdx {
 			labels[base+i] = labelValue(row[ci])
 		}
-		k := strings.Join(labels, "\xff")
+		name := ""
+		if nameCol >= 0 {
+			if name = q.MetricName.For(labelValue(row[nameCol])); name == "" {
+				continue
+			}
+		}
+		k := name + "\xff" + strings.Join(labels, "\xff")
 		if seen[k] {
 			dropped++
 			continue
@@ -189,13 +210,43 @@ func (e *Engine) emitRows(ch chan<- prometheus.Metric, t *Target, r *Result, ver
 			if !ok {
 				continue
 			}
-			ch <- prometheus.MustNewConstMetric(o.desc, valueType(o.m.Type), v, labels...)
+			desc, typ := o.desc, o.m.Type
+			if desc == nil {
+				desc, typ = e.desc(name, o.m.Help, q.Labels, withTarget), queries.ExposedType(name, typ)
+			}
+			ch <- prometheus.MustNewConstMetric(desc, valueType(typ), v, labels...)
 		}
 	}
 	if dropped > 0 {
 		e.logOnce(t.Name+"\x00dup\x00"+q.Name, "query returned rows with the same label values; kept the first of each",
 			"target", t.Name, "query", q.Name, "dropped", dropped)
 	}
+}
+
+// topRows returns the indexes of the rows the metrics carry: all of them, or the n with the
+// largest Top.By value (rows without a value last), in result order otherwise.
+func topRows(rows *queries.Rows, q *queries.Query, idx map[string]int, n int) []int {
+	all := make([]int, len(rows.Values))
+	for i := range all {
+		all[i] = i
+	}
+	if n <= 0 || n >= len(all) || q.Top == nil {
+		return all
+	}
+	by := idx[q.Top.By]
+	plain := &queries.Metric{Scale: 1}
+	key := make([]float64, len(rows.Values))
+	for i, row := range rows.Values {
+		v, ok := metricValue(plain, row[by])
+		if !ok {
+			v = math.Inf(-1)
+		}
+		key[i] = v
+	}
+	sort.SliceStable(all, func(a, b int) bool { return key[all[a]] > key[all[b]] })
+	all = all[:n]
+	sort.Ints(all)
+	return all
 }
 
 func labelValue(v any) string {

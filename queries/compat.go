@@ -1,7 +1,6 @@
 package queries
 
 import (
-	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -123,7 +122,7 @@ func parseCompat(doc *yamlx.Document, data []byte) (*Pack, error) {
 		})...)
 		p.Queries = append(p.Queries, q)
 	}
-	if err := errors.Join(errs...); err != nil {
+	if err := yamlx.Join(errs...); err != nil {
 		return nil, err
 	}
 	if len(p.Queries) == 0 {

@@ -69,7 +69,7 @@ func parseNative(doc *yamlx.Document, data []byte) (*Pack, error) {
 			return doc.Line(append([]any{"queries", i}, path...)...)
 		})...)
 	}
-	if err := errors.Join(errs...); err != nil {
+	if err := yamlx.Join(errs...); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -152,8 +152,13 @@ func validate(q *Query, lineOf func(path ...any) int) []error {
 			add([]any{"variants", i, "max_version"}, fmt.Sprintf("max_version %d must be above min_version %d", v.MaxVersion, v.MinVersion))
 		}
 		for j := range i {
-			if overlap(q.Variants[j], v) {
-				add([]any{"variants", i}, fmt.Sprintf("variant %d overlaps variant %d: version ranges must be disjoint", i, j))
+			if len(q.Variants[j].Requires) == 0 && overlap(q.Variants[j], v) {
+				add([]any{"variants", i}, fmt.Sprintf("variant %d overlaps variant %d, which has no requires and so always wins: make the version ranges disjoint", i, j))
+			}
+		}
+		for k, r := range v.Requires {
+			if msg := checkRequirement(r); msg != "" {
+				add([]any{"variants", i, "requires", k}, msg)
 			}
 		}
 	}
@@ -166,12 +171,41 @@ func validate(q *Query, lineOf func(path ...any) int) []error {
 		}
 	}
 	for i, r := range q.Requires {
-		ok := false
-		for _, p := range knownRequires {
-			ok = ok || (strings.HasPrefix(r, p) && len(r) > len(p))
+		if msg := checkRequirement(r); msg != "" {
+			add([]any{"requires", i}, msg)
 		}
-		if !ok {
-			add([]any{"requires", i}, fmt.Sprintf("unknown requirement %q (want extension:NAME or feature:NAME)", r))
+	}
+	switch q.Scope {
+	case "":
+		q.Scope = ScopeServer
+	case ScopeServer:
+	case ScopeDatabase:
+		if q.Source != SourcePostgres {
+			add([]any{"scope"}, "scope database is only for postgres queries")
+		}
+	default:
+		add([]any{"scope"}, fmt.Sprintf("unknown scope %q (want server or database)", q.Scope))
+	}
+	if q.Top != nil {
+		if q.Top.N < 1 {
+			add([]any{"top", "n"}, "top.n must be at least 1")
+		}
+		if !slices.ContainsFunc(q.Columns, func(c Column) bool { return c.Name == q.Top.By && c.Usage != UsageLabel }) {
+			add([]any{"top", "by"}, fmt.Sprintf("top.by %q is not a value column of the query", q.Top.By))
+		}
+	}
+	if mn := q.MetricName; mn != nil {
+		if !slices.ContainsFunc(q.Columns, func(c Column) bool { return c.Name == mn.Column && c.Usage == UsageDiscard }) {
+			add([]any{"metric_name", "column"}, fmt.Sprintf("metric_name.column %q must be a column of usage discard", mn.Column))
+		}
+		values := 0
+		for _, c := range q.Columns {
+			if c.Usage != UsageLabel && c.Usage != UsageDiscard {
+				values++
+			}
+		}
+		if values != 1 {
+			add([]any{"metric_name"}, fmt.Sprintf("a query with metric_name has exactly one value column, not %d", values))
 		}
 	}
 	if q.TTL < 0 || q.Timeout < 0 {
@@ -181,7 +215,6 @@ func validate(q *Query, lineOf func(path ...any) int) []error {
 		add([]any{"columns"}, "has no columns")
 	}
 	seen := map[string]bool{}
-	seenMetric := map[string]bool{}
 	q.Labels, q.Metrics = nil, nil
 	for i, c := range q.Columns {
 		path := []any{"columns", i}
@@ -224,9 +257,6 @@ func validate(q *Query, lineOf func(path ...any) int) []error {
 			continue
 		case UsageCounter:
 			m.Type = Counter
-			if !strings.HasSuffix(m.Name, "_total") {
-				m.Type = Untyped
-			}
 		case UsageGauge:
 			m.Type = Gauge
 		case UsageMapped:
@@ -250,28 +280,52 @@ func validate(q *Query, lineOf func(path ...any) int) []error {
 		if !metricNameRe.MatchString(m.Name) {
 			add(path, fmt.Sprintf("metric name %q is not valid", m.Name))
 		}
-		if seenMetric[m.Name] {
-			add(path, fmt.Sprintf("metric %q is produced by two columns", m.Name))
+		for _, prev := range q.Metrics {
+			if prev.Name == m.Name && overlapRange(prev.MinVersion, prev.MaxVersion, m.MinVersion, m.MaxVersion) {
+				add(path, fmt.Sprintf("metric %q is produced by two columns (allowed only for disjoint version ranges)", m.Name))
+			}
 		}
-		seenMetric[m.Name] = true
 		if m.Help == "" {
 			m.Help = m.Name
 		}
+		m.Type = ExposedType(m.Name, m.Type)
 		q.Metrics = append(q.Metrics, m)
 	}
 	return errs
 }
 
 func overlap(a, b Variant) bool {
-	aHi, bHi := a.MaxVersion, b.MaxVersion
+	return overlapRange(a.MinVersion, a.MaxVersion, b.MinVersion, b.MaxVersion)
+}
+
+// overlapRange reports whether [aLo, aHi) and [bLo, bHi) meet, 0 meaning unbounded.
+func overlapRange(aLo, aHi, bLo, bHi int) bool {
 	if aHi == 0 {
 		aHi = int(^uint(0) >> 1)
 	}
 	if bHi == 0 {
 		bHi = int(^uint(0) >> 1)
 	}
-	return a.MinVersion < bHi && b.MinVersion < aHi
+	return aLo < bHi && bLo < aHi
 }
+
+// checkRequirement returns what is wrong with a requirement, or "".
+func checkRequirement(r string) string {
+	name, op, version := splitRequirement(r)
+	ok := false
+	for _, p := range knownRequires {
+		ok = ok || (strings.HasPrefix(name, p) && len(name) > len(p))
+	}
+	if !ok {
+		return fmt.Sprintf("unknown requirement %q (want extension:NAME or feature:NAME, optionally with >=, >, <=, < or = and a version)", r)
+	}
+	if op != "" && !versionRe.MatchString(version) {
+		return fmt.Sprintf("requirement %q: %q is not a version such as 1.11", r, version)
+	}
+	return ""
+}
+
+var versionRe = regexp.MustCompile(`^[0-9]+(\.[0-9]+)*$`)
 
 // Set is every query of every loaded pack, checked across packs.
 type Set struct {
@@ -351,7 +405,7 @@ func NewSet(defaults, user []*Pack) (*Set, error) {
 			}
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
+	if err := yamlx.Join(errs...); err != nil {
 		return nil, err
 	}
 	return set, nil

@@ -132,7 +132,7 @@ func TestParseErrors(t *testing.T) {
       - {name: target, usage: label}
       - {name: c, usage: gauge}
 `, []string{
-			`bad.yaml:5: query "q": variant 1 overlaps variant 0: version ranges must be disjoint`,
+			`bad.yaml:5: query "q": variant 1 overlaps variant 0, which has no requires and so always wins: make the version ranges disjoint`,
 			`bad.yaml:7: query "q": label "target" is reserved: the exporter adds it to every series`,
 		}},
 		{"bad role, requirement, duplicate metric", `queries:
@@ -145,8 +145,8 @@ func TestParseErrors(t *testing.T) {
       - {name: b, usage: gauge, metric: m}
 `, []string{
 			`bad.yaml:4: query "q": unknown role "leader" (want primary, replica or sentinel)`,
-			`bad.yaml:5: query "q": unknown requirement "plugin:x" (want extension:NAME or feature:NAME)`,
-			`bad.yaml:8: query "q": metric "m" is produced by two columns`,
+			`bad.yaml:5: query "q": unknown requirement "plugin:x" (want extension:NAME or feature:NAME, optionally with >=, >, <=, < or = and a version)`,
+			`bad.yaml:8: query "q": metric "m" is produced by two columns (allowed only for disjoint version ranges)`,
 		}},
 		{"compat bad usage", `q:
   query: SELECT 1 AS c
@@ -282,7 +282,7 @@ func TestPlan(t *testing.T) {
     columns: [{name: c, usage: gauge}]
 `)
 	q := p.Queries[0]
-	pss := map[string]bool{"extension:pg_stat_statements": true}
+	pss := map[string]string{"extension:pg_stat_statements": "1.10"}
 	for _, tc := range []struct {
 		info          ServerInfo
 		sql, skip     string
@@ -337,5 +337,118 @@ func TestSetReplacesAndChecks(t *testing.T) {
 `)
 	if _, err := NewSet([]*Pack{def}, []*Pack{clash}); err == nil || !strings.Contains(err.Error(), `clash.yaml:2: query "c": metric "a_v" is a untyped here but a gauge in query "a"`) {
 		t.Errorf("a metric with two types: %v", err)
+	}
+}
+
+func TestRequirements(t *testing.T) {
+	f := map[string]string{"extension:pg_stat_statements": "1.10", "extension:pg_cron": "1.4-1", "feature:x": ""}
+	for req, want := range map[string]bool{
+		"extension:pg_stat_statements":       true,
+		"extension:pg_stat_statements>=1.8":  true,
+		"extension:pg_stat_statements>=1.11": false, // numeric, not string, comparison
+		"extension:pg_stat_statements<1.11":  true,
+		"extension:pg_stat_statements=1.10":  true,
+		"extension:pg_stat_statements>1.10":  false,
+		"extension:pg_stat_statements<=1.9":  false,
+		"extension:hypopg":                   false,
+		"extension:pg_cron>=1.4":             true,
+		"feature:x":                          true,
+	} {
+		if got := Satisfies(f, req); got != want {
+			t.Errorf("Satisfies(%q) = %v, want %v", req, got, want)
+		}
+	}
+	for bad, msg := range map[string]string{
+		"extension:":           "unknown requirement",
+		"extension:x>=":        "is not a version",
+		"extension:x>=new":     "is not a version",
+		"settings:track=on":    "unknown requirement",
+		"extension:pg_cron>=1": "",
+	} {
+		if got := checkRequirement(bad); (msg == "" && got != "") || !strings.Contains(got, msg) {
+			t.Errorf("checkRequirement(%q) = %q, want it to say %q", bad, got, msg)
+		}
+	}
+}
+
+func TestVariantsByExtensionVersion(t *testing.T) {
+	p := mustParse(t, "p.yaml", `queries:
+  - name: q
+    help: h
+    requires: [extension:pg_stat_statements]
+    variants:
+      - {requires: ["extension:pg_stat_statements>=1.11"], sql: new}
+      - {requires: ["extension:pg_stat_statements>=1.8"], sql: mid}
+      - {sql: old}
+    columns: [{name: c, usage: gauge}]
+`)
+	q := p.Queries[0]
+	for ext, want := range map[string]string{"1.12": "new", "1.11": "new", "1.10": "mid", "1.8": "mid", "1.7": "old"} {
+		body, skip, _ := q.Plan(ServerInfo{Version: 170000, Features: map[string]string{"extension:pg_stat_statements": ext}})
+		if body == nil || body.SQL != want {
+			t.Errorf("extension %s: %+v %q, want %q", ext, body, skip, want)
+		}
+	}
+	// a variant after one without requires that covers the same versions is unreachable
+	_, err := Parse("bad.yaml", []byte(`queries:
+  - name: q
+    variants:
+      - {sql: always}
+      - {requires: [extension:x], sql: never}
+    columns: [{name: c, usage: gauge}]
+`))
+	if err == nil || !strings.Contains(err.Error(), "variant 1 overlaps variant 0, which has no requires") {
+		t.Errorf("unreachable variant: %v", err)
+	}
+}
+
+func TestExposedType(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		in   MetricType
+		want MetricType
+	}{
+		{"pg_stat_statements_calls_total", Counter, Counter},
+		{"pg_stat_database_xact_commit", Counter, Untyped},
+		{"pg_stat_activity_count", Gauge, Untyped},
+		{"pg_locks_count", Gauge, Untyped},
+		{"x_sum", Gauge, Untyped},
+		{"x_bucket", Gauge, Untyped},
+		{"pg_up", Gauge, Gauge},
+		{"pg_database_size_bytes", Gauge, Gauge},
+	} {
+		if got := ExposedType(tc.name, tc.in); got != tc.want {
+			t.Errorf("ExposedType(%s, %v) = %v, want %v", tc.name, tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestMetricNameAndTopValidation(t *testing.T) {
+	mn := &MetricName{Prefix: "pgbouncer_", Map: map[string]string{"dns_names": "cached_dns_names"}}
+	for in, want := range map[string]string{"databases": "pgbouncer_databases", "dns_names": "pgbouncer_cached_dns_names", "": "", "bad name": ""} {
+		if got := mn.For(in); got != want {
+			t.Errorf("For(%q) = %q, want %q", in, got, want)
+		}
+	}
+	_, err := Parse("bad.yaml", []byte(`queries:
+  - name: q
+    sql: SELECT 1
+    top: {n: 0, by: label}
+    metric_name: {column: v}
+    scope: cluster
+    columns:
+      - {name: label, usage: label}
+      - {name: v, usage: gauge}
+      - {name: w, usage: gauge}
+`))
+	want := []string{
+		`bad.yaml:4: query "q": top.n must be at least 1`,
+		`bad.yaml:4: query "q": top.by "label" is not a value column of the query`,
+		`bad.yaml:5: query "q": metric_name.column "v" must be a column of usage discard`,
+		`bad.yaml:5: query "q": a query with metric_name has exactly one value column, not 2`,
+		`bad.yaml:6: query "q": unknown scope "cluster" (want server or database)`,
+	}
+	if err == nil || err.Error() != strings.Join(want, "\n") {
+		t.Errorf("errors:\n%v\nwant:\n%s", err, strings.Join(want, "\n"))
 	}
 }

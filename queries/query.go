@@ -8,6 +8,7 @@ package queries
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -79,11 +80,50 @@ func (b *Body) empty() bool {
 }
 
 // Variant is a body for a range of server versions: [MinVersion, MaxVersion), 0 meaning
-// unbounded. A query has either a body of its own or variants.
+// unbounded, and for servers that have what Requires lists. A query has either a body of its
+// own or variants; the first variant that fits the server runs.
 type Variant struct {
-	MinVersion int `yaml:"min_version"`
-	MaxVersion int `yaml:"max_version"`
+	MinVersion int      `yaml:"min_version"`
+	MaxVersion int      `yaml:"max_version"`
+	Requires   []string `yaml:"requires"`
 	Body       `yaml:",inline"`
+}
+
+// Scopes of a query.
+const (
+	// ScopeServer runs the query once, on the database of the target's DSN.
+	ScopeServer = "server"
+	// ScopeDatabase runs the query in every database the target watches and concatenates the
+	// rows (per-table statistics live in each database).
+	ScopeDatabase = "database"
+)
+
+// Top caps the series the metrics of a query carry: the N rows with the largest By column.
+// The stored result, which the advisor reads, keeps every row.
+type Top struct {
+	N  int    `yaml:"n"`
+	By string `yaml:"by"`
+}
+
+// MetricName takes each row's metric name from a column, for results that list metrics as
+// rows (pg_settings, pgbouncer's SHOW LISTS): the name is Prefix + the column's value, after
+// Map renames the value. The query then has exactly one metric column, its value.
+type MetricName struct {
+	Column string            `yaml:"column"`
+	Prefix string            `yaml:"prefix"`
+	Map    map[string]string `yaml:"map"`
+}
+
+// For returns the metric name of a row's name value, or "" when it makes no valid name.
+func (n *MetricName) For(value string) string {
+	if m, ok := n.Map[value]; ok {
+		value = m
+	}
+	name := n.Prefix + value
+	if value == "" || !metricNameRe.MatchString(name) {
+		return ""
+	}
+	return name
 }
 
 // Query is one named query of a pack.
@@ -98,8 +138,16 @@ type Query struct {
 	MinVersion int    `yaml:"min_version"`
 	MaxVersion int    `yaml:"max_version"`
 	Roles      []Role `yaml:"roles"`
-	// Requires lists features the server must have, e.g. "extension:pg_stat_statements".
+	// Requires lists features the server must have: "extension:pg_stat_statements",
+	// "extension:pg_stat_statements>=1.11", "feature:NAME". For a database-scoped query the
+	// extensions are checked in each database.
 	Requires []string `yaml:"requires"`
+	// Scope is ScopeServer (default) or ScopeDatabase.
+	Scope string `yaml:"scope"`
+	// Top caps the series of the metrics (a target may change N).
+	Top *Top `yaml:"top"`
+	// MetricName names each row's metric from a column.
+	MetricName *MetricName `yaml:"metric_name"`
 	// TTL is how long a result is served from the store before it is run again (0: every scrape).
 	TTL time.Duration `yaml:"ttl"`
 	// Timeout bounds one execution; 0 takes the target's default.
@@ -129,6 +177,20 @@ const (
 	Untyped
 )
 
+// ExposedType is the type a metric is exposed with. Established names that break the naming
+// rules of Prometheus' lint — a counter without _total (pg_stat_database_xact_commit), a gauge
+// ending in _count (pg_stat_activity_count) — keep their names, so that existing dashboards
+// work, and are exposed untyped, which the rules do not cover and PromQL treats the same.
+func ExposedType(name string, t MetricType) MetricType {
+	switch {
+	case t == Counter && !strings.HasSuffix(name, "_total"):
+		return Untyped
+	case t != Counter && (strings.HasSuffix(name, "_count") || strings.HasSuffix(name, "_sum") || strings.HasSuffix(name, "_bucket")):
+		return Untyped
+	}
+	return t
+}
+
 func (t MetricType) String() string {
 	return [...]string{"gauge", "counter", "untyped"}[t]
 }
@@ -153,9 +215,85 @@ func (m *Metric) InVersion(v int) bool { return inRange(v, m.MinVersion, m.MaxVe
 // ServerInfo is what a source learned about a server when it probed it; it decides which
 // queries are sent.
 type ServerInfo struct {
-	Version  int
-	Role     Role
-	Features map[string]bool // e.g. "extension:pg_stat_statements"
+	Version int
+	Role    Role
+	// Features maps what the server has ("extension:pg_stat_statements") to its version
+	// ("1.10"), or to "" when it has no version.
+	Features map[string]string
+}
+
+// Has reports whether the server satisfies one requirement: "extension:NAME",
+// "extension:NAME>=1.11", "extension:NAME<1.8" (also >, <=, =).
+func (info ServerInfo) Has(req string) bool {
+	return Satisfies(info.Features, req)
+}
+
+// Satisfies checks a requirement against a feature map (see ServerInfo.Has).
+func Satisfies(features map[string]string, req string) bool {
+	name, op, want := splitRequirement(req)
+	have, ok := features[name]
+	if !ok {
+		return false
+	}
+	if op == "" {
+		return true
+	}
+	c := compareVersions(have, want)
+	switch op {
+	case ">=":
+		return c >= 0
+	case ">":
+		return c > 0
+	case "<=":
+		return c <= 0
+	case "<":
+		return c < 0
+	case "=":
+		return c == 0
+	}
+	return false
+}
+
+var requirementOps = []string{">=", "<=", ">", "<", "="}
+
+// splitRequirement splits "extension:x>=1.2" into "extension:x", ">=", "1.2".
+func splitRequirement(req string) (name, op, version string) {
+	for i := range req {
+		for _, o := range requirementOps {
+			if strings.HasPrefix(req[i:], o) {
+				return req[:i], o, req[i+len(o):]
+			}
+		}
+	}
+	return req, "", ""
+}
+
+// compareVersions compares dotted versions numerically ("1.10" > "1.9"); each part counts by
+// its leading digits ("1.4-1" is 1.4).
+func compareVersions(a, b string) int {
+	as, bs := strings.Split(a, "."), strings.Split(b, ".")
+	num := func(parts []string, i int) int {
+		if i >= len(parts) {
+			return 0
+		}
+		p := parts[i]
+		end := 0
+		for end < len(p) && p[end] >= '0' && p[end] <= '9' {
+			end++
+		}
+		n, _ := strconv.Atoi(p[:end])
+		return n
+	}
+	for i := 0; i < max(len(as), len(bs)); i++ {
+		x, y := num(as, i), num(bs, i)
+		if x != y {
+			if x < y {
+				return -1
+			}
+			return 1
+		}
+	}
+	return 0
 }
 
 // Rows is a query result: column names and one slice of values per row. Values are nil,
@@ -178,9 +316,11 @@ func (q *Query) Plan(info ServerInfo) (body *Body, skip string, missing []string
 	if len(roles) > 0 && info.Role != "" && !slices.Contains(roles, info.Role) {
 		return nil, fmt.Sprintf("runs only on %s, server is %s", joinRoles(roles), info.Role), nil
 	}
-	for _, r := range q.Requires {
-		if !info.Features[r] {
-			missing = append(missing, r)
+	if q.Scope != ScopeDatabase {
+		for _, r := range q.Requires {
+			if !info.Has(r) {
+				missing = append(missing, r)
+			}
 		}
 	}
 	if len(missing) > 0 {
@@ -189,12 +329,28 @@ func (q *Query) Plan(info ServerInfo) (body *Body, skip string, missing []string
 	if len(q.Variants) == 0 {
 		return &q.Body, "", nil
 	}
-	for i := range q.Variants {
-		if v := &q.Variants[i]; inRange(info.Version, v.MinVersion, v.MaxVersion) {
-			return &v.Body, "", nil
-		}
+	if v := q.VariantFor(info.Version, info.Features); v != nil {
+		return &v.Body, "", nil
 	}
 	return nil, fmt.Sprintf("no variant for server version %d", info.Version), nil
+}
+
+// VariantFor returns the first variant that fits a server version and features, or nil.
+func (q *Query) VariantFor(version int, features map[string]string) *Variant {
+	for i := range q.Variants {
+		v := &q.Variants[i]
+		if !inRange(version, v.MinVersion, v.MaxVersion) {
+			continue
+		}
+		ok := true
+		for _, r := range v.Requires {
+			ok = ok && Satisfies(features, r)
+		}
+		if ok {
+			return v
+		}
+	}
+	return nil
 }
 
 // defaultRedisRoles: a Redis query that names no role runs on data nodes, not on sentinels.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/persistence-exporter/persistence_exporter/collector"
 	"github.com/persistence-exporter/persistence_exporter/collector/postgres"
+	"github.com/persistence-exporter/persistence_exporter/internal/config"
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
 
@@ -21,6 +22,9 @@ func buildPostgres(w *wiring) error {
 			StatementTimeout: p.StatementTimeout,
 			LockTimeout:      p.LockTimeout,
 			ConnectTimeout:   p.QueryTimeout,
+			Databases:        filter(p.Databases),
+			Schemas:          filter(p.Schemas),
+			Logger:           w.log.With("target", p.Name),
 		})
 		if err != nil {
 			return fmt.Errorf("postgres target %q: %w", p.Name, err)
@@ -28,7 +32,30 @@ func buildPostgres(w *wiring) error {
 		w.add(&collector.Target{
 			Name: p.Name, Kind: queries.SourcePostgres, UpMetric: "pg_up", Source: src,
 			Queries: w.set.For(queries.SourcePostgres), Timeout: p.QueryTimeout, Parallel: p.MaxConnections,
+			TopN: p.TopN,
 		}, postgresAddress(p.ResolvedDSN))
+	}
+	return nil
+}
+
+// filter turns configured patterns into a source filter (nil when none is set).
+func filter(p config.Patterns) *postgres.Filter {
+	if !p.Set() {
+		return nil
+	}
+	return &postgres.Filter{Include: p.IncludeRE, Exclude: p.ExcludeRE}
+}
+
+func buildPgbouncer(w *wiring) error {
+	for _, b := range w.cfg.Targets.Pgbouncer {
+		src, err := postgres.NewPgbouncer(postgres.Options{DSN: b.ResolvedDSN, MaxConns: 1, ConnectTimeout: b.QueryTimeout})
+		if err != nil {
+			return fmt.Errorf("pgbouncer target %q: %w", b.Name, err)
+		}
+		w.add(&collector.Target{
+			Name: b.Name, Kind: queries.SourcePgbouncer, UpMetric: "pgbouncer_up", Source: src,
+			Queries: w.set.For(queries.SourcePgbouncer), Timeout: b.QueryTimeout, Parallel: 1,
+		}, postgresAddress(b.ResolvedDSN))
 	}
 	return nil
 }

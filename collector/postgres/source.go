@@ -1,14 +1,20 @@
-// Package postgres is the PostgreSQL source: it runs the SQL of query packs through one small
-// pgx pool per target, on read-only sessions with server-side timeouts.
+// Package postgres is the PostgreSQL source: it runs the SQL of query packs through small,
+// long-lived pgx pools, on read-only sessions with server-side timeouts. It also reads
+// pgbouncer's admin console, which speaks the same protocol (NewPgbouncer).
 package postgres
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"net/netip"
+	"regexp"
+	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -29,12 +35,55 @@ type Options struct {
 	LockTimeout      time.Duration
 	// ConnectTimeout bounds a new connection when the DSN sets none.
 	ConnectTimeout time.Duration
+	// Databases and Schemas filter what is watched: database-scoped queries run in the
+	// databases that match, and rows whose datname or schemaname column does not match are
+	// dropped. Nil filters allow everything.
+	Databases, Schemas *Filter
+	Logger             *slog.Logger
+}
+
+// Filter allows names that match an include pattern (any, when there is none) and no exclude
+// pattern. Patterns are anchored regular expressions.
+type Filter struct {
+	Include, Exclude []*regexp.Regexp
+}
+
+// Allows reports whether name passes the filter. A nil filter allows everything.
+func (f *Filter) Allows(name string) bool {
+	if f == nil {
+		return true
+	}
+	match := func(res []*regexp.Regexp) bool {
+		return slices.ContainsFunc(res, func(re *regexp.Regexp) bool { return re.MatchString(name) })
+	}
+	return (len(f.Include) == 0 || match(f.Include)) && !match(f.Exclude)
 }
 
 // Source runs queries on one PostgreSQL server.
 type Source struct {
-	pool *pgxpool.Pool
+	pool  *pgxpool.Pool // the DSN's database
+	cfg   *pgxpool.Config
+	dsnDB string
+	opts  Options
+	probe func(ctx context.Context) (queries.ServerInfo, error)
+	log   *slog.Logger
+
+	mu        sync.Mutex
+	version   int                  // server_version_num, from the last probe
+	databases []string             // watched databases, from the last probe
+	others    map[string]*database // pools of watched databases other than the DSN's
+	skipped   map[string]bool      // databases the exporter may not connect to (logged once)
 }
+
+// database is a watched database other than the DSN's: one connection, kept between scrapes.
+type database struct {
+	pool   *pgxpool.Pool
+	exts   map[string]string
+	extsAt time.Time
+}
+
+// extensionsTTL is how long a database's extension list is trusted.
+const extensionsTTL = 5 * time.Minute
 
 // New prepares a pool; it does not connect (a server that is down at start-up is only "down").
 func New(opts Options) (*Source, error) {
@@ -60,32 +109,55 @@ func New(opts Options) (*Source, error) {
 	if opts.LockTimeout > 0 {
 		cc.RuntimeParams["lock_timeout"] = strconv.FormatInt(opts.LockTimeout.Milliseconds(), 10)
 	}
+	s, err := newSource(cfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	s.probe = s.probePostgres
+	return s, nil
+}
+
+func newSource(cfg *pgxpool.Config, opts Options) (*Source, error) {
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		return nil, fmt.Errorf("creating the connection pool: %w", err)
 	}
-	return &Source{pool: pool}, nil
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Source{pool: pool, cfg: cfg, dsnDB: cfg.ConnConfig.Database, opts: opts, log: log,
+		others: map[string]*database{}, skipped: map[string]bool{}}, nil
 }
 
-// probeSQL learns, in one statement, everything queries are gated on.
+// probeSQL learns, in one statement, everything queries are gated on, and the databases.
 const probeSQL = `SELECT current_setting('server_version_num')::int,
        pg_is_in_recovery(),
-       coalesce((SELECT array_agg(extname::text) FROM pg_extension), '{}')`
+       coalesce((SELECT array_agg(extname || '=' || extversion) FROM pg_extension), '{}'),
+       coalesce((SELECT array_agg(datname::text ORDER BY datname) FROM pg_database
+                 WHERE datallowconn AND NOT datistemplate), '{}')`
 
-// Probe checks that the server answers and reports its version, role and extensions. It runs
-// at every gather, so a promoted replica is seen as a primary without reconnecting.
-func (s *Source) Probe(ctx context.Context) (queries.ServerInfo, error) {
+// Probe checks that the server answers and reports its version, role and extensions.
+func (s *Source) Probe(ctx context.Context) (queries.ServerInfo, error) { return s.probe(ctx) }
+
+// probePostgres runs at every gather, so a promoted replica is seen as a primary without
+// reconnecting, and a new database is watched at the next scrape.
+func (s *Source) probePostgres(ctx context.Context) (queries.ServerInfo, error) {
 	var (
 		info     queries.ServerInfo
 		recovery bool
 		exts     []string
+		dbs      []string
 	)
-	err := s.pool.QueryRow(ctx, probeSQL).Scan(&info.Version, &recovery, &exts)
+	scan := func() error {
+		return s.pool.QueryRow(ctx, probeSQL).Scan(&info.Version, &recovery, &exts, &dbs)
+	}
+	err := scan()
 	var pgErr *pgconn.PgError
 	if err != nil && !errors.As(err, &pgErr) && ctx.Err() == nil {
 		// A connection broken by a server restart fails once and leaves the pool; the
 		// retry gets a new one, so a restart does not read as a down server.
-		err = s.pool.QueryRow(ctx, probeSQL).Scan(&info.Version, &recovery, &exts)
+		err = scan()
 	}
 	if err != nil {
 		return info, fmt.Errorf("probe: %w", err)
@@ -94,20 +166,182 @@ func (s *Source) Probe(ctx context.Context) (queries.ServerInfo, error) {
 	if recovery {
 		info.Role = queries.RoleReplica
 	}
-	info.Features = make(map[string]bool, len(exts))
-	for _, e := range exts {
-		info.Features["extension:"+e] = true
-	}
+	info.Features = extensionFeatures(exts)
+	s.setDatabases(info.Version, dbs)
 	return info, nil
 }
 
-// Run executes the body's statement and reads all rows.
-func (s *Source) Run(ctx context.Context, _ *queries.Query, body *queries.Body) (*queries.Rows, error) {
-	return s.query(ctx, body.SQL)
+// setDatabases keeps the watched databases and closes the pools of those that went away.
+func (s *Source) setDatabases(version int, all []string) {
+	var watched []string
+	for _, d := range all {
+		if s.opts.Databases.Allows(d) {
+			watched = append(watched, d)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.version, s.databases = version, watched
+	for name, db := range s.others {
+		if !slices.Contains(watched, name) {
+			if db.pool != s.pool {
+				db.pool.Close()
+			}
+			delete(s.others, name)
+		}
+	}
 }
 
-func (s *Source) query(ctx context.Context, stmt string) (*queries.Rows, error) {
-	rows, err := s.pool.Query(ctx, stmt)
+// extensionFeatures turns "name=version" pairs into features.
+func extensionFeatures(exts []string) map[string]string {
+	f := make(map[string]string, len(exts))
+	for _, e := range exts {
+		name, version, _ := strings.Cut(e, "=")
+		f["extension:"+name] = version
+	}
+	return f
+}
+
+// Run executes the body's statement: once, or in every watched database for a
+// database-scoped query.
+func (s *Source) Run(ctx context.Context, q *queries.Query, body *queries.Body) (*queries.Rows, error) {
+	if q.Scope != queries.ScopeDatabase {
+		rows, err := s.query(ctx, s.pool, body.SQL)
+		if err != nil {
+			return nil, err
+		}
+		return s.filter(rows), nil
+	}
+	return s.runEachDatabase(ctx, q)
+}
+
+func (s *Source) runEachDatabase(ctx context.Context, q *queries.Query) (*queries.Rows, error) {
+	s.mu.Lock()
+	dbs, version := slices.Clone(s.databases), s.version
+	s.mu.Unlock()
+	if !slices.Contains(dbs, s.dsnDB) && s.opts.Databases.Allows(s.dsnDB) {
+		dbs = append([]string{s.dsnDB}, dbs...)
+	}
+	var out *queries.Rows
+	for _, name := range dbs {
+		pool, exts, err := s.database(ctx, name)
+		if err != nil {
+			return nil, fmt.Errorf("database %s: %w", name, err)
+		}
+		if pool == nil {
+			continue // not allowed to connect: logged once
+		}
+		// requirements and variants are decided per database: extensions live in databases
+		var missing bool
+		for _, r := range q.Requires {
+			missing = missing || !queries.Satisfies(exts, r)
+		}
+		if missing {
+			continue
+		}
+		sql := q.SQL
+		if len(q.Variants) > 0 {
+			v := q.VariantFor(version, exts)
+			if v == nil {
+				continue
+			}
+			sql = v.SQL
+		}
+		rows, err := s.query(ctx, pool, sql)
+		if err != nil {
+			return nil, fmt.Errorf("database %s: %w", name, err)
+		}
+		if out == nil {
+			out = rows
+		} else if slices.Equal(out.Columns, rows.Columns) {
+			out.Values = append(out.Values, rows.Values...)
+		} else {
+			return nil, fmt.Errorf("database %s: columns %v differ from %v", name, rows.Columns, out.Columns)
+		}
+	}
+	if out == nil {
+		// no database has what the query needs: an empty result, not an error
+		out = &queries.Rows{}
+		for _, c := range q.Columns {
+			out.Columns = append(out.Columns, c.Name)
+		}
+	}
+	return s.filter(out), nil
+}
+
+// database returns the pool and extensions of a watched database; a nil pool means the
+// exporter may not connect to it.
+func (s *Source) database(ctx context.Context, name string) (*pgxpool.Pool, map[string]string, error) {
+	s.mu.Lock()
+	if s.skipped[name] {
+		s.mu.Unlock()
+		return nil, nil, nil
+	}
+	db := s.others[name]
+	if db == nil {
+		pool := s.pool
+		if name != s.dsnDB {
+			cfg := s.cfg.Copy()
+			cfg.ConnConfig.Database = name
+			cfg.MaxConns = 1
+			var err error
+			if pool, err = pgxpool.NewWithConfig(context.Background(), cfg); err != nil {
+				s.mu.Unlock()
+				return nil, nil, err
+			}
+		}
+		db = &database{pool: pool}
+		s.others[name] = db
+	}
+	s.mu.Unlock()
+	if time.Since(db.extsAt) > extensionsTTL {
+		var exts []string
+		err := db.pool.QueryRow(ctx, "SELECT coalesce(array_agg(extname || '=' || extversion), '{}') FROM pg_extension").Scan(&exts)
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && (pgErr.Code == "42501" || pgErr.Code == "3D000") {
+			// no CONNECT privilege, or dropped since the probe: leave it out
+			s.mu.Lock()
+			s.skipped[name] = pgErr.Code == "42501"
+			s.mu.Unlock()
+			s.log.Warn("not watching a database the exporter cannot connect to", "database", name, "err", pgErr.Message)
+			return nil, nil, nil
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		db.exts, db.extsAt = extensionFeatures(exts), time.Now()
+	}
+	return db.pool, db.exts, nil
+}
+
+// filter drops rows of databases and schemas that are not watched.
+func (s *Source) filter(rows *queries.Rows) *queries.Rows {
+	if s.opts.Databases == nil && s.opts.Schemas == nil {
+		return rows
+	}
+	dbCol, schemaCol := slices.Index(rows.Columns, "datname"), slices.Index(rows.Columns, "schemaname")
+	if dbCol < 0 && schemaCol < 0 {
+		return rows
+	}
+	keep := func(row []any, col int, f *Filter) bool {
+		if col < 0 || f == nil {
+			return true
+		}
+		name, ok := row[col].(string)
+		return !ok || name == "" || f.Allows(name)
+	}
+	kept := rows.Values[:0:0]
+	for _, row := range rows.Values {
+		if keep(row, dbCol, s.opts.Databases) && keep(row, schemaCol, s.opts.Schemas) {
+			kept = append(kept, row)
+		}
+	}
+	return &queries.Rows{Columns: rows.Columns, Values: kept}
+}
+
+// query runs one statement and reads all rows.
+func (s *Source) query(ctx context.Context, pool *pgxpool.Pool, stmt string) (*queries.Rows, error) {
+	rows, err := pool.Query(ctx, stmt)
 	if err != nil {
 		return nil, err
 	}
@@ -133,8 +367,18 @@ func (s *Source) query(ctx context.Context, stmt string) (*queries.Rows, error) 
 	return out, nil
 }
 
-// Close closes the pool.
-func (s *Source) Close() { s.pool.Close() }
+// Close closes the pools.
+func (s *Source) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for name, db := range s.others {
+		if db.pool != s.pool {
+			db.pool.Close()
+		}
+		delete(s.others, name)
+	}
+	s.pool.Close()
+}
 
 // normalize turns pgx's decoded values into the few types queries.Rows holds. Intervals
 // become seconds; numerics become float64.
@@ -181,5 +425,5 @@ func normalize(v any) any {
 	return fmt.Sprint(v)
 }
 
-// Stat returns the pool's statistics (for tests and the landing page).
+// Stat returns the statistics of the DSN database's pool (for tests).
 func (s *Source) Stat() *pgxpool.Stat { return s.pool.Stat() }

@@ -1,8 +1,14 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"log/slog"
 	"os"
+	"regexp"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,7 +23,7 @@ var env testenv.Env
 
 func TestMain(m *testing.M) { os.Exit(env.Run(m)) }
 
-func newSource(t *testing.T, dsn string, maxConns int) *Source {
+func testSource(t *testing.T, dsn string, maxConns int) *Source {
 	t.Helper()
 	s, err := New(Options{DSN: dsn, MaxConns: maxConns, StatementTimeout: 5 * time.Second, LockTimeout: time.Second, ConnectTimeout: 5 * time.Second})
 	if err != nil {
@@ -45,7 +51,7 @@ func TestProbeRoles(t *testing.T) {
 		server *testenv.PGServer
 		role   queries.Role
 	}{{pg.Primary, queries.RolePrimary}, {pg.Replica, queries.RoleReplica}} {
-		info, err := newSource(t, tc.server.DSN("postgres"), 2).Probe(ctx(t))
+		info, err := testSource(t, tc.server.DSN("postgres"), 2).Probe(ctx(t))
 		if err != nil {
 			t.Fatalf("%s: %v", tc.server.Name, err)
 		}
@@ -55,7 +61,7 @@ func TestProbeRoles(t *testing.T) {
 		if info.Version != pg.Version {
 			t.Errorf("%s: version %d, want %d", tc.server.Name, info.Version, pg.Version)
 		}
-		if !info.Features["extension:pg_stat_statements"] {
+		if v, ok := info.Features["extension:pg_stat_statements"]; !ok || v == "" {
 			t.Errorf("%s: features %v lack extension:pg_stat_statements", tc.server.Name, info.Features)
 		}
 	}
@@ -63,8 +69,8 @@ func TestProbeRoles(t *testing.T) {
 
 func TestSessionIsReadOnlyAndBounded(t *testing.T) {
 	pg := env.Postgres(t)
-	s := newSource(t, pg.Primary.DSN("postgres"), 2)
-	rows, err := s.query(ctx(t), `SELECT current_setting('default_transaction_read_only') AS ro,
+	s := testSource(t, pg.Primary.DSN("postgres"), 2)
+	rows, err := s.query(ctx(t), s.pool, `SELECT current_setting('default_transaction_read_only') AS ro,
 		current_setting('statement_timeout') AS st, current_setting('lock_timeout') AS lt,
 		current_setting('application_name') AS app`)
 	if err != nil {
@@ -77,21 +83,21 @@ func TestSessionIsReadOnlyAndBounded(t *testing.T) {
 			t.Errorf("%s = %v, want %v", rows.Columns[i], got[i], want[i])
 		}
 	}
-	if _, err := s.query(ctx(t), "CREATE TABLE must_not_exist (id int)"); err == nil || !strings.Contains(err.Error(), "read-only transaction") {
+	if _, err := s.query(ctx(t), s.pool, "CREATE TABLE must_not_exist (id int)"); err == nil || !strings.Contains(err.Error(), "read-only transaction") {
 		t.Errorf("a write on the exporter's session: err = %v, want a read-only transaction error", err)
 	}
 }
 
 func TestConnectionCap(t *testing.T) {
 	pg := env.Postgres(t)
-	s := newSource(t, pg.Primary.DSN("postgres"), 2)
+	s := testSource(t, pg.Primary.DSN("postgres"), 2)
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for range 8 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := s.query(ctx(t), "SELECT pg_sleep(0.2)")
+			_, err := s.query(ctx(t), s.pool, "SELECT pg_sleep(0.2)")
 			errs <- err
 		}()
 	}
@@ -123,8 +129,8 @@ func TestConnectionCap(t *testing.T) {
 
 func TestValuesAreNormalized(t *testing.T) {
 	pg := env.Postgres(t)
-	s := newSource(t, pg.Primary.DSN("postgres"), 1)
-	rows, err := s.query(ctx(t), `SELECT 1::int2 AS i2, 2::int4 AS i4, 3::int8 AS i8, 1.5::numeric AS num,
+	s := testSource(t, pg.Primary.DSN("postgres"), 1)
+	rows, err := s.query(ctx(t), s.pool, `SELECT 1::int2 AS i2, 2::int4 AS i4, 3::int8 AS i8, 1.5::numeric AS num,
 		2.5::float4 AS f4, true AS b, 'x'::name AS nm, 'text' AS txt, NULL::int AS nul,
 		interval '1 day 2 seconds' AS iv, 42::oid AS o, '127.0.0.1'::inet AS ip,
 		timestamptz '2024-01-02 03:04:05+00' AS ts, 'NaN'::numeric AS nan`)
@@ -158,7 +164,7 @@ func TestValuesAreNormalized(t *testing.T) {
 
 func TestRecoversAfterRestart(t *testing.T) {
 	pg := env.Postgres(t)
-	s := newSource(t, pg.Primary.DSN("postgres"), 2)
+	s := testSource(t, pg.Primary.DSN("postgres"), 2)
 	if _, err := s.Probe(ctx(t)); err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +182,7 @@ func TestRecoversAfterRestart(t *testing.T) {
 		t.Fatalf("probe after the restart: %v", err)
 	}
 	// the same pool keeps working for queries too
-	if _, err := s.query(ctx(t), "SELECT 1"); err != nil {
+	if _, err := s.query(ctx(t), s.pool, "SELECT 1"); err != nil {
 		t.Fatalf("query after the restart: %v", err)
 	}
 }
@@ -186,7 +192,7 @@ func TestDeadServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := newSource(t, "postgres://exporter:Hidden-Pw-123@127.0.0.1:"+strconv.Itoa(port)+"/postgres?sslmode=disable", 2)
+	s := testSource(t, "postgres://exporter:Hidden-Pw-123@127.0.0.1:"+strconv.Itoa(port)+"/postgres?sslmode=disable", 2)
 	_, err = s.Probe(ctx(t))
 	if err == nil {
 		t.Fatal("probe of a closed port succeeded")
@@ -203,5 +209,110 @@ func TestBadDSN(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "Hidden-Pw-123") {
 		t.Errorf("the error shows the password: %v", err)
+	}
+}
+
+// TestDatabaseScope: a database-scoped query runs in every database the patterns allow,
+// checks its requirements in each, leaves out the schemas excluded and the databases the
+// exporter may not enter, and keeps one small pool per database between runs.
+func TestDatabaseScope(t *testing.T) {
+	pg := env.Postgres(t)
+	c := ctx(t)
+	if err := pg.Primary.Exec(c, "postgres",
+		"CREATE DATABASE scope_a", "CREATE DATABASE scope_b", "CREATE DATABASE scope_skip", "CREATE DATABASE scope_locked",
+		"CREATE ROLE scope_reader LOGIN", "GRANT pg_monitor TO scope_reader",
+		"REVOKE CONNECT ON DATABASE scope_locked FROM PUBLIC"); err != nil {
+		t.Fatal(err)
+	}
+	for _, db := range []string{"scope_a", "scope_b", "scope_skip", "scope_locked"} {
+		if err := pg.Primary.Exec(c, db, "CREATE TABLE visible (id int)", "CREATE SCHEMA hidden", "CREATE TABLE hidden.t (id int)"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := pg.Primary.Exec(c, "scope_a", "CREATE EXTENSION pgstattuple"); err != nil {
+		t.Fatal(err)
+	}
+	filter := func(include, exclude string) *Filter {
+		f := &Filter{}
+		if include != "" {
+			f.Include = append(f.Include, regexp.MustCompile("^(?:"+include+")$"))
+		}
+		if exclude != "" {
+			f.Exclude = append(f.Exclude, regexp.MustCompile("^(?:"+exclude+")$"))
+		}
+		return f
+	}
+	var logs bytes.Buffer
+	s, err := New(Options{
+		DSN: strings.Replace(pg.Primary.DSN("postgres"), "postgres@", "scope_reader@", 1), MaxConns: 2,
+		ConnectTimeout: 5 * time.Second, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+		Databases: filter("scope_.*", "scope_skip"), Schemas: filter("", "hidden"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Probe(c); err != nil {
+		t.Fatal(err)
+	}
+	tables := &queries.Query{Name: "tables", Scope: queries.ScopeDatabase,
+		Body: queries.Body{SQL: "SELECT current_database() AS datname, schemaname, relname FROM pg_stat_user_tables"}}
+	rows, err := s.Run(c, tables, &tables.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range rows.Values {
+		got = append(got, fmt.Sprintf("%s.%s.%s", r...))
+	}
+	sort.Strings(got)
+	if want := []string{"scope_a.public.visible", "scope_b.public.visible"}; !slices.Equal(got, want) {
+		t.Errorf("rows %v, want %v", got, want)
+	}
+	if !strings.Contains(logs.String(), "scope_locked") {
+		t.Errorf("the database without CONNECT privilege was not reported: %q", logs.String())
+	}
+
+	// requirements are checked per database: pgstattuple exists in scope_a only
+	ext := &queries.Query{Name: "ext", Scope: queries.ScopeDatabase, Requires: []string{"extension:pgstattuple"},
+		Body: queries.Body{SQL: "SELECT current_database() AS datname"}}
+	rows, err = s.Run(c, ext, &ext.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows.Values) != 1 || rows.Values[0][0] != "scope_a" {
+		t.Errorf("rows %v, want only scope_a", rows.Values)
+	}
+
+	// one connection per other database, kept between runs
+	if _, err := s.Run(c, tables, &tables.Body); err != nil {
+		t.Fatal(err)
+	}
+	check, err := pg.Primary.Connect(c, "postgres")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer check.Close(c)
+	var n int
+	if err := check.QueryRow(c, "SELECT count(*) FROM pg_stat_activity WHERE usename = 'scope_reader' AND datname IN ('scope_a', 'scope_b')").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Errorf("%d sessions in scope_a and scope_b, want 1 each", n)
+	}
+
+	// a dropped database leaves the list at the next probe, and its pool is closed
+	if err := pg.Primary.Exec(c, "postgres", "DROP DATABASE scope_b WITH (FORCE)"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Probe(c); err != nil {
+		t.Fatal(err)
+	}
+	rows, err = s.Run(c, tables, &tables.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows.Values) != 1 {
+		t.Errorf("after dropping scope_b: rows %v", rows.Values)
 	}
 }

@@ -31,6 +31,7 @@ type Targets struct {
 	Redis         []*Redis         `yaml:"redis"`
 	Elasticsearch []*Elasticsearch `yaml:"elasticsearch"`
 	Pgbackrest    []*Pgbackrest    `yaml:"pgbackrest"`
+	Pgbouncer     []*Pgbouncer     `yaml:"pgbouncer"`
 }
 
 var nameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]*$`)
@@ -56,7 +57,7 @@ func Parse(file string, data []byte) (*Config, error) {
 	}
 	v := &validator{doc: doc, names: map[string][]any{}}
 	v.check(c)
-	if err := errors.Join(v.errs...); err != nil {
+	if err := yamlx.Join(v.errs...); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -80,8 +81,8 @@ func (v *validator) errorf(path []any, format string, args ...any) {
 func (v *validator) check(c *Config) {
 	v.c = c
 	t := c.Targets
-	if len(t.Postgres)+len(t.Redis)+len(t.Elasticsearch)+len(t.Pgbackrest) == 0 {
-		v.errorf([]any{"targets"}, "no targets: add at least one under targets.postgres, .redis, .elasticsearch or .pgbackrest")
+	if len(t.Postgres)+len(t.Redis)+len(t.Elasticsearch)+len(t.Pgbackrest)+len(t.Pgbouncer) == 0 {
+		v.errorf([]any{"targets"}, "no targets: add at least one under targets.postgres, .pgbouncer, .redis, .elasticsearch or .pgbackrest")
 	}
 	for i, p := range t.Postgres {
 		v.postgres([]any{"targets", "postgres", i}, p)
@@ -91,6 +92,9 @@ func (v *validator) check(c *Config) {
 	}
 	for i, e := range t.Elasticsearch {
 		v.elasticsearch([]any{"targets", "elasticsearch", i}, e)
+	}
+	for i, b := range t.Pgbouncer {
+		v.pgbouncer([]any{"targets", "pgbouncer", i}, b)
 	}
 	for i, b := range t.Pgbackrest {
 		v.pgbackrest([]any{"targets", "pgbackrest", i}, b)

@@ -77,7 +77,7 @@ func TestErrors(t *testing.T) {
   postgres: []
 `, []string{`bad.yml:1: unknown key "target" in the top level`}},
 		{"no targets", `targets: {}
-`, []string{`bad.yml:1: no targets: add at least one under targets.postgres, .redis, .elasticsearch or .pgbackrest`}},
+`, []string{`bad.yml:1: no targets: add at least one under targets.postgres, .pgbouncer, .redis, .elasticsearch or .pgbackrest`}},
 		{"dsn sources", `targets:
   postgres:
     - name: a
@@ -140,6 +140,20 @@ packs: [/nonexistent/packs]
 			`bad.yml:7: pgbackrest target "b" needs a stanza`,
 			`bad.yml:8: pack path "/nonexistent/packs": no such file or directory`,
 		}},
+		{"patterns, top_n, pgbouncer", `targets:
+  postgres:
+    - name: p
+      dsn: postgres://localhost/x
+      databases: {include: ["temporal.*"], exclude: ["(unclosed"]}
+      schemas: {include: ["temporal", "temporal_visibility"]}
+      top_n: {pg_stat_user_tables: 0}
+  pgbouncer:
+    - name: b
+`, []string{
+			`bad.yml:5: pattern "(unclosed": error parsing regexp: missing closing ): ` + "`^(?:(unclosed)$`",
+			`bad.yml:7: top_n of pg_stat_user_tables: 0, want at least 1`,
+			`bad.yml:9: pgbouncer target "b": set one of dsn, dsn_file or dsn_env`,
+		}},
 		{"dsn does not parse", `targets:
   postgres:
     - name: p
@@ -161,6 +175,40 @@ packs: [/nonexistent/packs]
 				t.Errorf("errors:\n%s\nwant:\n%s", got, strings.Join(tc.want, "\n"))
 			}
 		})
+	}
+}
+
+func TestPatterns(t *testing.T) {
+	c, err := Parse("c.yml", []byte(`targets:
+  postgres:
+    - name: p
+      dsn: postgres://localhost/x
+      databases: {include: ["temporal.*"], exclude: [temporal_old]}
+  pgbouncer:
+    - name: b
+      dsn: postgres://u:Pgb-Secret-1@localhost:6432/pgbouncer
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := c.Targets.Postgres[0].Databases
+	match := func(name string) bool {
+		in := len(p.IncludeRE) == 0
+		for _, re := range p.IncludeRE {
+			in = in || re.MatchString(name)
+		}
+		for _, re := range p.ExcludeRE {
+			in = in && !re.MatchString(name)
+		}
+		return in
+	}
+	for name, want := range map[string]bool{"temporal": true, "temporal_visibility": true, "temporal_old": false, "postgres": false, "x_temporal": false} {
+		if got := match(name); got != want {
+			t.Errorf("%s: %v, want %v (patterns are anchored)", name, got, want)
+		}
+	}
+	if !slices.Contains(c.Secrets(), "Pgb-Secret-1") || c.Targets.Pgbouncer[0].QueryTimeout != DefaultQueryTimeout {
+		t.Errorf("pgbouncer target %+v, secrets %v", c.Targets.Pgbouncer[0], c.Secrets())
 	}
 }
 

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"regexp"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -28,8 +29,45 @@ type Postgres struct {
 	StatementTimeout time.Duration `yaml:"statement_timeout"`
 	LockTimeout      time.Duration `yaml:"lock_timeout"`
 
+	// Databases selects the databases whose tables, indexes and sequences are watched
+	// (default: every database that allows connections, templates excluded); Schemas selects
+	// schemas the same way. Patterns are regular expressions matched against whole names.
+	Databases Patterns `yaml:"databases"`
+	Schemas   Patterns `yaml:"schemas"`
+	// TopN caps, per query name, how many rows (tables, indexes, statements) its metrics
+	// carry; it overrides the pack's top.n. The advisor still reads every row.
+	TopN map[string]int `yaml:"top_n"`
+
 	// ResolvedDSN is the connection string, wherever it came from.
 	ResolvedDSN string `yaml:"-"`
+}
+
+// Patterns include and exclude names by regular expression (anchored).
+type Patterns struct {
+	Include []string `yaml:"include"`
+	Exclude []string `yaml:"exclude"`
+
+	IncludeRE, ExcludeRE []*regexp.Regexp `yaml:"-"`
+}
+
+// Set reports whether any pattern is given.
+func (p *Patterns) Set() bool { return len(p.Include)+len(p.Exclude) > 0 }
+
+func (v *validator) patterns(path []any, p *Patterns) {
+	compile := func(key string, src []string) []*regexp.Regexp {
+		var out []*regexp.Regexp
+		for i, s := range src {
+			re, err := regexp.Compile("^(?:" + s + ")$")
+			if err != nil {
+				v.errorf(append(at(path, key), i), "pattern %q: %v", s, err)
+				continue
+			}
+			out = append(out, re)
+		}
+		return out
+	}
+	p.IncludeRE = compile("include", p.Include)
+	p.ExcludeRE = compile("exclude", p.Exclude)
 }
 
 // Defaults for PostgreSQL targets.
@@ -42,17 +80,13 @@ const (
 
 func (v *validator) postgres(path []any, p *Postgres) {
 	v.name(path, "postgres", p.Name)
-	dsn := v.oneSecret(path, fmt.Sprintf("postgres target %q", p.Name), true, p.DSN, "dsn", p.DSNFile, "dsn_file", p.DSNEnv, "dsn_env")
-	if dsn != "" {
-		pw := secret.DSNPasswords(dsn)
-		v.c.secrets = append(v.c.secrets, pw...)
-		if _, err := pgconn.ParseConfig(dsn); err != nil {
-			var red secret.Redactor
-			red.Add(pw...)
-			red.Add(dsn)
-			v.errorf(dsnPath(path, p), "postgres target %q: the DSN does not parse: %s", p.Name, red.String(err.Error()))
+	p.ResolvedDSN = v.dsn(path, "postgres", p.Name, p.DSN, p.DSNFile, p.DSNEnv)
+	v.patterns(at(path, "databases"), &p.Databases)
+	v.patterns(at(path, "schemas"), &p.Schemas)
+	for q, n := range p.TopN {
+		if n < 1 {
+			v.errorf(append(at(path, "top_n"), q), "top_n of %s: %d, want at least 1", q, n)
 		}
-		p.ResolvedDSN = dsn
 	}
 	if p.MaxConnections == 0 {
 		p.MaxConnections = DefaultMaxConnections
@@ -65,12 +99,27 @@ func (v *validator) postgres(path []any, p *Postgres) {
 	v.duration(path, "lock_timeout", &p.LockTimeout, DefaultLockTimeout)
 }
 
-func dsnPath(path []any, p *Postgres) []any {
-	switch {
-	case p.DSNFile != "":
-		return at(path, "dsn_file")
-	case p.DSNEnv != "":
-		return at(path, "dsn_env")
+// dsn resolves a PostgreSQL-protocol connection string given inline, in a file or in an
+// environment variable, registers its password as a secret, and checks that it parses.
+func (v *validator) dsn(path []any, kind, name, inline, file, env string) string {
+	dsn := v.oneSecret(path, fmt.Sprintf("%s target %q", kind, name), true, inline, "dsn", file, "dsn_file", env, "dsn_env")
+	if dsn == "" {
+		return ""
 	}
-	return at(path, "dsn")
+	pw := secret.DSNPasswords(dsn)
+	v.c.secrets = append(v.c.secrets, pw...)
+	if _, err := pgconn.ParseConfig(dsn); err != nil {
+		var red secret.Redactor
+		red.Add(pw...)
+		red.Add(dsn)
+		key := "dsn"
+		switch {
+		case file != "":
+			key = "dsn_file"
+		case env != "":
+			key = "dsn_env"
+		}
+		v.errorf(at(path, key), "%s target %q: the DSN does not parse: %s", kind, name, red.String(err.Error()))
+	}
+	return dsn
 }

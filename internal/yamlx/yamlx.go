@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -35,6 +36,34 @@ func (e *Error) Error() string {
 // Errorf makes an Error.
 func Errorf(file string, line int, format string, args ...any) *Error {
 	return &Error{File: file, Line: line, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Join joins errors like errors.Join, with the *Error ones in file and line order, so that a
+// reader meets them in the order of the file.
+func Join(errs ...error) error {
+	var list []error
+	for _, e := range errs {
+		if e == nil {
+			continue
+		}
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			list = append(list, j.Unwrap()...)
+		} else {
+			list = append(list, e)
+		}
+	}
+	sort.SliceStable(list, func(i, j int) bool {
+		a, aok := list[i].(*Error)
+		b, bok := list[j].(*Error)
+		if !aok || !bok {
+			return false
+		}
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		return a.Line < b.Line
+	})
+	return errors.Join(list...)
 }
 
 // Document is a parsed file: its name and node tree, for line look-ups.

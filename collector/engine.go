@@ -82,6 +82,9 @@ type Engine struct {
 	log     *slog.Logger
 	descs   sync.Map // descKey -> *prometheus.Desc
 
+	// TTLCap, when set, caps the TTL of every query (0: every query runs at every scrape).
+	TTLCap *time.Duration
+
 	mu        sync.Mutex
 	lastState map[string]string // per target or target/query: the last error logged, "" when fine
 	byName    map[string]*Target
@@ -161,7 +164,11 @@ func (e *Engine) Gather(ctx context.Context, t *Target) *Snapshot {
 				if timeout == 0 {
 					timeout = t.Timeout
 				}
-				snap.Results[j.i] = e.store.Get(ctx, key(t, j.q), j.q, j.q.TTL, timeout, func(ctx context.Context) (*queries.Rows, error) {
+				ttl := j.q.TTL
+				if e.TTLCap != nil {
+					ttl = min(ttl, *e.TTLCap)
+				}
+				snap.Results[j.i] = e.store.Get(ctx, key(t, j.q), j.q, ttl, timeout, func(ctx context.Context) (*queries.Rows, error) {
 					rows, err := t.Source.Run(ctx, j.q, j.body)
 					if err == nil {
 						err = checkColumns(j.q, rows, info.Version)

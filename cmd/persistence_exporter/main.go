@@ -40,6 +40,7 @@ type flags struct {
 	metricsPath    string
 	timeoutOffset  time.Duration
 	defaultTimeout time.Duration
+	ttlCap         string
 	web            *web.FlagConfig
 	log            *promslog.Config
 }
@@ -71,6 +72,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&f.metricsPath)
 	app.Flag("scrape.timeout-offset", "Taken off the scrape timeout Prometheus announces (X-Prometheus-Scrape-Timeout-Seconds), so that the answer arrives in time.").Default("500ms").DurationVar(&f.timeoutOffset)
 	app.Flag("scrape.default-timeout", "Scrape deadline when the request announces none.").Default("10s").DurationVar(&f.defaultTimeout)
+	app.Flag("query.ttl-cap", "Cap the TTL of every query (e.g. 15s for fresher per-table statistics; 0s runs every query at every scrape). Default: the packs' TTLs.").PlaceHolder("DURATION").StringVar(&f.ttlCap)
 	f.web = kingpinflag.AddFlags(app, DefaultListenAddress)
 	promslogflag.AddFlags(app, f.log)
 	app.Version(version.Print(programName))
@@ -121,10 +123,19 @@ func buildMux(f *flags, w *wiring, logger *slog.Logger) (*http.ServeMux, error) 
 
 // setup loads configuration and packs and builds the engine; errors are already redacted.
 func setup(f *flags, logger *slog.Logger, red *secret.Redactor) (*wiring, error) {
+	var ttlCap *time.Duration
+	if f.ttlCap != "" {
+		d, err := time.ParseDuration(f.ttlCap)
+		if err != nil || d < 0 {
+			return nil, fmt.Errorf("--query.ttl-cap=%q: want a duration such as 15s or 0s", f.ttlCap)
+		}
+		ttlCap = &d
+	}
 	w, err := load(f.configFile, red, logger)
 	if err != nil {
 		return nil, red.Error(err)
 	}
+	w.engine.TTLCap = ttlCap
 	return w, nil
 }
 

@@ -130,8 +130,8 @@ func newSource(cfg *pgxpool.Config, opts Options) (*Source, error) {
 		others: map[string]*database{}, skipped: map[string]bool{}}, nil
 }
 
-// probeSQL learns, in one statement, everything queries are gated on, and the databases.
-const probeSQL = `SELECT current_setting('server_version_num')::int,
+// ProbeSQL learns, in one statement, everything queries are gated on, and the databases.
+const ProbeSQL = `SELECT current_setting('server_version_num')::int,
        pg_is_in_recovery(),
        coalesce((SELECT array_agg(extname || '=' || extversion) FROM pg_extension), '{}'),
        coalesce((SELECT array_agg(datname::text ORDER BY datname) FROM pg_database
@@ -150,7 +150,7 @@ func (s *Source) probePostgres(ctx context.Context) (queries.ServerInfo, error) 
 		dbs      []string
 	)
 	scan := func() error {
-		return s.pool.QueryRow(ctx, probeSQL).Scan(&info.Version, &recovery, &exts, &dbs)
+		return s.pool.QueryRow(ctx, ProbeSQL).Scan(&info.Version, &recovery, &exts, &dbs)
 	}
 	err := scan()
 	var pgErr *pgconn.PgError

@@ -78,7 +78,7 @@ const (
 	ReplyStatus RedisReply = "status"
 	// ReplyAudit: the cache-namespace audit, one row per namespace.
 	ReplyAudit RedisReply = "audit"
-	// ReplyAuditTTL: the audit's TTL histogram, one row per namespace and bucket (le).
+	// ReplyAuditTTL: the audit's TTL histogram, one row per namespace and bucket (ttl_le).
 	ReplyAuditTTL RedisReply = "audit_ttl"
 	// ReplyAuditRun: the audit run itself, one row: how much it scanned and spent.
 	ReplyAuditRun RedisReply = "audit_run"

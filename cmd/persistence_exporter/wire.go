@@ -17,6 +17,7 @@ type wiring struct {
 	cfg     *config.Config
 	set     *queries.Set
 	red     *secret.Redactor
+	logger  *slog.Logger
 	engine  *collector.Engine
 	targets []*collector.Target
 	entries []targetEntry
@@ -54,7 +55,7 @@ func load(file string, red *secret.Redactor, logger *slog.Logger) (*wiring, erro
 		logger.Info("a user pack replaces a default query", "query", r.Default.Name,
 			"default", fmt.Sprintf("%s:%d", r.Default.File, r.Default.Line), "by", fmt.Sprintf("%s:%d", r.By.File, r.By.Line))
 	}
-	w := &wiring{cfg: cfg, set: set, red: red}
+	w := &wiring{cfg: cfg, set: set, red: red, logger: logger}
 	var errs []error
 	for _, k := range kinds {
 		if err := k.build(w); err != nil {

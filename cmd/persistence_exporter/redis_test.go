@@ -197,3 +197,35 @@ func TestRedisEndToEnd(t *testing.T) {
 		}
 	}
 }
+
+// TLS per target: rediss:// with the CA that signed the server's certificate works; without
+// it (system roots) the certificate is refused and the target is down.
+func TestRedisTLS(t *testing.T) {
+	set := testenv.StartRedisT(t, testenv.RedisOptions{TLS: true})
+	dir := t.TempDir()
+	t.Setenv("E2E_REDIS_PW", testenv.RedisPassword)
+	cfg := writeFile(t, dir, "config.yml", fmt.Sprintf(`targets:
+  redis:
+    - name: tls
+      addr: rediss://%[1]s
+      password_env: E2E_REDIS_PW
+      tls: {ca_file: %[2]s}
+    - name: tls-unverified-ca
+      addr: rediss://%[1]s
+      password_env: E2E_REDIS_PW
+    - name: plaintext
+      addr: %[1]s
+      password_env: E2E_REDIS_PW
+`, set.Primary.Addr(), set.CAFile))
+	ex := startExporter(t, cfg)
+	metrics := ex.get(t, "/metrics", "X-Prometheus-Scrape-Timeout-Seconds", "10")
+	for _, want := range []string{`redis_up{target="tls"} 1`, `redis_up{target="tls-unverified-ca"} 0`, `redis_up{target="plaintext"} 0`,
+		`redis_memory_max_bytes{target="tls"} 1.610612736e+09`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if logs := ex.logs.String(); !strings.Contains(logs, "certificate") {
+		t.Errorf("the log does not say why the unverified target is down:\n%s", logs)
+	}
+}

@@ -418,3 +418,36 @@ func TestLogsNoSecrets(t *testing.T) {
 		t.Errorf("the error shows the password: %v", err)
 	}
 }
+
+// A user adds an INFO field and a CONFIG value in a pack of their own: YAML, no Go.
+func TestUserPackAddsFields(t *testing.T) {
+	set := env.Redis(t)
+	p, err := queries.Parse("user.yaml", []byte(`source: redis
+queries:
+  - name: my_redis
+    help: Fields the default pack does not map.
+    redis: {command: [INFO], reply: info}
+    columns:
+      - {name: lru_clock, usage: gauge, metric: my_redis_lru_clock}
+      - {name: arch_bits, usage: gauge, metric: my_redis_arch_bits}
+  - name: my_redis_config
+    help: Settings the default pack does not read.
+    requires: [feature:config]
+    redis: {command: [CONFIG, GET, maxclients, hz], reply: pairs}
+    columns:
+      - {name: maxclients, usage: gauge, metric: redis_config_maxclients}
+      - {name: hz, usage: gauge, metric: my_redis_config_hz}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := scrapeTargets(t, target(t, "primary", direct(set.Primary), p.Queries))
+	for name, want := range map[string]float64{"my_redis_arch_bits": 64, "redis_config_maxclients": 10000, "my_redis_config_hz": 10} {
+		if got, ok := sample(metrics, name); !ok || got != want {
+			t.Errorf("%s = %v (present %v), want %v", name, got, ok, want)
+		}
+	}
+	if _, ok := sample(metrics, "my_redis_lru_clock"); !ok {
+		t.Error("no my_redis_lru_clock")
+	}
+}

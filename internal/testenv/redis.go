@@ -2,8 +2,16 @@ package testenv
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -40,6 +48,9 @@ type RedisOptions struct {
 	NoSentinel bool
 	// NoReplica starts only the primary (and no sentinel).
 	NoReplica bool
+	// TLS makes the primary listen with TLS only (certificates signed by RedisSet.CAFile, for
+	// 127.0.0.1); it implies NoReplica.
+	TLS bool
 }
 
 // RedisServer is one running redis-server (or sentinel).
@@ -51,6 +62,7 @@ type RedisServer struct {
 	logFile  string
 	proc     *process
 	bin      string
+	tls      *tls.Config // the test client's, when the server speaks TLS
 }
 
 // RedisSet is a primary, its replica and a sentinel.
@@ -59,6 +71,8 @@ type RedisSet struct {
 	Primary  *RedisServer
 	Replica  *RedisServer // nil with NoReplica
 	Sentinel *RedisServer // nil with NoSentinel or NoReplica
+	// CAFile is the CA that signed the servers' certificates (with RedisOptions.TLS).
+	CAFile string
 }
 
 // Redis returns the package's Redis set (primary, replica, sentinel), starting it on first
@@ -95,7 +109,7 @@ func (s *RedisServer) Addr() string { return net.JoinHostPort("127.0.0.1", strco
 // Client opens a client of the test's own (not the exporter's) to the server.
 func (s *RedisServer) Client() *redis.Client {
 	return redis.NewClient(&redis.Options{Addr: s.Addr(), Password: s.Password, Protocol: 2,
-		DisableIdentity: true, MaxRetries: -1, PoolSize: 4})
+		DisableIdentity: true, MaxRetries: -1, PoolSize: 4, TLSConfig: s.tls})
 }
 
 // SentinelClient opens a sentinel client to the server.
@@ -156,6 +170,18 @@ func StartRedis(opts RedisOptions) (set *RedisSet, err error) {
 		return nil, err
 	}
 	p.args = common("primary", p.Port)
+	if opts.TLS {
+		opts.NoReplica = true
+		ca, err := writeTestCerts(dir)
+		if err != nil {
+			return nil, err
+		}
+		set.CAFile = filepath.Join(dir, "ca.pem")
+		p.tls = &tls.Config{RootCAs: ca, MinVersion: tls.VersionTLS12}
+		p.args = append(p.args, "--port", "0", "--tls-port", strconv.Itoa(p.Port),
+			"--tls-cert-file", filepath.Join(dir, "server.pem"), "--tls-key-file", filepath.Join(dir, "server.key"),
+			"--tls-ca-cert-file", set.CAFile, "--tls-auth-clients", "no")
+	}
 	if err := p.start(ctx); err != nil {
 		return nil, err
 	}
@@ -336,4 +362,51 @@ func (s *RedisSet) Failover(ctx context.Context) error {
 		}
 		return nil
 	})
+}
+
+// writeTestCerts writes a CA (ca.pem) and a server certificate for 127.0.0.1 signed by it
+// (server.pem, server.key) into dir, and returns the CA as a pool.
+func writeTestCerts(dir string) (*x509.CertPool, error) {
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "persistence_exporter test CA"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		return nil, err
+	}
+	caCert, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		return nil, err
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
+	if err != nil {
+		return nil, err
+	}
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	for name, block := range map[string]*pem.Block{
+		"ca.pem": {Type: "CERTIFICATE", Bytes: caDER}, "server.pem": {Type: "CERTIFICATE", Bytes: der},
+		"server.key": {Type: "EC PRIVATE KEY", Bytes: kb},
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), pem.EncodeToMemory(block), 0o600); err != nil {
+			return nil, err
+		}
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(caCert)
+	return pool, nil
 }

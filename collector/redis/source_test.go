@@ -451,3 +451,34 @@ queries:
 		t.Error("no my_redis_lru_clock")
 	}
 }
+
+// The least-privilege ACL that docs/redis.md recommends runs the whole default pack.
+func TestLeastPrivilegeACL(t *testing.T) {
+	set := env.Redis(t)
+	c := set.Primary.Client()
+	defer c.Close()
+	const user, pass = "exporter_min", "acl-min-pass-for-test"
+	args := []any{"ACL", "SETUSER", user, "reset", "on", ">" + pass, "~*"}
+	for _, cmd := range []string{"ping", "hello", "client|setname", "info", "config|get", "slowlog|get", "slowlog|len",
+		"latency|latest", "dbsize", "scan", "pttl"} {
+		args = append(args, "+"+cmd)
+	}
+	if err := c.Do(ctx(t), args...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Do(context.Background(), "ACL", "DELUSER", user)
+	metrics, logs := scrapeTargets(t, target(t, "min", Options{Addr: set.Primary.Addr(), Username: user, Password: pass}, defaultQueries(t)))
+	if v, ok := sample(metrics, "redis_up"); !ok || v != 1 {
+		t.Fatalf("redis_up %v %v\n%s", v, ok, logs)
+	}
+	for _, line := range strings.Split(metrics, "\n") {
+		if strings.HasPrefix(line, "persistence_exporter_query_errors_total") && !strings.HasSuffix(line, " 0") {
+			t.Errorf("a query failed: %s", line)
+		}
+	}
+	for _, m := range []string{"redis_config_maxmemory", "redis_cache_namespace_keys", "redis_commands_total", "redis_slowlog_length"} {
+		if _, ok := sample(metrics, m); !ok {
+			t.Errorf("no %s with the least-privilege user", m)
+		}
+	}
+}

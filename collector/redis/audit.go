@@ -99,11 +99,12 @@ func (s *Source) runAudit(ctx context.Context, q *queries.Query, r *queries.Redi
 	return run.runRows(), nil
 }
 
-// AuditResult is what one audit run found, for tests and benchmarks.
+// AuditResult is what one audit run found; queries read it through the audit replies.
 type AuditResult = auditRun
 
-// Audit runs the cache-namespace audit once.
-func (s *Source) Audit(ctx context.Context, spec *queries.RedisAudit) (*auditRun, error) {
+// Audit runs the cache-namespace audit once, resuming the SCAN cursor of the previous run of
+// the same spec.
+func (s *Source) Audit(ctx context.Context, spec *queries.RedisAudit) (*AuditResult, error) {
 	key := auditKey(spec)
 	run := &auditRun{at: time.Now(), buckets: spec.Buckets}
 	for _, n := range spec.Namespaces {

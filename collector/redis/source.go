@@ -167,9 +167,6 @@ func New(opts Options) (*Source, error) {
 // Close closes the connections.
 func (s *Source) Close() { _ = s.client.Close() }
 
-// Client returns the source's client (for tests).
-func (s *Source) Client() *redis.Client { return s.client }
-
 // Probe sends INFO (the default sections): it is the up check, it tells the version (7.0.15
 // is 70015) and the role (a sentinel, or the replication role), and its reply serves the
 // queries that send plain INFO in this gather. On a data node it also learns, every few

@@ -1,0 +1,289 @@
+package redis
+
+import (
+	"context"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
+	"github.com/persistence-exporter/persistence_exporter/queries"
+)
+
+// keyspace is a test load: per prefix, how many keys and with which TTLs.
+type keyspace []struct {
+	prefix string
+	n      int
+	ttl    func(i int) time.Duration // 0: no TTL
+}
+
+// seedKeyspace has the seed's three caches, some keys off policy, and keys of no namespace.
+func seedKeyspace(scale int) keyspace {
+	return keyspace{
+		// 10 % of the sessions without a TTL
+		{"session:", 50 * scale, func(i int) time.Duration {
+			if i%10 == 0 {
+				return 0
+			}
+			return time.Hour
+		}},
+		// 20 % of the workflow metadata kept 2 h instead of 10 min
+		{"wf_meta:", 30 * scale, func(i int) time.Duration {
+			if i%5 == 0 {
+				return 2 * time.Hour
+			}
+			return 10 * time.Minute
+		}},
+		{"tq_info:", 15 * scale, func(int) time.Duration { return 5 * time.Minute }},
+		{"other:", 5 * scale, func(int) time.Duration { return 0 }},
+	}
+}
+
+// load writes the keyspace with pipelined SETs (DEBUG POPULATE cannot set TTLs or prefixes).
+func (ks keyspace) load(ctx context.Context, c *goredis.Client) error {
+	const batch = 10000
+	pipe := c.Pipeline()
+	n := 0
+	for _, p := range ks {
+		for i := range p.n {
+			pipe.Set(ctx, p.prefix+strconv.Itoa(i), "v", p.ttl(i))
+			if n++; n%batch == 0 {
+				if _, err := pipe.Exec(ctx); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	_, err := pipe.Exec(ctx)
+	return err
+}
+
+func auditSpec(t testing.TB, budget time.Duration) *queries.RedisAudit {
+	t.Helper()
+	for _, q := range defaultQueries(t) {
+		if q.Redis != nil && q.Redis.Reply == queries.ReplyAudit {
+			a := *q.Redis.Audit
+			if budget > 0 {
+				a.Budget = budget
+			}
+			return &a
+		}
+	}
+	t.Fatal("the default pack has no audit")
+	return nil
+}
+
+// commandCalls returns the calls per command since the last CONFIG RESETSTAT.
+func commandCalls(ctx context.Context, c *goredis.Client) (map[string]int64, map[string]int64, error) {
+	text, err := c.Info(ctx, "commandstats").Result()
+	if err != nil {
+		return nil, nil, err
+	}
+	calls, usec := map[string]int64{}, map[string]int64{}
+	for _, f := range ParseInfo(text) {
+		name, ok := strings.CutPrefix(f.Name, "cmdstat_")
+		if !ok {
+			continue
+		}
+		for _, kv := range ParseCompound(f.Value) {
+			n, _ := strconv.ParseInt(kv.Value, 10, 64)
+			switch kv.Key {
+			case "calls":
+				calls[name] = n
+			case "usec":
+				usec[name] = n
+			}
+		}
+	}
+	return calls, usec, nil
+}
+
+func TestAuditEstimates(t *testing.T) {
+	set := testenv.StartRedisT(t, testenv.RedisOptions{NoReplica: true})
+	c := set.Primary.Client()
+	defer c.Close()
+	cx := ctx(t)
+	ks := seedKeyspace(2000) // 200,000 keys
+	if err := ks.load(cx, c); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ConfigResetStat(cx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	s := newSource(t, direct(set.Primary))
+	// the default spec, with a budget large enough that sample_keys decides the sample size
+	spec := auditSpec(t, 10*time.Second)
+	run, err := s.Audit(cx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Complete() || run.Scanned() < spec.SampleKeys || run.Scanned() > spec.SampleKeys+2*spec.ScanCount || run.Stopped() != "sample_keys" {
+		t.Errorf("scanned %d keys, complete %v, stopped at %s; want about %d, a sample", run.Scanned(), run.Complete(), run.Stopped(), spec.SampleKeys)
+	}
+	for _, p := range ks[:3] {
+		est, ok := run.Estimate(p.prefix)
+		if !ok || math.Abs(est-float64(p.n))/float64(p.n) > 0.10 {
+			t.Errorf("%s: estimated %.0f keys, true %d: more than 10 %% off", p.prefix, est, p.n)
+		} else {
+			t.Logf("%s: estimated %.0f keys, true %d (%.1f %% off)", p.prefix, est, p.n, 100*(est-float64(p.n))/float64(p.n))
+		}
+	}
+	rows := run.namespaceRows()
+	get := func(prefix, col string) any {
+		for _, r := range rows.Values {
+			if r[0] == prefix {
+				return r[slices.Index(rows.Columns, col)]
+			}
+		}
+		return nil
+	}
+	// TTL shares from at most ttl_sample keys per prefix: binomial, 1000 keys → σ ≤ 0.016
+	for _, tc := range []struct {
+		prefix, col string
+		want        float64
+	}{
+		{"session:", "no_ttl_ratio", 0.10}, {"session:", "over_policy_ratio", 0},
+		{"wf_meta:", "no_ttl_ratio", 0}, {"wf_meta:", "over_policy_ratio", 0.20},
+		{"tq_info:", "no_ttl_ratio", 0}, {"tq_info:", "over_policy_ratio", 0},
+	} {
+		got, ok := get(tc.prefix, tc.col).(float64)
+		if !ok || math.Abs(got-tc.want) > 0.06 {
+			t.Errorf("%s %s = %v, want %.2f ± 0.06", tc.prefix, tc.col, get(tc.prefix, tc.col), tc.want)
+		}
+	}
+	if n := get("session:", "ttl_sampled_keys"); n != int64(spec.TTLSample) {
+		t.Errorf("session: read %v TTLs, want %d", n, spec.TTLSample)
+	}
+	// the histogram: every tq_info key with a TTL is within 300 s; sessions within 3600 s
+	hist := run.ttlRows()
+	for _, r := range hist.Values {
+		prefix, le, n := r[0].(string), r[1].(string), r[3].(int64)
+		var withTTL int64
+		for _, r2 := range hist.Values {
+			if r2[0] == prefix && r2[1] == "+Inf" {
+				withTTL = r2[3].(int64)
+			}
+		}
+		if (prefix == "tq_info:" && le == "300") || (prefix == "session:" && le == "3600") {
+			if n != withTTL || n == 0 {
+				t.Errorf("%s le %s: %d keys, want all %d with a TTL", prefix, le, n, withTTL)
+			}
+		}
+		if prefix == "tq_info:" && le == "60" && n != 0 {
+			t.Errorf("tq_info: %d keys with a TTL of at most 60 s", n)
+		}
+	}
+
+	// only SCAN, PTTL and DBSIZE reached the server: never KEYS, nothing blocking
+	calls, _, err := commandCalls(cx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for cmd := range calls {
+		if !slices.Contains([]string{"scan", "pttl", "dbsize", "hello", "client|setname", "info", "config|resetstat"}, cmd) {
+			t.Errorf("the audit sent %s", cmd)
+		}
+	}
+	if calls["scan"] == 0 || calls["pttl"] == 0 || calls["keys"] != 0 {
+		t.Errorf("commands %v", calls)
+	}
+
+	// the next run resumes where this one stopped: another part of the table
+	run2, err := s.Audit(cx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run2.Scanned() < spec.SampleKeys {
+		t.Errorf("second run scanned %d", run2.Scanned())
+	}
+	s.mu.Lock()
+	cursor := s.cursors[auditKey(spec)]
+	s.mu.Unlock()
+	if cursor == 0 {
+		t.Error("the cursor went back to 0 after two partial runs")
+	}
+
+	// no budget at all: no SCAN, and no estimate rather than a wrong one
+	run3, err := s.Audit(cx, auditSpec(t, time.Nanosecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run3.Scanned() != 0 || run3.Stopped() != "budget" {
+		t.Errorf("a spent budget: scanned %d, stopped %q", run3.Scanned(), run3.Stopped())
+	}
+	if _, ok := run3.Estimate("session:"); ok {
+		t.Error("an estimate without a sample")
+	}
+}
+
+// BenchmarkAudit1M runs the default audit (50 ms budget) on 1,000,000 keys of the seed's
+// namespaces and reports the server's time per run (INFO commandstats), the keys sampled and
+// the estimate error.
+//
+//	go test -run '^$' -bench Audit1M -benchtime 50x ./collector/redis/
+func BenchmarkAudit1M(b *testing.B) {
+	set := testenv.StartRedisT(b, testenv.RedisOptions{NoReplica: true})
+	c := set.Primary.Client()
+	defer c.Close()
+	cx := ctx(b)
+	ks := seedKeyspace(10000) // 1,000,000 keys
+	loadStart := time.Now()
+	if err := ks.load(cx, c); err != nil {
+		b.Fatal(err)
+	}
+	if n, err := c.DBSize(cx).Result(); err != nil || n != 1_000_000 {
+		b.Fatalf("DBSIZE %d %v", n, err)
+	}
+	b.Logf("loaded 1,000,000 keys in %s", time.Since(loadStart).Round(time.Millisecond))
+	s := newSource(b, direct(set.Primary))
+	if err := c.Ping(cx).Err(); err != nil {
+		b.Fatal(err)
+	}
+	spec := auditSpec(b, 0)
+	if _, err := s.Audit(cx, spec); err != nil { // warm the pool
+		b.Fatal(err)
+	}
+	if err := c.ConfigResetStat(cx).Err(); err != nil {
+		b.Fatal(err)
+	}
+	var scanned, budgetStops int
+	var spent time.Duration
+	var errSum, errMax float64
+	b.ResetTimer()
+	for range b.N {
+		run, err := s.Audit(cx, spec)
+		if err != nil {
+			b.Fatal(err)
+		}
+		scanned += run.Scanned()
+		spent += run.Spent()
+		if run.Stopped() == "budget" {
+			budgetStops++
+		}
+		for _, p := range ks[:3] {
+			est, _ := run.Estimate(p.prefix)
+			e := math.Abs(est-float64(p.n)) / float64(p.n)
+			errSum += e
+			errMax = max(errMax, e)
+		}
+	}
+	b.StopTimer()
+	_, usec, err := commandCalls(cx, c)
+	if err != nil {
+		b.Fatal(err)
+	}
+	server := usec["scan"] + usec["pttl"] + usec["dbsize"]
+	n := float64(b.N)
+	b.ReportMetric(float64(server)/1000/n, "server-ms/run")
+	b.ReportMetric(spent.Seconds()*1000/n, "roundtrip-ms/run")
+	b.ReportMetric(float64(scanned)/n, "keys/run")
+	b.ReportMetric(100*errSum/(3*n), "mean-err-%")
+	b.ReportMetric(100*errMax, "max-err-%")
+	b.ReportMetric(float64(budgetStops)/n, "budget-stops/run")
+	b.Logf("%d runs: server %.2f ms/run (scan %d µs, pttl %d µs, dbsize %d µs in all)", b.N, float64(server)/1000/n, usec["scan"], usec["pttl"], usec["dbsize"])
+}

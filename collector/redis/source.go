@@ -1,0 +1,422 @@
+// Package redis is the Redis source: it runs the commands of query packs on a Redis server, a
+// sentinel, or the current primary of a sentinel-monitored master, through one small go-redis
+// pool per target. It only sends read-only, non-blocking commands (the pack loader refuses
+// others); the cache-namespace audit reads the keyspace with SCAN under a time budget.
+package redis
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/persistence-exporter/persistence_exporter/queries"
+)
+
+// ClientName is what the exporter's connections show in CLIENT LIST.
+const ClientName = "persistence_exporter"
+
+// Options configure a source.
+type Options struct {
+	// Addr is the server's host:port. With SentinelMaster it is unused: the primary is found
+	// through SentinelAddrs.
+	Addr     string
+	Username string
+	Password string
+	DB       int
+	// TLS enables TLS (rediss://) with this configuration.
+	TLS *tls.Config
+
+	// SentinelMaster is a master name: the source talks to its current primary, found through
+	// the sentinels, and follows a failover.
+	SentinelMaster   string
+	SentinelAddrs    []string
+	SentinelUsername string
+	SentinelPassword string
+
+	// PoolSize caps the connections to the server (default 2).
+	PoolSize int
+	// Timeout bounds dialing and each command (default 5s).
+	Timeout time.Duration
+	// ConfigCheckEvery is how often the probe checks whether CONFIG GET is allowed (default 5m).
+	ConfigCheckEvery time.Duration
+}
+
+// Defaults.
+const (
+	DefaultPoolSize = 2
+	DefaultTimeout  = 5 * time.Second
+)
+
+// FeatureConfig is the probe's feature for "CONFIG GET is allowed": queries that send CONFIG
+// require it, so an ACL that forbids CONFIG skips them (the engine logs that once).
+const FeatureConfig = "feature:config"
+
+// Source runs queries on one Redis target.
+type Source struct {
+	client *redis.Client
+	opts   Options
+
+	flight singleflight.Group // command replies and audits shared by concurrent queries
+
+	mu      sync.Mutex
+	epoch   uint64               // bumped by every probe: one gather
+	replies map[string]*reply    // the command replies of the current gather
+	config  configState          // is CONFIG allowed
+	audits  map[string]*auditRun // latest audit run per audit spec
+	cursors map[string]uint64    // where the next audit run of a spec resumes its SCAN
+}
+
+type reply struct {
+	epoch uint64
+	val   any
+	at    time.Time
+}
+
+type configState struct {
+	checked time.Time
+	allowed bool
+}
+
+// New prepares a client; it does not connect (a server that is down at start-up is only
+// "down").
+func New(opts Options) (*Source, error) {
+	if opts.PoolSize <= 0 {
+		opts.PoolSize = DefaultPoolSize
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	if opts.ConfigCheckEvery <= 0 {
+		opts.ConfigCheckEvery = 5 * time.Minute
+	}
+	var client *redis.Client
+	if opts.SentinelMaster != "" {
+		if len(opts.SentinelAddrs) == 0 {
+			return nil, errors.New("a sentinel master needs at least one sentinel address")
+		}
+		client = redis.NewFailoverClient(&redis.FailoverOptions{
+			MasterName:       opts.SentinelMaster,
+			SentinelAddrs:    opts.SentinelAddrs,
+			SentinelUsername: opts.SentinelUsername,
+			SentinelPassword: opts.SentinelPassword,
+			ClientName:       ClientName,
+			Protocol:         2,
+			Username:         opts.Username,
+			Password:         opts.Password,
+			DB:               opts.DB,
+			MaxRetries:       1,
+			MinRetryBackoff:  10 * time.Millisecond,
+			MaxRetryBackoff:  100 * time.Millisecond,
+			DialTimeout:      opts.Timeout,
+			ReadTimeout:      opts.Timeout,
+			WriteTimeout:     opts.Timeout,
+			// the scrape's deadline, not only the socket timeouts, bounds a command
+			ContextTimeoutEnabled: true,
+			PoolSize:              opts.PoolSize,
+			MaxActiveConns:        opts.PoolSize,
+			PipelinePoolSize:      -1,
+			PoolTimeout:           opts.Timeout,
+			ConnMaxIdleTime:       10 * time.Minute,
+			TLSConfig:             opts.TLS,
+			DisableIdentity:       true,
+		})
+	} else {
+		if opts.Addr == "" {
+			return nil, errors.New("no address")
+		}
+		client = redis.NewClient(&redis.Options{
+			Addr:                  opts.Addr,
+			ClientName:            ClientName,
+			Protocol:              2,
+			Username:              opts.Username,
+			Password:              opts.Password,
+			DB:                    opts.DB,
+			MaxRetries:            1,
+			MinRetryBackoff:       10 * time.Millisecond,
+			MaxRetryBackoff:       100 * time.Millisecond,
+			DialTimeout:           opts.Timeout,
+			DialerRetries:         1,
+			ReadTimeout:           opts.Timeout,
+			WriteTimeout:          opts.Timeout,
+			ContextTimeoutEnabled: true,
+			PoolSize:              opts.PoolSize,
+			MaxActiveConns:        opts.PoolSize,
+			PipelinePoolSize:      -1,
+			PoolTimeout:           opts.Timeout,
+			ConnMaxIdleTime:       10 * time.Minute,
+			TLSConfig:             opts.TLS,
+			DisableIdentity:       true,
+			MaintNotificationsConfig: &maintnotifications.Config{
+				Mode: maintnotifications.ModeDisabled,
+			},
+		})
+	}
+	return &Source{client: client, opts: opts, replies: map[string]*reply{},
+		audits: map[string]*auditRun{}, cursors: map[string]uint64{}}, nil
+}
+
+// Close closes the connections.
+func (s *Source) Close() { _ = s.client.Close() }
+
+// Probe sends INFO (the default sections): it is the up check, it tells the version (7.0.15
+// is 70015) and the role (a sentinel, or the replication role), and its reply serves the
+// queries that send plain INFO in this gather. On a data node it also learns, every few
+// minutes, whether CONFIG GET is allowed.
+func (s *Source) Probe(ctx context.Context) (queries.ServerInfo, error) {
+	var info queries.ServerInfo
+	text, err := s.client.Info(ctx).Result()
+	if err != nil {
+		return info, fmt.Errorf("probe: INFO: %w", err)
+	}
+	fields := ParseInfo(text)
+	v, _ := fields.Get("redis_version")
+	info.Version = VersionNumber(v)
+	mode, _ := fields.Get("redis_mode")
+	role, _ := fields.Get("role")
+	switch {
+	case mode == "sentinel":
+		info.Role = queries.RoleSentinel
+	case role == "master":
+		info.Role = queries.RolePrimary
+	case role == "slave":
+		info.Role = queries.RoleReplica
+	default:
+		return info, fmt.Errorf("probe: INFO names neither a sentinel nor a replication role (redis_mode %q, role %q)", mode, role)
+	}
+	s.mu.Lock()
+	s.epoch++
+	clear(s.replies)
+	s.replies[commandKey([]string{"INFO"})] = &reply{epoch: s.epoch, val: text, at: time.Now()}
+	cfg := s.config
+	s.mu.Unlock()
+
+	info.Features = map[string]string{}
+	if info.Role != queries.RoleSentinel {
+		if time.Since(cfg.checked) >= s.opts.ConfigCheckEvery {
+			err := s.client.ConfigGet(ctx, "maxmemory").Err()
+			switch {
+			case err == nil:
+				cfg = configState{checked: time.Now(), allowed: true}
+			case isRedisError(err):
+				// NOPERM from an ACL, or an unknown command after rename-command
+				cfg = configState{checked: time.Now(), allowed: false}
+			}
+			s.mu.Lock()
+			s.config = cfg
+			s.mu.Unlock()
+		}
+		if cfg.allowed {
+			info.Features[FeatureConfig] = ""
+		}
+	}
+	return info, nil
+}
+
+// commandKey identifies a command for sharing replies: the command name is case-insensitive,
+// its arguments (a master name, say) are not.
+func commandKey(cmd []string) string {
+	if len(cmd) == 0 {
+		return ""
+	}
+	return strings.ToLower(cmd[0]) + "\x00" + strings.Join(cmd[1:], "\x00")
+}
+
+// do sends a command, or serves its reply from this gather when another query already sent it
+// (INFO sections, SENTINEL MASTERS, CONFIG GET): the server is asked once per scrape.
+func (s *Source) do(ctx context.Context, cmd []string) (any, error) {
+	key := commandKey(cmd)
+	s.mu.Lock()
+	epoch := s.epoch
+	if r := s.replies[key]; r != nil && r.epoch == epoch && epoch > 0 {
+		s.mu.Unlock()
+		return r.val, nil
+	}
+	s.mu.Unlock()
+	v, err, _ := s.flight.Do(fmt.Sprintf("cmd\x00%d\x00%s", epoch, key), func() (any, error) {
+		args := make([]any, len(cmd))
+		for i, a := range cmd {
+			args[i] = a
+		}
+		v, err := s.client.Do(ctx, args...).Result()
+		if errors.Is(err, redis.Nil) {
+			v, err = nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		s.mu.Lock()
+		if s.epoch == epoch && epoch > 0 {
+			s.replies[key] = &reply{epoch: epoch, val: v, at: time.Now()}
+		}
+		s.mu.Unlock()
+		return v, nil
+	})
+	return v, err
+}
+
+// Run sends the body's command and turns the reply into rows as the body says.
+func (s *Source) Run(ctx context.Context, q *queries.Query, body *queries.Body) (*queries.Rows, error) {
+	r := body.Redis
+	if r == nil {
+		return nil, errors.New("the query has no redis body")
+	}
+	var (
+		rows *queries.Rows
+		err  error
+	)
+	switch {
+	case r.Reply.IsAudit():
+		rows, err = s.runAudit(ctx, q, r)
+	case hasPlaceholder(r.Command):
+		rows, err = s.perMaster(ctx, r)
+	default:
+		rows, err = s.runCommand(ctx, r, r.Command)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if rows, err = finish(rows, r); err != nil {
+		return nil, err
+	}
+	if len(rows.Values) == 0 {
+		// nothing to report (no replica, no error yet): an empty result lacks no column
+		for _, c := range q.Columns {
+			if !slices.Contains(rows.Columns, c.Name) {
+				rows.Columns = append(rows.Columns, c.Name)
+			}
+		}
+	}
+	return rows, nil
+}
+
+func hasPlaceholder(cmd []string) bool {
+	for _, a := range cmd {
+		if strings.Contains(a, queries.MasterPlaceholder) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Source) runCommand(ctx context.Context, r *queries.Redis, cmd []string) (*queries.Rows, error) {
+	v, err := s.do(ctx, cmd)
+	if r.Reply == queries.ReplyStatus {
+		if err != nil && !isRedisError(err) {
+			return nil, fmt.Errorf("%s: %w", cmdName(cmd), err)
+		}
+		return statusRows(v, err, r), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", cmdName(cmd), err)
+	}
+	var rows *queries.Rows
+	switch r.Reply {
+	case queries.ReplyInfo, queries.ReplyInfoKeyed:
+		text, ok := v.(string)
+		if !ok {
+			return nil, fmt.Errorf("%s: want INFO text, got %T", cmdName(cmd), v)
+		}
+		if r.Reply == queries.ReplyInfo {
+			rows = infoRows(ParseInfo(text), r)
+		} else {
+			rows = infoKeyedRows(ParseInfo(text), r)
+		}
+	case queries.ReplyPairs:
+		rows, err = pairsRows(v, r)
+	case queries.ReplyMaps:
+		var t *table
+		t, err = mapsRows(v, r, nil)
+		if t != nil {
+			rows = t.build()
+		}
+	case queries.ReplySlowlog:
+		rows, err = slowlogRows(v)
+	case queries.ReplyLatency:
+		rows, err = latencyRows(v)
+	case queries.ReplyValue:
+		rows, err = valueRows(v, r)
+	default:
+		err = fmt.Errorf("reply %q is not for a command", r.Reply)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", cmdName(cmd), err)
+	}
+	return rows, nil
+}
+
+func cmdName(cmd []string) string {
+	if len(cmd) > 1 && strings.EqualFold(cmd[0], "info") {
+		return strings.ToUpper(strings.Join(cmd, " "))
+	}
+	if len(cmd) > 1 {
+		return strings.ToUpper(cmd[0] + " " + cmd[1])
+	}
+	return strings.ToUpper(strings.Join(cmd, " "))
+}
+
+// perMaster runs a SENTINEL command once per master the sentinel monitors, with {master}
+// replaced by its name; every row gets the column master_name.
+func (s *Source) perMaster(ctx context.Context, r *queries.Redis) (*queries.Rows, error) {
+	v, err := s.do(ctx, []string{"SENTINEL", "MASTERS"})
+	if err != nil {
+		return nil, fmt.Errorf("SENTINEL MASTERS: %w", err)
+	}
+	masters, err := mapsRows(v, &queries.Redis{}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("SENTINEL MASTERS: %w", err)
+	}
+	var names []string
+	if i, ok := masters.idx["name"]; ok {
+		for _, row := range masters.build().Values {
+			if n, ok := row[i].(string); ok {
+				names = append(names, n)
+			}
+		}
+	}
+	all := newTable()
+	for _, name := range names {
+		cmd := make([]string, len(r.Command))
+		for i, a := range r.Command {
+			cmd[i] = strings.ReplaceAll(a, queries.MasterPlaceholder, name)
+		}
+		extra := map[string]any{"master_name": name}
+		switch r.Reply {
+		case queries.ReplyMaps:
+			v, err := s.do(ctx, cmd)
+			if err != nil {
+				return nil, fmt.Errorf("%s %s: %w", cmdName(cmd), name, err)
+			}
+			t, err := mapsRows(v, r, extra)
+			if err != nil {
+				return nil, fmt.Errorf("%s %s: %w", cmdName(cmd), name, err)
+			}
+			for _, c := range t.cols {
+				all.col(c)
+			}
+			all.rows = append(all.rows, t.rows...)
+		default:
+			rows, err := s.runCommand(ctx, r, cmd)
+			if err != nil {
+				return nil, err
+			}
+			for _, vals := range rows.Values {
+				row := map[string]any{"master_name": name}
+				for i, c := range rows.Columns {
+					row[c] = vals[i]
+				}
+				all.add(row, append([]string{"master_name"}, rows.Columns...)...)
+			}
+		}
+	}
+	all.col("master_name")
+	return all.build(), nil
+}

@@ -1,0 +1,484 @@
+package redis
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/persistence-exporter/persistence_exporter/collector"
+	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
+	"github.com/persistence-exporter/persistence_exporter/queries"
+)
+
+var env testenv.Env
+
+func TestMain(m *testing.M) {
+	SetLogger(slog.New(slog.DiscardHandler))
+	os.Exit(env.Run(m))
+}
+
+func ctx(t testing.TB) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+func newSource(t testing.TB, opts Options) *Source {
+	t.Helper()
+	if opts.Timeout == 0 {
+		opts.Timeout = 5 * time.Second
+	}
+	s, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+func direct(srv *testenv.RedisServer) Options {
+	return Options{Addr: srv.Addr(), Password: srv.Password}
+}
+
+func viaSentinel(set *testenv.RedisSet) Options {
+	return Options{SentinelMaster: testenv.RedisMasterName, SentinelAddrs: []string{set.Sentinel.Addr()},
+		SentinelPassword: set.Sentinel.Password, Password: testenv.RedisPassword}
+}
+
+func TestProbeRoles(t *testing.T) {
+	set := env.Redis(t)
+	for _, tc := range []struct {
+		name string
+		opts Options
+		role queries.Role
+		port int
+	}{
+		{"primary", direct(set.Primary), queries.RolePrimary, set.Primary.Port},
+		{"replica", direct(set.Replica), queries.RoleReplica, set.Replica.Port},
+		{"sentinel", direct(set.Sentinel), queries.RoleSentinel, set.Sentinel.Port},
+		{"sentinel master", viaSentinel(set), queries.RolePrimary, set.Primary.Port},
+	} {
+		s := newSource(t, tc.opts)
+		info, err := s.Probe(ctx(t))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if info.Role != tc.role || info.Version < 50000 {
+			t.Errorf("%s: role %q version %d, want role %q", tc.name, info.Role, info.Version, tc.role)
+		}
+		if _, got := info.Features[FeatureConfig]; got != (tc.role != queries.RoleSentinel) {
+			t.Errorf("%s: feature:config %v", tc.name, got)
+		}
+		if port := probePort(t, s); port != tc.port {
+			t.Errorf("%s: the probe's INFO comes from port %d, want %d", tc.name, port, tc.port)
+		}
+	}
+	// a wrong password is a down target, and the error does not echo the password
+	s := newSource(t, Options{Addr: set.Primary.Addr(), Password: "not-" + testenv.RedisPassword})
+	_, err := s.Probe(ctx(t))
+	if err == nil || strings.Contains(err.Error(), testenv.RedisPassword) {
+		t.Errorf("wrong password: %v", err)
+	}
+}
+
+// probePort is the tcp_port of the INFO reply the last probe cached.
+func probePort(t testing.TB, s *Source) int {
+	t.Helper()
+	v, err := s.do(ctx(t), []string{"INFO"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := ParseInfo(v.(string)).Get("tcp_port")
+	n, _ := strconv.Atoi(p)
+	return n
+}
+
+// scrapeTargets gathers targets through the real engine and the default pack, and returns the
+// /metrics text and the log.
+func scrapeTargets(t *testing.T, targets ...*collector.Target) (string, string) {
+	t.Helper()
+	logs := &syncBuffer{}
+	e := collector.NewEngine(targets, slog.New(slog.NewTextHandler(logs, nil)))
+	srv := httptest.NewServer(e.MetricsHandler(collector.HandlerOpts{DefaultTimeout: 20 * time.Second}))
+	defer srv.Close()
+	resp, err := srv.Client().Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b), logs.String()
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func defaultQueries(t testing.TB) []*queries.Query {
+	t.Helper()
+	packs, err := queries.Defaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := queries.NewSet(packs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set.For(queries.SourceRedis)
+}
+
+func target(t testing.TB, name string, opts Options, qs []*queries.Query) *collector.Target {
+	return &collector.Target{Name: name, Kind: queries.SourceRedis, UpMetric: "redis_up", Source: newSource(t, opts),
+		Queries: qs, Timeout: 5 * time.Second, Parallel: 2}
+}
+
+// sample finds the value of the series that has all the given labels.
+func sample(metrics, name string, labels ...string) (float64, bool) {
+	for _, line := range strings.Split(metrics, "\n") {
+		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
+			continue
+		}
+		ok := true
+		for _, l := range labels {
+			ok = ok && strings.Contains(line, l)
+		}
+		if !ok {
+			continue
+		}
+		f, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+		if err == nil {
+			return f, true
+		}
+	}
+	return 0, false
+}
+
+func TestDefaultPackOnEachRole(t *testing.T) {
+	set := env.Redis(t)
+	c := set.Primary.Client()
+	defer c.Close()
+	cx := ctx(t)
+	// a keyspace, hits and misses, an error, a slow command, a latency spike
+	pipe := c.Pipeline()
+	for i := range 300 {
+		pipe.Set(cx, fmt.Sprintf("session:%d", i), "x", time.Hour)
+	}
+	for i := range 200 {
+		pipe.Set(cx, fmt.Sprintf("plain:%d", i), "x", 0)
+	}
+	pipe.Get(cx, "session:1")
+	pipe.Get(cx, "nope")
+	if _, err := pipe.Exec(cx); err != nil && !errors.Is(err, goredis.Nil) {
+		t.Fatal(err)
+	}
+	_ = c.Do(cx, "NOSUCHCOMMAND").Err()
+	if err := c.ConfigSet(cx, "latency-monitor-threshold", "5").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Do(cx, "DEBUG", "SLEEP", "0.02").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := set.WaitReplicaLinked(cx, set.Replica); err != nil {
+		t.Fatal(err)
+	}
+	rc := set.Replica.Client()
+	defer rc.Close()
+	if err := waitFor(cx, func() error {
+		n, err := rc.DBSize(cx).Result()
+		if err == nil && n < 500 {
+			err = fmt.Errorf("the replica has %d keys", n)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	qs := defaultQueries(t)
+	metrics, logs := scrapeTargets(t,
+		target(t, "primary", direct(set.Primary), qs),
+		target(t, "replica", direct(set.Replica), qs),
+		target(t, "sentinel", direct(set.Sentinel), qs),
+		target(t, "cache", viaSentinel(set), qs),
+	)
+	pp, rp := strconv.Itoa(set.Primary.Port), strconv.Itoa(set.Replica.Port)
+	paddr := "127.0.0.1:" + pp
+	for _, tc := range []struct {
+		name   string
+		labels []string
+		want   float64 // -1: present, any value
+	}{
+		{"redis_up", []string{`target="primary"`}, 1},
+		{"redis_up", []string{`target="replica"`}, 1},
+		{"redis_up", []string{`target="sentinel"`}, 1},
+		{"redis_up", []string{`target="cache"`}, 1},
+		// primary: the seed's settings
+		{"redis_memory_max_bytes", []string{`target="primary"`}, 1536 << 20},
+		{"redis_config_maxmemory", []string{`target="primary"`}, 1536 << 20},
+		{"redis_config_info", []string{`target="primary"`, `maxmemory_policy="allkeys-lru"`, `save="900 1 300 10 60 10000"`}, 1},
+		{"redis_config_stop_writes_on_bgsave_error", []string{`target="primary"`}, 1},
+		{"redis_config_appendonly", []string{`target="primary"`}, 0},
+		{"redis_rdb_last_bgsave_status", []string{`target="primary"`}, 1},
+		{"redis_instance_info", []string{`target="primary"`, `role="master"`, `maxmemory_policy="allkeys-lru"`, `tcp_port="` + pp + `"`}, 1},
+		{"redis_memory_used_bytes", []string{`target="primary"`}, -1},
+		{"redis_connected_clients", []string{`target="primary"`}, -1},
+		{"redis_evicted_keys_total", []string{`target="primary"`}, 0},
+		{"redis_keyspace_hits_total", []string{`target="primary"`}, -1},
+		{"redis_keyspace_misses_total", []string{`target="primary"`}, -1},
+		{"redis_db_keys", []string{`target="primary"`, `db="db0"`}, -1},
+		{"redis_db_keys_expiring", []string{`target="primary"`, `db="db0"`}, -1},
+		{"redis_connected_slaves", []string{`target="primary"`}, 1},
+		{"redis_connected_slave_offset_bytes", []string{`target="primary"`, `slave_ip="127.0.0.1"`, `slave_port="` + rp + `"`, `slave_state="online"`}, -1},
+		{"redis_connected_slave_lag_seconds", []string{`target="primary"`, `slave_port="` + rp + `"`}, -1},
+		{"redis_commands_total", []string{`target="primary"`, `cmd="set"`}, -1},
+		{"redis_commands_duration_seconds_total", []string{`target="primary"`, `cmd="set"`}, -1},
+		{"redis_errors_total", []string{`target="primary"`, `err="ERR"`}, -1},
+		{"redis_latency_percentiles_seconds", []string{`target="primary"`, `cmd="set"`, `percentile="p99"`}, -1},
+		{"redis_slowlog_length", []string{`target="primary"`}, -1},
+		{"redis_last_slow_execution_duration_seconds", []string{`target="primary"`}, -1},
+		{"redis_slowlog_entry_duration_seconds", []string{`target="primary"`, `position="0"`, `cmd="debug"`}, -1},
+		{"redis_latency_spike_duration_seconds", []string{`target="primary"`, `event_name="command"`}, -1},
+		{"redis_cache_namespace_keys", []string{`target="primary"`, `prefix="session:"`}, 300},
+		{"redis_cache_namespace_no_ttl_ratio", []string{`target="primary"`, `prefix="session:"`}, 0},
+		{"redis_cache_namespace_ttl_keys", []string{`target="primary"`, `prefix="session:"`, `ttl_le="3600"`}, 300},
+		{"redis_cache_namespace_audit_complete", []string{`target="primary"`}, 1},
+		// replica
+		{"redis_master_link_up", []string{`target="replica"`, `master_host="127.0.0.1"`, `master_port="` + pp + `"`}, 1},
+		{"redis_instance_info", []string{`target="replica"`, `role="slave"`}, 1},
+		{"redis_slave_repl_offset", []string{`target="replica"`}, -1},
+		{"redis_slave_priority", []string{`target="replica"`}, 100},
+		{"redis_db_keys", []string{`target="replica"`, `db="db0"`}, -1},
+		// sentinel
+		{"redis_sentinel_masters", []string{`target="sentinel"`}, 1},
+		{"redis_sentinel_master_status", []string{`target="sentinel"`, `master_name="mymaster"`, `master_address="` + paddr + `"`, `master_status="ok"`}, 1},
+		{"redis_sentinel_master_slaves", []string{`target="sentinel"`, `master_name="mymaster"`}, 1},
+		{"redis_sentinel_master_sentinels", []string{`target="sentinel"`, `master_name="mymaster"`}, 1},
+		{"redis_sentinel_master_setting_ckquorum", []string{`target="sentinel"`, `master_address="` + paddr + `"`}, 1},
+		{"redis_sentinel_master_sdown", []string{`target="sentinel"`, `master_name="mymaster"`}, 0},
+		{"redis_sentinel_master_ckquorum_status", []string{`target="sentinel"`, `master_name="mymaster"`}, 1},
+		{"redis_sentinel_replica_master_link_up", []string{`target="sentinel"`, `replica_address="127.0.0.1:` + rp + `"`}, 1},
+		{"redis_instance_info", []string{`target="sentinel"`, `role="sentinel"`, `redis_mode="sentinel"`}, 1},
+		// the primary found through the sentinel
+		{"redis_instance_info", []string{`target="cache"`, `role="master"`, `tcp_port="` + pp + `"`}, 1},
+	} {
+		got, ok := sample(metrics, tc.name, tc.labels...)
+		switch {
+		case !ok:
+			t.Errorf("no %s{%s}", tc.name, strings.Join(tc.labels, ","))
+		case tc.want >= 0 && got != tc.want:
+			t.Errorf("%s{%s} = %g, want %g", tc.name, strings.Join(tc.labels, ","), got, tc.want)
+		}
+	}
+	// role-specific queries stay on their role
+	for _, bad := range []string{`redis_master_link_up{target="primary"`, `redis_sentinel_masters{target="primary"`,
+		`redis_memory_used_bytes{target="sentinel"`, `redis_config_maxmemory{target="sentinel"`, testenv.RedisPassword, testenv.RedisSentinelPassword} {
+		if strings.Contains(metrics, bad) {
+			t.Errorf("/metrics has %q", bad)
+		}
+	}
+	// no query fails on any role
+	for _, line := range strings.Split(metrics, "\n") {
+		if strings.HasPrefix(line, "persistence_exporter_query_errors_total") && !strings.HasSuffix(line, " 0") {
+			t.Errorf("a query failed: %s", line)
+		}
+	}
+	if strings.Contains(logs, "query failed") {
+		t.Errorf("the log has failures:\n%s", logs)
+	}
+	promtool(t, metrics)
+}
+
+func promtool(t *testing.T, metrics string) {
+	t.Helper()
+	cmd := exec.Command("promtool", "check", "metrics")
+	cmd.Stdin = strings.NewReader(metrics)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
+}
+
+func waitFor(ctx context.Context, f func() error) error {
+	var err error
+	for {
+		if err = f(); err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last: %v)", ctx.Err(), err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// An ACL user without CONFIG: the CONFIG queries are skipped, said once in the log, and the
+// rest carries on.
+func TestConfigForbiddenByACL(t *testing.T) {
+	set := env.Redis(t)
+	c := set.Primary.Client()
+	defer c.Close()
+	const user, pass = "exporter_noconfig", "acl-pass-for-test"
+	if err := c.Do(ctx(t), "ACL", "SETUSER", user, "reset", "on", ">"+pass, "~*", "&*", "+@all", "-config").Err(); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Do(context.Background(), "ACL", "DELUSER", user)
+	qs := defaultQueries(t)
+	tg := target(t, "acl", Options{Addr: set.Primary.Addr(), Username: user, Password: pass}, qs)
+	var metrics, logs string
+	for range 3 {
+		metrics, logs = scrapeTargets(t, tg)
+	}
+	if v, ok := sample(metrics, "redis_up"); !ok || v != 1 {
+		t.Fatalf("redis_up %v %v", v, ok)
+	}
+	if v, ok := sample(metrics, "persistence_exporter_query_enabled", `query="redis_config"`); !ok || v != 0 {
+		t.Errorf("redis_config enabled = %v %v, want 0", v, ok)
+	}
+	if _, ok := sample(metrics, "redis_config_maxmemory"); ok {
+		t.Error("redis_config_maxmemory without CONFIG permission")
+	}
+	if _, ok := sample(metrics, "redis_memory_max_bytes"); !ok {
+		t.Error("INFO metrics should carry on")
+	}
+	// one engine, three scrapes: the reason is logged once per query, not per scrape
+	if n := strings.Count(logs, "missing=feature:config"); n != 2 {
+		t.Errorf("the log mentions the missing CONFIG permission %d times, want 2 (once per CONFIG query):\n%s", n, logs)
+	}
+}
+
+// The source follows a failover when it is given the sentinel master name: after SENTINEL
+// FAILOVER, the probe answers from the new primary, without a new source.
+func TestFollowsFailover(t *testing.T) {
+	set := testenv.StartRedisT(t, testenv.RedisOptions{})
+	s := newSource(t, viaSentinel(set))
+	if _, err := s.Probe(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if port := probePort(t, s); port != set.Primary.Port {
+		t.Fatalf("before the failover: port %d, want %d", port, set.Primary.Port)
+	}
+	old := set.Primary
+	if err := set.Failover(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	cx := ctx(t)
+	err := waitFor(cx, func() error {
+		info, err := s.Probe(cx)
+		if err != nil {
+			return err
+		}
+		if port := probePort(t, s); port != set.Primary.Port || info.Role != queries.RolePrimary {
+			return fmt.Errorf("the source is on port %d as %s", port, info.Role)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("after the failover to port %d (from %d): %v", set.Primary.Port, old.Port, err)
+	}
+}
+
+func TestLogsNoSecrets(t *testing.T) {
+	// go-redis error texts name addresses, never passwords; checked on a refused login
+	set := env.Redis(t)
+	s := newSource(t, Options{Addr: set.Primary.Addr(), Username: "nobody", Password: "Wrong-" + testenv.RedisPassword})
+	_, err := s.Probe(ctx(t))
+	if err == nil {
+		t.Fatal("a wrong login should fail")
+	}
+	if regexp.MustCompile(`(?i)pass-4711`).MatchString(err.Error()) {
+		t.Errorf("the error shows the password: %v", err)
+	}
+}
+
+// A user adds an INFO field and a CONFIG value in a pack of their own: YAML, no Go.
+func TestUserPackAddsFields(t *testing.T) {
+	set := env.Redis(t)
+	p, err := queries.Parse("user.yaml", []byte(`source: redis
+queries:
+  - name: my_redis
+    help: Fields the default pack does not map.
+    redis: {command: [INFO], reply: info}
+    columns:
+      - {name: lru_clock, usage: gauge, metric: my_redis_lru_clock}
+      - {name: arch_bits, usage: gauge, metric: my_redis_arch_bits}
+  - name: my_redis_config
+    help: Settings the default pack does not read.
+    requires: [feature:config]
+    redis: {command: [CONFIG, GET, maxclients, hz], reply: pairs}
+    columns:
+      - {name: maxclients, usage: gauge, metric: redis_config_maxclients}
+      - {name: hz, usage: gauge, metric: my_redis_config_hz}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := scrapeTargets(t, target(t, "primary", direct(set.Primary), p.Queries))
+	for name, want := range map[string]float64{"my_redis_arch_bits": 64, "redis_config_maxclients": 10000, "my_redis_config_hz": 10} {
+		if got, ok := sample(metrics, name); !ok || got != want {
+			t.Errorf("%s = %v (present %v), want %v", name, got, ok, want)
+		}
+	}
+	if _, ok := sample(metrics, "my_redis_lru_clock"); !ok {
+		t.Error("no my_redis_lru_clock")
+	}
+}
+
+// The least-privilege ACL that docs/redis.md recommends runs the whole default pack.
+func TestLeastPrivilegeACL(t *testing.T) {
+	set := env.Redis(t)
+	c := set.Primary.Client()
+	defer c.Close()
+	const user, pass = "exporter_min", "acl-min-pass-for-test"
+	args := []any{"ACL", "SETUSER", user, "reset", "on", ">" + pass, "~*"}
+	for _, cmd := range []string{"ping", "hello", "client|setname", "info", "config|get", "slowlog|get", "slowlog|len",
+		"latency|latest", "dbsize", "scan", "pttl"} {
+		args = append(args, "+"+cmd)
+	}
+	if err := c.Do(ctx(t), args...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Do(context.Background(), "ACL", "DELUSER", user)
+	metrics, logs := scrapeTargets(t, target(t, "min", Options{Addr: set.Primary.Addr(), Username: user, Password: pass}, defaultQueries(t)))
+	if v, ok := sample(metrics, "redis_up"); !ok || v != 1 {
+		t.Fatalf("redis_up %v %v\n%s", v, ok, logs)
+	}
+	for _, line := range strings.Split(metrics, "\n") {
+		if strings.HasPrefix(line, "persistence_exporter_query_errors_total") && !strings.HasSuffix(line, " 0") {
+			t.Errorf("a query failed: %s", line)
+		}
+	}
+	for _, m := range []string{"redis_config_maxmemory", "redis_cache_namespace_keys", "redis_commands_total", "redis_slowlog_length"} {
+		if _, ok := sample(metrics, m); !ok {
+			t.Errorf("no %s with the least-privilege user", m)
+		}
+	}
+}

@@ -247,6 +247,12 @@ func validate(q *Query, lineOf func(path ...any) int) []error {
 		if c.Usage != UsageMapped && len(c.Mapping) > 0 {
 			add([]any{"columns", i, "mapping"}, fmt.Sprintf("column %q: mapping is only for usage mapped", c.Name))
 		}
+		// An established gauge name that ends like a counter, histogram or summary series
+		// (elasticsearch_exporter's elasticsearch_indices_docs_total, ..._queue_count) is
+		// exposed untyped, as counters without _total are: promtool rejects it as a gauge.
+		if m.Type == Gauge && lintReservedSuffix(m.Name) {
+			m.Type = Untyped
+		}
 		if !metricNameRe.MatchString(m.Name) {
 			add(path, fmt.Sprintf("metric name %q is not valid", m.Name))
 		}
@@ -259,7 +265,19 @@ func validate(q *Query, lineOf func(path ...any) int) []error {
 		}
 		q.Metrics = append(q.Metrics, m)
 	}
+	for _, msg := range q.checkHTTPColumns() {
+		add([]any{"http"}, msg)
+	}
 	return errs
+}
+
+func lintReservedSuffix(name string) bool {
+	for _, s := range []string{"_total", "_count", "_sum", "_bucket"} {
+		if strings.HasSuffix(name, s) {
+			return true
+		}
+	}
+	return false
 }
 
 func overlap(a, b Variant) bool {

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/persistence-exporter/persistence_exporter/queries"
@@ -41,14 +40,9 @@ type planColumn struct {
 	version func(int) bool
 }
 
-var plans sync.Map // *queries.HTTP -> *plan
-
-// compile builds (once per body) the plan of a body for q's columns. Packs are validated on
-// load, so an error here is a bug in a pack that bypassed validation.
+// compile builds the plan of a body for q's columns. Packs are validated on load, so an error
+// here is a bug in a pack that bypassed validation.
 func compile(q *queries.Query, h *queries.HTTP) (*plan, error) {
-	if p, ok := plans.Load(h); ok {
-		return p.(*plan), nil
-	}
 	rows, err := queries.ParseRows(h.Rows)
 	if err != nil {
 		return nil, err
@@ -73,8 +67,7 @@ func compile(q *queries.Query, h *queries.HTTP) (*plan, error) {
 		}
 		p.columns = append(p.columns, pc)
 	}
-	actual, _ := plans.LoadOrStore(h, p)
-	return actual.(*plan), nil
+	return p, nil
 }
 
 // extract turns a decoded JSON document into rows.

@@ -56,6 +56,8 @@ type Source struct {
 	maxBody int64
 	now     func() time.Time
 
+	plans sync.Map // *queries.HTTP -> *plan, compiled once
+
 	mu      sync.Mutex
 	cluster string
 	version int
@@ -184,7 +186,7 @@ func (s *Source) Run(ctx context.Context, q *queries.Query, body *queries.Body) 
 	if h == nil {
 		return nil, fmt.Errorf("query %q has no http body", q.Name)
 	}
-	p, err := compile(q, h)
+	p, err := s.plan(q, h)
 	if err != nil {
 		return nil, err
 	}
@@ -200,6 +202,19 @@ func (s *Source) Run(ctx context.Context, q *queries.Query, body *queries.Body) 
 	e := env{cluster: s.cluster, version: s.version, now: s.now()}
 	s.mu.Unlock()
 	return p.extract(doc, e)
+}
+
+// plan compiles an http body for its query once.
+func (s *Source) plan(q *queries.Query, h *queries.HTTP) (*plan, error) {
+	if p, ok := s.plans.Load(h); ok {
+		return p.(*plan), nil
+	}
+	p, err := compile(q, h)
+	if err != nil {
+		return nil, fmt.Errorf("query %q: %w", q.Name, err)
+	}
+	actual, _ := s.plans.LoadOrStore(h, p)
+	return actual.(*plan), nil
 }
 
 var placeholder = regexp.MustCompile(`\{[a-z_]+\}`)
@@ -273,6 +288,9 @@ func (s *Source) get(ctx context.Context, path string) (any, error) {
 	dec.UseNumber()
 	var doc any
 	if err := dec.Decode(&doc); err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("GET %s: reading the answer: %w", path, context.Cause(ctx))
+		}
 		if dec.InputOffset() > s.maxBody {
 			return nil, fmt.Errorf("GET %s: the answer is larger than %d bytes", path, s.maxBody)
 		}

@@ -403,6 +403,7 @@ func TestFailures(t *testing.T) {
 		{"500 on health", "cluster_health", estest.Status500, false, "elasticsearch_cluster_health", "500 Internal Server Error"},
 		{"hang on ILM explain", "ilm_explain", estest.Hang, false, "elasticsearch_ilm_index_status", "timed out"},
 		{"truncated node stats", "nodes_stats", estest.Truncate, false, "elasticsearch_node", "the JSON answer is cut short"},
+		{"stall in the settings", "cluster_settings", estest.Stall, false, "elasticsearch_clustersettings", "reading the answer: context deadline exceeded"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			bad := estest.New(t, "8.13", false)

@@ -70,6 +70,8 @@ const (
 	Truncate
 	// NotElasticsearch answers without the X-Elastic-Product header.
 	NotElasticsearch
+	// Stall sends the headers and half the answer, then nothing until the client gives up.
+	Stall
 )
 
 // Server is a replaying fake Elasticsearch.
@@ -220,6 +222,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	case Truncate:
 		_, _ = w.Write(body[:len(body)/2])
+	case Stall:
+		_, _ = w.Write(body[:len(body)/2])
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
+		}
+		select {
+		case <-r.Context().Done():
+		case <-s.stop:
+		}
 	default:
 		_, _ = w.Write(body)
 	}

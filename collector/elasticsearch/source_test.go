@@ -410,7 +410,9 @@ func TestFailures(t *testing.T) {
 			good := estest.New(t, "7.17", false)
 			bad.Fail(tc.route, tc.fault)
 			tb := target(t, "broken", bad, elasticsearch.Options{})
-			tb.Timeout = 300 * time.Millisecond
+			// short enough for the hang cases, long enough for the broken target's other
+			// queries on a busy machine
+			tb.Timeout = time.Second
 			ex := newExporter(tb, target(t, "healthy", good, elasticsearch.Options{}))
 			s := ex.scrape(t)
 			promtoolCheck(t, s.text)

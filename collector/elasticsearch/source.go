@@ -62,7 +62,7 @@ type Source struct {
 	cluster string
 	version int
 	// responses holds the answers of the current gather, by path: the queries of one scrape
-	// that read the same endpoint (a dozen read /_nodes/stats) share one request. A probe
+	// that read the same endpoint (eight read /_nodes/stats) share one request. A probe
 	// starts a new gather.
 	responses map[string]*response
 }

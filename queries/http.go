@@ -1,13 +1,427 @@
 package queries
 
-// HTTP is the body of an elasticsearch query: a GET and how its JSON becomes rows.
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// HTTP is the body of an elasticsearch query: a GET and how its JSON answer becomes rows.
+//
+//	http:
+//	  path: /_nodes/stats/breaker          # {indices} etc. are the target's configured lists
+//	  rows: nodes.*.breakers.*             # one row per breaker of every node
+//	  fields:                              # column name -> expression
+//	    name: ^name                        #   ^ = the object one * up (the node)
+//	    breaker: $key                      #   the key the last * matched
+//	  where: ["$key | ne parent"]          # keep rows where every expression is true
+//	columns:
+//	  - {name: name, usage: label}
+//	  - {name: breaker, usage: label}
+//	  - {name: tripped, usage: counter, metric: elasticsearch_breakers_tripped}
+//
+// A column that fields does not define is itself an expression (usually a path relative to
+// the row, such as jvm.mem.heap_used_in_bytes). See docs/elasticsearch.md for the whole
+// language.
 type HTTP struct {
+	// Path is the GET path with its query string. {indices}, {slm_policies} and
+	// {snapshot_repositories} are replaced by the target's configured lists, comma-joined.
 	Path string `yaml:"path"`
+	// Rows is a dotted path whose * parts iterate a map's keys (sorted) or an array's
+	// elements; each element matched by the last * is a row. Empty: the whole document is
+	// one row.
+	Rows string `yaml:"rows"`
+	// Fields define columns by expression.
+	Fields map[string]string `yaml:"fields"`
+	// Where keeps the rows for which every expression is true.
+	Where []string `yaml:"where"`
+	// Group merges rows with equal values in By.
+	Group *Group `yaml:"group"`
+	// States turns a status column into one row per state (a labelled gauge, 1 for the current
+	// state), as elasticsearch_exporter exports cluster health.
+	States *States `yaml:"states"`
 }
 
+// Group merges rows that have the same values in the By columns. Count, when set, is a column
+// that receives the number of rows merged; Max and Min columns keep their largest or smallest
+// value; every other column is summed.
+type Group struct {
+	By    []string `yaml:"by"`
+	Count string   `yaml:"count"`
+	Max   []string `yaml:"max"`
+	Min   []string `yaml:"min"`
+}
+
+// States expands every row into one row per value of Values: Label (a label column) holds the
+// value, and Column is 1 where the row's Column equals it, else 0. A current value that is not
+// listed gets a row of its own (with 1), so that an unexpected state is never invisible.
+type States struct {
+	Column string   `yaml:"column"`
+	Label  string   `yaml:"label"`
+	Values []string `yaml:"values"`
+}
+
+// Placeholders are the lists an http path may name in braces; a target configures them.
+var Placeholders = []string{"indices", "slm_policies", "snapshot_repositories"}
+
+var placeholderRe = regexp.MustCompile(`\{([^{}]*)\}`)
+
 func (h *HTTP) validate() []string {
-	if h.Path == "" {
-		return []string{"http needs a path"}
+	var msgs []string
+	switch {
+	case h.Path == "":
+		msgs = append(msgs, "http needs a path")
+	case !strings.HasPrefix(h.Path, "/"):
+		msgs = append(msgs, fmt.Sprintf("http path %q must start with /", h.Path))
+	case strings.ContainsAny(h.Path, " \t\n#"):
+		msgs = append(msgs, fmt.Sprintf("http path %q has a space or #", h.Path))
 	}
-	return nil
+	for _, m := range placeholderRe.FindAllStringSubmatch(h.Path, -1) {
+		if !slices.Contains(Placeholders, m[1]) {
+			msgs = append(msgs, fmt.Sprintf("http path: unknown placeholder {%s} (want one of {%s})", m[1], strings.Join(Placeholders, "}, {")))
+		}
+	}
+	if _, err := ParseRows(h.Rows); err != nil {
+		msgs = append(msgs, "http rows: "+err.Error())
+	}
+	for _, name := range sortedKeys(h.Fields) {
+		if _, err := ParseExpr(h.Fields[name]); err != nil {
+			msgs = append(msgs, fmt.Sprintf("http field %q: %v", name, err))
+		}
+	}
+	for i, w := range h.Where {
+		if _, err := ParseExpr(w); err != nil {
+			msgs = append(msgs, fmt.Sprintf("http where[%d]: %v", i, err))
+		}
+	}
+	if g := h.Group; g != nil && len(g.By) == 0 {
+		msgs = append(msgs, "http group needs by (the columns rows are merged on)")
+	}
+	if s := h.States; s != nil {
+		if s.Column == "" || s.Label == "" || len(s.Values) == 0 {
+			msgs = append(msgs, "http states needs column, label and values")
+		}
+		for i, v := range s.Values {
+			if slices.Contains(s.Values[:i], v) {
+				msgs = append(msgs, fmt.Sprintf("http states: value %q appears twice", v))
+			}
+		}
+	}
+	return msgs
+}
+
+// Derived reports whether column is made by the body's group or states (it is not read from
+// the JSON document).
+func (h *HTTP) Derived(column string) bool {
+	return (h.Group != nil && h.Group.Count != "" && h.Group.Count == column) ||
+		(h.States != nil && h.States.Label == column)
+}
+
+// ColumnExpr returns the expression text of a column: its field, or its name.
+func (h *HTTP) ColumnExpr(column string) string {
+	if e, ok := h.Fields[column]; ok {
+		return e
+	}
+	return column
+}
+
+// checkHTTPColumns checks the http bodies of q against its columns: every column must be
+// computable, fields must define columns, and group and states must name columns of the
+// right usage.
+func (q *Query) checkHTTPColumns() []string {
+	bodies := []*HTTP{q.HTTP}
+	for i := range q.Variants {
+		bodies = append(bodies, q.Variants[i].HTTP)
+	}
+	usage := map[string]Usage{}
+	for _, c := range q.Columns {
+		usage[c.Name] = c.Usage
+	}
+	var msgs []string
+	for _, h := range bodies {
+		if h == nil {
+			continue
+		}
+		for _, name := range sortedKeys(h.Fields) {
+			if _, ok := usage[name]; !ok {
+				msgs = append(msgs, fmt.Sprintf("http field %q is not a column", name))
+			}
+		}
+		for _, c := range q.Columns {
+			if _, ok := h.Fields[c.Name]; ok || h.Derived(c.Name) || c.Usage == UsageDiscard {
+				continue
+			}
+			if _, err := ParseExpr(c.Name); err != nil {
+				msgs = append(msgs, fmt.Sprintf("column %q is not a field and not an expression: %v", c.Name, err))
+			}
+		}
+		isCol := func(what, name string, want ...Usage) {
+			u, ok := usage[name]
+			switch {
+			case !ok:
+				msgs = append(msgs, fmt.Sprintf("http %s %q is not a column", what, name))
+			case len(want) > 0 && !slices.Contains(want, u):
+				msgs = append(msgs, fmt.Sprintf("http %s %q must be a %s column, not %s", what, name, want[0], u))
+			}
+		}
+		if g := h.Group; g != nil {
+			for _, c := range g.By {
+				isCol("group.by", c)
+			}
+			if g.Count != "" {
+				isCol("group.count", g.Count, UsageGauge, UsageCounter)
+			}
+			for _, c := range append(slices.Clone(g.Max), g.Min...) {
+				isCol("group max/min column", c)
+			}
+			for _, c := range q.Columns {
+				if c.Usage == UsageLabel && !slices.Contains(g.By, c.Name) && !h.Derived(c.Name) {
+					msgs = append(msgs, fmt.Sprintf("label column %q must be in http group.by (rows are merged on their labels)", c.Name))
+				}
+			}
+		}
+		if s := h.States; s != nil && s.Column != "" && s.Label != "" {
+			isCol("states.column", s.Column, UsageGauge)
+			isCol("states.label", s.Label, UsageLabel)
+		}
+	}
+	return msgs
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// RowStep is one part of a rows path: a key to descend into, or a wildcard.
+type RowStep struct {
+	Wildcard bool
+	Key      string
+}
+
+// ParseRows reads a rows path such as "nodes.*.breakers.*".
+func ParseRows(s string) ([]RowStep, error) {
+	if s == "" {
+		return nil, nil
+	}
+	segs, err := splitPath(s)
+	if err != nil {
+		return nil, err
+	}
+	steps := make([]RowStep, len(segs))
+	for i, seg := range segs {
+		steps[i] = RowStep{Wildcard: seg == "*", Key: seg}
+	}
+	if !steps[len(steps)-1].Wildcard {
+		return nil, fmt.Errorf("%q must end with * (each element it matches is a row)", s)
+	}
+	return steps, nil
+}
+
+func splitPath(s string) ([]string, error) {
+	segs := strings.Split(s, ".")
+	for _, seg := range segs {
+		if seg == "" {
+			return nil, fmt.Errorf("path %q has an empty part", s)
+		}
+		if strings.ContainsAny(seg, "|,'$^?") {
+			return nil, fmt.Errorf("path %q: part %q has one of | , ' $ ^ ?", s, seg)
+		}
+	}
+	return segs, nil
+}
+
+// RefKind says what a reference in an expression reads.
+type RefKind int
+
+// Reference kinds.
+const (
+	RefPath    RefKind = iota // a dotted path from the row (or the root, or an outer row)
+	RefKey                    // $key: the key (or array index) the row's * matched
+	RefValue                  // $value: the row itself
+	RefCluster                // $cluster: the cluster name the probe found
+	RefLiteral                // 'text'
+)
+
+// Ref is one source of a value in an expression.
+type Ref struct {
+	Kind RefKind
+	// Up is the number of ^: how many * levels above the row the reference is read.
+	Up int
+	// Root: the path starts at the document root ($.).
+	Root    bool
+	Path    []string
+	Literal string
+	// Optional (a trailing ?) exempts the reference from the check that some row has it.
+	Optional bool
+}
+
+// Func is one transform of an expression.
+type Func struct {
+	Name string
+	Arg  string
+	// Args is Arg split on commas (in); N is Arg as a number (truncate).
+	Args []string
+	N    int
+}
+
+// Expr is a parsed expression: "source[, source...] [| func [arg]]...". The value is the first
+// source that is present and not null, passed through the functions left to right.
+type Expr struct {
+	Text    string
+	Sources []Ref
+	Funcs   []Func
+}
+
+// Optional reports whether the expression may be absent from every row: all its sources are
+// optional or not paths, or a function (exists, empty, default) makes absence a value.
+func (e *Expr) Optional() bool {
+	for _, f := range e.Funcs {
+		if f.Name == "exists" || f.Name == "empty" || f.Name == "default" {
+			return true
+		}
+	}
+	for _, s := range e.Sources {
+		if s.Kind == RefPath && !s.Optional {
+			return false
+		}
+	}
+	return true
+}
+
+// funcArgs says which functions exist and what argument each takes: "" none, "text" any
+// text, "list" a comma-separated list, "n" a positive integer, "unit" ms or s.
+var funcArgs = map[string]string{
+	"ratio": "", "bytes": "", "seconds": "", "count": "", "fields": "", "exists": "",
+	"empty": "", "not": "", "join": "",
+	"since": "unit", "contains": "text", "prefix": "text", "eq": "text", "ne": "text",
+	"default": "text", "in": "list", "truncate": "n",
+}
+
+// FuncNames lists the functions of the expression language.
+func FuncNames() []string { return sortedKeys(funcArgs) }
+
+// ParseExpr reads an expression. See docs/elasticsearch.md.
+func ParseExpr(s string) (*Expr, error) {
+	e := &Expr{Text: s}
+	parts := splitUnquoted(s, '|')
+	if strings.TrimSpace(parts[0]) == "" {
+		return nil, fmt.Errorf("expression %q has no source", s)
+	}
+	for _, src := range splitUnquoted(parts[0], ',') {
+		r, err := parseRef(strings.TrimSpace(src))
+		if err != nil {
+			return nil, fmt.Errorf("expression %q: %w", s, err)
+		}
+		e.Sources = append(e.Sources, r)
+	}
+	for _, p := range parts[1:] {
+		name, arg, _ := strings.Cut(strings.TrimSpace(p), " ")
+		arg = strings.TrimSpace(arg)
+		if name == "" {
+			return nil, fmt.Errorf("expression %q: a | without a function after it", s)
+		}
+		kind, ok := funcArgs[name]
+		if !ok {
+			return nil, fmt.Errorf("expression %q: unknown function %q (want one of %s)", s, name, strings.Join(FuncNames(), ", "))
+		}
+		f := Func{Name: name, Arg: arg}
+		switch {
+		case kind == "" && arg != "":
+			return nil, fmt.Errorf("expression %q: %s takes no argument", s, name)
+		case kind != "" && arg == "":
+			return nil, fmt.Errorf("expression %q: %s needs an argument", s, name)
+		case kind == "unit" && arg != "ms" && arg != "s":
+			return nil, fmt.Errorf("expression %q: since takes ms or s (the unit of the epoch timestamp), not %q", s, arg)
+		case kind == "n":
+			n, err := strconv.Atoi(arg)
+			if err != nil || n < 1 {
+				return nil, fmt.Errorf("expression %q: %s needs a positive integer, not %q", s, name, arg)
+			}
+			f.N = n
+		case kind == "list":
+			for _, a := range strings.Split(arg, ",") {
+				f.Args = append(f.Args, strings.TrimSpace(a))
+			}
+		}
+		e.Funcs = append(e.Funcs, f)
+	}
+	return e, nil
+}
+
+func parseRef(s string) (Ref, error) {
+	var r Ref
+	if s == "" {
+		return r, fmt.Errorf("empty source")
+	}
+	if strings.HasPrefix(s, "'") {
+		if len(s) < 2 || !strings.HasSuffix(s, "'") || strings.Count(s, "'") != 2 {
+			return r, fmt.Errorf("literal %s is not closed by one '", s)
+		}
+		return Ref{Kind: RefLiteral, Literal: s[1 : len(s)-1]}, nil
+	}
+	if strings.HasSuffix(s, "?") {
+		r.Optional = true
+		s = s[:len(s)-1]
+	}
+	for strings.HasPrefix(s, "^") {
+		r.Up++
+		s = s[1:]
+	}
+	switch {
+	case s == "$key":
+		r.Kind = RefKey
+	case s == "$value":
+		r.Kind = RefValue
+	case s == "$cluster":
+		if r.Up > 0 {
+			return r, fmt.Errorf("$cluster takes no ^")
+		}
+		r.Kind = RefCluster
+	case strings.HasPrefix(s, "$."):
+		if r.Up > 0 {
+			return r, fmt.Errorf("$. starts at the root: it takes no ^")
+		}
+		r.Root = true
+		segs, err := splitPath(s[2:])
+		if err != nil {
+			return r, err
+		}
+		r.Path = segs
+	case strings.HasPrefix(s, "$"):
+		return r, fmt.Errorf("unknown variable %s (want $key, $value, $cluster or $.path)", s)
+	case s == "":
+		return r, fmt.Errorf("^ needs a path, $key or $value after it")
+	default:
+		segs, err := splitPath(s)
+		if err != nil {
+			return r, err
+		}
+		r.Path = segs
+	}
+	return r, nil
+}
+
+// splitUnquoted splits s on sep outside single quotes.
+func splitUnquoted(s string, sep byte) []string {
+	var parts []string
+	quoted, start := false, 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\'':
+			quoted = !quoted
+		case sep:
+			if !quoted {
+				parts = append(parts, s[start:i])
+				start = i + 1
+			}
+		}
+	}
+	return append(parts, s[start:])
 }

@@ -291,6 +291,9 @@ func validate(q *Query, lineOf func(path ...any) int) []error {
 		m.Type = ExposedType(m.Name, m.Type)
 		q.Metrics = append(q.Metrics, m)
 	}
+	for _, msg := range q.checkHTTPColumns() {
+		add([]any{"http"}, msg)
+	}
 	return errs
 }
 

@@ -179,14 +179,19 @@ const (
 
 // ExposedType is the type a metric is exposed with. Established names that break the naming
 // rules of Prometheus' lint — a counter without _total (pg_stat_database_xact_commit), a gauge
-// ending in _count (pg_stat_activity_count) — keep their names, so that existing dashboards
-// work, and are exposed untyped, which the rules do not cover and PromQL treats the same.
+// ending like a counter, histogram or summary series (pg_stat_activity_count,
+// elasticsearch_indices_docs_total) — keep their names, so that existing dashboards work, and
+// are exposed untyped, which the rules do not cover and PromQL treats the same.
 func ExposedType(name string, t MetricType) MetricType {
 	switch {
 	case t == Counter && !strings.HasSuffix(name, "_total"):
 		return Untyped
-	case t != Counter && (strings.HasSuffix(name, "_count") || strings.HasSuffix(name, "_sum") || strings.HasSuffix(name, "_bucket")):
-		return Untyped
+	case t != Counter:
+		for _, suffix := range []string{"_total", "_count", "_sum", "_bucket"} {
+			if strings.HasSuffix(name, suffix) {
+				return Untyped
+			}
+		}
 	}
 	return t
 }

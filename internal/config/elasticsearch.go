@@ -1,26 +1,58 @@
 package config
 
 import (
+	"crypto/x509"
+	"encoding/base64"
 	"fmt"
 	"net/url"
 	"os"
+	"strings"
+	"time"
 
 	"github.com/persistence-exporter/persistence_exporter/internal/secret"
 )
 
 // Elasticsearch is a cluster.
 type Elasticsearch struct {
-	Name         string   `yaml:"name"`
-	URLs         []string `yaml:"urls"`
-	Username     string   `yaml:"username"`
-	PasswordFile string   `yaml:"password_file"`
-	PasswordEnv  string   `yaml:"password_env"`
-	APIKeyFile   string   `yaml:"api_key_file"`
-	APIKeyEnv    string   `yaml:"api_key_env"`
-	CAFile       string   `yaml:"ca_file"`
+	Name string   `yaml:"name"`
+	URLs []string `yaml:"urls"`
+	// Username and a password (from a file or an environment variable) for basic auth, or an
+	// API key: the "encoded" value Elasticsearch returns, or id:api_key.
+	Username     string `yaml:"username"`
+	PasswordFile string `yaml:"password_file"`
+	PasswordEnv  string `yaml:"password_env"`
+	APIKeyFile   string `yaml:"api_key_file"`
+	APIKeyEnv    string `yaml:"api_key_env"`
+	// CAFile is PEM: the authorities that sign the cluster's certificates.
+	CAFile             string `yaml:"ca_file"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+	// Indices are the index patterns per-index metrics are collected for, default
+	// temporal_visibility_v1_*; [] collects none.
+	Indices []string `yaml:"indices"`
+	// SLMPolicies and SnapshotRepositories name what the snapshot queries watch; without them
+	// those queries are not sent.
+	SLMPolicies          []string `yaml:"slm_policies"`
+	SnapshotRepositories []string `yaml:"snapshot_repositories"`
+	// QueryTimeout bounds each request (unless its pack query sets another) and the probe.
+	QueryTimeout time.Duration `yaml:"query_timeout"`
+	// MaxConnections caps the requests in flight to the cluster.
+	MaxConnections int `yaml:"max_connections"`
 
 	Password string `yaml:"-"`
 	APIKey   string `yaml:"-"`
+	CACert   []byte `yaml:"-"`
+}
+
+// DefaultIndexPatterns are the indices of Temporal's advanced visibility.
+var DefaultIndexPatterns = []string{"temporal_visibility_v1_*"}
+
+// Lists are the target's lists that pack paths name as placeholders ({indices}, ...).
+func (e *Elasticsearch) Lists() map[string][]string {
+	return map[string][]string{
+		"indices":               e.Indices,
+		"slm_policies":          e.SLMPolicies,
+		"snapshot_repositories": e.SnapshotRepositories,
+	}
 }
 
 func (v *validator) elasticsearch(path []any, e *Elasticsearch) {
@@ -41,9 +73,67 @@ func (v *validator) elasticsearch(path []any, e *Elasticsearch) {
 	e.Password = v.oneSecret(path, fmt.Sprintf("elasticsearch target %q password", e.Name), false, "", "", e.PasswordFile, "password_file", e.PasswordEnv, "password_env")
 	e.APIKey = v.oneSecret(path, fmt.Sprintf("elasticsearch target %q API key", e.Name), false, "", "", e.APIKeyFile, "api_key_file", e.APIKeyEnv, "api_key_env")
 	v.c.secrets = append(v.c.secrets, e.Password, e.APIKey)
+	if e.Password != "" {
+		// what goes over the wire, should anything ever print a header
+		v.c.secrets = append(v.c.secrets, base64.StdEncoding.EncodeToString([]byte(e.Username+":"+e.Password)))
+	}
+	if strings.Contains(e.APIKey, ":") {
+		v.c.secrets = append(v.c.secrets, base64.StdEncoding.EncodeToString([]byte(e.APIKey)))
+		if _, key, _ := strings.Cut(e.APIKey, ":"); key != "" {
+			v.c.secrets = append(v.c.secrets, key)
+		}
+	}
+	switch {
+	case (e.PasswordFile != "" || e.PasswordEnv != "") && (e.APIKeyFile != "" || e.APIKeyEnv != ""):
+		v.errorf(path, "elasticsearch target %q: use a password or an API key, not both", e.Name)
+	case (e.PasswordFile != "" || e.PasswordEnv != "") && e.Username == "":
+		v.errorf(path, "elasticsearch target %q: a password needs a username", e.Name)
+	case e.Username != "" && e.PasswordFile == "" && e.PasswordEnv == "":
+		v.errorf(at(path, "username"), "elasticsearch target %q: username %q needs password_file or password_env", e.Name, e.Username)
+	}
 	if e.CAFile != "" {
-		if _, err := os.Stat(e.CAFile); err != nil {
+		if pem, err := os.ReadFile(e.CAFile); err != nil {
 			v.errorf(at(path, "ca_file"), "ca_file %q: %s", e.CAFile, osReason(err))
+		} else if !x509.NewCertPool().AppendCertsFromPEM(pem) {
+			v.errorf(at(path, "ca_file"), "ca_file %q has no PEM certificate", e.CAFile)
+		} else {
+			e.CACert = pem
+		}
+		if e.InsecureSkipVerify {
+			v.errorf(at(path, "insecure_skip_verify"), "elasticsearch target %q: insecure_skip_verify ignores ca_file: set one", e.Name)
+		}
+	}
+	if e.Indices == nil {
+		e.Indices = DefaultIndexPatterns
+	}
+	v.nameList(path, "indices", e.Indices, true)
+	v.nameList(path, "slm_policies", e.SLMPolicies, false)
+	v.nameList(path, "snapshot_repositories", e.SnapshotRepositories, false)
+	v.duration(path, "query_timeout", &e.QueryTimeout, DefaultQueryTimeout)
+	if e.MaxConnections == 0 {
+		e.MaxConnections = DefaultMaxConnections
+	}
+	if e.MaxConnections < 1 || e.MaxConnections > 20 {
+		v.errorf(at(path, "max_connections"), "max_connections %d: want 1 to 20 (the exporter should stay cheap on the cluster)", e.MaxConnections)
+	}
+}
+
+// names checks a list that goes into a request path: Elasticsearch index, policy and
+// repository names cannot hold these characters, and a leading _ would name an API.
+func (v *validator) nameList(path []any, key string, list []string, pattern bool) {
+	bad := ` "\/?<>|#,{}`
+	if !pattern {
+		bad += "*"
+	}
+	for i, n := range list {
+		p := append(at(path, key), i)
+		switch {
+		case n == "":
+			v.errorf(p, "%s: an empty name", key)
+		case strings.ContainsAny(n, bad) || strings.ContainsFunc(n, func(r rune) bool { return r < ' ' }):
+			v.errorf(p, "%s: %q has a character Elasticsearch names cannot have (one of %s or a space)", key, n, strings.TrimSpace(bad))
+		case strings.HasPrefix(n, "_"):
+			v.errorf(p, "%s: %q starts with _, which would name an Elasticsearch API in the request path", key, n)
 		}
 	}
 }

@@ -1,0 +1,428 @@
+package elasticsearch
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/persistence-exporter/persistence_exporter/queries"
+)
+
+// env is what an extraction knows besides the document.
+type env struct {
+	cluster string
+	now     time.Time
+	version int
+}
+
+// frame is one level of the rows walk: the document root, then the element each * matched.
+type frame struct {
+	key   string
+	value any
+}
+
+// plan is an http body compiled against the columns of its query.
+type plan struct {
+	rows    []queries.RowStep
+	columns []planColumn
+	where   []*queries.Expr
+	body    *queries.HTTP
+}
+
+type planColumn struct {
+	name    string
+	expr    *queries.Expr // nil for a derived column (group count, states label) or a discarded one
+	check   bool          // some row must have it: a missing path is a rename or a typo
+	version func(int) bool
+}
+
+// compile builds the plan of a body for q's columns. Packs are validated on load, so an error
+// here is a bug in a pack that bypassed validation.
+func compile(q *queries.Query, h *queries.HTTP) (*plan, error) {
+	rows, err := queries.ParseRows(h.Rows)
+	if err != nil {
+		return nil, err
+	}
+	p := &plan{rows: rows, body: h}
+	for _, w := range h.Where {
+		e, err := queries.ParseExpr(w)
+		if err != nil {
+			return nil, err
+		}
+		p.where = append(p.where, e)
+	}
+	for i := range q.Columns {
+		c := &q.Columns[i]
+		pc := planColumn{name: c.Name, version: c.InVersion}
+		if !h.Derived(c.Name) && c.Usage != queries.UsageDiscard {
+			e, err := queries.ParseExpr(h.ColumnExpr(c.Name))
+			if err != nil {
+				return nil, fmt.Errorf("column %q: %w", c.Name, err)
+			}
+			pc.expr, pc.check = e, !e.Optional()
+		}
+		p.columns = append(p.columns, pc)
+	}
+	return p, nil
+}
+
+// extract turns a decoded JSON document into rows.
+func (p *plan) extract(doc any, e env) (*queries.Rows, error) {
+	out := &queries.Rows{Columns: make([]string, len(p.columns))}
+	for i, c := range p.columns {
+		out.Columns[i] = c.name
+	}
+	stacks, err := walkRows(doc, p.rows)
+	if err != nil {
+		return nil, err
+	}
+	found := make([]bool, len(p.columns))
+	for _, st := range stacks {
+		keep := true
+		for _, w := range p.where {
+			v, _ := eval(w, st, e)
+			if !truthy(v) {
+				keep = false
+				break
+			}
+		}
+		if !keep {
+			continue
+		}
+		row := make([]any, len(p.columns))
+		for i, c := range p.columns {
+			if c.expr == nil {
+				continue
+			}
+			v, ok := eval(c.expr, st, e)
+			row[i] = v
+			found[i] = found[i] || ok
+		}
+		out.Values = append(out.Values, row)
+	}
+	if len(out.Values) > 0 {
+		var missing []string
+		for i, c := range p.columns {
+			if c.check && !found[i] && c.version(e.version) {
+				missing = append(missing, fmt.Sprintf("%q", c.expr.Text))
+			}
+		}
+		if len(missing) > 0 {
+			return nil, fmt.Errorf("no row of the answer has %s (renamed in this Elasticsearch version? mark a field that may be absent with a trailing ?)", strings.Join(missing, ", "))
+		}
+	}
+	if g := p.body.Group; g != nil {
+		out.Values = p.group(out.Values, g)
+	}
+	if s := p.body.States; s != nil {
+		out.Values = p.states(out.Values, s)
+	}
+	return out, nil
+}
+
+// walkRows follows the rows path and returns, for each row, its stack of frames: the root,
+// then the element each * matched. Keys between two * move a cursor, not the frame, so that
+// ^ always reads the element of a *. A key missing before the first * is an error (the answer
+// is not what the query expects); a key missing under a * only drops that element (a node
+// without a data path, say).
+func walkRows(doc any, steps []queries.RowStep) ([][]frame, error) {
+	type walk struct {
+		stack  []frame
+		cursor any
+	}
+	walks := []walk{{stack: []frame{{value: doc}}, cursor: doc}}
+	wild := false
+	for _, st := range steps {
+		var next []walk
+		for _, w := range walks {
+			if !st.Wildcard {
+				v, ok := lookup(w.cursor, []string{st.Key})
+				if !ok {
+					if !wild {
+						return nil, fmt.Errorf("the answer has no %q where the rows path expects it", st.Key)
+					}
+					continue
+				}
+				next = append(next, walk{w.stack, v})
+				continue
+			}
+			push := func(k string, v any) {
+				next = append(next, walk{append(slices.Clip(w.stack), frame{key: k, value: v}), v})
+			}
+			switch t := w.cursor.(type) {
+			case map[string]any:
+				keys := make([]string, 0, len(t))
+				for k := range t {
+					keys = append(keys, k)
+				}
+				slices.Sort(keys)
+				for _, k := range keys {
+					push(k, t[k])
+				}
+			case []any:
+				for i, v := range t {
+					push(strconv.Itoa(i), v)
+				}
+			case nil:
+			default:
+				if !wild {
+					return nil, fmt.Errorf("the rows path expects a map or a list at %q, the answer has %T", st.Key, t)
+				}
+			}
+		}
+		walks = next
+		wild = wild || st.Wildcard
+	}
+	stacks := make([][]frame, len(walks))
+	for i, w := range walks {
+		stacks[i] = w.stack
+	}
+	return stacks, nil
+}
+
+// lookup follows a dotted path. Elasticsearch writes a setting whose name is also the prefix
+// of other settings with dots in the key ("low": "85%", "low.max_headroom": "200gb"), and the
+// cat APIs name columns "unassigned.reason": at each level, the nested key is tried first,
+// then keys that join the next parts with dots.
+func lookup(v any, path []string) (any, bool) {
+	if len(path) == 0 {
+		return v, true
+	}
+	switch t := v.(type) {
+	case map[string]any:
+		key := path[0]
+		for i := 1; i <= len(path); i++ {
+			if i > 1 {
+				key += "." + path[i-1]
+			}
+			if child, ok := t[key]; ok {
+				if r, ok := lookup(child, path[i:]); ok {
+					return r, true
+				}
+			}
+		}
+	case []any:
+		if i, err := strconv.Atoi(path[0]); err == nil && i >= 0 && i < len(t) {
+			return lookup(t[i], path[1:])
+		}
+	}
+	return nil, false
+}
+
+// eval computes an expression for one row. found reports whether a source was present in the
+// document (even as null), for the check that a mapped field exists at all.
+func eval(x *queries.Expr, stack []frame, e env) (v any, found bool) {
+	for _, r := range x.Sources {
+		rv, ok := resolve(r, stack, e)
+		found = found || ok
+		if ok && rv != nil {
+			v = rv
+			break
+		}
+	}
+	for _, f := range x.Funcs {
+		v = apply(f, v, e)
+	}
+	return normalize(v), found
+}
+
+func resolve(r queries.Ref, stack []frame, e env) (any, bool) {
+	if r.Kind == queries.RefLiteral {
+		return r.Literal, true
+	}
+	if r.Kind == queries.RefCluster {
+		return e.cluster, true
+	}
+	if r.Root {
+		return lookup(stack[0].value, r.Path)
+	}
+	i := len(stack) - 1 - r.Up
+	if i < 0 {
+		return nil, false
+	}
+	switch r.Kind {
+	case queries.RefKey:
+		return stack[i].key, true
+	case queries.RefValue:
+		return stack[i].value, true
+	}
+	return lookup(stack[i].value, r.Path)
+}
+
+// normalize turns a JSON value into one of the types queries.Rows holds. Objects and lists
+// have no sample value: they become nil.
+func normalize(v any) any {
+	switch t := v.(type) {
+	case json.Number:
+		if i, err := t.Int64(); err == nil {
+			return i
+		}
+		if f, err := t.Float64(); err == nil {
+			return f
+		}
+		return nil
+	case map[string]any, []any:
+		return nil
+	}
+	return v
+}
+
+// number reads a value as a float: JSON numbers, and strings that hold one (Elasticsearch
+// writes many numbers as strings).
+func number(v any) (float64, bool) {
+	switch t := v.(type) {
+	case json.Number:
+		f, err := t.Float64()
+		return f, err == nil
+	case int64:
+		return float64(t), true
+	case float64:
+		return t, true
+	case bool:
+		if t {
+			return 1, true
+		}
+		return 0, true
+	case string:
+		f, err := strconv.ParseFloat(strings.TrimSpace(t), 64)
+		return f, err == nil && !math.IsNaN(f)
+	}
+	return 0, false
+}
+
+// text reads a scalar as a string, for comparisons.
+func text(v any) (string, bool) {
+	switch t := v.(type) {
+	case string:
+		return t, true
+	case json.Number:
+		return t.String(), true
+	case bool:
+		return strconv.FormatBool(t), true
+	case int64:
+		return strconv.FormatInt(t, 10), true
+	case float64:
+		return strconv.FormatFloat(t, 'g', -1, 64), true
+	}
+	return "", false
+}
+
+func truthy(v any) bool {
+	switch t := v.(type) {
+	case nil:
+		return false
+	case bool:
+		return t
+	case string:
+		return t != "" && t != "false"
+	}
+	f, ok := number(v)
+	return ok && f != 0
+}
+
+// group merges rows on the By columns, in order of first appearance.
+func (p *plan) group(rows [][]any, g *queries.Group) [][]any {
+	idx := map[string]int{}
+	for i, c := range p.columns {
+		idx[c.name] = i
+	}
+	role := make([]string, len(p.columns)) // "by", "count", "max", "min" or "" (sum)
+	for _, c := range g.By {
+		role[idx[c]] = "by"
+	}
+	for _, c := range g.Max {
+		role[idx[c]] = "max"
+	}
+	for _, c := range g.Min {
+		role[idx[c]] = "min"
+	}
+	if g.Count != "" {
+		role[idx[g.Count]] = "count"
+	}
+	var out [][]any
+	pos := map[string]int{}
+	for _, row := range rows {
+		var k strings.Builder
+		for i, r := range role {
+			if r == "by" {
+				s, _ := text(row[i])
+				k.WriteString(s)
+				k.WriteByte(0xff)
+			}
+		}
+		j, ok := pos[k.String()]
+		if !ok {
+			j = len(out)
+			pos[k.String()] = j
+			merged := make([]any, len(row))
+			for i, r := range role {
+				if r == "by" {
+					merged[i] = row[i]
+				}
+			}
+			out = append(out, merged)
+		}
+		acc := out[j]
+		for i, r := range role {
+			switch r {
+			case "by":
+			case "count":
+				n, _ := acc[i].(int64)
+				acc[i] = n + 1
+			default:
+				f, ok := number(row[i])
+				if !ok {
+					continue
+				}
+				cur, has := number(acc[i])
+				switch {
+				case !has:
+					acc[i] = f
+				case r == "max":
+					acc[i] = math.Max(cur, f)
+				case r == "min":
+					acc[i] = math.Min(cur, f)
+				default:
+					acc[i] = cur + f
+				}
+			}
+		}
+	}
+	return out
+}
+
+// states expands each row into one row per state.
+func (p *plan) states(rows [][]any, s *queries.States) [][]any {
+	col, lab := -1, -1
+	for i, c := range p.columns {
+		switch c.name {
+		case s.Column:
+			col = i
+		case s.Label:
+			lab = i
+		}
+	}
+	var out [][]any
+	for _, row := range rows {
+		cur, ok := text(row[col])
+		for _, v := range s.Values {
+			r := slices.Clone(row)
+			r[lab] = v
+			r[col] = int64(0)
+			if ok && cur == v {
+				r[col] = int64(1)
+			}
+			out = append(out, r)
+		}
+		if ok && !slices.Contains(s.Values, cur) {
+			r := slices.Clone(row)
+			r[lab], r[col] = cur, int64(1)
+			out = append(out, r)
+		}
+	}
+	return out
+}

@@ -1,0 +1,329 @@
+package elasticsearch
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/persistence-exporter/persistence_exporter/queries"
+)
+
+func decode(t *testing.T, s string) any {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// query parses a one-query pack and returns it with its http body.
+func query(t *testing.T, body string) *queries.Query {
+	t.Helper()
+	p, err := queries.Parse("test.yaml", []byte("source: elasticsearch\nqueries:\n"+body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.Queries[0]
+}
+
+func run(t *testing.T, q *queries.Query, doc string, e env) *queries.Rows {
+	t.Helper()
+	p, err := compile(q, q.HTTP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := p.extract(decode(t, doc), e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+func TestLookupDottedKeys(t *testing.T) {
+	// how Elasticsearch renders a setting that is also the prefix of others, and cat columns
+	doc := decode(t, `{"watermark": {"low": "85%", "low.max_headroom": "200gb",
+		"flood_stage": {"frozen": "95%", "frozen.max_headroom": "20GB"}},
+		"unassigned.reason": "NODE_LEFT", "a": {"b": null}, "list": [{"x": 1}, {"x": 2}]}`)
+	for path, want := range map[string]any{
+		"watermark.low":                             "85%",
+		"watermark.low.max_headroom":                "200gb",
+		"watermark.flood_stage.frozen.max_headroom": "20GB",
+		"unassigned.reason":                         "NODE_LEFT",
+		"list.1.x":                                  json.Number("2"),
+	} {
+		got, ok := lookup(doc, strings.Split(path, "."))
+		if !ok || got != want {
+			t.Errorf("lookup %s = %v, %v; want %v", path, got, ok, want)
+		}
+	}
+	if v, ok := lookup(doc, []string{"a", "b"}); !ok || v != nil {
+		t.Errorf("a JSON null is present: %v %v", v, ok)
+	}
+	for _, path := range []string{"watermark.high", "list.2.x", "list.x", "nope"} {
+		if _, ok := lookup(doc, strings.Split(path, ".")); ok {
+			t.Errorf("lookup %s: found", path)
+		}
+	}
+}
+
+func TestExtractNestedRows(t *testing.T) {
+	q := query(t, `  - name: b
+    http:
+      path: /_nodes/stats
+      rows: nodes.*.breakers.*
+      where: ["$key | ne parent"]
+      fields:
+        cluster: $cluster
+        root: $.cluster_name
+        node: ^$key
+        name: ^name
+        master: ^roles | contains master
+        client: ^roles | empty
+        breaker: $key
+        limit: limit_size | bytes
+    columns:
+      - {name: cluster, usage: label}
+      - {name: root, usage: label}
+      - {name: node, usage: label}
+      - {name: name, usage: label}
+      - {name: master, usage: label}
+      - {name: client, usage: label}
+      - {name: breaker, usage: label}
+      - {name: tripped, usage: counter, metric: b_tripped_total}
+      - {name: limit, usage: gauge}
+`)
+	rows := run(t, q, `{"cluster_name": "from-doc", "nodes": {
+		"n2": {"name": "coord-1", "roles": [], "breakers": {"request": {"tripped": 0, "limit_size": "1gb"}}},
+		"n1": {"name": "data-1", "roles": ["data", "master"], "breakers": {
+			"request": {"tripped": 3, "limit_size": "30%"}, "parent": {"tripped": 1}, "fielddata": {"tripped": 7, "limit_size": "512mb"}}}}}`,
+		env{cluster: "temporal-es"})
+	want := [][]any{
+		{"temporal-es", "from-doc", "n1", "data-1", true, false, "fielddata", int64(7), float64(512 << 20)},
+		{"temporal-es", "from-doc", "n1", "data-1", true, false, "request", int64(3), nil},
+		{"temporal-es", "from-doc", "n2", "coord-1", false, true, "request", int64(0), float64(1 << 30)},
+	}
+	if !reflect.DeepEqual(rows.Values, want) {
+		t.Errorf("rows:\n%v\nwant\n%v", rows.Values, want)
+	}
+	if got := strings.Join(rows.Columns, ","); got != "cluster,root,node,name,master,client,breaker,tripped,limit" {
+		t.Errorf("columns %s", got)
+	}
+}
+
+// A field that no row has is a rename (or a typo): the query fails loudly, unless the pack
+// marks the field optional.
+func TestExtractMissingField(t *testing.T) {
+	q := query(t, `  - name: m
+    http:
+      path: /x
+      rows: items.*
+      fields: {k: $key}
+    columns:
+      - {name: k, usage: label}
+      - {name: size_in_bytes, usage: gauge}
+      - {name: "failed_step?", usage: gauge, metric: m_failed}
+`)
+	p, _ := compile(q, q.HTTP)
+	_, err := p.extract(decode(t, `{"items": {"a": {"size_in_bytes": 1}, "b": {}}}`), env{})
+	if err != nil {
+		t.Errorf("one row has it: %v", err)
+	}
+	_, err = p.extract(decode(t, `{"items": {"a": {"size": 1}}}`), env{})
+	if err == nil || !strings.Contains(err.Error(), `no row of the answer has "size_in_bytes"`) {
+		t.Errorf("renamed field: %v", err)
+	}
+	if _, err = p.extract(decode(t, `{"items": {}}`), env{}); err != nil {
+		t.Errorf("no rows is not an error: %v", err)
+	}
+	if _, err = p.extract(decode(t, `{"other": {}}`), env{}); err == nil || !strings.Contains(err.Error(), `no "items"`) {
+		t.Errorf("the rows path is missing: %v", err)
+	}
+	// a column outside the server's version range is not required
+	q2 := query(t, `  - name: v
+    http: {path: /x, rows: "items.*"}
+    columns:
+      - {name: new_field, usage: gauge, min_version: 80000}
+`)
+	p2, _ := compile(q2, q2.HTTP)
+	if _, err := p2.extract(decode(t, `{"items": {"a": {}}}`), env{version: 71700}); err != nil {
+		t.Errorf("a column of newer versions on 7.17: %v", err)
+	}
+	if _, err := p2.extract(decode(t, `{"items": {"a": {}}}`), env{version: 80100}); err == nil {
+		t.Error("a column of 8.x missing on 8.1 should fail")
+	}
+}
+
+func TestExtractGroupAndStates(t *testing.T) {
+	q := query(t, `  - name: u
+    http:
+      path: /_cat/shards
+      rows: "*"
+      where: ["state | eq UNASSIGNED"]
+      fields: {reason: unassigned.reason}
+      group: {by: [index, reason], count: shards, max: [docs]}
+    columns:
+      - {name: index, usage: label}
+      - {name: reason, usage: label}
+      - {name: shards, usage: gauge}
+      - {name: docs, usage: gauge}
+`)
+	rows := run(t, q, `[
+		{"index": "a", "state": "STARTED", "unassigned.reason": null, "docs": "5"},
+		{"index": "a", "state": "UNASSIGNED", "unassigned.reason": "NODE_LEFT", "docs": "1"},
+		{"index": "b", "state": "UNASSIGNED", "unassigned.reason": "ALLOCATION_FAILED", "docs": null},
+		{"index": "a", "state": "UNASSIGNED", "unassigned.reason": "NODE_LEFT", "docs": "4"}]`, env{})
+	want := [][]any{{"a", "NODE_LEFT", int64(2), float64(4)}, {"b", "ALLOCATION_FAILED", int64(1), nil}}
+	if !reflect.DeepEqual(rows.Values, want) {
+		t.Errorf("group: %v, want %v", rows.Values, want)
+	}
+
+	s := query(t, `  - name: h
+    http:
+      path: /_cluster/health
+      fields: {cluster: cluster_name}
+      states: {column: status, label: color, values: [green, yellow, red]}
+    columns:
+      - {name: cluster, usage: label}
+      - {name: color, usage: label}
+      - {name: status, usage: gauge}
+`)
+	rows = run(t, s, `{"cluster_name": "c", "status": "red"}`, env{})
+	want = [][]any{{"c", "green", int64(0)}, {"c", "yellow", int64(0)}, {"c", "red", int64(1)}}
+	if !reflect.DeepEqual(rows.Values, want) {
+		t.Errorf("states: %v", rows.Values)
+	}
+	// a state nobody listed is not invisible
+	rows = run(t, s, `{"cluster_name": "c", "status": "unknown"}`, env{})
+	if len(rows.Values) != 4 || !reflect.DeepEqual(rows.Values[3], []any{"c", "unknown", int64(1)}) {
+		t.Errorf("unlisted state: %v", rows.Values)
+	}
+}
+
+func TestFuncs(t *testing.T) {
+	now := time.Date(2025, 1, 2, 0, 0, 0, 0, time.UTC)
+	e := env{now: now}
+	f := func(name, arg string, v any) any {
+		fn := queries.Func{Name: name, Arg: arg}
+		if name == "in" {
+			fn.Args = strings.Split(arg, ",")
+		}
+		if name == "truncate" {
+			fn.N = 3
+		}
+		return normalize(apply(fn, v, e))
+	}
+	for _, tc := range []struct {
+		name, arg string
+		in, want  any
+	}{
+		{"ratio", "", "85%", 0.85},
+		{"ratio", "", "0.9", 0.9},
+		{"ratio", "", json.Number("0.95"), 0.95},
+		{"ratio", "", "500mb", nil},
+		{"ratio", "", "150%", nil},
+		{"bytes", "", "500mb", float64(500 << 20)},
+		{"bytes", "", "1.5GB", float64(3 << 29)},
+		{"bytes", "", "10b", float64(10)},
+		{"bytes", "", "85%", nil},
+		{"bytes", "", "0.85", nil},
+		{"bytes", "", "-1", nil},
+		{"bytes", "", json.Number("42"), float64(42)},
+		{"seconds", "", "7.5d", 7.5 * 86400},
+		{"seconds", "", "150ms", 0.15},
+		{"seconds", "", "30s", float64(30)},
+		{"seconds", "", "2m", float64(120)},
+		{"seconds", "", "100micros", 1e-4},
+		{"seconds", "", "-1", nil},
+		{"since", "ms", json.Number("1735689600000"), float64(86400)},
+		{"since", "s", "1735776000", float64(0)},
+		{"since", "s", "2025-01-01T00:00:00Z", float64(86400)},
+		{"since", "ms", nil, nil},
+		{"count", "", []any{1, 2}, int64(2)},
+		{"count", "", map[string]any{}, int64(0)},
+		{"count", "", nil, nil},
+		{"exists", "", nil, false},
+		{"exists", "", "x", true},
+		{"empty", "", []any{}, true},
+		{"empty", "", []any{"master"}, false},
+		{"not", "", true, false},
+		{"join", "", []any{"data", "master"}, "data,master"},
+		{"contains", "master", []any{"data", "master"}, true},
+		{"contains", "master", []any{"data_hot"}, false},
+		{"contains", "master", nil, false},
+		{"prefix", "data", []any{"data_hot", "ingest"}, true},
+		{"prefix", "data", []any{"ingest"}, false},
+		{"eq", "true", "true", true},
+		{"eq", "true", true, true},
+		{"eq", "ERROR", nil, false},
+		{"ne", "ERROR", "complete", true},
+		{"in", "search,write", "write", true},
+		{"in", "search,write", "get", false},
+		{"default", "none", nil, "none"},
+		{"default", "none", "x", "x"},
+		{"truncate", "3", "abcdef", "abc"},
+		{"truncate", "3", "ab", "ab"},
+	} {
+		got := f(tc.name, tc.arg, tc.in)
+		if gf, ok := got.(float64); ok {
+			if wf, ok := tc.want.(float64); ok && math.Abs(gf-wf) < 1e-9 {
+				continue
+			}
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s %s (%#v) = %#v, want %#v", tc.name, tc.arg, tc.in, got, tc.want)
+		}
+	}
+}
+
+// The field count is what Elasticsearch counts against index.mapping.total_fields.limit:
+// objects, leaves, multi-fields, aliases and runtime fields.
+func TestMappedFields(t *testing.T) {
+	m := decode(t, `{"dynamic": "strict",
+		"runtime": {"day": {"type": "keyword"}},
+		"properties": {
+			"WorkflowId": {"type": "keyword"},
+			"Memo": {"type": "object", "enabled": false},
+			"Alias": {"type": "alias", "path": "WorkflowId"},
+			"SearchAttributes": {"properties": {
+				"CustomStringField": {"type": "text", "fields": {"raw": {"type": "keyword"}}},
+				"CustomIntField": {"type": "integer"}}}}}`).(map[string]any)
+	// WorkflowId, Memo, Alias, SearchAttributes, CustomStringField, raw, CustomIntField, day
+	if n := mappedFields(m); n != 8 {
+		t.Errorf("mappedFields = %d, want 8", n)
+	}
+}
+
+func TestParseVersion(t *testing.T) {
+	for in, want := range map[string]int{"7.17.18": 71718, "8.13.4": 81304, "8.7.0-SNAPSHOT": 80700, "8.15": 81500} {
+		if got, err := ParseVersion(in); err != nil || got != want {
+			t.Errorf("ParseVersion(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "eight", "8", "7.100.1", "1.2.3.4"} {
+		if _, err := ParseVersion(in); err == nil {
+			t.Errorf("ParseVersion(%q): no error", in)
+		}
+	}
+}
+
+// JSON numbers keep their precision: a counter above 2^53 is not rounded on its way in.
+func TestNormalizeNumbers(t *testing.T) {
+	dec := json.NewDecoder(bytes.NewReader([]byte(`[9007199254740993, 1.5, 1e3]`)))
+	dec.UseNumber()
+	var v []any
+	if err := dec.Decode(&v); err != nil {
+		t.Fatal(err)
+	}
+	got := []any{normalize(v[0]), normalize(v[1]), normalize(v[2])}
+	want := []any{int64(9007199254740993), 1.5, float64(1000)}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("%v", got)
+	}
+}

@@ -1,0 +1,236 @@
+package elasticsearch
+
+import (
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/persistence-exporter/persistence_exporter/queries"
+)
+
+// apply runs one function of an expression on a value. A function that cannot read its input
+// returns nil: no sample, or an empty label.
+func apply(f queries.Func, v any, e env) any {
+	switch f.Name {
+	case "ratio":
+		return ratio(v)
+	case "bytes":
+		return byteSize(v)
+	case "seconds":
+		return seconds(v)
+	case "since":
+		return since(v, f.Arg, e.now)
+	case "count":
+		switch t := v.(type) {
+		case map[string]any:
+			return int64(len(t))
+		case []any:
+			return int64(len(t))
+		}
+		return nil
+	case "fields":
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		return int64(mappedFields(m))
+	case "exists":
+		return v != nil
+	case "empty":
+		switch t := v.(type) {
+		case nil:
+			return true
+		case map[string]any:
+			return len(t) == 0
+		case []any:
+			return len(t) == 0
+		case string:
+			return t == ""
+		}
+		return false
+	case "not":
+		if b, ok := v.(bool); ok {
+			return !b
+		}
+		return nil
+	case "join":
+		list, ok := v.([]any)
+		if !ok {
+			return nil
+		}
+		parts := make([]string, 0, len(list))
+		for _, x := range list {
+			if s, ok := text(x); ok {
+				parts = append(parts, s)
+			}
+		}
+		return strings.Join(parts, ",")
+	case "contains", "prefix":
+		match := func(s string) bool { return s == f.Arg }
+		if f.Name == "prefix" {
+			match = func(s string) bool { return strings.HasPrefix(s, f.Arg) }
+		}
+		if list, ok := v.([]any); ok {
+			return slices.ContainsFunc(list, func(x any) bool {
+				s, ok := text(x)
+				return ok && match(s)
+			})
+		}
+		if v == nil {
+			return false
+		}
+		s, ok := text(v)
+		return ok && match(s)
+	case "eq", "ne":
+		s, ok := text(v)
+		return ok && (s == f.Arg) == (f.Name == "eq")
+	case "in":
+		s, ok := text(v)
+		return ok && slices.Contains(f.Args, s)
+	case "default":
+		if v == nil {
+			return f.Arg
+		}
+		return v
+	case "truncate":
+		s, ok := v.(string)
+		if !ok || utf8.RuneCountInString(s) <= f.N {
+			return v
+		}
+		return string([]rune(s)[:f.N])
+	}
+	return nil
+}
+
+// ratio reads a disk watermark or breaker limit given as a percentage ("85%") or a ratio
+// ("0.85"). A byte size ("10gb") is not a ratio: nil.
+func ratio(v any) any {
+	if s, ok := v.(string); ok {
+		s = strings.TrimSpace(s)
+		if p, found := strings.CutSuffix(s, "%"); found {
+			f, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+			if err != nil || f < 0 || f > 100 {
+				return nil
+			}
+			return f / 100
+		}
+	}
+	f, ok := number(v)
+	if !ok || f < 0 || f > 1 {
+		return nil
+	}
+	return f
+}
+
+// Elasticsearch byte size units (binary multiples, as in its ByteSizeValue).
+var byteUnits = []struct {
+	suffix string
+	mult   float64
+}{
+	{"pb", 1 << 50}, {"tb", 1 << 40}, {"gb", 1 << 30}, {"mb", 1 << 20}, {"kb", 1 << 10}, {"b", 1},
+}
+
+// byteSize reads "10gb", "512mb", "1.5tb" (any case) as bytes. A percentage or ratio is not a
+// byte size, and -1 means "not set": both nil.
+func byteSize(v any) any {
+	s, ok := v.(string)
+	if !ok {
+		if f, ok := number(v); ok && f >= 0 {
+			return f
+		}
+		return nil
+	}
+	s = strings.ToLower(strings.TrimSpace(s))
+	if s == "0" {
+		return float64(0)
+	}
+	for _, u := range byteUnits {
+		if num, found := strings.CutSuffix(s, u.suffix); found {
+			f, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+			if err != nil || f < 0 {
+				return nil
+			}
+			return math.Round(f * u.mult)
+		}
+	}
+	return nil
+}
+
+// Elasticsearch time units (its TimeValue), longest suffix first.
+var timeUnits = []struct {
+	suffix string
+	secs   float64
+}{
+	{"nanos", 1e-9}, {"micros", 1e-6}, {"ms", 1e-3}, {"d", 86400}, {"h", 3600}, {"m", 60}, {"s", 1},
+}
+
+// seconds reads an Elasticsearch time value ("7.5d", "30s", "150ms") as seconds; a bare
+// number is taken as seconds already; -1 ("never") is nil.
+func seconds(v any) any {
+	s, ok := v.(string)
+	if !ok {
+		if f, ok := number(v); ok && f >= 0 {
+			return f
+		}
+		return nil
+	}
+	s = strings.TrimSpace(s)
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		if f < 0 {
+			return nil
+		}
+		return f
+	}
+	for _, u := range timeUnits {
+		if num, found := strings.CutSuffix(s, u.suffix); found {
+			f, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+			if err != nil || f < 0 {
+				return nil
+			}
+			return f * u.secs
+		}
+	}
+	return nil
+}
+
+// since is the age in seconds, at now, of an epoch timestamp in unit ("ms" or "s") or of an
+// RFC 3339 date.
+func since(v any, unit string, now time.Time) any {
+	if s, ok := v.(string); ok {
+		if t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(s)); err == nil {
+			return now.Sub(t).Seconds()
+		}
+	}
+	f, ok := number(v)
+	if !ok {
+		return nil
+	}
+	if unit == "ms" {
+		f /= 1000
+	}
+	return float64(now.UnixNano())/1e9 - f
+}
+
+// mappedFields counts the fields of a mapping the way Elasticsearch counts them against
+// index.mapping.total_fields.limit: every field and object under properties (recursively),
+// every multi-field, and every runtime field. Field aliases are fields of type alias, so they
+// count too.
+func mappedFields(m map[string]any) int {
+	n := 0
+	for _, key := range []string{"properties", "fields"} {
+		children, _ := m[key].(map[string]any)
+		for _, c := range children {
+			n++
+			if cm, ok := c.(map[string]any); ok {
+				n += mappedFields(cm)
+			}
+		}
+	}
+	if rt, ok := m["runtime"].(map[string]any); ok {
+		n += len(rt)
+	}
+	return n
+}

@@ -1,0 +1,331 @@
+// Package elasticsearch is the Elasticsearch source: it sends the GETs of query packs through
+// go-elasticsearch and turns the JSON answers into rows, as the pack's http body says.
+package elasticsearch
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/elastic/elastic-transport-go/v8/elastictransport"
+	es "github.com/elastic/go-elasticsearch/v8"
+
+	"github.com/persistence-exporter/persistence_exporter/queries"
+)
+
+// DefaultMaxBodyBytes caps one answer: a bigger one fails its query instead of the exporter's
+// memory.
+const DefaultMaxBodyBytes = 128 << 20
+
+// Options configure a source.
+type Options struct {
+	URLs     []string
+	Username string
+	Password string
+	// APIKey is the base64 token Elasticsearch returns as "encoded", or "id:api_key".
+	APIKey string
+	// CACert is PEM: the authorities that sign the cluster's certificates.
+	CACert             []byte
+	InsecureSkipVerify bool
+	// Lists fills the placeholders of http paths ({indices}, ...). A name that is set and
+	// not empty is also reported as the feature feature:<name>, which queries can require.
+	Lists map[string][]string
+	// MaxConns caps the connections kept to each node.
+	MaxConns     int
+	MaxBodyBytes int64
+	// Now is the clock of age computations (tests); time.Now when nil.
+	Now func() time.Time
+}
+
+// Source runs queries on one Elasticsearch cluster.
+type Source struct {
+	client  *es.BaseClient
+	lists   map[string]string // placeholder -> comma-joined list
+	feats   map[string]bool
+	maxBody int64
+	now     func() time.Time
+
+	plans sync.Map // *queries.HTTP -> *plan, compiled once
+
+	mu      sync.Mutex
+	cluster string
+	version int
+	// responses holds the answers of the current gather, by path: the queries of one scrape
+	// that read the same endpoint (eight read /_nodes/stats) share one request. A probe
+	// starts a new gather.
+	responses map[string]*response
+}
+
+type response struct {
+	done chan struct{}
+	doc  any
+	err  error
+}
+
+// New builds the client; it does not connect (a cluster that is down at start-up is only
+// "down").
+func New(opts Options) (*Source, error) {
+	if len(opts.URLs) == 0 {
+		return nil, errors.New("no URLs")
+	}
+	tr, ok := http.DefaultTransport.(*http.Transport)
+	if !ok {
+		return nil, errors.New("the default HTTP transport is not an *http.Transport")
+	}
+	tr = tr.Clone()
+	tr.MaxIdleConnsPerHost = max(opts.MaxConns, 1)
+	if opts.InsecureSkipVerify {
+		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} // the operator asked for it
+	}
+	tOpts := []elastictransport.Option{elastictransport.WithTransport(tr)}
+	if len(opts.URLs) > 1 {
+		// another node may answer what one could not; every request stays bounded by its
+		// query's timeout through its context
+		tOpts = append(tOpts, elastictransport.WithRetry(len(opts.URLs)-1))
+	} else {
+		tOpts = append(tOpts, elastictransport.WithDisableRetry())
+	}
+	esOpts := []es.Option{es.WithAddresses(opts.URLs...), es.WithTransportOptions(tOpts...)}
+	switch {
+	case opts.APIKey != "":
+		key := opts.APIKey
+		if strings.Contains(key, ":") {
+			key = base64.StdEncoding.EncodeToString([]byte(key))
+		}
+		esOpts = append(esOpts, es.WithAPIKey(key))
+	case opts.Username != "" || opts.Password != "":
+		esOpts = append(esOpts, es.WithBasicAuth(opts.Username, opts.Password))
+	}
+	if len(opts.CACert) > 0 {
+		esOpts = append(esOpts, es.WithCACert(opts.CACert))
+	}
+	client, err := es.NewBase(esOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("creating the Elasticsearch client: %w", err)
+	}
+	s := &Source{client: client, lists: map[string]string{}, feats: map[string]bool{},
+		maxBody: opts.MaxBodyBytes, now: opts.Now}
+	if s.maxBody <= 0 {
+		s.maxBody = DefaultMaxBodyBytes
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	for name, list := range opts.Lists {
+		if len(list) > 0 {
+			s.lists[name] = strings.Join(list, ",")
+			s.feats["feature:"+name] = true
+		}
+	}
+	return s, nil
+}
+
+// Probe asks GET / for the version and the cluster name, and starts a new gather.
+func (s *Source) Probe(ctx context.Context) (queries.ServerInfo, error) {
+	doc, err := s.get(ctx, "/")
+	if err != nil {
+		return queries.ServerInfo{}, fmt.Errorf("probe: %w", err)
+	}
+	num, _ := lookup(doc, []string{"version", "number"})
+	numStr, _ := num.(string)
+	v, err := ParseVersion(numStr)
+	if err != nil {
+		return queries.ServerInfo{}, fmt.Errorf("probe: GET / answered no version Elasticsearch: %w", err)
+	}
+	name, _ := lookup(doc, []string{"cluster_name"})
+	cluster, _ := name.(string)
+	feats := make(map[string]string, len(s.feats))
+	for k := range s.feats {
+		feats[k] = ""
+	}
+	s.mu.Lock()
+	s.cluster, s.version = cluster, v
+	s.responses = map[string]*response{"/": {done: closed, doc: doc}}
+	s.mu.Unlock()
+	return queries.ServerInfo{Version: v, Features: feats}, nil
+}
+
+var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// ParseVersion turns "8.13.4" (or "7.17.0-SNAPSHOT") into 81304: major*10000+minor*100+patch.
+func ParseVersion(s string) (int, error) {
+	core, _, _ := strings.Cut(s, "-")
+	parts := strings.Split(core, ".")
+	if len(parts) < 2 || len(parts) > 3 {
+		return 0, fmt.Errorf("cannot read version %q", s)
+	}
+	v := 0
+	for i, mult := range []int{10000, 100, 1} {
+		if i >= len(parts) {
+			break
+		}
+		n, err := strconv.Atoi(parts[i])
+		if err != nil || n < 0 || (i > 0 && n > 99) {
+			return 0, fmt.Errorf("cannot read version %q", s)
+		}
+		v += n * mult
+	}
+	return v, nil
+}
+
+// Run sends the body's GET (or takes the answer another query of this gather already got)
+// and extracts its rows.
+func (s *Source) Run(ctx context.Context, q *queries.Query, body *queries.Body) (*queries.Rows, error) {
+	h := body.HTTP
+	if h == nil {
+		return nil, fmt.Errorf("query %q has no http body", q.Name)
+	}
+	p, err := s.plan(q, h)
+	if err != nil {
+		return nil, err
+	}
+	path, err := s.expand(h.Path)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := s.shared(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	e := env{cluster: s.cluster, version: s.version, now: s.now()}
+	s.mu.Unlock()
+	return p.extract(doc, e)
+}
+
+// plan compiles an http body for its query once.
+func (s *Source) plan(q *queries.Query, h *queries.HTTP) (*plan, error) {
+	if p, ok := s.plans.Load(h); ok {
+		return p.(*plan), nil
+	}
+	p, err := compile(q, h)
+	if err != nil {
+		return nil, fmt.Errorf("query %q: %w", q.Name, err)
+	}
+	actual, _ := s.plans.LoadOrStore(h, p)
+	return actual.(*plan), nil
+}
+
+var placeholder = regexp.MustCompile(`\{[a-z_]+\}`)
+
+// expand fills the placeholders of a path.
+func (s *Source) expand(path string) (string, error) {
+	var missing []string
+	out := placeholder.ReplaceAllStringFunc(path, func(m string) string {
+		name := m[1 : len(m)-1]
+		v, ok := s.lists[name]
+		if !ok {
+			missing = append(missing, name)
+		}
+		return v
+	})
+	if len(missing) > 0 {
+		return "", fmt.Errorf("the path %s needs %s, which this target does not configure (require feature:%s to skip the query instead)",
+			path, strings.Join(missing, ", "), missing[0])
+	}
+	return out, nil
+}
+
+// shared returns the answer to GET path for the current gather, fetching it once.
+func (s *Source) shared(ctx context.Context, path string) (any, error) {
+	s.mu.Lock()
+	if s.responses == nil {
+		s.responses = map[string]*response{}
+	}
+	r, ok := s.responses[path]
+	if !ok {
+		r = &response{done: make(chan struct{})}
+		s.responses[path] = r
+		s.mu.Unlock()
+		r.doc, r.err = s.get(ctx, path)
+		close(r.done)
+		return r.doc, r.err
+	}
+	s.mu.Unlock()
+	select {
+	case <-r.done:
+		return r.doc, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// get sends one GET and decodes its JSON answer.
+func (s *Source) get(ctx context.Context, path string) (any, error) {
+	u, err := url.Parse(path)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", path, err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", path, err)
+	}
+	// the cat APIs answer JSON when asked so, as every other API does anyway
+	req.Header.Set("Accept", "application/json")
+	res, err := s.client.Perform(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("GET %s: %w", path, context.Cause(ctx))
+		}
+		return nil, fmt.Errorf("GET %s: %w", path, err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode < 200 || res.StatusCode > 299 {
+		return nil, fmt.Errorf("GET %s: %s%s", path, res.Status, errorReason(res.Body))
+	}
+	dec := json.NewDecoder(io.LimitReader(res.Body, s.maxBody+1))
+	dec.UseNumber()
+	var doc any
+	if err := dec.Decode(&doc); err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("GET %s: reading the answer: %w", path, context.Cause(ctx))
+		}
+		if dec.InputOffset() > s.maxBody {
+			return nil, fmt.Errorf("GET %s: the answer is larger than %d bytes", path, s.maxBody)
+		}
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("GET %s: the JSON answer is cut short after %d bytes", path, dec.InputOffset())
+		}
+		return nil, fmt.Errorf("GET %s: the answer is not JSON: %w", path, err)
+	}
+	return doc, nil
+}
+
+// errorReason reads the reason of an Elasticsearch error answer, briefly.
+func errorReason(body io.Reader) string {
+	b, _ := io.ReadAll(io.LimitReader(body, 4096))
+	var e struct {
+		Error struct {
+			Type   string `json:"type"`
+			Reason string `json:"reason"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(b, &e) == nil && e.Error.Type != "" {
+		return fmt.Sprintf(": %s: %s", e.Error.Type, e.Error.Reason)
+	}
+	if t := strings.TrimSpace(string(b)); t != "" {
+		if len(t) > 200 {
+			t = t[:200] + "..."
+		}
+		return ": " + t
+	}
+	return ""
+}
+
+// Close closes the client and its idle connections.
+func (s *Source) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = s.client.Close(ctx)
+}

@@ -1,0 +1,178 @@
+package config
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/pem"
+	"math/big"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// testCA returns a new self-signed CA certificate as PEM.
+func testCA(t *testing.T) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+}
+
+func TestElasticsearchTarget(t *testing.T) {
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.pem")
+	caPEM := testCA(t)
+	if err := os.WriteFile(ca, []byte(caPEM), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pw := filepath.Join(dir, "es_password")
+	if err := os.WriteFile(pw, []byte("Es-File-Pass-1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TEST_ES_API_KEY", "key-id:Es-Api-Key-2")
+	c, err := Parse("es.yml", []byte(`targets:
+  elasticsearch:
+    - name: visibility
+      urls: [https://10.0.0.9:9200, https://10.0.0.10:9200]
+      username: exporter
+      password_file: `+pw+`
+      ca_file: `+ca+`
+      slm_policies: [nightly-snapshots]
+      snapshot_repositories: [temporal-backups]
+    - name: archive
+      urls: [http://10.0.0.20:9200]
+      api_key_env: TEST_ES_API_KEY
+      indices: [temporal_visibility_v1_*, "shrink-*temporal_visibility_v1_*", -temporal_visibility_v1_old]
+      query_timeout: 3s
+      max_connections: 4
+    - name: bare
+      urls: [http://10.0.0.30:9200]
+      indices: []
+      insecure_skip_verify: true
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	es := c.Targets.Elasticsearch
+	v := es[0]
+	if v.Password != "Es-File-Pass-1" || string(v.CACert) != caPEM || v.QueryTimeout != DefaultQueryTimeout ||
+		v.MaxConnections != DefaultMaxConnections || !slices.Equal(v.Indices, DefaultIndexPatterns) {
+		t.Errorf("visibility: %+v", v)
+	}
+	if l := v.Lists(); !slices.Equal(l["slm_policies"], []string{"nightly-snapshots"}) || !slices.Equal(l["snapshot_repositories"], []string{"temporal-backups"}) {
+		t.Errorf("lists %v", l)
+	}
+	a := es[1]
+	if a.APIKey != "key-id:Es-Api-Key-2" || a.QueryTimeout != 3*time.Second || a.MaxConnections != 4 || len(a.Indices) != 3 {
+		t.Errorf("archive: %+v", a)
+	}
+	// an explicit empty list collects no index; it is not the default
+	if b := es[2]; b.Indices == nil || len(b.Indices) != 0 || !b.InsecureSkipVerify {
+		t.Errorf("bare: %+v", b)
+	}
+	for _, s := range []string{"Es-File-Pass-1", "key-id:Es-Api-Key-2", "Es-Api-Key-2",
+		base64.StdEncoding.EncodeToString([]byte("key-id:Es-Api-Key-2")),
+		base64.StdEncoding.EncodeToString([]byte("exporter:Es-File-Pass-1"))} {
+		if !slices.Contains(c.Secrets(), s) {
+			t.Errorf("Secrets() lacks %q", s)
+		}
+	}
+}
+
+func TestElasticsearchErrors(t *testing.T) {
+	dir := t.TempDir()
+	notPEM := filepath.Join(dir, "not.pem")
+	if err := os.WriteFile(notPEM, []byte("hello"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TEST_ES_PW", "Es-Pass-3")
+	t.Setenv("TEST_ES_KEY", "Es-Key-3")
+	for _, tc := range []struct {
+		name, text string
+		want       []string
+	}{
+		{"auth", `targets:
+  elasticsearch:
+    - name: both
+      urls: [http://es:9200]
+      username: u
+      password_env: TEST_ES_PW
+      api_key_env: TEST_ES_KEY
+    - name: nouser
+      urls: [http://es:9200]
+      password_env: TEST_ES_PW
+    - name: nopass
+      urls: [http://es:9200]
+      username: u
+`, []string{
+			`bad.yml:3: elasticsearch target "both": use a password or an API key, not both`,
+			`bad.yml:8: elasticsearch target "nouser": a password needs a username`,
+			`bad.yml:13: elasticsearch target "nopass": username "u" needs password_file or password_env`,
+		}},
+		{"tls", `targets:
+  elasticsearch:
+    - name: es
+      urls: [https://es:9200]
+      ca_file: ` + notPEM + `
+      insecure_skip_verify: true
+`, []string{
+			`bad.yml:5: ca_file "` + notPEM + `" has no PEM certificate`,
+			`bad.yml:6: elasticsearch target "es": insecure_skip_verify ignores ca_file: set one`,
+		}},
+		{"names", `targets:
+  elasticsearch:
+    - name: es
+      urls: [http://es:9200]
+      indices: ["", "a b", "_cat", "x/y", "ok-*"]
+      slm_policies: ["p*"]
+      snapshot_repositories: ["r,s"]
+      query_timeout: -2s
+      max_connections: 100
+`, []string{
+			`bad.yml:5: indices: an empty name`,
+			`bad.yml:5: indices: "a b" has a character Elasticsearch names cannot have (one of "\/?<>|#,{} or a space)`,
+			`bad.yml:5: indices: "_cat" starts with _, which would name an Elasticsearch API in the request path`,
+			`bad.yml:5: indices: "x/y" has a character Elasticsearch names cannot have (one of "\/?<>|#,{} or a space)`,
+			`bad.yml:6: slm_policies: "p*" has a character Elasticsearch names cannot have (one of "\/?<>|#,{}* or a space)`,
+			`bad.yml:7: snapshot_repositories: "r,s" has a character Elasticsearch names cannot have (one of "\/?<>|#,{}* or a space)`,
+			`bad.yml:8: query_timeout -2s must be positive`,
+			`bad.yml:9: max_connections 100: want 1 to 20 (the exporter should stay cheap on the cluster)`,
+		}},
+		{"unknown key", `targets:
+  elasticsearch:
+    - name: es
+      urls: [http://es:9200]
+      index_patterns: [x]
+`, []string{`bad.yml:5: unknown key "index_patterns" in targets.elasticsearch[0]`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("bad.yml", []byte(tc.text))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if got := err.Error(); got != strings.Join(tc.want, "\n") {
+				t.Errorf("errors:\n%s\nwant:\n%s", got, strings.Join(tc.want, "\n"))
+			}
+			for _, s := range []string{"Es-Pass-3", "Es-Key-3"} {
+				if strings.Contains(err.Error(), s) {
+					t.Errorf("the error shows a secret: %v", err)
+				}
+			}
+		})
+	}
+}

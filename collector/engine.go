@@ -80,19 +80,20 @@ type Engine struct {
 	store   *Store
 	probes  singleflight.Group
 	log     *slog.Logger
-	descs   sync.Map // descKey -> *prometheus.Desc
 
 	// TTLCap, when set, caps the TTL of every query (0: every query runs at every scrape).
 	TTLCap *time.Duration
 
-	mu        sync.Mutex
-	lastState map[string]string // per target or target/query: the last error logged, "" when fine
-	byName    map[string]*Target
+	mu         sync.Mutex
+	lastState  map[string]string // per target or target/query: the last error logged, "" when fine
+	renderings map[renderKey]*rendering
+	byName     map[string]*Target
 }
 
 // NewEngine makes an engine over targets.
 func NewEngine(targets []*Target, logger *slog.Logger) *Engine {
-	e := &Engine{Targets: targets, store: NewStore(), log: logger, lastState: map[string]string{}, byName: map[string]*Target{}}
+	e := &Engine{Targets: targets, store: NewStore(), log: logger, lastState: map[string]string{},
+		byName: map[string]*Target{}, renderings: map[renderKey]*rendering{}}
 	for _, t := range targets {
 		e.byName[t.Name] = t
 	}

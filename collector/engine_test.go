@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/expfmt"
 
@@ -132,9 +131,8 @@ func newEngine(t *testing.T, only ...string) *Engine {
 // scrapeText collects like /metrics (withTarget) or /probe and returns the exposition text.
 func scrapeText(t *testing.T, e *Engine, ctx context.Context, targets []*Target, withTarget bool) string {
 	t.Helper()
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(&scrape{ctx: ctx, engine: e, targets: targets, withTarget: withTarget})
-	mfs, err := reg.Gather()
+	g := &scrapeGatherer{ctx: ctx, engine: e, targets: targets, withTarget: withTarget}
+	mfs, err := g.Gather()
 	if err != nil {
 		t.Fatalf("gather: %v", err)
 	}
@@ -195,9 +193,8 @@ func TestScrapeAllTargets(t *testing.T) {
 
 func TestScrapeIsLintClean(t *testing.T) {
 	e := newEngine(t)
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(&scrape{ctx: ctxT(t, 5*time.Second), engine: e, targets: e.Targets, withTarget: true})
-	problems, err := testutil.GatherAndLint(reg)
+	g := &scrapeGatherer{ctx: ctxT(t, 5*time.Second), engine: e, targets: e.Targets, withTarget: true}
+	problems, err := testutil.GatherAndLint(g)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,12 +41,7 @@ func scrapeTimeout(r *http.Request, opts HandlerOpts) time.Duration {
 func (e *Engine) serve(w http.ResponseWriter, r *http.Request, opts HandlerOpts, targets []*Target, withTarget bool, extra prometheus.Gatherer) {
 	ctx, cancel := context.WithTimeout(r.Context(), scrapeTimeout(r, opts))
 	defer cancel()
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(&scrape{ctx: ctx, engine: e, targets: targets, withTarget: withTarget})
-	g := prometheus.Gatherers{reg}
-	if extra != nil {
-		g = append(g, extra)
-	}
+	g := &scrapeGatherer{ctx: ctx, engine: e, targets: targets, withTarget: withTarget, extra: extra}
 	promhttp.HandlerFor(g, promhttp.HandlerOpts{
 		ErrorLog:      opts.ErrorLog,
 		ErrorHandling: promhttp.ContinueOnError,

@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
@@ -33,108 +35,210 @@ var selfHelp = map[string]string{
 	metricTargetInfo:    "What the probe found (value 1): the kind of target, its version number and its role.",
 }
 
-// scrape is a prometheus.Collector for one HTTP request: it gathers its targets with the
-// request's context, so the scrape deadline bounds every query.
-type scrape struct {
+// A scrape builds the exposition's metric families directly, rather than through
+// prometheus.Registry: on a large catalog a scrape carries ten thousand series, and const
+// metrics with the registry's consistency checks cost several times the work. The engine
+// guarantees what the registry would check: one type and label set per name (validated when
+// packs load), no duplicate series (rows with repeated label values are dropped).
+
+// families collects the metric families of one scrape.
+type families struct {
+	byName map[string]*dto.MetricFamily
+}
+
+func newFamilies() *families { return &families{byName: map[string]*dto.MetricFamily{}} }
+
+// family returns the family of a name, creating it; nil when the name is taken by a family of
+// another type (a dynamic metric name colliding with a fixed one).
+func (f *families) family(name, help string, typ dto.MetricType) *dto.MetricFamily {
+	mf, ok := f.byName[name]
+	if !ok {
+		mf = &dto.MetricFamily{Name: &name, Help: &help, Type: &typ}
+		f.byName[name] = mf
+	}
+	if mf.GetType() != typ {
+		return nil
+	}
+	return mf
+}
+
+// sample adds one sample.
+func (f *families) sample(name, help string, typ dto.MetricType, labels []*dto.LabelPair, v float64) {
+	if mf := f.family(name, help, typ); mf != nil {
+		mf.Metric = append(mf.Metric, newMetric(typ, labels, v))
+	}
+}
+
+// sorted returns the families in name order.
+func (f *families) sorted() []*dto.MetricFamily {
+	out := make([]*dto.MetricFamily, 0, len(f.byName))
+	for _, mf := range f.byName {
+		out = append(out, mf)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].GetName() < out[j].GetName() })
+	return out
+}
+
+func newMetric(typ dto.MetricType, labels []*dto.LabelPair, v float64) *dto.Metric {
+	m := &dto.Metric{Label: labels}
+	switch typ {
+	case dto.MetricType_COUNTER:
+		m.Counter = &dto.Counter{Value: &v}
+	case dto.MetricType_UNTYPED:
+		m.Untyped = &dto.Untyped{Value: &v}
+	default:
+		m.Gauge = &dto.Gauge{Value: &v}
+	}
+	return m
+}
+
+func dtoType(t queries.MetricType) dto.MetricType {
+	switch t {
+	case queries.Counter:
+		return dto.MetricType_COUNTER
+	case queries.Untyped:
+		return dto.MetricType_UNTYPED
+	}
+	return dto.MetricType_GAUGE
+}
+
+// labelPairs makes label pairs, sorted by name as Prometheus' client libraries write them,
+// with the target's when the exposition carries it.
+func labelPairs(target string, withTarget bool, names []string, values ...string) []*dto.LabelPair {
+	out := make([]*dto.LabelPair, 0, len(names)+1)
+	if withTarget {
+		out = append(out, &dto.LabelPair{Name: &targetLabel, Value: &target})
+	}
+	for i := range names {
+		out = append(out, &dto.LabelPair{Name: &names[i], Value: &values[i]})
+	}
+	if len(out) > 1 {
+		sort.Slice(out, func(i, j int) bool { return *out[i].Name < *out[j].Name })
+	}
+	return out
+}
+
+var targetLabel = "target"
+
+// scrapeGatherer is a prometheus.Gatherer for one HTTP request: it gathers its targets with
+// the request's context, so the scrape deadline bounds every query.
+type scrapeGatherer struct {
 	ctx        context.Context
 	engine     *Engine
 	targets    []*Target
 	withTarget bool // add the target label (/metrics); /probe leaves it out
+	extra      prometheus.Gatherer
 }
 
-// Describe sends nothing: the metrics depend on what the servers return (an unchecked
-// collector).
-func (s *scrape) Describe(chan<- *prometheus.Desc) {}
-
-func (s *scrape) Collect(ch chan<- prometheus.Metric) {
-	for _, snap := range s.engine.GatherAll(s.ctx, s.targets) {
-		s.engine.emit(ch, snap, s.withTarget)
+func (g *scrapeGatherer) Gather() ([]*dto.MetricFamily, error) {
+	f := newFamilies()
+	for _, snap := range g.engine.GatherAll(g.ctx, g.targets) {
+		g.engine.emit(f, snap, g.withTarget)
 	}
+	out := f.sorted()
+	if g.extra == nil {
+		return out, nil
+	}
+	extra, err := g.extra.Gather()
+	out = append(out, extra...)
+	sort.SliceStable(out, func(i, j int) bool { return out[i].GetName() < out[j].GetName() })
+	return out, err
 }
 
-type descKey struct {
-	name       string
-	withTarget bool
-}
-
-// desc returns the cached descriptor of a metric.
-func (e *Engine) desc(name, help string, labels []string, withTarget bool) *prometheus.Desc {
-	k := descKey{name, withTarget}
-	if d, ok := e.descs.Load(k); ok {
-		return d.(*prometheus.Desc)
-	}
-	if withTarget {
-		labels = append([]string{"target"}, labels...)
-	}
-	d, _ := e.descs.LoadOrStore(k, prometheus.NewDesc(name, help, labels, nil))
-	return d.(*prometheus.Desc)
-}
-
-func valueType(t queries.MetricType) prometheus.ValueType {
-	switch t {
-	case queries.Counter:
-		return prometheus.CounterValue
-	case queries.Untyped:
-		return prometheus.UntypedValue
-	}
-	return prometheus.GaugeValue
-}
+var (
+	upHelp     = "Whether the last probe of the target succeeded (1) or not (0)."
+	queryLabel = []string{"query"}
+	infoLabels = []string{"kind", "version", "role"}
+)
 
 // emit writes one snapshot as metrics.
-func (e *Engine) emit(ch chan<- prometheus.Metric, snap *Snapshot, withTarget bool) {
+func (e *Engine) emit(f *families, snap *Snapshot, withTarget bool) {
 	t := snap.Target
-	lv := func(vals ...string) []string {
-		if withTarget {
-			return append([]string{t.Name}, vals...)
-		}
-		return vals
-	}
+	gauge := dto.MetricType_GAUGE
 	up := 0.0
 	if snap.Up {
 		up = 1
 	}
-	ch <- prometheus.MustNewConstMetric(e.desc(t.UpMetric, "Whether the last probe of the target succeeded (1) or not (0).", nil, withTarget),
-		prometheus.GaugeValue, up, lv()...)
-	ch <- prometheus.MustNewConstMetric(e.desc(metricProbeDuration, selfHelp[metricProbeDuration], nil, withTarget),
-		prometheus.GaugeValue, snap.ProbeDuration.Seconds(), lv()...)
+	targetOnly := labelPairs(t.Name, withTarget, nil)
+	f.sample(t.UpMetric, upHelp, gauge, targetOnly, up)
+	f.sample(metricProbeDuration, selfHelp[metricProbeDuration], gauge, targetOnly, snap.ProbeDuration.Seconds())
 	if !snap.Up {
 		return
 	}
-	ch <- prometheus.MustNewConstMetric(e.desc(metricTargetInfo, selfHelp[metricTargetInfo], []string{"kind", "version", "role"}, withTarget),
-		prometheus.GaugeValue, 1, lv(t.Kind, strconv.Itoa(snap.Info.Version), string(snap.Info.Role))...)
-	q1 := []string{"query"}
+	f.sample(metricTargetInfo, selfHelp[metricTargetInfo], gauge,
+		labelPairs(t.Name, withTarget, infoLabels, t.Kind, strconv.Itoa(snap.Info.Version), string(snap.Info.Role)), 1)
 	for _, sk := range snap.Skipped {
-		ch <- prometheus.MustNewConstMetric(e.desc(metricQueryEnabled, selfHelp[metricQueryEnabled], q1, withTarget),
-			prometheus.GaugeValue, 0, lv(sk.Query.Name)...)
+		f.sample(metricQueryEnabled, selfHelp[metricQueryEnabled], gauge, labelPairs(t.Name, withTarget, queryLabel, sk.Query.Name), 0)
 	}
 	for _, r := range snap.Results {
 		q := r.Query
-		ch <- prometheus.MustNewConstMetric(e.desc(metricQueryEnabled, selfHelp[metricQueryEnabled], q1, withTarget),
-			prometheus.GaugeValue, 1, lv(q.Name)...)
-		ch <- prometheus.MustNewConstMetric(e.desc(metricQueryErrors, selfHelp[metricQueryErrors], q1, withTarget),
-			prometheus.CounterValue, float64(e.store.Errors(key(t, q))), lv(q.Name)...)
+		ql := labelPairs(t.Name, withTarget, queryLabel, q.Name)
+		f.sample(metricQueryEnabled, selfHelp[metricQueryEnabled], gauge, ql, 1)
+		f.sample(metricQueryErrors, selfHelp[metricQueryErrors], dto.MetricType_COUNTER, ql, float64(e.store.Errors(key(t, q))))
 		if r.Err != nil {
 			if last := e.store.Last(key(t, q)); last != nil && last.Duration > 0 {
-				ch <- prometheus.MustNewConstMetric(e.desc(metricQueryDuration, selfHelp[metricQueryDuration], q1, withTarget),
-					prometheus.GaugeValue, last.Duration.Seconds(), lv(q.Name)...)
+				f.sample(metricQueryDuration, selfHelp[metricQueryDuration], gauge, ql, last.Duration.Seconds())
 			}
 			continue
 		}
-		ch <- prometheus.MustNewConstMetric(e.desc(metricQueryDuration, selfHelp[metricQueryDuration], q1, withTarget),
-			prometheus.GaugeValue, r.Duration.Seconds(), lv(q.Name)...)
+		f.sample(metricQueryDuration, selfHelp[metricQueryDuration], gauge, ql, r.Duration.Seconds())
 		age := 0.0
 		if r.Cached {
 			age = time.Since(r.Started).Seconds()
 		}
-		ch <- prometheus.MustNewConstMetric(e.desc(metricQueryAge, selfHelp[metricQueryAge], q1, withTarget),
-			prometheus.GaugeValue, age, lv(q.Name)...)
-		e.emitRows(ch, t, r, snap.Info.Version, withTarget)
+		f.sample(metricQueryAge, selfHelp[metricQueryAge], gauge, ql, age)
+		for _, rf := range e.rendered(t, r, snap.Info.Version, withTarget) {
+			if len(rf.metrics) == 0 {
+				continue // an empty family is not valid exposition
+			}
+			if mf := f.family(rf.name, rf.help, rf.typ); mf != nil {
+				mf.Metric = append(mf.Metric, rf.metrics...)
+			}
+		}
 	}
 }
 
-// emitRows turns result rows into samples. A row that repeats the label values of an earlier
-// row is dropped (the registry would fail the whole scrape on a duplicate series).
-func (e *Engine) emitRows(ch chan<- prometheus.Metric, t *Target, r *Result, version int, withTarget bool) {
+// renderedFamily is what one result contributes to one metric family.
+type renderedFamily struct {
+	name, help string
+	typ        dto.MetricType
+	metrics    []*dto.Metric
+}
+
+// rendering caches the samples of a stored result: while a result is served from the store
+// (within its TTL) its samples are the same at every scrape, and are built once.
+type rendering struct {
+	rows       *queries.Rows
+	withTarget bool
+	n, version int
+	families   []renderedFamily
+}
+
+// rendered returns the samples of a result, from the cache when it holds this result.
+func (e *Engine) rendered(t *Target, r *Result, version int, withTarget bool) []renderedFamily {
+	k := renderKey{key(t, r.Query), withTarget}
+	n := t.topN(r.Query)
+	e.mu.Lock()
+	c := e.renderings[k]
+	e.mu.Unlock()
+	if c != nil && c.rows == r.Rows && c.n == n && c.version == version {
+		return c.families
+	}
+	fams := e.renderRows(t, r, version, withTarget)
+	e.mu.Lock()
+	e.renderings[k] = &rendering{rows: r.Rows, withTarget: withTarget, n: n, version: version, families: fams}
+	e.mu.Unlock()
+	return fams
+}
+
+type renderKey struct {
+	store      string
+	withTarget bool
+}
+
+// renderRows turns result rows into samples. A row that repeats the label values of an
+// earlier row is dropped (two equal series would make the exposition invalid).
+func (e *Engine) renderRows(t *Target, r *Result, version int, withTarget bool) []renderedFamily {
 	q, rows := r.Query, r.Rows
 	idx := make(map[string]int, len(rows.Columns))
 	for i, c := range rows.Columns {
@@ -146,19 +250,31 @@ func (e *Engine) emitRows(ch chan<- prometheus.Metric, t *Target, r *Result, ver
 	}
 	// the metrics of this server version, and (postgres_exporter packs) the unlisted columns
 	type out struct {
-		m    *queries.Metric
-		col  int
-		desc *prometheus.Desc // nil when each row names its metric
+		m   *queries.Metric
+		col int
+		fam int // index in fams; -1 when each row names its metric
 	}
-	var outs []out
+	var (
+		outs  []out
+		fams  []renderedFamily
+		byNam = map[string]int{}
+	)
+	famOf := func(name, help string, typ dto.MetricType) int {
+		if i, ok := byNam[name]; ok {
+			return i
+		}
+		fams = append(fams, renderedFamily{name: name, help: help, typ: typ})
+		byNam[name] = len(fams) - 1
+		return len(fams) - 1
+	}
 	for i := range q.Metrics {
 		m := &q.Metrics[i]
 		if !m.InVersion(version) {
 			continue
 		}
-		o := out{m: m, col: idx[m.Column]}
+		o := out{m: m, col: idx[m.Column], fam: -1}
 		if q.MetricName == nil {
-			o.desc = e.desc(m.Name, m.Help, q.Labels, withTarget)
+			o.fam = famOf(m.Name, m.Help, dtoType(m.Type))
 		}
 		outs = append(outs, o)
 	}
@@ -170,7 +286,7 @@ func (e *Engine) emitRows(ch chan<- prometheus.Metric, t *Target, r *Result, ver
 		for i, c := range rows.Columns {
 			if !listed[c] {
 				m := &queries.Metric{Name: q.Name + "_" + c, Help: "Unknown metric from " + q.Name, Type: queries.Untyped, Column: c, Scale: 1}
-				outs = append(outs, out{m, i, e.desc(m.Name, m.Help, q.Labels, withTarget)})
+				outs = append(outs, out{m, i, famOf(m.Name, m.Help, dto.MetricType_UNTYPED)})
 			}
 		}
 	}
@@ -179,19 +295,12 @@ func (e *Engine) emitRows(ch chan<- prometheus.Metric, t *Target, r *Result, ver
 		nameCol = idx[q.MetricName.Column]
 	}
 	seen := make(map[string]bool, len(rows.Values))
-	base := 0
-	if withTarget {
-		base = 1
-	}
 	dropped := 0
+	values := make([]string, len(labelIdx))
 	for _, ri := range topRows(rows, q, idx, t.topN(q)) {
 		row := rows.Values[ri]
-		labels := make([]string, base+len(labelIdx))
-		if withTarget {
-			labels[0] = t.Name
-		}
 		for i, ci := range labelIdx {
-			labels[base+i] = labelValue(row[ci])
+			values[i] = labelValue(row[ci])
 		}
 		name := ""
 		if nameCol >= 0 {
@@ -199,28 +308,33 @@ func (e *Engine) emitRows(ch chan<- prometheus.Metric, t *Target, r *Result, ver
 				continue
 			}
 		}
-		k := name + "\xff" + strings.Join(labels, "\xff")
+		k := name + "\xff" + strings.Join(values, "\xff")
 		if seen[k] {
 			dropped++
 			continue
 		}
 		seen[k] = true
+		var labels []*dto.LabelPair // one slice for all the samples of the row
 		for _, o := range outs {
 			v, ok := metricValue(o.m, row[o.col])
 			if !ok {
 				continue
 			}
-			desc, typ := o.desc, o.m.Type
-			if desc == nil {
-				desc, typ = e.desc(name, o.m.Help, q.Labels, withTarget), queries.ExposedType(name, typ)
+			if labels == nil {
+				labels = labelPairs(t.Name, withTarget, q.Labels, slices.Clone(values)...)
 			}
-			ch <- prometheus.MustNewConstMetric(desc, valueType(typ), v, labels...)
+			fi := o.fam
+			if fi < 0 {
+				fi = famOf(name, o.m.Help, dtoType(queries.ExposedType(name, o.m.Type)))
+			}
+			fams[fi].metrics = append(fams[fi].metrics, newMetric(fams[fi].typ, labels, v))
 		}
 	}
 	if dropped > 0 {
 		e.logOnce(t.Name+"\x00dup\x00"+q.Name, "query returned rows with the same label values; kept the first of each",
 			"target", t.Name, "query", q.Name, "dropped", dropped)
 	}
+	return fams
 }
 
 // topRows returns the indexes of the rows the metrics carry: all of them, or the n with the

@@ -291,8 +291,8 @@ func validate(q *Query, lineOf func(path ...any) int) []error {
 		m.Type = ExposedType(m.Name, m.Type)
 		q.Metrics = append(q.Metrics, m)
 	}
-	for _, msg := range q.checkHTTPColumns() {
-		add([]any{"http"}, msg)
+	for _, p := range q.checkJSONColumns() {
+		add([]any{p.kind}, p.msg)
 	}
 	return errs
 }

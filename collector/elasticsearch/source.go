@@ -21,6 +21,7 @@ import (
 	"github.com/elastic/elastic-transport-go/v8/elastictransport"
 	es "github.com/elastic/go-elasticsearch/v8"
 
+	"github.com/persistence-exporter/persistence_exporter/collector/jsonrows"
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
 
@@ -56,7 +57,7 @@ type Source struct {
 	maxBody int64
 	now     func() time.Time
 
-	plans sync.Map // *queries.HTTP -> *plan, compiled once
+	plans sync.Map // *queries.HTTP -> *jsonrows.Plan, compiled once
 
 	mu      sync.Mutex
 	cluster string
@@ -137,13 +138,13 @@ func (s *Source) Probe(ctx context.Context) (queries.ServerInfo, error) {
 	if err != nil {
 		return queries.ServerInfo{}, fmt.Errorf("probe: %w", err)
 	}
-	num, _ := lookup(doc, []string{"version", "number"})
+	num, _ := jsonrows.Lookup(doc, []string{"version", "number"})
 	numStr, _ := num.(string)
 	v, err := ParseVersion(numStr)
 	if err != nil {
 		return queries.ServerInfo{}, fmt.Errorf("probe: GET / answered no version Elasticsearch: %w", err)
 	}
-	name, _ := lookup(doc, []string{"cluster_name"})
+	name, _ := jsonrows.Lookup(doc, []string{"cluster_name"})
 	cluster, _ := name.(string)
 	feats := make(map[string]string, len(s.feats))
 	for k := range s.feats {
@@ -199,22 +200,22 @@ func (s *Source) Run(ctx context.Context, q *queries.Query, body *queries.Body) 
 		return nil, err
 	}
 	s.mu.Lock()
-	e := env{cluster: s.cluster, version: s.version, now: s.now()}
+	e := jsonrows.Env{Cluster: s.cluster, Version: s.version, Now: s.now()}
 	s.mu.Unlock()
-	return p.extract(doc, e)
+	return p.Extract(doc, e)
 }
 
 // plan compiles an http body for its query once.
-func (s *Source) plan(q *queries.Query, h *queries.HTTP) (*plan, error) {
+func (s *Source) plan(q *queries.Query, h *queries.HTTP) (*jsonrows.Plan, error) {
 	if p, ok := s.plans.Load(h); ok {
-		return p.(*plan), nil
+		return p.(*jsonrows.Plan), nil
 	}
-	p, err := compile(q, h)
+	p, err := jsonrows.Compile(q, &h.JSON)
 	if err != nil {
 		return nil, fmt.Errorf("query %q: %w", q.Name, err)
 	}
 	actual, _ := s.plans.LoadOrStore(h, p)
-	return actual.(*plan), nil
+	return actual.(*jsonrows.Plan), nil
 }
 
 var placeholder = regexp.MustCompile(`\{[a-z_]+\}`)

@@ -1,4 +1,7 @@
-package elasticsearch
+// Package jsonrows turns JSON documents into query rows, as the json part of a pack body
+// says (queries.JSON): Elasticsearch answers (http bodies) and pgbackrest's JSON output (exec
+// bodies) go through the same language.
+package jsonrows
 
 import (
 	"encoding/json"
@@ -12,11 +15,14 @@ import (
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
 
-// env is what an extraction knows besides the document.
-type env struct {
-	cluster string
-	now     time.Time
-	version int
+// Env is what an extraction knows besides the document.
+type Env struct {
+	// Cluster is what $cluster reads (the Elasticsearch cluster name).
+	Cluster string
+	// Now is the time since takes ages from.
+	Now time.Time
+	// Version is the server's version number, for the version ranges of columns.
+	Version int
 }
 
 // frame is one level of the rows walk: the document root, then the element each * matched.
@@ -25,12 +31,12 @@ type frame struct {
 	value any
 }
 
-// plan is an http body compiled against the columns of its query.
-type plan struct {
+// Plan is a JSON spec compiled against the columns of its query.
+type Plan struct {
 	rows    []queries.RowStep
 	columns []planColumn
 	where   []*queries.Expr
-	body    *queries.HTTP
+	body    *queries.JSON
 }
 
 type planColumn struct {
@@ -40,14 +46,14 @@ type planColumn struct {
 	version func(int) bool
 }
 
-// compile builds the plan of a body for q's columns. Packs are validated on load, so an error
+// Compile builds the plan of a spec for q's columns. Packs are validated on load, so an error
 // here is a bug in a pack that bypassed validation.
-func compile(q *queries.Query, h *queries.HTTP) (*plan, error) {
+func Compile(q *queries.Query, h *queries.JSON) (*Plan, error) {
 	rows, err := queries.ParseRows(h.Rows)
 	if err != nil {
 		return nil, err
 	}
-	p := &plan{rows: rows, body: h}
+	p := &Plan{rows: rows, body: h}
 	for _, w := range h.Where {
 		e, err := queries.ParseExpr(w)
 		if err != nil {
@@ -70,8 +76,8 @@ func compile(q *queries.Query, h *queries.HTTP) (*plan, error) {
 	return p, nil
 }
 
-// extract turns a decoded JSON document into rows.
-func (p *plan) extract(doc any, e env) (*queries.Rows, error) {
+// Extract turns a decoded JSON document (numbers as json.Number) into rows.
+func (p *Plan) Extract(doc any, e Env) (*queries.Rows, error) {
 	out := &queries.Rows{Columns: make([]string, len(p.columns))}
 	for i, c := range p.columns {
 		out.Columns[i] = c.name
@@ -107,12 +113,12 @@ func (p *plan) extract(doc any, e env) (*queries.Rows, error) {
 	if len(out.Values) > 0 {
 		var missing []string
 		for i, c := range p.columns {
-			if c.check && !found[i] && c.version(e.version) {
+			if c.check && !found[i] && c.version(e.Version) {
 				missing = append(missing, fmt.Sprintf("%q", c.expr.Text))
 			}
 		}
 		if len(missing) > 0 {
-			return nil, fmt.Errorf("no row of the answer has %s (renamed in this Elasticsearch version? mark a field that may be absent with a trailing ?)", strings.Join(missing, ", "))
+			return nil, fmt.Errorf("no row of the answer has %s (renamed in this version? mark a field that may be absent with a trailing ?)", strings.Join(missing, ", "))
 		}
 	}
 	if g := p.body.Group; g != nil {
@@ -140,7 +146,7 @@ func walkRows(doc any, steps []queries.RowStep) ([][]frame, error) {
 		var next []walk
 		for _, w := range walks {
 			if !st.Wildcard {
-				v, ok := lookup(w.cursor, []string{st.Key})
+				v, ok := Lookup(w.cursor, []string{st.Key})
 				if !ok {
 					if !wild {
 						return nil, fmt.Errorf("the answer has no %q where the rows path expects it", st.Key)
@@ -184,11 +190,11 @@ func walkRows(doc any, steps []queries.RowStep) ([][]frame, error) {
 	return stacks, nil
 }
 
-// lookup follows a dotted path. Elasticsearch writes a setting whose name is also the prefix
+// Lookup follows a dotted path. Elasticsearch writes a setting whose name is also the prefix
 // of other settings with dots in the key ("low": "85%", "low.max_headroom": "200gb"), and the
 // cat APIs name columns "unassigned.reason": at each level, the nested key is tried first,
 // then keys that join the next parts with dots.
-func lookup(v any, path []string) (any, bool) {
+func Lookup(v any, path []string) (any, bool) {
 	if len(path) == 0 {
 		return v, true
 	}
@@ -200,14 +206,14 @@ func lookup(v any, path []string) (any, bool) {
 				key += "." + path[i-1]
 			}
 			if child, ok := t[key]; ok {
-				if r, ok := lookup(child, path[i:]); ok {
+				if r, ok := Lookup(child, path[i:]); ok {
 					return r, true
 				}
 			}
 		}
 	case []any:
 		if i, err := strconv.Atoi(path[0]); err == nil && i >= 0 && i < len(t) {
-			return lookup(t[i], path[1:])
+			return Lookup(t[i], path[1:])
 		}
 	}
 	return nil, false
@@ -215,7 +221,7 @@ func lookup(v any, path []string) (any, bool) {
 
 // eval computes an expression for one row. found reports whether a source was present in the
 // document (even as null), for the check that a mapped field exists at all.
-func eval(x *queries.Expr, stack []frame, e env) (v any, found bool) {
+func eval(x *queries.Expr, stack []frame, e Env) (v any, found bool) {
 	for _, r := range x.Sources {
 		rv, ok := resolve(r, stack, e)
 		found = found || ok
@@ -230,15 +236,15 @@ func eval(x *queries.Expr, stack []frame, e env) (v any, found bool) {
 	return normalize(v), found
 }
 
-func resolve(r queries.Ref, stack []frame, e env) (any, bool) {
+func resolve(r queries.Ref, stack []frame, e Env) (any, bool) {
 	if r.Kind == queries.RefLiteral {
 		return r.Literal, true
 	}
 	if r.Kind == queries.RefCluster {
-		return e.cluster, true
+		return e.Cluster, true
 	}
 	if r.Root {
-		return lookup(stack[0].value, r.Path)
+		return Lookup(stack[0].value, r.Path)
 	}
 	i := len(stack) - 1 - r.Up
 	if i < 0 {
@@ -250,7 +256,7 @@ func resolve(r queries.Ref, stack []frame, e env) (any, bool) {
 	case queries.RefValue:
 		return stack[i].value, true
 	}
-	return lookup(stack[i].value, r.Path)
+	return Lookup(stack[i].value, r.Path)
 }
 
 // normalize turns a JSON value into one of the types queries.Rows holds. Objects and lists
@@ -325,10 +331,13 @@ func truthy(v any) bool {
 }
 
 // group merges rows on the By columns, in order of first appearance.
-func (p *plan) group(rows [][]any, g *queries.Group) [][]any {
+func (p *Plan) group(rows [][]any, g *queries.Group) [][]any {
 	idx := map[string]int{}
 	for i, c := range p.columns {
 		idx[c.name] = i
+	}
+	if g.Latest != "" {
+		return latest(rows, g.By, idx, idx[g.Latest])
 	}
 	role := make([]string, len(p.columns)) // "by", "count", "max", "min" or "" (sum)
 	for _, c := range g.By {
@@ -396,7 +405,35 @@ func (p *plan) group(rows [][]any, g *queries.Group) [][]any {
 }
 
 // states expands each row into one row per state.
-func (p *plan) states(rows [][]any, s *queries.States) [][]any {
+// latest keeps, of the rows with equal by values, the one whose column col is largest, whole:
+// the newest backup of each type, with its own size and error flag. Groups keep the order in
+// which they first appear.
+func latest(rows [][]any, by []string, idx map[string]int, col int) [][]any {
+	var out [][]any
+	pos := map[string]int{}
+	for _, row := range rows {
+		var k strings.Builder
+		for _, c := range by {
+			s, _ := text(row[idx[c]])
+			k.WriteString(s)
+			k.WriteByte(0xff)
+		}
+		j, ok := pos[k.String()]
+		if !ok {
+			pos[k.String()] = len(out)
+			out = append(out, row)
+			continue
+		}
+		cur, hasCur := number(out[j][col])
+		v, has := number(row[col])
+		if has && (!hasCur || v > cur) {
+			out[j] = row
+		}
+	}
+	return out
+}
+
+func (p *Plan) states(rows [][]any, s *queries.States) [][]any {
 	col, lab := -1, -1
 	for i, c := range p.columns {
 		switch c.name {

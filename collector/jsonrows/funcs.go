@@ -1,4 +1,4 @@
-package elasticsearch
+package jsonrows
 
 import (
 	"math"
@@ -13,7 +13,7 @@ import (
 
 // apply runs one function of an expression on a value. A function that cannot read its input
 // returns nil: no sample, or an empty label.
-func apply(f queries.Func, v any, e env) any {
+func apply(f queries.Func, v any, e Env) any {
 	switch f.Name {
 	case "ratio":
 		return ratio(v)
@@ -22,7 +22,9 @@ func apply(f queries.Func, v any, e env) any {
 	case "seconds":
 		return seconds(v)
 	case "since":
-		return since(v, f.Arg, e.now)
+		return since(v, f.Arg, e.Now)
+	case "wal":
+		return walPosition(v)
 	case "count":
 		switch t := v.(type) {
 		case map[string]any:
@@ -233,4 +235,24 @@ func mappedFields(m map[string]any) int {
 		n += len(rt)
 	}
 	return n
+}
+
+// walSegmentSize is the WAL segment size assumed by wal: PostgreSQL's default, which
+// pgbackrest info does not report.
+const walSegmentSize = 16 << 20
+
+// walPosition turns a WAL file name (timeline, log and segment, 8 hex digits each, e.g.
+// 000000010000000A00000042) into its position in bytes, as pg_wal_lsn_diff counts them, for
+// 16 MiB segments. The timeline is left out: positions continue across timelines.
+func walPosition(v any) any {
+	s, ok := v.(string)
+	if !ok || len(s) != 24 {
+		return nil
+	}
+	logNo, err1 := strconv.ParseUint(s[8:16], 16, 32)
+	seg, err2 := strconv.ParseUint(s[16:24], 16, 32)
+	if err1 != nil || err2 != nil {
+		return nil
+	}
+	return float64(logNo)*(1<<32) + float64(seg)*walSegmentSize
 }

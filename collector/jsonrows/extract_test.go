@@ -1,4 +1,4 @@
-package elasticsearch
+package jsonrows
 
 import (
 	"bytes"
@@ -33,13 +33,13 @@ func query(t *testing.T, body string) *queries.Query {
 	return p.Queries[0]
 }
 
-func run(t *testing.T, q *queries.Query, doc string, e env) *queries.Rows {
+func run(t *testing.T, q *queries.Query, doc string, e Env) *queries.Rows {
 	t.Helper()
-	p, err := compile(q, q.HTTP)
+	p, err := Compile(q, &q.HTTP.JSON)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows, err := p.extract(decode(t, doc), e)
+	rows, err := p.Extract(decode(t, doc), e)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,16 +58,16 @@ func TestLookupDottedKeys(t *testing.T) {
 		"unassigned.reason":                         "NODE_LEFT",
 		"list.1.x":                                  json.Number("2"),
 	} {
-		got, ok := lookup(doc, strings.Split(path, "."))
+		got, ok := Lookup(doc, strings.Split(path, "."))
 		if !ok || got != want {
 			t.Errorf("lookup %s = %v, %v; want %v", path, got, ok, want)
 		}
 	}
-	if v, ok := lookup(doc, []string{"a", "b"}); !ok || v != nil {
+	if v, ok := Lookup(doc, []string{"a", "b"}); !ok || v != nil {
 		t.Errorf("a JSON null is present: %v %v", v, ok)
 	}
 	for _, path := range []string{"watermark.high", "list.2.x", "list.x", "nope"} {
-		if _, ok := lookup(doc, strings.Split(path, ".")); ok {
+		if _, ok := Lookup(doc, strings.Split(path, ".")); ok {
 			t.Errorf("lookup %s: found", path)
 		}
 	}
@@ -103,7 +103,7 @@ func TestExtractNestedRows(t *testing.T) {
 		"n2": {"name": "coord-1", "roles": [], "breakers": {"request": {"tripped": 0, "limit_size": "1gb"}}},
 		"n1": {"name": "data-1", "roles": ["data", "master"], "breakers": {
 			"request": {"tripped": 3, "limit_size": "30%"}, "parent": {"tripped": 1}, "fielddata": {"tripped": 7, "limit_size": "512mb"}}}}}`,
-		env{cluster: "temporal-es"})
+		Env{Cluster: "temporal-es"})
 	want := [][]any{
 		{"temporal-es", "from-doc", "n1", "data-1", true, false, "fielddata", int64(7), float64(512 << 20)},
 		{"temporal-es", "from-doc", "n1", "data-1", true, false, "request", int64(3), nil},
@@ -130,19 +130,19 @@ func TestExtractMissingField(t *testing.T) {
       - {name: size_in_bytes, usage: gauge}
       - {name: "failed_step?", usage: gauge, metric: m_failed}
 `)
-	p, _ := compile(q, q.HTTP)
-	_, err := p.extract(decode(t, `{"items": {"a": {"size_in_bytes": 1}, "b": {}}}`), env{})
+	p, _ := Compile(q, &q.HTTP.JSON)
+	_, err := p.Extract(decode(t, `{"items": {"a": {"size_in_bytes": 1}, "b": {}}}`), Env{})
 	if err != nil {
 		t.Errorf("one row has it: %v", err)
 	}
-	_, err = p.extract(decode(t, `{"items": {"a": {"size": 1}}}`), env{})
+	_, err = p.Extract(decode(t, `{"items": {"a": {"size": 1}}}`), Env{})
 	if err == nil || !strings.Contains(err.Error(), `no row of the answer has "size_in_bytes"`) {
 		t.Errorf("renamed field: %v", err)
 	}
-	if _, err = p.extract(decode(t, `{"items": {}}`), env{}); err != nil {
+	if _, err = p.Extract(decode(t, `{"items": {}}`), Env{}); err != nil {
 		t.Errorf("no rows is not an error: %v", err)
 	}
-	if _, err = p.extract(decode(t, `{"other": {}}`), env{}); err == nil || !strings.Contains(err.Error(), `no "items"`) {
+	if _, err = p.Extract(decode(t, `{"other": {}}`), Env{}); err == nil || !strings.Contains(err.Error(), `no "items"`) {
 		t.Errorf("the rows path is missing: %v", err)
 	}
 	// a column outside the server's version range is not required
@@ -151,11 +151,11 @@ func TestExtractMissingField(t *testing.T) {
     columns:
       - {name: new_field, usage: gauge, min_version: 80000}
 `)
-	p2, _ := compile(q2, q2.HTTP)
-	if _, err := p2.extract(decode(t, `{"items": {"a": {}}}`), env{version: 71700}); err != nil {
+	p2, _ := Compile(q2, &q2.HTTP.JSON)
+	if _, err := p2.Extract(decode(t, `{"items": {"a": {}}}`), Env{Version: 71700}); err != nil {
 		t.Errorf("a column of newer versions on 7.17: %v", err)
 	}
-	if _, err := p2.extract(decode(t, `{"items": {"a": {}}}`), env{version: 80100}); err == nil {
+	if _, err := p2.Extract(decode(t, `{"items": {"a": {}}}`), Env{Version: 80100}); err == nil {
 		t.Error("a column of 8.x missing on 8.1 should fail")
 	}
 }
@@ -178,7 +178,7 @@ func TestExtractGroupAndStates(t *testing.T) {
 		{"index": "a", "state": "STARTED", "unassigned.reason": null, "docs": "5"},
 		{"index": "a", "state": "UNASSIGNED", "unassigned.reason": "NODE_LEFT", "docs": "1"},
 		{"index": "b", "state": "UNASSIGNED", "unassigned.reason": "ALLOCATION_FAILED", "docs": null},
-		{"index": "a", "state": "UNASSIGNED", "unassigned.reason": "NODE_LEFT", "docs": "4"}]`, env{})
+		{"index": "a", "state": "UNASSIGNED", "unassigned.reason": "NODE_LEFT", "docs": "4"}]`, Env{})
 	want := [][]any{{"a", "NODE_LEFT", int64(2), float64(4)}, {"b", "ALLOCATION_FAILED", int64(1), nil}}
 	if !reflect.DeepEqual(rows.Values, want) {
 		t.Errorf("group: %v, want %v", rows.Values, want)
@@ -194,13 +194,13 @@ func TestExtractGroupAndStates(t *testing.T) {
       - {name: color, usage: label}
       - {name: status, usage: gauge}
 `)
-	rows = run(t, s, `{"cluster_name": "c", "status": "red"}`, env{})
+	rows = run(t, s, `{"cluster_name": "c", "status": "red"}`, Env{})
 	want = [][]any{{"c", "green", int64(0)}, {"c", "yellow", int64(0)}, {"c", "red", int64(1)}}
 	if !reflect.DeepEqual(rows.Values, want) {
 		t.Errorf("states: %v", rows.Values)
 	}
 	// a state nobody listed is not invisible
-	rows = run(t, s, `{"cluster_name": "c", "status": "unknown"}`, env{})
+	rows = run(t, s, `{"cluster_name": "c", "status": "unknown"}`, Env{})
 	if len(rows.Values) != 4 || !reflect.DeepEqual(rows.Values[3], []any{"c", "unknown", int64(1)}) {
 		t.Errorf("unlisted state: %v", rows.Values)
 	}
@@ -208,7 +208,7 @@ func TestExtractGroupAndStates(t *testing.T) {
 
 func TestFuncs(t *testing.T) {
 	now := time.Date(2025, 1, 2, 0, 0, 0, 0, time.UTC)
-	e := env{now: now}
+	e := Env{Now: now}
 	f := func(name, arg string, v any) any {
 		fn := queries.Func{Name: name, Arg: arg}
 		if name == "in" {
@@ -300,20 +300,6 @@ func TestMappedFields(t *testing.T) {
 	}
 }
 
-func TestParseVersion(t *testing.T) {
-	for in, want := range map[string]int{"7.17.18": 71718, "8.13.4": 81304, "8.7.0-SNAPSHOT": 80700, "8.15": 81500} {
-		if got, err := ParseVersion(in); err != nil || got != want {
-			t.Errorf("ParseVersion(%q) = %d, %v; want %d", in, got, err, want)
-		}
-	}
-	for _, in := range []string{"", "eight", "8", "7.100.1", "1.2.3.4"} {
-		if _, err := ParseVersion(in); err == nil {
-			t.Errorf("ParseVersion(%q): no error", in)
-		}
-	}
-}
-
-// JSON numbers keep their precision: a counter above 2^53 is not rounded on its way in.
 func TestNormalizeNumbers(t *testing.T) {
 	dec := json.NewDecoder(bytes.NewReader([]byte(`[9007199254740993, 1.5, 1e3]`)))
 	dec.UseNumber()
@@ -325,5 +311,39 @@ func TestNormalizeNumbers(t *testing.T) {
 	want := []any{int64(9007199254740993), 1.5, float64(1000)}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("%v", got)
+	}
+}
+
+func TestGroupLatestAndWAL(t *testing.T) {
+	q := query(t, `  - name: b
+    http:
+      path: /x
+      rows: "*.backup.*"
+      fields: {stanza: ^name, stop: timestamp.stop, max_wal: archive.stop | wal}
+      group: {by: [stanza, type], latest: stop}
+    columns:
+      - {name: stanza, usage: label}
+      - {name: type, usage: label}
+      - {name: stop, usage: gauge}
+      - {name: info.size, usage: gauge, metric: b_size}
+      - {name: max_wal, usage: gauge}
+`)
+	rows := run(t, q, `[{"name": "main", "backup": [
+		{"type": "full", "timestamp": {"stop": 100}, "info": {"size": 10}, "archive": {"stop": "000000010000000000000005"}},
+		{"type": "incr", "timestamp": {"stop": 150}, "info": {"size": 1}, "archive": {"stop": "000000010000000000000007"}},
+		{"type": "full", "timestamp": {"stop": 200}, "info": {"size": 12}, "archive": {"stop": "00000002000000010000000A"}},
+		{"type": "incr", "timestamp": {"stop": 120}, "info": {"size": 3}, "archive": {"stop": "000000010000000000000006"}}]}]`, Env{})
+	// the newest row of each type, whole: its own size, not a sum
+	want := [][]any{
+		{"main", "full", int64(200), int64(12), float64(1<<32 + 10*16<<20)},
+		{"main", "incr", int64(150), int64(1), float64(7 * 16 << 20)},
+	}
+	if !reflect.DeepEqual(rows.Values, want) {
+		t.Errorf("latest: %v, want %v", rows.Values, want)
+	}
+	for in, want := range map[any]any{"000000010000000000000000": float64(0), "short": nil, "0000000100000000ZZZZZZZZ": nil, float64(1): nil} {
+		if got := walPosition(in); got != want {
+			t.Errorf("walPosition(%v) = %v, want %v", in, got, want)
+		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 
 	"github.com/persistence-exporter/persistence_exporter/collector"
 	"github.com/persistence-exporter/persistence_exporter/internal/config"
@@ -21,8 +20,6 @@ type wiring struct {
 	engine  *collector.Engine
 	targets []*collector.Target
 	entries []targetEntry
-	// unsupported lists targets that are configured and valid but have no source yet.
-	unsupported []string
 }
 
 // targetEntry describes a target for people: the landing page and logs. It never holds a
@@ -62,10 +59,6 @@ func load(file string, red *secret.Redactor, logger *slog.Logger) (*wiring, erro
 			errs = append(errs, err)
 		}
 	}
-	if len(w.unsupported) > 0 {
-		logger.Warn("these targets are valid but this version has no source for their kind yet; they are not scraped",
-			"targets", strings.Join(w.unsupported, ", "))
-	}
 	w.engine = collector.NewEngine(w.targets, logger)
 	if err := errors.Join(errs...); err != nil {
 		w.engine.Close()
@@ -93,11 +86,6 @@ func (w *wiring) add(t *collector.Target, address string) {
 	w.entries = append(w.entries, targetEntry{Name: t.Name, Kind: t.Kind, Address: address})
 }
 
-// skip registers a valid target of a kind that has no source yet.
-func (w *wiring) skip(name, kind, address string) {
-	w.unsupported = append(w.unsupported, name)
-	w.entries = append(w.entries, targetEntry{Name: name, Kind: kind, Address: address})
-}
 
 func (w *wiring) summary() string {
 	n := 0

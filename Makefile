@@ -40,6 +40,14 @@ test: deps lint
 test-short:
 	$(GO) test -short ./...
 
+## bench: scrape cost on a 10,000-table catalog and a 100-table one, against the floor
+## (psql running the same SQL) and Debian's prometheus-postgres-exporter
+bench: deps build
+	@command -v prometheus-postgres-exporter >/dev/null 2>&1 || \
+	  { echo "bench: installing prometheus-postgres-exporter to compare with"; \
+	    $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus-postgres-exporter >/dev/null; }
+	$(GO) run ./cmd/bench --exporter ./$(BINARY)
+
 ## demo: PostgreSQL primary + replica with the seed schema, and the exporter on them
 demo: deps build
 	$(GO) run ./cmd/sandbox --exporter ./$(BINARY)

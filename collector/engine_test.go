@@ -270,7 +270,7 @@ func TestTopN(t *testing.T) {
 		`t_top_v{l="5",target="replica"} 5`, `t_top_v{l="4",target="replica"} 4`, `t_top_v{l="3",target="replica"} 3`)
 	forbidLines(t, text, `t_top_v{l="3",target="primary"}`, `t_top_v{l="2",`, `t_top_v{l="1",`)
 	// the store keeps every row for the advisor
-	if r := e.Store().Last(key(e.Target("primary"), e.Target("primary").Queries[0])); r == nil || len(r.Rows.Values) != 5 {
+	if r := e.Store().Last(key(e.Target("primary"), e.Target("primary").Queries[0])); r == nil || r.Rows.Len() != 5 {
 		t.Errorf("stored result %+v, want all 5 rows", r)
 	}
 }

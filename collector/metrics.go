@@ -294,17 +294,16 @@ func (e *Engine) renderRows(t *Target, r *Result, version int, withTarget bool) 
 	if q.MetricName != nil {
 		nameCol = idx[q.MetricName.Column]
 	}
-	seen := make(map[string]bool, len(rows.Values))
+	seen := make(map[string]bool, rows.Len())
 	dropped := 0
 	values := make([]string, len(labelIdx))
 	for _, ri := range topRows(rows, q, idx, t.topN(q)) {
-		row := rows.Values[ri]
 		for i, ci := range labelIdx {
-			values[i] = labelValue(row[ci])
+			values[i] = labelValue(rows.Value(ri, ci))
 		}
 		name := ""
 		if nameCol >= 0 {
-			if name = q.MetricName.For(labelValue(row[nameCol])); name == "" {
+			if name = q.MetricName.For(labelValue(rows.Value(ri, nameCol))); name == "" {
 				continue
 			}
 		}
@@ -316,7 +315,7 @@ func (e *Engine) renderRows(t *Target, r *Result, version int, withTarget bool) 
 		seen[k] = true
 		var labels []*dto.LabelPair // one slice for all the samples of the row
 		for _, o := range outs {
-			v, ok := metricValue(o.m, row[o.col])
+			v, ok := metricValue(o.m, rows.Value(ri, o.col))
 			if !ok {
 				continue
 			}
@@ -340,7 +339,7 @@ func (e *Engine) renderRows(t *Target, r *Result, version int, withTarget bool) 
 // topRows returns the indexes of the rows the metrics carry: all of them, or the n with the
 // largest Top.By value (rows without a value last), in result order otherwise.
 func topRows(rows *queries.Rows, q *queries.Query, idx map[string]int, n int) []int {
-	all := make([]int, len(rows.Values))
+	all := make([]int, rows.Len())
 	for i := range all {
 		all[i] = i
 	}
@@ -348,10 +347,9 @@ func topRows(rows *queries.Rows, q *queries.Query, idx map[string]int, n int) []
 		return all
 	}
 	by := idx[q.Top.By]
-	plain := &queries.Metric{Scale: 1}
-	key := make([]float64, len(rows.Values))
-	for i, row := range rows.Values {
-		v, ok := metricValue(plain, row[by])
+	key := make([]float64, len(all))
+	for i := range all {
+		v, ok := rows.Number(i, by)
 		if !ok {
 			v = math.Inf(-1)
 		}

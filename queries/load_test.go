@@ -452,3 +452,75 @@ func TestMetricNameAndTopValidation(t *testing.T) {
 		t.Errorf("errors:\n%v\nwant:\n%s", err, strings.Join(want, "\n"))
 	}
 }
+
+func TestTable(t *testing.T) {
+	tb := NewTable([]Kind{KindInt, KindString, KindFloat, KindTime, KindBool, KindAny}, 2)
+	tb.Int(0, 7)
+	tb.String(1, "a")
+	tb.Float(2, 1.5)
+	tb.Int(3, time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro())
+	tb.Int(4, 1)
+	tb.Any(5, "x")
+	tb.EndRow()
+	tb.Null(0)
+	tb.String(1, "b")
+	tb.Null(2)
+	tb.Null(3)
+	tb.Int(4, 0)
+	tb.Any(5, nil)
+	tb.EndRow()
+	tb.Int(0, 9)
+	tb.String(1, "c")
+	tb.Float(2, 3)
+	tb.Null(3)
+	tb.Int(4, 1)
+	tb.Any(5, int64(4))
+	tb.EndRow()
+	r := tb.Rows([]string{"i", "s", "f", "t", "b", "a"})
+	want := [][]any{
+		{int64(7), "a", 1.5, time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), true, "x"},
+		{nil, "b", nil, nil, false, nil},
+		{int64(9), "c", 3.0, nil, true, int64(4)},
+	}
+	check := func(r *Rows, want [][]any) {
+		t.Helper()
+		if r.Len() != len(want) {
+			t.Fatalf("%d rows, want %d", r.Len(), len(want))
+		}
+		for i := range want {
+			for j := range want[i] {
+				if got := r.Value(i, j); got != want[i][j] {
+					t.Errorf("row %d column %s: %#v, want %#v", i, r.Columns[j], got, want[i][j])
+				}
+			}
+		}
+	}
+	check(r, want)
+	if v, ok := r.Number(0, 3); !ok || v != 1704067200 {
+		t.Errorf("Number of a time: %v %v", v, ok)
+	}
+	if _, ok := r.Number(1, 0); ok {
+		t.Error("Number of a null")
+	}
+	if _, ok := r.Number(0, 1); ok {
+		t.Error("Number of a string")
+	}
+	// appending a table of the same kinds, then dropping rows in place
+	o := NewTable([]Kind{KindInt, KindString, KindFloat, KindTime, KindBool, KindAny}, 0)
+	o.Int(0, 11)
+	o.String(1, "d")
+	o.Float(2, 4)
+	o.Null(3)
+	o.Int(4, 0)
+	o.Any(5, true)
+	o.EndRow()
+	r.Append(o.Rows(r.Columns))
+	r.Keep(func(i int) bool { return i != 1 })
+	check(r, [][]any{want[0], want[2], {int64(11), "d", 4.0, nil, false, true}})
+	// a table meets rows of other kinds: both become row-major, values intact
+	rowMajor := &Rows{Columns: r.Columns, Values: [][]any{{"not an int", "e", nil, nil, nil, nil}}}
+	r.Append(rowMajor)
+	if r.Len() != 4 || r.Value(3, 0) != "not an int" || r.Value(0, 0) != int64(7) {
+		t.Errorf("mixed append: %d rows, %v, %v", r.Len(), r.Value(3, 0), r.Value(0, 0))
+	}
+}

@@ -301,12 +301,6 @@ func compareVersions(a, b string) int {
 	return 0
 }
 
-// Rows is a query result: column names and one slice of values per row. Values are nil,
-// string, bool, int64, float64 or time.Time.
-type Rows struct {
-	Columns []string
-	Values  [][]any
-}
 
 // Plan decides whether q runs on a server. It returns the body to send, or a reason why the
 // query is skipped; missing lists the features the server lacks, if that is the reason.

@@ -46,10 +46,10 @@ func (s *Source) probePgbouncer(ctx context.Context) (queries.ServerInfo, error)
 	if err != nil {
 		return info, fmt.Errorf("probe: %w", err)
 	}
-	if len(rows.Values) == 0 || len(rows.Values[0]) == 0 {
+	if rows.Len() == 0 || len(rows.Columns) == 0 {
 		return info, errors.New("probe: SHOW VERSION returned nothing")
 	}
-	text, _ := rows.Values[0][0].(string)
+	text, _ := rows.Value(0, 0).(string)
 	m := pgbouncerVersionRe.FindStringSubmatch(text)
 	if m == nil {
 		return info, fmt.Errorf("probe: cannot read the version in %q", text)

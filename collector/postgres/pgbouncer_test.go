@@ -39,7 +39,7 @@ func TestPgbouncerSource(t *testing.T) {
 			t.Errorf("%s: %v", cmd, err)
 			continue
 		}
-		if len(rows.Values) == 0 {
+		if rows.Len() == 0 {
 			t.Errorf("%s returned no rows", cmd)
 		}
 	}

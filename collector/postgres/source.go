@@ -70,6 +70,7 @@ type Source struct {
 	opts  Options
 	probe func(ctx context.Context) (queries.ServerInfo, error)
 	log   *slog.Logger
+	sizes sync.Map // statement -> rows of its last result
 
 	mu        sync.Mutex
 	version   int                  // server_version_num, from the last probe
@@ -262,7 +263,7 @@ func (s *Source) runEachDatabase(ctx context.Context, q *queries.Query) (*querie
 		if out == nil {
 			out = rows
 		} else if slices.Equal(out.Columns, rows.Columns) {
-			out.Values = append(out.Values, rows.Values...)
+			out.Append(rows)
 		} else {
 			return nil, fmt.Errorf("database %s: columns %v differ from %v", name, rows.Columns, out.Columns)
 		}
@@ -331,29 +332,19 @@ func (s *Source) filter(rows *queries.Rows) *queries.Rows {
 	if dbCol < 0 && schemaCol < 0 {
 		return rows
 	}
-	keep := func(row []any) bool {
-		ok := func(col int, f *Filter) bool {
-			if col < 0 || f == nil {
-				return true
-			}
-			name, isString := row[col].(string)
-			return !isString || name == "" || f.Allows(name)
+	ok := func(i, col int, f *Filter) bool {
+		if col < 0 || f == nil {
+			return true
 		}
-		return ok(dbCol, s.opts.Databases) && ok(schemaCol, s.opts.Schemas)
+		name, isString := rows.Value(i, col).(string)
+		return !isString || name == "" || f.Allows(name)
 	}
 	// in place: the rows are this query's own
-	kept := rows.Values[:0]
-	for _, row := range rows.Values {
-		if keep(row) {
-			kept = append(kept, row)
-		}
-	}
-	clear(rows.Values[len(kept):])
-	rows.Values = kept
+	rows.Keep(func(i int) bool { return ok(i, dbCol, s.opts.Databases) && ok(i, schemaCol, s.opts.Schemas) })
 	return rows
 }
 
-// query runs one statement and reads all rows.
+// query runs one statement and reads all rows into typed columns.
 func (s *Source) query(ctx context.Context, pool *pgxpool.Pool, stmt string) (*queries.Rows, error) {
 	rows, err := pool.Query(ctx, stmt)
 	if err != nil {
@@ -361,31 +352,24 @@ func (s *Source) query(ctx context.Context, pool *pgxpool.Pool, stmt string) (*q
 	}
 	defer rows.Close()
 	fds := rows.FieldDescriptions()
-	out := &queries.Rows{Columns: make([]string, len(fds))}
+	names := make([]string, len(fds))
 	for i, fd := range fds {
-		out.Columns[i] = fd.Name
+		names[i] = fd.Name
 	}
-	dec := newDecoder(rows.Conn().TypeMap(), len(fds))
-	// row slices are cut from blocks, not allocated one by one
-	const block = 256
-	var slab []any
+	// the last result of the statement is a good guess of this one's size
+	capacity, _ := s.sizes.Load(stmt)
+	n, _ := capacity.(int)
+	dec := newDecoder(rows.Conn().TypeMap(), fds, n+n/8)
 	for rows.Next() {
-		raw := rows.RawValues()
-		if len(slab) < len(fds) {
-			slab = make([]any, len(fds)*block)
+		if err := dec.row(rows.RawValues()); err != nil {
+			return nil, err
 		}
-		vals := slab[:len(fds):len(fds)]
-		slab = slab[len(fds):]
-		for i := range fds {
-			if vals[i], err = dec.decode(i, &fds[i], raw[i]); err != nil {
-				return nil, err
-			}
-		}
-		out.Values = append(out.Values, vals)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
+	out := dec.table.Rows(names)
+	s.sizes.Store(stmt, out.Len())
 	return out, nil
 }
 

@@ -76,11 +76,10 @@ func TestSessionIsReadOnlyAndBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := rows.Values[0]
 	want := []any{"on", "5s", "1s", ApplicationName}
 	for i := range want {
-		if got[i] != want[i] {
-			t.Errorf("%s = %v, want %v", rows.Columns[i], got[i], want[i])
+		if got := rows.Value(0, i); got != want[i] {
+			t.Errorf("%s = %v, want %v", rows.Columns[i], got, want[i])
 		}
 	}
 	if _, err := s.query(ctx(t), s.pool, "CREATE TABLE must_not_exist (id int)"); err == nil || !strings.Contains(err.Error(), "read-only transaction") {
@@ -143,7 +142,7 @@ func TestValuesAreNormalized(t *testing.T) {
 		"ts": time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC),
 	}
 	for i, c := range rows.Columns {
-		v := rows.Values[0][i]
+		v := rows.Value(0, i)
 		if c == "nan" {
 			if f, ok := v.(float64); !ok || f == f {
 				t.Errorf("nan = %#v, want a NaN float64", v)
@@ -262,8 +261,8 @@ func TestDatabaseScope(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []string
-	for _, r := range rows.Values {
-		got = append(got, fmt.Sprintf("%s.%s.%s", r...))
+	for i := range rows.Len() {
+		got = append(got, fmt.Sprintf("%s.%s.%s", rows.Value(i, 0), rows.Value(i, 1), rows.Value(i, 2)))
 	}
 	sort.Strings(got)
 	if want := []string{"scope_a.public.visible", "scope_b.public.visible"}; !slices.Equal(got, want) {
@@ -280,8 +279,8 @@ func TestDatabaseScope(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows.Values) != 1 || rows.Values[0][0] != "scope_a" {
-		t.Errorf("rows %v, want only scope_a", rows.Values)
+	if rows.Len() != 1 || rows.Value(0, 0) != "scope_a" {
+		t.Errorf("%d rows, want only scope_a", rows.Len())
 	}
 
 	// one connection per other database, kept between runs
@@ -312,7 +311,7 @@ func TestDatabaseScope(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows.Values) != 1 {
-		t.Errorf("after dropping scope_b: rows %v", rows.Values)
+	if rows.Len() != 1 {
+		t.Errorf("after dropping scope_b: %d rows", rows.Len())
 	}
 }

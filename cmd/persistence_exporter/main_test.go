@@ -361,3 +361,44 @@ func TestServeWithWebConfig(t *testing.T) {
 		t.Errorf("the log shows a password:\n%s", stderr.String())
 	}
 }
+
+// TestPoolerAndBackupTargets wires pgbouncer and pgbackrest targets from a configuration and
+// scrapes them with a PostgreSQL target in one /metrics.
+func TestPoolerAndBackupTargets(t *testing.T) {
+	pg := env.Postgres(t)
+	pooler := env.Pgbouncer(t)
+	repo := env.Pgbackrest(t)
+	cfg := writeFile(t, t.TempDir(), "config.yml", fmt.Sprintf(`targets:
+  postgres:
+    - name: primary
+      dsn: postgres://postgres:%s@127.0.0.1:%d/postgres?sslmode=disable
+  pgbouncer:
+    - name: pooler
+      dsn: %s
+  pgbackrest:
+    - name: backups
+      stanza: %s
+      config: %s
+      command: %s
+`, testPassword, pg.Primary.Port, pooler.AdminDSN(), repo.Stanza, repo.Config, testenv.PgbackrestBin))
+	ex := startExporter(t, cfg)
+	metrics := ex.get(t, "/metrics")
+	for _, want := range []string{
+		`pg_up{target="primary"} 1`,
+		`pgbouncer_up{target="pooler"} 1`,
+		`pgbackrest_up{target="backups"} 1`,
+		`pgbouncer_pools_client_active_connections{database="pgbouncer",target="pooler",user="pgbouncer"}`,
+		`pgbackrest_stanza_status{stanza="temporal",target="backups"} 0`,
+		`pgbackrest_backup_since_last_completion_seconds{backup_type="full",stanza="temporal",target="backups"}`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	landing := ex.get(t, "/")
+	for _, want := range []string{"pooler", "backups", "stanza temporal"} {
+		if !strings.Contains(landing, want) {
+			t.Errorf("the landing page lacks %q", want)
+		}
+	}
+}

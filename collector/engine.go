@@ -28,6 +28,13 @@ type Source interface {
 	Close()
 }
 
+// GatherEnder is implemented by a source that keeps per-gather state (answers shared by the
+// queries of one gather): the engine calls EndGather when the gather's queries are done, so
+// that the state is not kept until the next scrape.
+type GatherEnder interface {
+	EndGather()
+}
+
 // Target is one watched server.
 type Target struct {
 	Name string
@@ -184,6 +191,9 @@ func (e *Engine) Gather(ctx context.Context, t *Target) *Snapshot {
 	}
 	close(next)
 	wg.Wait()
+	if ge, ok := t.Source.(GatherEnder); ok {
+		ge.EndGather()
+	}
 	for _, r := range snap.Results {
 		k := t.Name + "\x00" + r.Query.Name
 		e.noteState(k, r.Err, func(msg string) {

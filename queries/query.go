@@ -301,7 +301,6 @@ func compareVersions(a, b string) int {
 	return 0
 }
 
-
 // Plan decides whether q runs on a server. It returns the body to send, or a reason why the
 // query is skipped; missing lists the features the server lacks, if that is the reason.
 func (q *Query) Plan(info ServerInfo) (body *Body, skip string, missing []string) {

@@ -86,7 +86,6 @@ func (w *wiring) add(t *collector.Target, address string) {
 	w.entries = append(w.entries, targetEntry{Name: t.Name, Kind: t.Kind, Address: address})
 }
 
-
 func (w *wiring) summary() string {
 	n := 0
 	for _, p := range w.set.Packs {

@@ -10,7 +10,7 @@ import (
 
 func buildPgbackrest(w *wiring) error {
 	for _, b := range w.cfg.Targets.Pgbackrest {
-		src, err := pgbackrest.New(pgbackrest.Options{Command: b.CommandWords, Config: b.Config, Stanza: b.Stanza})
+		src, err := pgbackrest.New(pgbackrest.Options{Command: b.CommandWords, Config: b.Config, Stanza: b.Stanza, Timeout: b.QueryTimeout})
 		if err != nil {
 			return fmt.Errorf("pgbackrest target %q: %w", b.Name, err)
 		}

@@ -5,7 +5,9 @@ package jsonrows
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"math"
 	"slices"
 	"strconv"
@@ -14,6 +16,25 @@ import (
 
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
+
+// Decode reads one JSON document (numbers as json.Number, which Extract expects) of at most
+// max bytes; what names the document in errors (GET /_nodes/stats, pgbackrest info).
+func Decode(r io.Reader, max int64, what string) (any, error) {
+	lr := &io.LimitedReader{R: r, N: max + 1}
+	dec := json.NewDecoder(lr)
+	dec.UseNumber()
+	var doc any
+	err := dec.Decode(&doc)
+	switch {
+	case lr.N <= 0:
+		return nil, fmt.Errorf("%s: the answer is larger than %d bytes", what, max)
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+		return nil, fmt.Errorf("%s: the JSON answer is cut short after %d bytes", what, max+1-lr.N)
+	case err != nil:
+		return nil, fmt.Errorf("%s: the answer is not JSON: %w", what, err)
+	}
+	return doc, nil
+}
 
 // Env is what an extraction knows besides the document.
 type Env struct {

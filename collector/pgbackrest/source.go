@@ -5,7 +5,6 @@ package pgbackrest
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os/exec"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/persistence-exporter/persistence_exporter/collector/jsonrows"
+	"github.com/persistence-exporter/persistence_exporter/internal/share"
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
 
@@ -31,6 +31,8 @@ type Options struct {
 	Stanza string
 	// MaxOutput bounds the output read (default 16 MiB).
 	MaxOutput int
+	// Timeout bounds one run of pgbackrest (default 30s).
+	Timeout time.Duration
 }
 
 // Source runs pgbackrest for one stanza.
@@ -40,15 +42,7 @@ type Source struct {
 
 	mu      sync.Mutex
 	version int
-	epoch   uint64                // bumped by every probe: one gather
-	outputs map[string]*execution // the documents of the current gather, by arguments
-}
-
-type execution struct {
-	epoch uint64
-	done  chan struct{}
-	doc   any
-	err   error
+	docs    share.PerGather[any] // the documents of the current gather, by arguments
 }
 
 // New prepares a source; nothing runs until the first probe.
@@ -59,10 +53,13 @@ func New(opts Options) (*Source, error) {
 	if opts.MaxOutput <= 0 {
 		opts.MaxOutput = 16 << 20
 	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 30 * time.Second
+	}
 	if opts.Stanza == "" {
 		return nil, errors.New("no stanza")
 	}
-	return &Source{opts: opts, outputs: map[string]*execution{}}, nil
+	return &Source{opts: opts}, nil
 }
 
 // Close does nothing: no connection is kept.
@@ -77,9 +74,8 @@ var infoArgs = []string{"info", "--output=json"}
 // JSON document (a stanza in trouble is up, with its status code). The document serves the
 // queries of this gather that ask for the same arguments. The version is read once.
 func (s *Source) Probe(ctx context.Context) (queries.ServerInfo, error) {
+	s.docs.Reset()
 	s.mu.Lock()
-	s.epoch++
-	clear(s.outputs)
 	version := s.version
 	s.mu.Unlock()
 	if version == 0 {
@@ -140,41 +136,19 @@ func (s *Source) plan(q *queries.Query, e *queries.Exec) (*jsonrows.Plan, error)
 	return actual.(*jsonrows.Plan), nil
 }
 
-// document runs pgbackrest with args once per gather and decodes its JSON output; concurrent
+// EndGather releases the documents of the gather.
+func (s *Source) EndGather() { s.docs.End() }
+
+// document runs pgbackrest with args once per gather and decodes its JSON output; the
 // queries with the same arguments share the run.
 func (s *Source) document(ctx context.Context, args []string) (any, error) {
-	key := strings.Join(args, "\x00")
-	s.mu.Lock()
-	x := s.outputs[key]
-	if x == nil || x.epoch != s.epoch {
-		x = &execution{epoch: s.epoch, done: make(chan struct{})}
-		s.outputs[key] = x
-		s.mu.Unlock()
-		x.doc, x.err = s.decode(ctx, args)
-		close(x.done)
-	} else {
-		s.mu.Unlock()
-	}
-	select {
-	case <-x.done:
-		return x.doc, x.err
-	case <-ctx.Done():
-		return nil, context.Cause(ctx)
-	}
-}
-
-func (s *Source) decode(ctx context.Context, args []string) (any, error) {
-	out, err := s.run(ctx, args)
-	if err != nil {
-		return nil, err
-	}
-	dec := json.NewDecoder(bytes.NewReader(out))
-	dec.UseNumber()
-	var doc any
-	if err := dec.Decode(&doc); err != nil {
-		return nil, fmt.Errorf("pgbackrest %s: the output is not JSON: %w", args[0], err)
-	}
-	return doc, nil
+	return s.docs.Do(ctx, strings.Join(args, "\x00"), s.opts.Timeout, func(ctx context.Context) (any, error) {
+		out, err := s.run(ctx, args)
+		if err != nil {
+			return nil, err
+		}
+		return jsonrows.Decode(bytes.NewReader(out), int64(s.opts.MaxOutput), "pgbackrest "+args[0])
+	})
 }
 
 // run executes pgbackrest. It runs in its own process group, killed whole when ctx ends:

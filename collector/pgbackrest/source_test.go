@@ -173,27 +173,25 @@ func TestDefaultPack(t *testing.T) {
 }
 
 // TestHungRepository: a pgbackrest that hangs (a repository on a dead NFS mount, say) is
-// killed at the deadline with its process group, and reads as down.
+// killed at its timeout with its process group, and reads as down.
 func TestHungRepository(t *testing.T) {
 	dir := t.TempDir()
 	script := filepath.Join(dir, "pgbackrest")
 	// the script stands in for pgbackrest: it answers version, then hangs in a child
-	if err := os.WriteFile(script, []byte("#!/bin/sh\ncase \"$*\" in *version*) echo 'pgBackRest 2.45'; exit 0;; esac\nsleep 60 &\nwait\n"), 0o755); err != nil {
+	if err := os.WriteFile(script, []byte("#!/bin/sh\ncase \"$*\" in *version*) echo 'pgBackRest 2.45'; exit 0;; esac\nsleep 61 &\nwait\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Options{Command: []string{script}, Stanza: "x"})
+	s, err := New(Options{Command: []string{script}, Stanza: "x", Timeout: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-	defer cancel()
-	_, err = s.Probe(c)
+	_, err = s.Probe(ctx(t))
 	if err == nil || !strings.Contains(err.Error(), "deadline") {
 		t.Fatalf("probe of a hung pgbackrest: %v", err)
 	}
 	// nothing of it is left running
 	time.Sleep(200 * time.Millisecond)
-	out, _ := exec.Command("pgrep", "-f", "sleep 60").Output()
+	out, _ := exec.Command("pgrep", "-f", "sleep 61").Output()
 	if len(strings.TrimSpace(string(out))) > 0 {
 		t.Errorf("the hung command's child still runs: %s", out)
 	}

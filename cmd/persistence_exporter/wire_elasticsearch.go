@@ -21,6 +21,7 @@ func buildElasticsearch(w *wiring) error {
 			InsecureSkipVerify: e.InsecureSkipVerify,
 			Lists:              e.Lists(),
 			MaxConns:           e.MaxConnections,
+			Timeout:            e.QueryTimeout,
 		})
 		if err != nil {
 			return fmt.Errorf("elasticsearch target %q: %w", e.Name, err)

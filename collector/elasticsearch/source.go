@@ -22,12 +22,18 @@ import (
 	es "github.com/elastic/go-elasticsearch/v8"
 
 	"github.com/persistence-exporter/persistence_exporter/collector/jsonrows"
+	"github.com/persistence-exporter/persistence_exporter/internal/share"
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
 
 // DefaultMaxBodyBytes caps one answer: a bigger one fails its query instead of the exporter's
-// memory.
-const DefaultMaxBodyBytes = 128 << 20
+// memory. The decoded tree is several times the size of the text, and the queries of a
+// gather hold theirs at the same time. The default pack's largest answer, /_nodes/stats
+// through its filter_path, is a few KiB per node.
+const DefaultMaxBodyBytes = 32 << 20
+
+// DefaultTimeout bounds a request whose query sets no timeout, when Options.Timeout is zero.
+const DefaultTimeout = 10 * time.Second
 
 // Options configure a source.
 type Options struct {
@@ -45,6 +51,10 @@ type Options struct {
 	// MaxConns caps the connections kept to each node.
 	MaxConns     int
 	MaxBodyBytes int64
+	// Timeout bounds the request of a query that sets no timeout of its own (the target's
+	// query_timeout). A request that queries share runs on its own, under this bound, so
+	// that one query giving up does not fail the others.
+	Timeout time.Duration
 	// Now is the clock of age computations (tests); time.Now when nil.
 	Now func() time.Time
 }
@@ -55,23 +65,19 @@ type Source struct {
 	lists   map[string]string // placeholder -> comma-joined list
 	feats   map[string]bool
 	maxBody int64
+	timeout time.Duration
 	now     func() time.Time
 
 	plans sync.Map // *queries.HTTP -> *jsonrows.Plan, compiled once
 
+	// answers holds the decoded answers of the current gather, by path: the queries of one
+	// scrape that read the same endpoint (eight read /_nodes/stats) share one request. A
+	// probe starts a gather, EndGather releases them.
+	answers share.PerGather[any]
+
 	mu      sync.Mutex
 	cluster string
 	version int
-	// responses holds the answers of the current gather, by path: the queries of one scrape
-	// that read the same endpoint (eight read /_nodes/stats) share one request. A probe
-	// starts a new gather.
-	responses map[string]*response
-}
-
-type response struct {
-	done chan struct{}
-	doc  any
-	err  error
 }
 
 // New builds the client; it does not connect (a cluster that is down at start-up is only
@@ -116,9 +122,12 @@ func New(opts Options) (*Source, error) {
 		return nil, fmt.Errorf("creating the Elasticsearch client: %w", err)
 	}
 	s := &Source{client: client, lists: map[string]string{}, feats: map[string]bool{},
-		maxBody: opts.MaxBodyBytes, now: opts.Now}
+		maxBody: opts.MaxBodyBytes, timeout: opts.Timeout, now: opts.Now}
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
+	}
+	if s.timeout <= 0 {
+		s.timeout = DefaultTimeout
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -132,8 +141,10 @@ func New(opts Options) (*Source, error) {
 	return s, nil
 }
 
-// Probe asks GET / for the version and the cluster name, and starts a new gather.
+// Probe asks GET / for the version and the cluster name, and starts a new gather: the
+// answer serves the queries of the gather that read GET /.
 func (s *Source) Probe(ctx context.Context) (queries.ServerInfo, error) {
+	s.answers.Reset()
 	doc, err := s.get(ctx, "/")
 	if err != nil {
 		return queries.ServerInfo{}, fmt.Errorf("probe: %w", err)
@@ -152,12 +163,14 @@ func (s *Source) Probe(ctx context.Context) (queries.ServerInfo, error) {
 	}
 	s.mu.Lock()
 	s.cluster, s.version = cluster, v
-	s.responses = map[string]*response{"/": {done: closed, doc: doc}}
 	s.mu.Unlock()
+	s.answers.Set("/", doc)
 	return queries.ServerInfo{Version: v, Features: feats}, nil
 }
 
-var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+// EndGather releases the answers of the gather: they are not kept between scrapes (nor
+// while the cluster is down).
+func (s *Source) EndGather() { s.answers.End() }
 
 // ParseVersion turns "8.13.4" (or "7.17.0-SNAPSHOT") into 81304: major*10000+minor*100+patch.
 func ParseVersion(s string) (int, error) {
@@ -195,7 +208,17 @@ func (s *Source) Run(ctx context.Context, q *queries.Query, body *queries.Body) 
 	if err != nil {
 		return nil, err
 	}
-	doc, err := s.shared(ctx, path)
+	timeout := q.Timeout
+	if timeout <= 0 {
+		timeout = s.timeout
+	}
+	// The engine gives the query the same timeout: the request ends a little earlier, so that
+	// its own error (no answer, an answer stalled halfway) reaches the queries waiting for it
+	// rather than their bare deadline.
+	timeout -= timeout / 20
+	doc, err := s.answers.Do(ctx, path, timeout, func(ctx context.Context) (any, error) {
+		return s.get(ctx, path)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -238,30 +261,6 @@ func (s *Source) expand(path string) (string, error) {
 	return out, nil
 }
 
-// shared returns the answer to GET path for the current gather, fetching it once.
-func (s *Source) shared(ctx context.Context, path string) (any, error) {
-	s.mu.Lock()
-	if s.responses == nil {
-		s.responses = map[string]*response{}
-	}
-	r, ok := s.responses[path]
-	if !ok {
-		r = &response{done: make(chan struct{})}
-		s.responses[path] = r
-		s.mu.Unlock()
-		r.doc, r.err = s.get(ctx, path)
-		close(r.done)
-		return r.doc, r.err
-	}
-	s.mu.Unlock()
-	select {
-	case <-r.done:
-		return r.doc, r.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
 // get sends one GET and decodes its JSON answer.
 func (s *Source) get(ctx context.Context, path string) (any, error) {
 	u, err := url.Parse(path)
@@ -285,22 +284,11 @@ func (s *Source) get(ctx context.Context, path string) (any, error) {
 	if res.StatusCode < 200 || res.StatusCode > 299 {
 		return nil, fmt.Errorf("GET %s: %s%s", path, res.Status, errorReason(res.Body))
 	}
-	dec := json.NewDecoder(io.LimitReader(res.Body, s.maxBody+1))
-	dec.UseNumber()
-	var doc any
-	if err := dec.Decode(&doc); err != nil {
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("GET %s: reading the answer: %w", path, context.Cause(ctx))
-		}
-		if dec.InputOffset() > s.maxBody {
-			return nil, fmt.Errorf("GET %s: the answer is larger than %d bytes", path, s.maxBody)
-		}
-		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("GET %s: the JSON answer is cut short after %d bytes", path, dec.InputOffset())
-		}
-		return nil, fmt.Errorf("GET %s: the answer is not JSON: %w", path, err)
+	doc, err := jsonrows.Decode(res.Body, s.maxBody, "GET "+path)
+	if err != nil && ctx.Err() != nil {
+		return nil, fmt.Errorf("GET %s: reading the answer: %w", path, context.Cause(ctx))
 	}
-	return doc, nil
+	return doc, err
 }
 
 // errorReason reads the reason of an Elasticsearch error answer, briefly.

@@ -58,13 +58,16 @@ func target(t *testing.T, name string, srv *estest.Server, opts elasticsearch.Op
 	if opts.Lists == nil {
 		opts.Lists = seedLists
 	}
+	if opts.Timeout == 0 {
+		opts.Timeout = 5 * time.Second
+	}
 	src, err := elasticsearch.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(src.Close)
 	return &collector.Target{Name: name, Kind: queries.SourceElasticsearch, UpMetric: "elasticsearch_up",
-		Source: src, Queries: defaultQueries(t), Timeout: 5 * time.Second, Parallel: 2}
+		Source: src, Queries: defaultQueries(t), Timeout: opts.Timeout, Parallel: 2}
 }
 
 type logBuffer struct {
@@ -385,8 +388,12 @@ func TestUnconfiguredListsSkip(t *testing.T) {
 }
 
 // A server that fails, hangs or cuts its answer short costs its target its up metric or that
-// query its series, and nothing else: the other target is in the same scrape.
+// query its series, and nothing else: the other target is in the same scrape. A hang lasts
+// until the client gives up, so the timeout only decides how long the test takes: it is
+// generous, for the broken target's other queries on a busy machine, and the subtests wait
+// in parallel.
 func TestFailures(t *testing.T) {
+	const timeout = 5 * time.Second
 	for _, tc := range []struct {
 		name  string
 		route string
@@ -401,24 +408,25 @@ func TestFailures(t *testing.T) {
 		{"truncated GET /", "root", estest.Truncate, true, "", "the JSON answer is cut short"},
 		{"not Elasticsearch", "root", estest.NotElasticsearch, true, "", "not Elasticsearch"},
 		{"500 on health", "cluster_health", estest.Status500, false, "elasticsearch_cluster_health", "500 Internal Server Error"},
-		{"hang on ILM explain", "ilm_explain", estest.Hang, false, "elasticsearch_ilm_index_status", "timed out"},
+		{"hang on ILM explain", "ilm_explain", estest.Hang, false, "elasticsearch_ilm_index_status", "GET /temporal_visibility_v1_*/_ilm/explain: context deadline exceeded"},
 		{"truncated node stats", "nodes_stats", estest.Truncate, false, "elasticsearch_node", "the JSON answer is cut short"},
 		{"stall in the settings", "cluster_settings", estest.Stall, false, "elasticsearch_clustersettings", "reading the answer: context deadline exceeded"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			bad := estest.New(t, "8.13", false)
 			good := estest.New(t, "7.17", false)
 			bad.Fail(tc.route, tc.fault)
-			tb := target(t, "broken", bad, elasticsearch.Options{})
-			// short enough for the hang cases, long enough for the broken target's other
-			// queries on a busy machine
-			tb.Timeout = time.Second
-			ex := newExporter(tb, target(t, "healthy", good, elasticsearch.Options{}))
+			ex := newExporter(target(t, "broken", bad, elasticsearch.Options{Timeout: timeout}),
+				target(t, "healthy", good, elasticsearch.Options{Timeout: timeout}))
 			s := ex.scrape(t)
 			promtoolCheck(t, s.text)
 			s.expect(t, 1, "elasticsearch_up", `target="healthy"`)
 			s.expect(t, 1, "elasticsearch_cluster_health_status", `target="healthy"`, `color="green"`)
 			noQueryErrors(t, s, "healthy")
+			if n := bad.Requests(tc.route); n != 1 {
+				t.Errorf("the faulty route got %d requests, want 1", n)
+			}
 			if tc.down {
 				s.expect(t, 0, "elasticsearch_up", `target="broken"`)
 				if n := len(s.series("elasticsearch_cluster_health_status", `target="broken"`)); n != 0 {
@@ -524,4 +532,58 @@ queries:
 	s := newExporter(tg).scrape(t)
 	s.expect(t, 0.78, "es_custom_heap_used_ratio", `node="es-data-2"`)
 	s.expect(t, 0.45, "es_custom_heap_used_ratio", `node="es-client-1"`)
+}
+
+// query returns a query of the default pack.
+func query(t *testing.T, name string) *queries.Query {
+	t.Helper()
+	for _, q := range defaultQueries(t) {
+		if q.Name == name {
+			return q
+		}
+	}
+	t.Fatalf("no query %q in the default pack", name)
+	return nil
+}
+
+// The answers of a gather are released when it ends, not kept until the next probe: a query
+// run after the scrape asks the cluster again.
+func TestAnswersReleasedAfterGather(t *testing.T) {
+	srv := estest.New(t, "8.13", false)
+	tg := target(t, "visibility", srv, elasticsearch.Options{})
+	newExporter(tg).scrape(t)
+	if n := srv.Requests("nodes_stats"); n != 1 {
+		t.Fatalf("%d requests to /_nodes/stats in one scrape", n)
+	}
+	q := query(t, "elasticsearch_node")
+	rows, err := tg.Source.Run(t.Context(), q, &queries.Body{HTTP: q.HTTP})
+	if err != nil || rows.Len() == 0 {
+		t.Fatalf("%v, %v", rows, err)
+	}
+	if n := srv.Requests("nodes_stats"); n != 2 {
+		t.Errorf("the answer of the ended gather served a query: %d requests to /_nodes/stats, want 2", n)
+	}
+}
+
+// An answer larger than the cap fails its query, saying so; one cut short below the cap is
+// reported as cut short.
+func TestMaxBodyBytes(t *testing.T) {
+	srv := estest.New(t, "8.13", false)
+	srv.Fail("cluster_health", estest.Truncate)
+	// GET / (about 500 bytes) fits; /_nodes/stats (tens of KiB) does not
+	ex := newExporter(target(t, "small", srv, elasticsearch.Options{MaxBodyBytes: 4096}))
+	s := ex.scrape(t)
+	s.expect(t, 1, "elasticsearch_up")
+	s.expect(t, 1, "persistence_exporter_query_errors_total", `query="elasticsearch_node"`)
+	s.expect(t, 1, "persistence_exporter_query_errors_total", `query="elasticsearch_cluster_health"`)
+	s.expect(t, 0, "persistence_exporter_query_errors_total", `query="elasticsearch_ilm_status"`)
+	logs := ex.logs.String()
+	for _, want := range []string{
+		"GET /_nodes/stats/", "the answer is larger than 4096 bytes",
+		"GET /_cluster/health: the JSON answer is cut short after ",
+	} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("the log lacks %q:\n%s", want, logs)
+		}
+	}
 }

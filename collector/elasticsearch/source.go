@@ -99,7 +99,8 @@ func New(opts Options) (*Source, error) {
 	if len(opts.URLs) > 1 {
 		// another node may answer what one could not; every request stays bounded by its
 		// query's timeout through its context
-		tOpts = append(tOpts, elastictransport.WithRetry(len(opts.URLs)-1))
+		tOpts = append(tOpts, elastictransport.WithRetry(len(opts.URLs)-1),
+			elastictransport.WithRetryOnError(retryOnError), elastictransport.WithRetryBackoff(retryBackoff))
 	} else {
 		tOpts = append(tOpts, elastictransport.WithDisableRetry())
 	}
@@ -139,6 +140,20 @@ func New(opts Options) (*Source, error) {
 		}
 	}
 	return s, nil
+}
+
+// retryOnError lets the transport try the next node after an error, unless the request's
+// own context is done: the transport marks every node a request fails on as dead, and the
+// next one would fail at once on the expired context, so one slow query would mark the
+// whole pool dead.
+func retryOnError(req *http.Request, _ error) bool {
+	return req.Context().Err() == nil
+}
+
+// retryBackoff spaces the attempts on the next nodes a little: a node that refuses
+// connections is often one of several restarting.
+func retryBackoff(attempt int) time.Duration {
+	return min(time.Duration(attempt)*50*time.Millisecond, 200*time.Millisecond)
 }
 
 // Probe asks GET / for the version and the cluster name, and starts a new gather: the

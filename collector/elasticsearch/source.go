@@ -48,7 +48,8 @@ type Options struct {
 	// Lists fills the placeholders of http paths ({indices}, ...). A name that is set and
 	// not empty is also reported as the feature feature:<name>, which queries can require.
 	Lists map[string][]string
-	// MaxConns caps the connections kept to each node.
+	// MaxConns caps the connections to each node: the requests in flight, and the idle
+	// connections kept between scrapes.
 	MaxConns     int
 	MaxBodyBytes int64
 	// Timeout bounds the request of a query that sets no timeout of its own (the target's
@@ -91,7 +92,10 @@ func New(opts Options) (*Source, error) {
 		return nil, errors.New("the default HTTP transport is not an *http.Transport")
 	}
 	tr = tr.Clone()
-	tr.MaxIdleConnsPerHost = max(opts.MaxConns, 1)
+	// MaxConnsPerHost caps the requests in flight to a node (a request waits for a free
+	// connection); the idle ones are kept for the next scrape
+	tr.MaxConnsPerHost = max(opts.MaxConns, 1)
+	tr.MaxIdleConnsPerHost = tr.MaxConnsPerHost
 	if opts.InsecureSkipVerify {
 		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} // the operator asked for it
 	}
@@ -104,7 +108,10 @@ func New(opts Options) (*Source, error) {
 	} else {
 		tOpts = append(tOpts, elastictransport.WithDisableRetry())
 	}
-	esOpts := []es.Option{es.WithAddresses(opts.URLs...), es.WithTransportOptions(tOpts...)}
+	// Closing a body that is not read to its end discards the connection: the JSON decoder
+	// stops at the end of the value, before the trailing newline (or the last chunk).
+	// Draining on close keeps the connection for the next request.
+	esOpts := []es.Option{es.WithAddresses(opts.URLs...), es.WithTransportOptions(tOpts...), es.WithAutoDrainBody()}
 	switch {
 	case opts.APIKey != "":
 		key := opts.APIKey

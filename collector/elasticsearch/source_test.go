@@ -587,3 +587,20 @@ func TestMaxBodyBytes(t *testing.T) {
 		}
 	}
 }
+
+// Connections are kept alive across requests and scrapes: the bodies are read to their end
+// (the JSON decoder stops before the trailing newline) before they are closed.
+func TestConnectionsReused(t *testing.T) {
+	srv := estest.New(t, "8.13", false)
+	ex := newExporter(target(t, "visibility", srv, elasticsearch.Options{MaxConns: 2}))
+	for range 2 {
+		s := ex.scrape(t)
+		noQueryErrors(t, s, "visibility")
+	}
+	if n := srv.Requests("nodes_stats"); n != 2 {
+		t.Fatalf("%d requests to /_nodes/stats in two scrapes", n)
+	}
+	if n := srv.Conns(); n > 2 {
+		t.Errorf("%d connections for two scrapes at 2 requests at a time: the connections are not reused", n)
+	}
+}

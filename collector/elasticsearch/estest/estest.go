@@ -16,6 +16,7 @@ import (
 	"io"
 	"log"
 	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -72,6 +73,8 @@ const (
 	NotElasticsearch
 	// Stall sends the headers and half the answer, then nothing until the client gives up.
 	Stall
+	// Slow answers after 200 ms, so that concurrent requests are in flight together.
+	Slow
 )
 
 // Server is a replaying fake Elasticsearch.
@@ -82,6 +85,9 @@ type Server struct {
 	mu       sync.Mutex
 	faults   map[string]Fault
 	requests map[string]int
+	conns    int // connections accepted
+	inFlight int
+	most     int // most requests in flight at once
 	user     string
 	password string
 	apiKey   string
@@ -130,6 +136,13 @@ func New(t testing.TB, version string, tls bool, opts ...Option) *Server {
 	s.Server = httptest.NewUnstartedServer(s)
 	// a client that refuses the certificate is a case under test, not noise
 	s.Config.ErrorLog = log.New(io.Discard, "", 0)
+	s.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateNew {
+			s.mu.Lock()
+			s.conns++
+			s.mu.Unlock()
+		}
+	}
 	if tls {
 		s.StartTLS()
 	} else {
@@ -152,6 +165,21 @@ func (s *Server) Requests(route string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.requests[route]
+}
+
+// Conns returns how many connections the server accepted: a client that keeps its
+// connections alive opens no more than it has requests in flight at once.
+func (s *Server) Conns() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conns
+}
+
+// MostInFlight returns the most requests the server was answering at the same time.
+func (s *Server) MostInFlight() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.most
 }
 
 // CACert returns the PEM of the TLS server's certificate, its own CA.
@@ -202,7 +230,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.requests[route.Name]++
 	fault := s.faults[route.Name]
+	s.inFlight++
+	s.most = max(s.most, s.inFlight)
 	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.inFlight--
+		s.mu.Unlock()
+	}()
 	if fault != NotElasticsearch {
 		w.Header().Set("X-Elastic-Product", "Elasticsearch")
 	}
@@ -222,6 +257,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	case Truncate:
 		_, _ = w.Write(body[:len(body)/2])
+	case Slow:
+		select {
+		case <-time.After(200 * time.Millisecond):
+		case <-r.Context().Done():
+		case <-s.stop:
+		}
+		_, _ = w.Write(body)
 	case Stall:
 		_, _ = w.Write(body[:len(body)/2])
 		if f, ok := w.(http.Flusher); ok {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -63,5 +64,33 @@ func TestRetryOnError(t *testing.T) {
 	cancel()
 	if retryOnError(req, context.Canceled) {
 		t.Error("a request whose context is done is retried")
+	}
+}
+
+// MaxConns caps the requests in flight to a node, not only the idle connections kept.
+func TestMaxConnsCapsRequestsInFlight(t *testing.T) {
+	srv := estest.New(t, "8.13", false)
+	srv.Fail("cluster_health", estest.Slow) // each answer waits: the requests overlap
+	s, err := New(Options{URLs: []string{srv.URL}, MaxConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var wg sync.WaitGroup
+	for range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := s.get(t.Context(), "/_cluster/health"); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := srv.MostInFlight(); n > 2 {
+		t.Errorf("%d requests in flight at once, want at most 2", n)
+	}
+	if n := srv.Conns(); n > 2 {
+		t.Errorf("%d connections opened, want at most 2", n)
 	}
 }

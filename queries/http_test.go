@@ -72,6 +72,8 @@ func TestParseExpr(t *testing.T) {
 		{"reason | truncate 20 | default none", Expr{Sources: []Ref{{Path: []string{"reason"}}},
 			Funcs: []Func{{Name: "truncate", Arg: "20", N: 20}, {Name: "default", Arg: "none"}}}},
 		{"x | since ms", Expr{Sources: []Ref{{Path: []string{"x"}}}, Funcs: []Func{{Name: "since", Arg: "ms"}}}},
+		{"disk.used | div ^disk.total", Expr{Sources: []Ref{{Path: []string{"disk", "used"}}},
+			Funcs: []Func{{Name: "div", Arg: "^disk.total", Ref: &Ref{Up: 1, Path: []string{"disk", "total"}}}}}},
 	} {
 		got, err := ParseExpr(tc.in)
 		if err != nil {
@@ -91,6 +93,8 @@ func TestParseExpr(t *testing.T) {
 		"a | eq":          "eq needs an argument",
 		"a | since h":     "since takes ms or s",
 		"a | truncate -2": "needs a positive integer",
+		"a | div":         "div needs an argument",
+		"a | div b..c":    "div: path \"b..c\" has an empty part",
 		"a..b":            "empty part",
 		"'open":           "not closed",
 		"$nope":           "unknown variable $nope",

@@ -269,9 +269,11 @@ type Ref struct {
 type Func struct {
 	Name string
 	Arg  string
-	// Args is Arg split on commas (in); N is Arg as a number (truncate).
+	// Args is Arg split on commas (in); N is Arg as a number (truncate); Ref is Arg as a
+	// source (div).
 	Args []string
 	N    int
+	Ref  *Ref
 }
 
 // Expr is a parsed expression: "source[, source...] [| func [arg]]...". The value is the first
@@ -299,12 +301,13 @@ func (e *Expr) Optional() bool {
 }
 
 // funcArgs says which functions exist and what argument each takes: "" none, "text" any
-// text, "list" a comma-separated list, "n" a positive integer, "unit" ms or s.
+// text, "list" a comma-separated list, "n" a positive integer, "unit" ms or s, "source" a
+// source as in the expression (a path from the row, ^path, $.path).
 var funcArgs = map[string]string{
 	"ratio": "", "bytes": "", "seconds": "", "count": "", "fields": "", "exists": "",
 	"empty": "", "not": "", "join": "",
 	"since": "unit", "contains": "text", "prefix": "text", "eq": "text", "ne": "text", "wal": "",
-	"default": "text", "in": "list", "truncate": "n",
+	"default": "text", "in": "list", "truncate": "n", "div": "source",
 }
 
 // FuncNames lists the functions of the expression language.
@@ -352,6 +355,12 @@ func ParseExpr(s string) (*Expr, error) {
 			for _, a := range strings.Split(arg, ",") {
 				f.Args = append(f.Args, strings.TrimSpace(a))
 			}
+		case kind == "source":
+			r, err := parseRef(arg)
+			if err != nil {
+				return nil, fmt.Errorf("expression %q: %s: %w", s, name, err)
+			}
+			f.Ref = &r
 		}
 		e.Funcs = append(e.Funcs, f)
 	}

@@ -252,6 +252,11 @@ func eval(x *queries.Expr, stack []frame, e Env) (v any, found bool) {
 		}
 	}
 	for _, f := range x.Funcs {
+		if f.Ref != nil { // div: its argument is read from the row too
+			d, _ := resolve(*f.Ref, stack, e)
+			v = divide(v, d)
+			continue
+		}
 		v = apply(f, v, e)
 	}
 	return normalize(v), found

@@ -117,6 +117,35 @@ func TestExtractNestedRows(t *testing.T) {
 	}
 }
 
+// div divides by another field of the row (or of an outer row, or the root): the used disk
+// of a node as a fraction, from bytes rather than cat's whole percent.
+func TestExtractDiv(t *testing.T) {
+	q := query(t, `  - name: a
+    http:
+      path: /_cat/allocation
+      rows: "*"
+      fields:
+        used_ratio: disk.used | div disk.total
+        share: disk.used | div $.0.disk.total
+    columns:
+      - {name: node, usage: label}
+      - {name: used_ratio, usage: gauge}
+      - {name: share, usage: gauge}
+`)
+	rows := run(t, q, `[
+		{"node": "d1", "disk.used": "452", "disk.total": "500", "disk.percent": "90"},
+		{"node": "d2", "disk.used": "10", "disk.total": "0"},
+		{"node": "UNASSIGNED", "disk.used": null, "disk.total": null}]`, Env{})
+	want := [][]any{
+		{"d1", 0.904, 0.904},
+		{"d2", nil, 0.02},
+		{"UNASSIGNED", nil, nil},
+	}
+	if !reflect.DeepEqual(rows.Values, want) {
+		t.Errorf("rows:\n%v\nwant\n%v", rows.Values, want)
+	}
+}
+
 // A field that no row has is a rename (or a typo): the query fails loudly, unless the pack
 // marks the field optional.
 func TestExtractMissingField(t *testing.T) {

@@ -127,6 +127,17 @@ func ratio(v any) any {
 	return f
 }
 
+// divide is a / b for two numbers (or strings holding them); nil when either is missing or b
+// is 0.
+func divide(a, b any) any {
+	x, ok1 := number(a)
+	y, ok2 := number(b)
+	if !ok1 || !ok2 || y == 0 {
+		return nil
+	}
+	return x / y
+}
+
 // Elasticsearch byte size units (binary multiples, as in its ByteSizeValue).
 var byteUnits = []struct {
 	suffix string

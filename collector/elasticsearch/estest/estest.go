@@ -5,23 +5,28 @@
 package estest
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/subtle"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
 	"log"
+	"maps"
 	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -33,28 +38,49 @@ type Route struct {
 	Name string
 	Re   *regexp.Regexp
 	File string
+	// Query is the query string the default pack sends, parameter by parameter. A request
+	// whose parameters differ (one missing, one more, another value) is answered 400, as
+	// Elasticsearch answers a parameter it does not know, so that a wrong request fails its
+	// query. filter_path and h are applied to the answer as Elasticsearch applies them: a
+	// field the pack reads but did not ask for is missing.
+	Query map[string]string
+}
+
+// AnyFilter, as the filter_path of Route.Query, requires a filter_path, of any value (the
+// answer shows whether it selects what the queries read).
+const AnyFilter = "(any filter_path, applied)"
+
+// cat is the query string of a cat API that answers the columns h.
+func cat(h string, bytes bool) map[string]string {
+	q := map[string]string{"format": "json", "h": h}
+	if bytes {
+		q["bytes"] = "b"
+	}
+	return q
 }
 
 // Routes are the APIs the default pack reads. An index expression is any path part that does
 // not start with _.
 var Routes = []Route{
-	{"root", regexp.MustCompile(`^/$`), "root.json"},
-	{"cluster_health", regexp.MustCompile(`^/_cluster/health$`), "cluster_health.json"},
-	{"cluster_settings", regexp.MustCompile(`^/_cluster/settings$`), "cluster_settings.json"},
-	{"nodes_stats", regexp.MustCompile(`^/_nodes/stats(/[^/]+)?$`), "nodes_stats.json"},
-	{"health_report", regexp.MustCompile(`^/_health_report$`), "health_report.json"},
-	{"ilm_status", regexp.MustCompile(`^/_ilm/status$`), "ilm_status.json"},
-	{"ilm_explain", regexp.MustCompile(`^/[^_/][^/]*/_ilm/explain$`), "ilm_explain.json"},
-	{"indices_stats", regexp.MustCompile(`^/[^_/][^/]*/_stats(/[^/]+)?$`), "indices_stats.json"},
-	{"mappings", regexp.MustCompile(`^/[^_/][^/]*/_mappings?$`), "mappings.json"},
-	{"index_settings", regexp.MustCompile(`^/[^_/][^/]*/_settings(/[^/]+)?$`), "index_settings.json"},
-	{"cat_shards", regexp.MustCompile(`^/_cat/shards$`), "cat_shards.json"},
-	{"cat_shards_indices", regexp.MustCompile(`^/_cat/shards/[^_/][^/]*$`), "cat_shards_indices.json"},
-	{"cat_indices", regexp.MustCompile(`^/_cat/indices/[^_/][^/]*$`), "cat_indices.json"},
-	{"cat_allocation", regexp.MustCompile(`^/_cat/allocation$`), "cat_allocation.json"},
-	{"slm_policy", regexp.MustCompile(`^/_slm/policy/[^/]+$`), "slm_policy.json"},
-	{"slm_status", regexp.MustCompile(`^/_slm/status$`), "slm_status.json"},
-	{"cat_snapshots", regexp.MustCompile(`^/_cat/snapshots/[^/]+$`), "cat_snapshots.json"},
+	{"root", regexp.MustCompile(`^/$`), "root.json", nil},
+	{"cluster_health", regexp.MustCompile(`^/_cluster/health$`), "cluster_health.json", nil},
+	{"cluster_settings", regexp.MustCompile(`^/_cluster/settings$`), "cluster_settings.json",
+		map[string]string{"include_defaults": "true", "filter_path": AnyFilter}},
+	{"nodes_stats", regexp.MustCompile(`^/_nodes/stats(/[^/]+){0,2}$`), "nodes_stats.json", nil},
+	{"health_report", regexp.MustCompile(`^/_health_report$`), "health_report.json", map[string]string{"verbose": "false"}},
+	{"ilm_status", regexp.MustCompile(`^/_ilm/status$`), "ilm_status.json", nil},
+	{"ilm_explain", regexp.MustCompile(`^/[^_/][^/]*/_ilm/explain$`), "ilm_explain.json", nil},
+	{"indices_stats", regexp.MustCompile(`^/[^_/][^/]*/_stats(/[^/]+)?$`), "indices_stats.json", map[string]string{"level": "indices"}},
+	{"mappings", regexp.MustCompile(`^/[^_/][^/]*/_mappings?$`), "mappings.json", nil},
+	{"index_settings", regexp.MustCompile(`^/[^_/][^/]*/_settings(/[^/]+)?$`), "index_settings.json", map[string]string{"include_defaults": "true"}},
+	{"cat_shards", regexp.MustCompile(`^/_cat/shards$`), "cat_shards.json", cat("index,shard,prirep,state,node,unassigned.reason", true)},
+	{"cat_shards_indices", regexp.MustCompile(`^/_cat/shards/[^_/][^/]*$`), "cat_shards_indices.json", cat("index,shard,prirep,state", false)},
+	{"cat_indices", regexp.MustCompile(`^/_cat/indices/[^_/][^/]*$`), "cat_indices.json", cat("index,health,status,pri,rep", false)},
+	{"cat_allocation", regexp.MustCompile(`^/_cat/allocation$`), "cat_allocation.json",
+		cat("node,host,shards,disk.indices,disk.used,disk.avail,disk.total,disk.percent", true)},
+	{"slm_policy", regexp.MustCompile(`^/_slm/policy/[^/]+$`), "slm_policy.json", nil},
+	{"slm_status", regexp.MustCompile(`^/_slm/status$`), "slm_status.json", nil},
+	{"cat_snapshots", regexp.MustCompile(`^/_cat/snapshots/[^/]+$`), "cat_snapshots.json", cat("id,repository,status,start_epoch,end_epoch", false)},
 }
 
 // Fault is what a route does instead of answering.
@@ -247,6 +273,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "illegal_argument_exception", fmt.Sprintf("no handler found for uri [%s] and method [GET]", r.URL.Path))
 		return
 	}
+	if msg := checkQuery(route, r.URL.Query()); msg != "" {
+		writeError(w, http.StatusBadRequest, "illegal_argument_exception", msg)
+		return
+	}
+	if body, err = shape(body, r.URL.Query()); err != nil {
+		writeError(w, http.StatusBadRequest, "illegal_argument_exception", err.Error())
+		return
+	}
 	switch fault {
 	case Status500:
 		writeError(w, http.StatusInternalServerError, "exception", "replayed failure of "+route.Name)
@@ -297,4 +331,146 @@ func writeError(w http.ResponseWriter, status int, typ, reason string) {
 	reason = strings.ReplaceAll(reason, `"`, `'`)
 	fmt.Fprintf(w, `{"error":{"root_cause":[{"type":%q,"reason":%q}],"type":%q,"reason":%q},"status":%d}`,
 		typ, reason, typ, reason, status)
+}
+
+// checkQuery compares a request's query string with what the route expects; it returns what
+// is wrong, or "".
+func checkQuery(route *Route, got url.Values) string {
+	var wrong []string
+	for k, want := range route.Query {
+		v, ok := got[k]
+		switch {
+		case !ok:
+			wrong = append(wrong, "no "+k)
+		case len(v) != 1:
+			wrong = append(wrong, fmt.Sprintf("%s given %d times", k, len(v)))
+		case want == AnyFilter && v[0] == "":
+			wrong = append(wrong, "an empty "+k)
+		case want != AnyFilter && v[0] != want:
+			wrong = append(wrong, fmt.Sprintf("%s=%s, want %s", k, v[0], want))
+		}
+	}
+	for k := range got {
+		if _, ok := route.Query[k]; !ok {
+			wrong = append(wrong, "an unexpected parameter "+k)
+		}
+	}
+	if len(wrong) == 0 {
+		return ""
+	}
+	slices.Sort(wrong)
+	return fmt.Sprintf("estest: the %s request has %s", route.Name, strings.Join(wrong, ", "))
+}
+
+// shape applies filter_path and, to a cat answer, h: what Elasticsearch leaves out of the
+// answer is left out of the replay.
+func shape(body []byte, q url.Values) ([]byte, error) {
+	filter, cols := q.Get("filter_path"), q.Get("h")
+	if filter == "" && cols == "" {
+		return body, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var doc any
+	if err := dec.Decode(&doc); err != nil {
+		return nil, fmt.Errorf("estest: the fixture is not JSON: %w", err)
+	}
+	if cols != "" {
+		keep := strings.Split(cols, ",")
+		rows, _ := doc.([]any)
+		for _, row := range rows {
+			if m, ok := row.(map[string]any); ok {
+				maps.DeleteFunc(m, func(k string, _ any) bool { return !slices.Contains(keep, k) })
+			}
+		}
+	}
+	if filter != "" {
+		var patterns [][]string
+		for _, p := range strings.Split(filter, ",") {
+			if strings.HasPrefix(p, "-") {
+				return nil, fmt.Errorf("estest: filter_path exclusions (%s) are not replayed", p)
+			}
+			patterns = append(patterns, strings.Split(p, "."))
+		}
+		var ok bool
+		if doc, ok = filterPath(doc, patterns); !ok {
+			doc = map[string]any{} // Elasticsearch answers {} when nothing matches
+		}
+	}
+	out, err := json.Marshal(doc)
+	return append(out, '\n'), err
+}
+
+// filterPath keeps the parts of v that the patterns select, as Elasticsearch's filter_path:
+// each pattern is the parts of a dotted path, where * in a part matches any characters and a
+// part ** any number of levels; a pattern that matches a key entirely selects its value
+// whole; lists are transparent (a pattern applies to each element).
+func filterPath(v any, patterns [][]string) (any, bool) {
+	for _, p := range patterns {
+		if len(p) == 0 {
+			return v, true
+		}
+	}
+	switch t := v.(type) {
+	case map[string]any:
+		out := map[string]any{}
+		for k, child := range t {
+			var rest [][]string
+			for _, p := range patterns {
+				rest = append(rest, matchPart(p, k)...)
+			}
+			if len(rest) == 0 {
+				continue
+			}
+			if f, ok := filterPath(child, rest); ok {
+				out[k] = f
+			}
+		}
+		return out, len(out) > 0
+	case []any:
+		var out []any
+		for _, e := range t {
+			if f, ok := filterPath(e, patterns); ok {
+				out = append(out, f)
+			}
+		}
+		return out, len(out) > 0
+	}
+	return nil, false
+}
+
+// matchPart returns what remains of pattern p to match below key k, if p's first part
+// matches k.
+func matchPart(p []string, k string) [][]string {
+	if p[0] == "**" {
+		if len(p) == 1 {
+			return [][]string{{}}
+		}
+		// ** takes k and goes on deeper, or takes nothing and the next part must match k
+		return append([][]string{p}, matchPart(p[1:], k)...)
+	}
+	if glob(p[0], k) {
+		return [][]string{p[1:]}
+	}
+	return nil
+}
+
+// glob matches s against a pattern whose * match any characters.
+func glob(pattern, s string) bool {
+	parts := strings.Split(pattern, "*")
+	if len(parts) == 1 {
+		return s == pattern
+	}
+	if !strings.HasPrefix(s, parts[0]) {
+		return false
+	}
+	s = s[len(parts[0]):]
+	for _, part := range parts[1 : len(parts)-1] {
+		i := strings.Index(s, part)
+		if i < 0 {
+			return false
+		}
+		s = s[i+len(part):]
+	}
+	return strings.HasSuffix(s, parts[len(parts)-1])
 }

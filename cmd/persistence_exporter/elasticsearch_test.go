@@ -72,7 +72,7 @@ func TestEndToEndElasticsearch(t *testing.T) {
 		`elasticsearch_cluster_health_status{cluster="temporal-es-cluster",color="red",target="visibility"} 1`,
 		`elasticsearch_unassigned_shards{cluster="temporal-es-cluster",index="temporal_visibility_v1_prod-000010",prirep="p",reason="NODE_LEFT",target="visibility"} 1`,
 		`elasticsearch_ilm_index_step_error{action="shrink",error_type="illegal_state_exception",failed_step="shrink",index="temporal_visibility_v1_prod-000009",`,
-		`elasticsearch_cat_allocation_disk_used_ratio{cluster="temporal-es-cluster",host="10.1.0.15",node="es-data-2",target="visibility"} 0.91`,
+		`elasticsearch_cat_allocation_disk_used_ratio{cluster="temporal-es-cluster",host="10.1.0.15",node="es-data-2",target="visibility"} 0.904`,
 		`elasticsearch_clustersettings_allocation_watermark_high_ratio{target="visibility"} 0.9`,
 		`elasticsearch_indices_mappings_stats_fields{index="temporal_visibility_v1_prod-000010",target="visibility"} 1950`,
 		`elasticsearch_indices_settings_total_fields{index="temporal_visibility_v1_prod-000010",target="visibility"} 2000`,

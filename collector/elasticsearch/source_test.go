@@ -287,6 +287,8 @@ func TestReplay813Incident(t *testing.T) {
 	s.expect(t, 1, "elasticsearch_cluster_health_status", c, `color="red"`)
 	s.expect(t, 0, "elasticsearch_cluster_health_status", c, `color="green"`)
 	s.expect(t, 4, "elasticsearch_cluster_health_unassigned_shards", c)
+	s.expect(t, 1532, "elasticsearch_cluster_health_task_max_waiting_in_queue_millis", c)
+	s.expect(t, 1.532, "elasticsearch_cluster_health_task_max_waiting_in_queue_seconds", c)
 	s.expect(t, 1, "elasticsearch_health_report_status", c, `color="red"`)
 	s.expect(t, 1, "elasticsearch_health_report_indicator_status", c, `indicator="shards_availability"`, `color="red"`)
 	s.expect(t, 1, "elasticsearch_health_report_indicator_status", c, `indicator="disk"`, `color="yellow"`)
@@ -329,8 +331,9 @@ func TestReplay813Incident(t *testing.T) {
 	if high != 0.9 {
 		t.Errorf("high watermark %v", high)
 	}
-	if used := s.value(t, "elasticsearch_cat_allocation_disk_used_ratio", `node="es-data-2"`); used <= high {
-		t.Errorf("es-data-2 uses %v of its disk, not past the high watermark %v", used, high)
+	// 452 of 500 GiB: past the watermark by less than cat's whole disk.percent (90) shows
+	if used := s.value(t, "elasticsearch_cat_allocation_disk_used_ratio", `node="es-data-2"`); used != 0.904 || used <= high {
+		t.Errorf("es-data-2 uses %v of its disk, want 0.904, past the high watermark %v", used, high)
 	}
 	if used := s.value(t, "elasticsearch_cat_allocation_disk_used_ratio", `node="es-data-1"`); used >= high {
 		t.Errorf("es-data-1 uses %v", used)
@@ -516,7 +519,7 @@ queries:
   - name: es_custom_nodes
     help: Heap used per node, by name.
     http:
-      path: /_nodes/stats/jvm
+      path: /_nodes/stats/jvm?filter_path=nodes.*.name,nodes.*.jvm.mem.heap_used_percent
       rows: nodes.*
       fields: {node: name, heap: jvm.mem.heap_used_percent}
     columns:

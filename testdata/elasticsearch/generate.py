@@ -9,9 +9,10 @@ request breaker 30 %; index.mapping.total_fields.limit 2000):
   7.17/  healthy: green, every shard assigned, ILM running clean, watermarks set as byte
          sizes (and one transient override), data nodes with the plain data role.
   8.13/  an incident: es-data-3 left, so the cluster is red with unassigned shards (a
-         primary among them); es-data-2 is past the high watermark (91 % used); ILM's
-         shrink of -000009 is in ERROR; the write index -000010 maps 1,950 of its 2,000
-         fields; /_health_report says so too.
+         primary among them); es-data-2 is past the high watermark (90.4 % used, which
+         cat's whole disk.percent shows as 90, not past 90); ILM's shrink of -000009 is in
+         ERROR; the write index -000010 maps 1,950 of its 2,000 fields; /_health_report
+         says so too.
 
 The shapes follow the Elasticsearch REST API reference and the typed API of
 go-elasticsearch (typedapi/types); the values are made up. Only the fields the exporter reads,
@@ -214,7 +215,7 @@ def nodes_stats(v8, incident):
         total = 500 * GB
         avail = 220 * GB
         if incident and n == 2:
-            avail = 45 * GB  # 91 % used: past the 90 % high watermark
+            avail = 48 * GB  # 90.4 % used: past the 90 % high watermark, by less than 1 %
         if incident and n == 3:
             continue  # es-data-3 left the cluster
         spec.append(("es-data-%d" % n, data_roles, 4 * GB, total, avail))
@@ -500,8 +501,8 @@ def v813():
          "disk.used": str(280 * GB), "disk.avail": str(220 * GB), "disk.total": str(500 * GB),
          "disk.percent": "56"},
         {"node": "es-data-2", "host": "10.1.0.15", "shards": "4", "disk.indices": str(410 * GB),
-         "disk.used": str(455 * GB), "disk.avail": str(45 * GB), "disk.total": str(500 * GB),
-         "disk.percent": "91"},
+         "disk.used": str(452 * GB), "disk.avail": str(48 * GB), "disk.total": str(500 * GB),
+         "disk.percent": "90"},
         {"node": "UNASSIGNED", "host": None, "shards": "4", "disk.indices": None, "disk.used": None,
          "disk.avail": None, "disk.total": None, "disk.percent": None},
     ])

@@ -45,12 +45,12 @@ func TestCatColumns(t *testing.T) {
 func TestQueryChecked(t *testing.T) {
 	srv := New(t, "8.13", false)
 	for path, want := range map[string]string{
-		"/_cat/allocation?format=json&bytes=b&h=node,host,shards,disk.indices,disk.used,disk.avail,disk.total,disk.percent": "",
-		"/_cat/allocation?format=json&h=node,host,shards,disk.indices,disk.used,disk.avail,disk.total,disk.percent":         "no bytes",
-		"/_cat/allocation?format=json&bytes=b&h=node":                                                                       "h=node, want node,host,",
-		"/temporal_visibility_v1_*/_stats?level=indices&pretty":                                                             "an unexpected parameter pretty",
-		"/_cluster/settings?include_defaults=true":                                                                          "no filter_path",
-		"/_cluster/settings?include_defaults=true&filter_path=defaults.cluster":                                             "",
+		"/_cat/allocation?format=json&bytes=b&h=node,host,shards,disk.indices,disk.used,disk.avail,disk.total": "",
+		"/_cat/allocation?format=json&h=node,host,shards,disk.indices,disk.used,disk.avail,disk.total":         "no bytes",
+		"/_cat/allocation?format=json&bytes=b&h=node":                                                          "h=node, want node,host,",
+		"/temporal_visibility_v1_*/_stats?level=indices&pretty":                                                "an unexpected parameter pretty",
+		"/_cluster/settings?include_defaults=true":                                                             "no filter_path",
+		"/_cluster/settings?include_defaults=true&filter_path=defaults.cluster":                                "",
 	} {
 		res, err := http.Get(srv.URL + path)
 		if err != nil {

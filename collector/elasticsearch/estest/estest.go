@@ -110,6 +110,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	faults   map[string]Fault
+	bodies   map[string][]byte // answers that replace a route's file
 	requests map[string]int
 	conns    int // connections accepted
 	inFlight int
@@ -155,7 +156,8 @@ func Dir(t testing.TB, version string) string {
 // with httptest's certificate (CACert gives it as PEM).
 func New(t testing.TB, version string, tls bool, opts ...Option) *Server {
 	t.Helper()
-	s := &Server{dir: Dir(t, version), faults: map[string]Fault{}, requests: map[string]int{}, stop: make(chan struct{})}
+	s := &Server{dir: Dir(t, version), faults: map[string]Fault{}, bodies: map[string][]byte{}, requests: map[string]int{},
+		stop: make(chan struct{})}
 	for _, o := range opts {
 		o(s)
 	}
@@ -184,6 +186,18 @@ func (s *Server) Fail(route string, f Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults[route] = f
+}
+
+// Answer makes a route answer body instead of its file (the cluster a while later, say); nil
+// goes back to the file.
+func (s *Server) Answer(route string, body []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if body == nil {
+		delete(s.bodies, route)
+		return
+	}
+	s.bodies[route] = body
 }
 
 // Requests returns how many requests a route received.
@@ -256,6 +270,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.requests[route.Name]++
 	fault := s.faults[route.Name]
+	answer, answerSet := s.bodies[route.Name]
 	s.inFlight++
 	s.most = max(s.most, s.inFlight)
 	s.mu.Unlock()
@@ -268,6 +283,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Elastic-Product", "Elasticsearch")
 	}
 	body, err := os.ReadFile(filepath.Join(s.dir, route.File))
+	if answerSet {
+		body, err = answer, nil
+	}
 	if err != nil {
 		// this version has no such API (7.17 and /_health_report)
 		writeError(w, http.StatusBadRequest, "illegal_argument_exception", fmt.Sprintf("no handler found for uri [%s] and method [GET]", r.URL.Path))

@@ -14,5 +14,3 @@ func TestParseVersion(t *testing.T) {
 		}
 	}
 }
-
-// JSON numbers keep their precision: a counter above 2^53 is not rounded on its way in.

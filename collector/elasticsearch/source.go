@@ -28,8 +28,9 @@ import (
 
 // DefaultMaxBodyBytes caps one answer: a bigger one fails its query instead of the exporter's
 // memory. The decoded tree is several times the size of the text, and the queries of a
-// gather hold theirs at the same time. The default pack's largest answer, /_nodes/stats
-// through its filter_path, is a few KiB per node.
+// gather hold theirs at the same time. The default pack's answers stay well below it on a
+// big cluster: /_nodes/stats through its filter_path is a few KiB per node, /_cat/shards
+// about 100 bytes per shard copy, a visibility mapping of 2,000 fields about 100 KiB.
 const DefaultMaxBodyBytes = 32 << 20
 
 // DefaultTimeout bounds a request whose query sets no timeout, when Options.Timeout is zero.

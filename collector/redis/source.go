@@ -325,11 +325,7 @@ func (s *Source) runCommand(ctx context.Context, r *queries.Redis, cmd []string)
 		if !ok {
 			return nil, fmt.Errorf("%s: want INFO text, got %T", cmdName(cmd), v)
 		}
-		if r.Reply == queries.ReplyInfo {
-			rows = infoRows(ParseInfo(text), r)
-		} else {
-			rows = infoKeyedRows(ParseInfo(text), r)
-		}
+		rows, err = infoReplyRows(text, r)
 	case queries.ReplyPairs:
 		rows, err = pairsRows(v, r)
 	case queries.ReplyMaps:
@@ -351,6 +347,17 @@ func (s *Source) runCommand(ctx context.Context, r *queries.Redis, cmd []string)
 		return nil, fmt.Errorf("%s: %w", cmdName(cmd), err)
 	}
 	return rows, nil
+}
+
+// infoReplyRows turns INFO text into rows as an info or info_keyed body says.
+func infoReplyRows(text string, r *queries.Redis) (*queries.Rows, error) {
+	switch r.Reply {
+	case queries.ReplyInfo:
+		return infoRows(ParseInfo(text), r), nil
+	case queries.ReplyInfoKeyed:
+		return infoKeyedRows(ParseInfo(text), r), nil
+	}
+	return nil, fmt.Errorf("reply %q is not for INFO", r.Reply)
 }
 
 func cmdName(cmd []string) string {

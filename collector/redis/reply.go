@@ -183,7 +183,22 @@ func pairs(v any) ([]KV, []any, error) {
 	return keys, vals, nil
 }
 
-// pairsRows is a name/value reply (CONFIG GET) as one row.
+// sensitiveParameter reports whether a CONFIG parameter holds a credential: requirepass,
+// masterauth, masteruser, and anything whose name says pass or secret (tls-key-file-pass,
+// tls-client-key-file-pass, ...). CONFIG GET "*", which the pack sends to servers before 7.0,
+// returns them all.
+func sensitiveParameter(name string) bool {
+	n := strings.ToLower(name)
+	switch n {
+	case "requirepass", "masterauth", "masteruser":
+		return true
+	}
+	return strings.Contains(n, "pass") || strings.Contains(n, "secret")
+}
+
+// pairsRows is a name/value reply (CONFIG GET) as one row. Credentials are dropped here, so
+// that they never reach the rows, the results store or a log line: a query that maps one
+// fails for the lack of the column.
 func pairsRows(v any, r *queries.Redis) (*queries.Rows, error) {
 	keys, vals, err := pairs(v)
 	if err != nil {
@@ -193,6 +208,9 @@ func pairsRows(v any, r *queries.Redis) (*queries.Rows, error) {
 	row := make(map[string]any, len(keys))
 	order := make([]string, 0, len(keys))
 	for i, k := range keys {
+		if sensitiveParameter(k.Key) {
+			continue
+		}
 		c := columnName(r.ColumnPrefix, k.Key)
 		row[c] = vals[i]
 		order = append(order, c)

@@ -105,6 +105,13 @@ func TestPairsRows(t *testing.T) {
 		t.Fatal(err)
 	}
 	rowsEqual(t, "map", rows, []string{"a", "b_x"}, [][]any{{"1", int64(2)}})
+	// credentials never become columns
+	rows, err = pairsRows([]any{"requirepass", "pw1", "masterauth", "pw2", "masteruser", "repl", "tls-key-file-pass", "pw3",
+		"tls-client-key-file-pass", "pw4", "SOME-SECRET", "pw5", "tls-key-file", "/etc/redis/key.pem", "hz", "10"}, q.Redis)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rowsEqual(t, "credentials", rows, []string{"tls_key_file", "hz"}, [][]any{{"/etc/redis/key.pem", "10"}})
 	if _, err := pairsRows([]any{"odd"}, q.Redis); err == nil {
 		t.Error("an odd list should be an error")
 	}

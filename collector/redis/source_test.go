@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -479,6 +480,52 @@ func TestLeastPrivilegeACL(t *testing.T) {
 	for _, m := range []string{"redis_config_maxmemory", "redis_cache_namespace_keys", "redis_commands_total", "redis_slowlog_length"} {
 		if _, ok := sample(metrics, m); !ok {
 			t.Errorf("no %s with the least-privilege user", m)
+		}
+	}
+}
+
+// CONFIG GET "*" (what the default pack sends to servers before 7.0) on a server with
+// requirepass and masterauth set: no credential reaches the rows, so none reaches the results
+// store.
+func TestConfigGetDropsCredentials(t *testing.T) {
+	set := env.Redis(t)
+	c := set.Primary.Client()
+	defer c.Close()
+	for _, p := range []string{"requirepass", "masterauth"} {
+		if v, err := c.ConfigGet(ctx(t), p).Result(); err != nil || v[p] != testenv.RedisPassword {
+			t.Fatalf("the test server should have %s set: %v %v", p, v, err)
+		}
+	}
+	p, err := queries.Parse("user.yaml", []byte(`source: redis
+queries:
+  - name: all_config
+    help: Every setting.
+    requires: [feature:config]
+    redis: {command: [CONFIG, GET, "*"], reply: pairs}
+    columns:
+      - {name: maxmemory, usage: gauge}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newSource(t, direct(set.Primary))
+	if _, err := s.Probe(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	q := p.Queries[0]
+	rows, err := s.Run(ctx(t), q, &q.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows.Values) != 1 || len(rows.Columns) < 100 || !slices.Contains(rows.Columns, "maxmemory") {
+		t.Fatalf("CONFIG GET * gave %d rows and the columns %q", len(rows.Values), rows.Columns)
+	}
+	for i, col := range rows.Columns {
+		if sensitiveParameter(strings.ReplaceAll(col, "_", "-")) {
+			t.Errorf("the rows have the column %s", col)
+		}
+		if v := fmt.Sprint(rows.Values[0][i]); strings.Contains(v, testenv.RedisPassword) {
+			t.Errorf("column %s holds the password", col)
 		}
 	}
 }

@@ -117,8 +117,11 @@ func New(opts Options) (*Source, error) {
 			MinRetryBackoff:  10 * time.Millisecond,
 			MaxRetryBackoff:  100 * time.Millisecond,
 			DialTimeout:      opts.Timeout,
-			ReadTimeout:      opts.Timeout,
-			WriteTimeout:     opts.Timeout,
+			// go-redis dials 5 times with backoff by default: a dead master or sentinel
+			// would eat the probe's budget
+			DialerRetries: 1,
+			ReadTimeout:   opts.Timeout,
+			WriteTimeout:  opts.Timeout,
 			// the scrape's deadline, not only the socket timeouts, bounds a command
 			ContextTimeoutEnabled: true,
 			PoolSize:              opts.PoolSize,

@@ -529,3 +529,17 @@ queries:
 		}
 	}
 }
+
+// A failed dial is tried once, not go-redis' default five times with backoff: a dead master
+// or sentinel must not spend the probe's budget. The same for both kinds of client.
+func TestDialOnce(t *testing.T) {
+	for _, opts := range []Options{
+		{Addr: "127.0.0.1:1"},
+		{SentinelMaster: "mymaster", SentinelAddrs: []string{"127.0.0.1:1"}},
+	} {
+		s := newSource(t, opts)
+		if n := s.client.Options().DialerRetries; n != 1 {
+			t.Errorf("%+v: DialerRetries %d, want 1", opts, n)
+		}
+	}
+}

@@ -75,7 +75,7 @@ func (s *Source) runAudit(ctx context.Context, q *queries.Query, r *queries.Redi
 	s.mu.Unlock()
 	if run == nil || !((epoch > 0 && run.epoch == epoch) || time.Since(run.at) < q.TTL) {
 		v, err, _ := s.flight.Do(fmt.Sprintf("audit\x00%d\x00%s", epoch, key), func() (any, error) {
-			run, err := s.Audit(ctx, r.Audit)
+			run, err := s.audit(ctx, r.Audit)
 			if err != nil {
 				return nil, err
 			}
@@ -99,12 +99,9 @@ func (s *Source) runAudit(ctx context.Context, q *queries.Query, r *queries.Redi
 	return run.runRows(), nil
 }
 
-// AuditResult is what one audit run found; queries read it through the audit replies.
-type AuditResult = auditRun
-
-// Audit runs the cache-namespace audit once, resuming the SCAN cursor of the previous run of
+// audit runs the cache-namespace audit once, resuming the SCAN cursor of the previous run of
 // the same spec.
-func (s *Source) Audit(ctx context.Context, spec *queries.RedisAudit) (*AuditResult, error) {
+func (s *Source) audit(ctx context.Context, spec *queries.RedisAudit) (*auditRun, error) {
 	key := auditKey(spec)
 	run := &auditRun{at: time.Now(), buckets: spec.Buckets}
 	for _, n := range spec.Namespaces {
@@ -240,22 +237,6 @@ func (r *auditRun) estimate(st *nsStat) (float64, bool) {
 	}
 	return float64(st.matched) / float64(r.scanned) * float64(r.dbKeys), true
 }
-
-// Estimate returns the estimated key count of the namespace with the prefix (for tests).
-func (r *auditRun) Estimate(prefix string) (float64, bool) {
-	for i := range r.ns {
-		if r.ns[i].prefix == prefix {
-			return r.estimate(&r.ns[i])
-		}
-	}
-	return 0, false
-}
-
-// Scanned is how many keys the run looked at; Spent the time its calls took.
-func (r *auditRun) Scanned() int         { return r.scanned }
-func (r *auditRun) Spent() time.Duration { return r.spent }
-func (r *auditRun) Complete() bool       { return r.complete }
-func (r *auditRun) Stopped() string      { return r.stopped }
 
 func ratio(n, of int) any {
 	if of == 0 {

@@ -118,15 +118,15 @@ func TestAuditEstimates(t *testing.T) {
 	s := newSource(t, direct(set.Primary))
 	// the default spec, with a budget large enough that sample_keys decides the sample size
 	spec := auditSpec(t, 10*time.Second)
-	run, err := s.Audit(cx, spec)
+	run, err := s.audit(cx, spec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if run.Complete() || run.Scanned() < spec.SampleKeys || run.Scanned() > spec.SampleKeys+2*spec.ScanCount || run.Stopped() != "sample_keys" {
-		t.Errorf("scanned %d keys, complete %v, stopped at %s; want about %d, a sample", run.Scanned(), run.Complete(), run.Stopped(), spec.SampleKeys)
+	if run.complete || run.scanned < spec.SampleKeys || run.scanned > spec.SampleKeys+2*spec.ScanCount || run.stopped != "sample_keys" {
+		t.Errorf("scanned %d keys, complete %v, stopped at %s; want about %d, a sample", run.scanned, run.complete, run.stopped, spec.SampleKeys)
 	}
 	for _, p := range ks[:3] {
-		est, ok := run.Estimate(p.prefix)
+		est, ok := estimateOf(run, p.prefix)
 		if !ok || math.Abs(est-float64(p.n))/float64(p.n) > 0.10 {
 			t.Errorf("%s: estimated %.0f keys, true %d: more than 10 %% off", p.prefix, est, p.n)
 		} else {
@@ -194,12 +194,12 @@ func TestAuditEstimates(t *testing.T) {
 	}
 
 	// the next run resumes where this one stopped: another part of the table
-	run2, err := s.Audit(cx, spec)
+	run2, err := s.audit(cx, spec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if run2.Scanned() < spec.SampleKeys {
-		t.Errorf("second run scanned %d", run2.Scanned())
+	if run2.scanned < spec.SampleKeys {
+		t.Errorf("second run scanned %d", run2.scanned)
 	}
 	s.mu.Lock()
 	cursor := s.cursors[auditKey(spec)]
@@ -209,14 +209,14 @@ func TestAuditEstimates(t *testing.T) {
 	}
 
 	// no budget at all: no SCAN, and no estimate rather than a wrong one
-	run3, err := s.Audit(cx, auditSpec(t, time.Nanosecond))
+	run3, err := s.audit(cx, auditSpec(t, time.Nanosecond))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if run3.Scanned() != 0 || run3.Stopped() != "budget" {
-		t.Errorf("a spent budget: scanned %d, stopped %q", run3.Scanned(), run3.Stopped())
+	if run3.scanned != 0 || run3.stopped != "budget" {
+		t.Errorf("a spent budget: scanned %d, stopped %q", run3.scanned, run3.stopped)
 	}
-	if _, ok := run3.Estimate("session:"); ok {
+	if _, ok := estimateOf(run3, "session:"); ok {
 		t.Error("an estimate without a sample")
 	}
 }
@@ -245,7 +245,7 @@ func BenchmarkAudit1M(b *testing.B) {
 		b.Fatal(err)
 	}
 	spec := auditSpec(b, 0)
-	if _, err := s.Audit(cx, spec); err != nil { // warm the pool
+	if _, err := s.audit(cx, spec); err != nil { // warm the pool
 		b.Fatal(err)
 	}
 	if err := c.ConfigResetStat(cx).Err(); err != nil {
@@ -256,17 +256,17 @@ func BenchmarkAudit1M(b *testing.B) {
 	var errSum, errMax float64
 	b.ResetTimer()
 	for range b.N {
-		run, err := s.Audit(cx, spec)
+		run, err := s.audit(cx, spec)
 		if err != nil {
 			b.Fatal(err)
 		}
-		scanned += run.Scanned()
-		spent += run.Spent()
-		if run.Stopped() == "budget" {
+		scanned += run.scanned
+		spent += run.spent
+		if run.stopped == "budget" {
 			budgetStops++
 		}
 		for _, p := range ks[:3] {
-			est, _ := run.Estimate(p.prefix)
+			est, _ := estimateOf(run, p.prefix)
 			e := math.Abs(est-float64(p.n)) / float64(p.n)
 			errSum += e
 			errMax = max(errMax, e)
@@ -286,4 +286,14 @@ func BenchmarkAudit1M(b *testing.B) {
 	b.ReportMetric(100*errMax, "max-err-%")
 	b.ReportMetric(float64(budgetStops)/n, "budget-stops/run")
 	b.Logf("%d runs: server %.2f ms/run (scan %d µs, pttl %d µs, dbsize %d µs in all)", b.N, float64(server)/1000/n, usec["scan"], usec["pttl"], usec["dbsize"])
+}
+
+// estimateOf is the run's estimate of the keys with the prefix.
+func estimateOf(run *auditRun, prefix string) (float64, bool) {
+	for i := range run.ns {
+		if run.ns[i].prefix == prefix {
+			return run.estimate(&run.ns[i])
+		}
+	}
+	return 0, false
 }

@@ -134,7 +134,7 @@ func scalar(v any) (any, bool) {
 		return int64(v), true
 	case []byte:
 		return string(v), true
-	case []any, map[any]any, map[string]any:
+	case []any:
 		return nil, false
 	case error:
 		return v.Error(), true
@@ -142,8 +142,8 @@ func scalar(v any) (any, bool) {
 	return fmt.Sprint(v), true
 }
 
-// pairs reads a flat list of names and values, or a map (RESP3), in reply order. Nested values
-// are skipped.
+// pairs reads a flat list of names and values (RESP2, which the source speaks), in reply
+// order. Nested values are skipped.
 func pairs(v any) ([]KV, []any, error) {
 	var keys []KV
 	var vals []any
@@ -160,21 +160,6 @@ func pairs(v any) ([]KV, []any, error) {
 			}
 			keys = append(keys, KV{Key: fmt.Sprint(name)})
 			vals = append(vals, val)
-		}
-	case map[any]any:
-		names := make([]string, 0, len(v))
-		byName := map[string]any{}
-		for k, x := range v {
-			n := fmt.Sprint(k)
-			names = append(names, n)
-			byName[n] = x
-		}
-		slices.Sort(names)
-		for _, n := range names {
-			if val, ok := scalar(byName[n]); ok {
-				keys = append(keys, KV{Key: n})
-				vals = append(vals, val)
-			}
 		}
 	case nil:
 	default:

@@ -78,7 +78,6 @@ type Source struct {
 type reply struct {
 	epoch uint64
 	val   any
-	at    time.Time
 }
 
 type configState struct {
@@ -198,7 +197,7 @@ func (s *Source) Probe(ctx context.Context) (queries.ServerInfo, error) {
 	s.mu.Lock()
 	s.epoch++
 	clear(s.replies)
-	s.replies[commandKey([]string{"INFO"})] = &reply{epoch: s.epoch, val: text, at: time.Now()}
+	s.replies[commandKey([]string{"INFO"})] = &reply{epoch: s.epoch, val: text}
 	cfg := s.config
 	s.mu.Unlock()
 
@@ -258,7 +257,7 @@ func (s *Source) do(ctx context.Context, cmd []string) (any, error) {
 		}
 		s.mu.Lock()
 		if s.epoch == epoch && epoch > 0 {
-			s.replies[key] = &reply{epoch: epoch, val: v, at: time.Now()}
+			s.replies[key] = &reply{epoch: epoch, val: v}
 		}
 		s.mu.Unlock()
 		return v, nil

@@ -16,8 +16,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
-	"golang.org/x/sync/singleflight"
 
+	"github.com/persistence-exporter/persistence_exporter/internal/share"
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
 
@@ -65,19 +65,22 @@ type Source struct {
 	client *redis.Client
 	opts   Options
 
-	flight singleflight.Group // command replies and audits shared by concurrent queries
+	// replies are the command replies of the current gather (INFO sections, SENTINEL
+	// MASTERS, CONFIG GET), by command: Probe starts a gather with its own INFO reply,
+	// EndGather releases them.
+	replies share.PerGather[any]
+	// audits are the audit runs of the current gather, by spec alone. Probe does not reset
+	// them: a gather that starts while another one's run is under way joins that run rather
+	// than walking the keyspace a second time. EndGather releases them; whether a result is
+	// fresh enough is the engine's business (the query's TTL), not the source's.
+	audits share.PerGather[*auditRun]
+	// walk is held by the run that walks the keyspace: a run started after its gather ended
+	// early waits for the previous one instead of walking beside it.
+	walk chan struct{}
 
 	mu      sync.Mutex
-	epoch   uint64               // bumped by every probe: one gather
-	replies map[string]*reply    // the command replies of the current gather
-	config  configState          // is CONFIG allowed
-	audits  map[string]*auditRun // latest audit run per audit spec
-	cursors map[string]uint64    // where the next audit run of a spec resumes its SCAN
-}
-
-type reply struct {
-	epoch uint64
-	val   any
+	config  configState       // is CONFIG allowed
+	cursors map[string]uint64 // where the next audit run of a spec resumes its SCAN
 }
 
 type configState struct {
@@ -162,8 +165,7 @@ func New(opts Options) (*Source, error) {
 			},
 		})
 	}
-	return &Source{client: client, opts: opts, replies: map[string]*reply{},
-		audits: map[string]*auditRun{}, cursors: map[string]uint64{}}, nil
+	return &Source{client: client, opts: opts, walk: make(chan struct{}, 1), cursors: map[string]uint64{}}, nil
 }
 
 // Close closes the connections.
@@ -175,6 +177,7 @@ func (s *Source) Close() { _ = s.client.Close() }
 // minutes, whether CONFIG GET is allowed.
 func (s *Source) Probe(ctx context.Context) (queries.ServerInfo, error) {
 	var info queries.ServerInfo
+	s.replies.Reset()
 	text, err := s.client.Info(ctx).Result()
 	if err != nil {
 		return info, fmt.Errorf("probe: INFO: %w", err)
@@ -194,10 +197,8 @@ func (s *Source) Probe(ctx context.Context) (queries.ServerInfo, error) {
 	default:
 		return info, fmt.Errorf("probe: INFO names neither a sentinel nor a replication role (redis_mode %q, role %q)", mode, role)
 	}
+	s.replies.Set(commandKey([]string{"INFO"}), text)
 	s.mu.Lock()
-	s.epoch++
-	clear(s.replies)
-	s.replies[commandKey([]string{"INFO"})] = &reply{epoch: s.epoch, val: text}
 	cfg := s.config
 	s.mu.Unlock()
 
@@ -232,37 +233,28 @@ func commandKey(cmd []string) string {
 	return strings.ToLower(cmd[0]) + "\x00" + strings.Join(cmd[1:], "\x00")
 }
 
+// EndGather releases the replies and audit runs of the gather (collector.GatherEnder).
+func (s *Source) EndGather() {
+	s.replies.End()
+	s.audits.End()
+}
+
 // do sends a command, or serves its reply from this gather when another query already sent it
-// (INFO sections, SENTINEL MASTERS, CONFIG GET): the server is asked once per scrape.
+// (INFO sections, SENTINEL MASTERS, CONFIG GET): the server is asked once per gather. The
+// command runs detached from the asking query's cancellation, bounded by the target's
+// timeout, so that a query that gives up does not fail the others that wait for it.
 func (s *Source) do(ctx context.Context, cmd []string) (any, error) {
-	key := commandKey(cmd)
-	s.mu.Lock()
-	epoch := s.epoch
-	if r := s.replies[key]; r != nil && r.epoch == epoch && epoch > 0 {
-		s.mu.Unlock()
-		return r.val, nil
-	}
-	s.mu.Unlock()
-	v, err, _ := s.flight.Do(fmt.Sprintf("cmd\x00%d\x00%s", epoch, key), func() (any, error) {
+	return s.replies.Do(ctx, commandKey(cmd), s.opts.Timeout, func(ctx context.Context) (any, error) {
 		args := make([]any, len(cmd))
 		for i, a := range cmd {
 			args[i] = a
 		}
 		v, err := s.client.Do(ctx, args...).Result()
 		if errors.Is(err, redis.Nil) {
-			v, err = nil, nil
+			return nil, nil
 		}
-		if err != nil {
-			return nil, err
-		}
-		s.mu.Lock()
-		if s.epoch == epoch && epoch > 0 {
-			s.replies[key] = &reply{epoch: epoch, val: v}
-		}
-		s.mu.Unlock()
-		return v, nil
+		return v, err
 	})
-	return v, err
 }
 
 // Run sends the body's command and turns the reply into rows as the body says.

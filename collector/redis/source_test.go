@@ -114,6 +114,12 @@ func scrapeTargets(t *testing.T, targets ...*collector.Target) (string, string) 
 	t.Helper()
 	logs := &syncBuffer{}
 	e := collector.NewEngine(targets, slog.New(slog.NewTextHandler(logs, nil)))
+	return scrape(t, e), logs.String()
+}
+
+// scrape gets /metrics from the engine once.
+func scrape(t *testing.T, e *collector.Engine) string {
+	t.Helper()
 	srv := httptest.NewServer(e.MetricsHandler(collector.HandlerOpts{DefaultTimeout: 20 * time.Second}))
 	defer srv.Close()
 	resp, err := srv.Client().Get(srv.URL)
@@ -125,7 +131,7 @@ func scrapeTargets(t *testing.T, targets ...*collector.Target) (string, string) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	return string(b), logs.String()
+	return string(b)
 }
 
 type syncBuffer struct {

@@ -31,7 +31,9 @@ type Options struct {
 	Addr     string
 	Username string
 	Password string
-	DB       int
+	// DB is the database the audit scans. A sentinel has none: a source given a sentinel's
+	// address ignores it there.
+	DB int
 	// TLS enables TLS (rediss://) with this configuration.
 	TLS *tls.Config
 
@@ -114,7 +116,7 @@ func New(opts Options) (*Source, error) {
 			Protocol:         2,
 			Username:         opts.Username,
 			Password:         opts.Password,
-			DB:               opts.DB,
+			DB:               opts.DB, // on the data node; go-redis uses 0 with the sentinels
 			MaxRetries:       1,
 			MinRetryBackoff:  10 * time.Millisecond,
 			MaxRetryBackoff:  100 * time.Millisecond,
@@ -139,12 +141,14 @@ func New(opts Options) (*Source, error) {
 			return nil, errors.New("no address")
 		}
 		client = redis.NewClient(&redis.Options{
-			Addr:                  opts.Addr,
-			ClientName:            ClientName,
-			Protocol:              2,
-			Username:              opts.Username,
-			Password:              opts.Password,
-			DB:                    opts.DB,
+			Addr:       opts.Addr,
+			ClientName: ClientName,
+			Protocol:   2,
+			Username:   opts.Username,
+			Password:   opts.Password,
+			// not DB: go-redis would SELECT on every new connection, which a sentinel
+			// refuses, and the target would read as down
+			OnConnect:             selectDB(opts.DB),
 			MaxRetries:            1,
 			MinRetryBackoff:       10 * time.Millisecond,
 			MaxRetryBackoff:       100 * time.Millisecond,
@@ -166,6 +170,27 @@ func New(opts Options) (*Source, error) {
 		})
 	}
 	return &Source{client: client, opts: opts, walk: make(chan struct{}, 1), cursors: map[string]uint64{}}, nil
+}
+
+// selectDB selects db on a new connection (nil for 0, the default), except on a sentinel,
+// which has no databases and refuses SELECT: the address of a sentinel may come with a db
+// meant for the data nodes, and only the server can tell what it is.
+func selectDB(db int) func(ctx context.Context, cn *redis.Conn) error {
+	if db == 0 {
+		return nil
+	}
+	return func(ctx context.Context, cn *redis.Conn) error {
+		err := cn.Select(ctx, db).Err()
+		if err == nil || !isRedisError(err) {
+			return err
+		}
+		if text, ierr := cn.Info(ctx, "server").Result(); ierr == nil {
+			if mode, _ := ParseInfo(text).Get("redis_mode"); mode == "sentinel" {
+				return nil
+			}
+		}
+		return fmt.Errorf("SELECT %d: %w", db, err)
+	}
 }
 
 // Close closes the connections.

@@ -549,3 +549,46 @@ func TestDialOnce(t *testing.T) {
 		}
 	}
 }
+
+// db on a target given by address: the data node's connections SELECT it (the audit scans
+// it); a sentinel, which has no databases and refuses SELECT, is still up.
+func TestDB(t *testing.T) {
+	set := env.Redis(t)
+	cx := ctx(t)
+	c := set.Primary.Client()
+	defer c.Close()
+	pipe := c.Pipeline()
+	pipe.Select(cx, 3)
+	for i := range 40 {
+		pipe.Set(cx, fmt.Sprintf("dbthree:%d", i), "v", time.Hour)
+	}
+	if _, err := pipe.Exec(cx); err != nil {
+		t.Fatal(err)
+	}
+	opts := direct(set.Primary)
+	opts.DB = 3
+	s := newSource(t, opts)
+	if _, err := s.Probe(cx); err != nil {
+		t.Fatal(err)
+	}
+	spec := auditSpec(t, 10*time.Second)
+	spec.Namespaces = []queries.RedisNamespace{{Prefix: "dbthree:", TTL: time.Hour}}
+	run, err := s.audit(cx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, ok := estimateOf(run, "dbthree:"); !ok || n != 40 || !run.complete {
+		t.Errorf("db 3: %v keys dbthree: (complete %v), want all 40", n, run.complete)
+	}
+
+	opts = direct(set.Sentinel)
+	opts.DB = 3
+	s = newSource(t, opts)
+	info, err := s.Probe(cx)
+	if err != nil || info.Role != queries.RoleSentinel {
+		t.Fatalf("a sentinel with db 3: role %q, %v", info.Role, err)
+	}
+	if _, err := s.do(cx, []string{"SENTINEL", "MASTERS"}); err != nil {
+		t.Errorf("SENTINEL MASTERS: %v", err)
+	}
+}

@@ -191,7 +191,26 @@ func sample(metrics, name string, labels ...string) (float64, bool) {
 }
 
 func TestDefaultPackOnEachRole(t *testing.T) {
-	set := env.Redis(t)
+	checkDefaultPack(t, env.Redis(t))
+}
+
+// Debian bullseye's Redis 6.0 (fetched and extracted, not installed): the whole default pack
+// on a primary, a replica, a sentinel and the sentinel-resolved primary, without a failed
+// query. It sends CONFIG GET "*" (no multi-name CONFIG GET before 7.0) to servers with
+// requirepass and masterauth set.
+func TestDefaultPackOnRedis60(t *testing.T) {
+	rel := testenv.FetchRedis(t, "6.0")
+	set := testenv.StartRedisT(t, rel.Options())
+	if set.Version/100 != 600 {
+		t.Fatalf("%s runs Redis %d, want 6.0", rel.Bin, set.Version)
+	}
+	checkDefaultPack(t, set)
+}
+
+// checkDefaultPack runs the default pack on every kind of target of the set and checks the
+// values, that no query fails, units, and promtool.
+func checkDefaultPack(t *testing.T, set *testenv.RedisSet) {
+	t.Helper()
 	c := set.Primary.Client()
 	defer c.Close()
 	cx := ctx(t)
@@ -209,8 +228,12 @@ func TestDefaultPackOnEachRole(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = c.Do(cx, "NOSUCHCOMMAND").Err()
-	if err := c.ConfigSet(cx, "latency-monitor-threshold", "5").Err(); err != nil {
-		t.Fatal(err)
+	// a 20 ms command, logged in the slow log and as a latency spike; the thresholds (15 ms)
+	// keep ordinary commands of a busy machine out of both
+	for k, v := range map[string]string{"latency-monitor-threshold": "15", "slowlog-log-slower-than": "15000"} {
+		if err := c.ConfigSet(cx, k, v).Err(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := c.Do(cx, "DEBUG", "SLEEP", "0.02").Err(); err != nil {
 		t.Fatal(err)
@@ -231,76 +254,89 @@ func TestDefaultPackOnEachRole(t *testing.T) {
 	}
 
 	qs := defaultQueries(t)
-	metrics, logs := scrapeTargets(t,
+	logBuf := &syncBuffer{}
+	e := collector.NewEngine([]*collector.Target{
 		target(t, "primary", direct(set.Primary), qs),
 		target(t, "replica", direct(set.Replica), qs),
 		target(t, "sentinel", direct(set.Sentinel), qs),
 		target(t, "cache", viaSentinel(set), qs),
-	)
+	}, slog.New(slog.NewTextHandler(logBuf, nil)))
+	metrics := scrape(t, e)
+	logs := logBuf.String()
 	pp, rp := strconv.Itoa(set.Primary.Port), strconv.Itoa(set.Replica.Port)
 	paddr := "127.0.0.1:" + pp
+	const (
+		present = -1    // any value
+		sleep   = -0.02 // 0.02 s ± 50 %: DEBUG SLEEP 0.02, in seconds (not 20 ms, not 20000 µs)
+	)
 	for _, tc := range []struct {
 		name   string
 		labels []string
-		want   float64 // -1: present, any value
+		want   float64
+		since  int // the server version that has it
 	}{
-		{"redis_up", []string{`target="primary"`}, 1},
-		{"redis_up", []string{`target="replica"`}, 1},
-		{"redis_up", []string{`target="sentinel"`}, 1},
-		{"redis_up", []string{`target="cache"`}, 1},
+		{"redis_up", []string{`target="primary"`}, 1, 0},
+		{"redis_up", []string{`target="replica"`}, 1, 0},
+		{"redis_up", []string{`target="sentinel"`}, 1, 0},
+		{"redis_up", []string{`target="cache"`}, 1, 0},
 		// primary: the seed's settings
-		{"redis_memory_max_bytes", []string{`target="primary"`}, 1536 << 20},
-		{"redis_config_maxmemory", []string{`target="primary"`}, 1536 << 20},
-		{"redis_config_info", []string{`target="primary"`, `maxmemory_policy="allkeys-lru"`, `save="900 1 300 10 60 10000"`}, 1},
-		{"redis_config_stop_writes_on_bgsave_error", []string{`target="primary"`}, 1},
-		{"redis_config_appendonly", []string{`target="primary"`}, 0},
-		{"redis_rdb_last_bgsave_status", []string{`target="primary"`}, 1},
-		{"redis_instance_info", []string{`target="primary"`, `role="master"`, `maxmemory_policy="allkeys-lru"`, `tcp_port="` + pp + `"`}, 1},
-		{"redis_memory_used_bytes", []string{`target="primary"`}, -1},
-		{"redis_connected_clients", []string{`target="primary"`}, -1},
-		{"redis_evicted_keys_total", []string{`target="primary"`}, 0},
-		{"redis_keyspace_hits_total", []string{`target="primary"`}, -1},
-		{"redis_keyspace_misses_total", []string{`target="primary"`}, -1},
-		{"redis_db_keys", []string{`target="primary"`, `db="db0"`}, -1},
-		{"redis_db_keys_expiring", []string{`target="primary"`, `db="db0"`}, -1},
-		{"redis_connected_slaves", []string{`target="primary"`}, 1},
-		{"redis_connected_slave_offset_bytes", []string{`target="primary"`, `slave_ip="127.0.0.1"`, `slave_port="` + rp + `"`, `slave_state="online"`}, -1},
-		{"redis_connected_slave_lag_seconds", []string{`target="primary"`, `slave_port="` + rp + `"`}, -1},
-		{"redis_commands_total", []string{`target="primary"`, `cmd="set"`}, -1},
-		{"redis_commands_duration_seconds_total", []string{`target="primary"`, `cmd="set"`}, -1},
-		{"redis_errors_total", []string{`target="primary"`, `err="ERR"`}, -1},
-		{"redis_latency_percentiles_seconds", []string{`target="primary"`, `cmd="set"`, `percentile="p99"`}, -1},
-		{"redis_slowlog_length", []string{`target="primary"`}, -1},
-		{"redis_last_slow_execution_duration_seconds", []string{`target="primary"`}, -1},
-		{"redis_slowlog_entry_duration_seconds", []string{`target="primary"`, `position="0"`, `cmd="debug"`}, -1},
-		{"redis_latency_spike_duration_seconds", []string{`target="primary"`, `event_name="command"`}, -1},
-		{"redis_cache_namespace_keys", []string{`target="primary"`, `prefix="session:"`}, 300},
-		{"redis_cache_namespace_no_ttl_ratio", []string{`target="primary"`, `prefix="session:"`}, 0},
-		{"redis_cache_namespace_ttl_keys", []string{`target="primary"`, `prefix="session:"`, `ttl_le="3600"`}, 300},
-		{"redis_cache_namespace_audit_complete", []string{`target="primary"`}, 1},
+		{"redis_memory_max_bytes", []string{`target="primary"`}, 1536 << 20, 0},
+		{"redis_config_maxmemory", []string{`target="primary"`}, 1536 << 20, 0},
+		{"redis_config_info", []string{`target="primary"`, `maxmemory_policy="allkeys-lru"`, `save="900 1 300 10 60 10000"`}, 1, 0},
+		{"redis_config_stop_writes_on_bgsave_error", []string{`target="primary"`}, 1, 0},
+		{"redis_config_appendonly", []string{`target="primary"`}, 0, 0},
+		{"redis_rdb_last_bgsave_status", []string{`target="primary"`}, 1, 0},
+		{"redis_instance_info", []string{`target="primary"`, `role="master"`, `maxmemory_policy="allkeys-lru"`, `tcp_port="` + pp + `"`}, 1, 0},
+		{"redis_memory_used_bytes", []string{`target="primary"`}, present, 0},
+		{"redis_connected_clients", []string{`target="primary"`}, present, 0},
+		{"redis_evicted_keys_total", []string{`target="primary"`}, 0, 0},
+		{"redis_keyspace_hits_total", []string{`target="primary"`}, present, 0},
+		{"redis_keyspace_misses_total", []string{`target="primary"`}, present, 0},
+		{"redis_db_keys", []string{`target="primary"`, `db="db0"`}, present, 0},
+		{"redis_db_keys_expiring", []string{`target="primary"`, `db="db0"`}, present, 0},
+		{"redis_connected_slaves", []string{`target="primary"`}, 1, 0},
+		{"redis_connected_slave_offset_bytes", []string{`target="primary"`, `slave_ip="127.0.0.1"`, `slave_port="` + rp + `"`, `slave_state="online"`}, present, 0},
+		{"redis_connected_slave_lag_seconds", []string{`target="primary"`, `slave_port="` + rp + `"`}, present, 0},
+		{"redis_commands_total", []string{`target="primary"`, `cmd="set"`}, present, 0},
+		{"redis_commands_duration_seconds_total", []string{`target="primary"`, `cmd="set"`}, present, 0},
+		{"redis_errors_total", []string{`target="primary"`, `err="ERR"`}, present, 60200},
+		{"redis_latency_percentiles_seconds", []string{`target="primary"`, `cmd="set"`, `percentile="p99"`}, present, 70000},
+		{"redis_slowlog_length", []string{`target="primary"`}, present, 0},
+		{"redis_last_slow_execution_duration_seconds", []string{`target="primary"`}, sleep, 0},
+		{"redis_slowlog_entry_duration_seconds", []string{`target="primary"`, `position="0"`, `cmd="debug"`}, sleep, 0},
+		{"redis_latency_spike_duration_seconds", []string{`target="primary"`, `event_name="command"`}, sleep, 0},
+		{"redis_cache_namespace_keys", []string{`target="primary"`, `prefix="session:"`}, 300, 0},
+		{"redis_cache_namespace_no_ttl_ratio", []string{`target="primary"`, `prefix="session:"`}, 0, 0},
+		{"redis_cache_namespace_ttl_keys", []string{`target="primary"`, `prefix="session:"`, `ttl_le="3600"`}, 300, 0},
+		{"redis_cache_namespace_audit_complete", []string{`target="primary"`}, 1, 0},
 		// replica
-		{"redis_master_link_up", []string{`target="replica"`, `master_host="127.0.0.1"`, `master_port="` + pp + `"`}, 1},
-		{"redis_instance_info", []string{`target="replica"`, `role="slave"`}, 1},
-		{"redis_slave_repl_offset", []string{`target="replica"`}, -1},
-		{"redis_slave_priority", []string{`target="replica"`}, 100},
-		{"redis_db_keys", []string{`target="replica"`, `db="db0"`}, -1},
+		{"redis_master_link_up", []string{`target="replica"`, `master_host="127.0.0.1"`, `master_port="` + pp + `"`}, 1, 0},
+		{"redis_instance_info", []string{`target="replica"`, `role="slave"`}, 1, 0},
+		{"redis_slave_repl_offset", []string{`target="replica"`}, present, 0},
+		{"redis_slave_priority", []string{`target="replica"`}, 100, 0},
+		{"redis_db_keys", []string{`target="replica"`, `db="db0"`}, present, 0},
 		// sentinel
-		{"redis_sentinel_masters", []string{`target="sentinel"`}, 1},
-		{"redis_sentinel_master_status", []string{`target="sentinel"`, `master_name="mymaster"`, `master_address="` + paddr + `"`, `master_status="ok"`}, 1},
-		{"redis_sentinel_master_slaves", []string{`target="sentinel"`, `master_name="mymaster"`}, 1},
-		{"redis_sentinel_master_sentinels", []string{`target="sentinel"`, `master_name="mymaster"`}, 1},
-		{"redis_sentinel_master_setting_ckquorum", []string{`target="sentinel"`, `master_address="` + paddr + `"`}, 1},
-		{"redis_sentinel_master_sdown", []string{`target="sentinel"`, `master_name="mymaster"`}, 0},
-		{"redis_sentinel_master_ckquorum_status", []string{`target="sentinel"`, `master_name="mymaster"`}, 1},
-		{"redis_sentinel_replica_master_link_up", []string{`target="sentinel"`, `replica_address="127.0.0.1:` + rp + `"`}, 1},
-		{"redis_instance_info", []string{`target="sentinel"`, `role="sentinel"`, `redis_mode="sentinel"`}, 1},
+		{"redis_sentinel_masters", []string{`target="sentinel"`}, 1, 0},
+		{"redis_sentinel_master_status", []string{`target="sentinel"`, `master_name="mymaster"`, `master_address="` + paddr + `"`, `master_status="ok"`}, 1, 0},
+		{"redis_sentinel_master_slaves", []string{`target="sentinel"`, `master_name="mymaster"`}, 1, 0},
+		{"redis_sentinel_master_sentinels", []string{`target="sentinel"`, `master_name="mymaster"`}, 1, 0},
+		{"redis_sentinel_master_setting_ckquorum", []string{`target="sentinel"`, `master_address="` + paddr + `"`}, 1, 0},
+		{"redis_sentinel_master_sdown", []string{`target="sentinel"`, `master_name="mymaster"`}, 0, 0},
+		{"redis_sentinel_master_ckquorum_status", []string{`target="sentinel"`, `master_name="mymaster"`}, 1, 0},
+		{"redis_sentinel_replica_master_link_up", []string{`target="sentinel"`, `replica_address="127.0.0.1:` + rp + `"`}, 1, 0},
+		{"redis_instance_info", []string{`target="sentinel"`, `role="sentinel"`, `redis_mode="sentinel"`}, 1, 0},
 		// the primary found through the sentinel
-		{"redis_instance_info", []string{`target="cache"`, `role="master"`, `tcp_port="` + pp + `"`}, 1},
+		{"redis_instance_info", []string{`target="cache"`, `role="master"`, `tcp_port="` + pp + `"`}, 1, 0},
 	} {
+		if set.Version < tc.since {
+			continue
+		}
 		got, ok := sample(metrics, tc.name, tc.labels...)
 		switch {
 		case !ok:
 			t.Errorf("no %s{%s}", tc.name, strings.Join(tc.labels, ","))
+		case tc.want == sleep && (got < 0.01 || got > 0.03):
+			t.Errorf("%s{%s} = %g, want 0.02 s ± 50 %% (DEBUG SLEEP 0.02)", tc.name, strings.Join(tc.labels, ","), got)
 		case tc.want >= 0 && got != tc.want:
 			t.Errorf("%s{%s} = %g, want %g", tc.name, strings.Join(tc.labels, ","), got, tc.want)
 		}
@@ -320,6 +356,20 @@ func TestDefaultPackOnEachRole(t *testing.T) {
 	}
 	if strings.Contains(logs, "query failed") {
 		t.Errorf("the log has failures:\n%s", logs)
+	}
+	// the CONFIG GET replies kept in the results store hold no credential (before 7.0 the
+	// pack asks for every parameter)
+	for _, k := range []string{"primary\x00redis_config", "replica\x00redis_config_info", "cache\x00redis_config"} {
+		r := e.Store().Last(k)
+		if r == nil || r.Rows == nil || len(r.Rows.Values) != 1 {
+			t.Errorf("%q: no stored result: %+v", k, r)
+			continue
+		}
+		for i, col := range r.Rows.Columns {
+			if sensitiveParameter(strings.ReplaceAll(col, "_", "-")) || strings.Contains(fmt.Sprint(r.Rows.Values[0][i]), testenv.RedisPassword) {
+				t.Errorf("%q: the stored rows keep the column %s", k, col)
+			}
+		}
 	}
 	promtool(t, metrics)
 }

@@ -211,6 +211,14 @@ func validate(q *Query, lineOf func(path ...any) int) []error {
 	if q.TTL < 0 || q.Timeout < 0 {
 		add(nil, "ttl and timeout must not be negative")
 	}
+	for _, msg := range q.Body.Redis.checkTimeout(q.Timeout) {
+		add([]any{"timeout"}, msg)
+	}
+	for i, v := range q.Variants {
+		for _, msg := range v.Body.Redis.checkTimeout(q.Timeout) {
+			add([]any{"variants", i}, msg)
+		}
+	}
 	if len(q.Columns) == 0 {
 		add([]any{"columns"}, "has no columns")
 	}

@@ -95,8 +95,10 @@ func (r RedisReply) IsAudit() bool {
 // MasterPlaceholder in a command makes it run once per master a sentinel monitors.
 const MasterPlaceholder = "{master}"
 
-// redisCommands are the commands a pack may send: read-only, bounded and never blocking. The
-// value lists the allowed subcommands (nil: any arguments).
+// redisCommands are the commands a pack may send: read-only, never blocking, and with a reply
+// whose size does not grow with the data (PUBSUB CHANNELS lists every channel, MEMORY
+// MALLOC-STATS is a page of allocator text: neither is here). The value lists the allowed
+// subcommands (nil: any arguments).
 var redisCommands = map[string][]string{
 	"info":     nil,
 	"config":   {"get"},
@@ -104,14 +106,14 @@ var redisCommands = map[string][]string{
 	"latency":  {"latest", "history", "histogram"},
 	"sentinel": {"masters", "master", "replicas", "slaves", "sentinels", "ckquorum", "get-master-addr-by-name", "myid", "info-cache"},
 	"dbsize":   nil,
-	"memory":   {"stats", "malloc-stats"},
+	"memory":   {"stats"},
 	"client":   {"info", "getname", "id"},
 	"cluster":  {"info", "myid"},
 	"role":     nil,
 	"lastsave": nil,
 	"time":     nil,
 	"ping":     nil,
-	"pubsub":   {"numpat", "channels", "numsub", "shardchannels"},
+	"pubsub":   {"numpat", "numsub"},
 	"command":  {"count"},
 }
 
@@ -145,6 +147,15 @@ const (
 	DefaultAuditTTLSample  = 1000
 	DefaultAuditScanCount  = 500
 	DefaultAuditBudget     = 50 * time.Millisecond
+)
+
+// Audit limits: a run keeps the keys it sampled in memory, reads the TTL of ttl_sample keys
+// per namespace in pipelines, and is meant to cost the server milliseconds.
+const (
+	MaxAuditSampleKeys = 100000
+	MaxAuditTTLSample  = 10000
+	MaxAuditScanCount  = 10000
+	MaxAuditBudget     = time.Second
 )
 
 var defaultAuditBuckets = []time.Duration{time.Minute, 5 * time.Minute, 10 * time.Minute, 30 * time.Minute,
@@ -237,6 +248,16 @@ func (r *Redis) validateCommand() []string {
 	return msgs
 }
 
+// checkTimeout checks a redis body against the timeout of its query: an audit's budget must
+// be below it, or the run would be cut off before it could spend its budget. Without a
+// timeout the query has the target's, which the budget's cap keeps below in practice.
+func (r *Redis) checkTimeout(timeout time.Duration) []string {
+	if r == nil || r.Audit == nil || timeout <= 0 || r.Audit.Budget < timeout {
+		return nil
+	}
+	return []string{fmt.Sprintf("audit budget %s must be below the query's timeout %s", r.Audit.Budget, timeout)}
+}
+
 func (a *RedisAudit) validate() []string {
 	var msgs []string
 	add := func(format string, args ...any) { msgs = append(msgs, fmt.Sprintf(format, args...)) }
@@ -273,8 +294,17 @@ func (a *RedisAudit) validate() []string {
 	if a.SampleKeys < 0 || a.TTLSample < 0 || a.ScanCount < 0 || a.Budget < 0 {
 		add("audit sample_keys, ttl_sample, scan_count and budget must be positive")
 	}
-	if a.ScanCount > 10000 {
-		add("audit scan_count %d: at most 10000 (each SCAN call must stay short)", a.ScanCount)
+	if a.SampleKeys > MaxAuditSampleKeys {
+		add("audit sample_keys %d: at most %d (a run keeps the keys it samples in memory)", a.SampleKeys, MaxAuditSampleKeys)
+	}
+	if a.TTLSample > MaxAuditTTLSample {
+		add("audit ttl_sample %d: at most %d (a run reads that many TTLs per namespace)", a.TTLSample, MaxAuditTTLSample)
+	}
+	if a.ScanCount > MaxAuditScanCount {
+		add("audit scan_count %d: at most %d (each SCAN call must stay short)", a.ScanCount, MaxAuditScanCount)
+	}
+	if a.Budget > MaxAuditBudget {
+		add("audit budget %s: at most %s (the audit must stay cheap on the server)", a.Budget, MaxAuditBudget)
 	}
 	if len(a.Buckets) == 0 {
 		a.Buckets = slices.Clone(defaultAuditBuckets)

@@ -32,6 +32,17 @@ func TestRedisPackErrors(t *testing.T) {
 		{"audit buckets", `{reply: audit, audit: {buckets: [5m, 1m], namespaces: [{prefix: "a:"}]}}`, `audit buckets must be positive and increasing`},
 		{"audit on a command", `{command: [INFO], reply: info, audit: {namespaces: [{prefix: "a:"}]}}`, `audit is only for the replies audit, audit_ttl and audit_run`},
 		{"unknown key", `{command: [INFO], reply: info, sample: 3}`, `unknown key "sample"`},
+		// replies that grow with the data
+		{"malloc-stats", `{command: [MEMORY, MALLOC-STATS], reply: value}`, `test.yaml:3: query "q": redis command MEMORY: want one of the subcommands STATS`},
+		{"pubsub channels", `{command: [PUBSUB, CHANNELS], reply: value}`, `test.yaml:3: query "q": redis command PUBSUB: want one of the subcommands NUMPAT, NUMSUB`},
+		{"pubsub shardchannels", `{command: [PUBSUB, SHARDCHANNELS, "*"], reply: value}`, `test.yaml:3: query "q": redis command PUBSUB: want one of the subcommands NUMPAT, NUMSUB`},
+		// audits the server would pay for
+		{"audit sample keys", `{reply: audit, audit: {sample_keys: 1000000, namespaces: [{prefix: "a:"}]}}`,
+			`test.yaml:3: query "q": audit sample_keys 1000000: at most 100000 (a run keeps the keys it samples in memory)`},
+		{"audit ttl sample", `{reply: audit, audit: {ttl_sample: 50000, namespaces: [{prefix: "a:"}]}}`,
+			`test.yaml:3: query "q": audit ttl_sample 50000: at most 10000 (a run reads that many TTLs per namespace)`},
+		{"audit budget", `{reply: audit, audit: {budget: 5s, namespaces: [{prefix: "a:"}]}}`,
+			`test.yaml:3: query "q": audit budget 5s: at most 1s (the audit must stay cheap on the server)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse("test.yaml", []byte("source: redis\nqueries:\n  - name: q\n    redis: "+tc.body+"\n    columns: [{name: x, usage: gauge}]\n"))
@@ -39,6 +50,32 @@ func TestRedisPackErrors(t *testing.T) {
 				t.Errorf("error %v\nwant it to contain %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// An audit's budget must fit in its query's timeout, or the run is cut off before it can spend
+// it; the error names the timeout's line.
+func TestRedisAuditBudgetWithinTimeout(t *testing.T) {
+	_, err := Parse("test.yaml", []byte(`source: redis
+queries:
+  - name: a
+    timeout: 40ms
+    redis: {reply: audit, audit: {budget: 50ms, namespaces: [{prefix: "a:"}]}}
+    columns: [{name: prefix, usage: label}, {name: keys, usage: gauge}]
+  - name: b
+    timeout: 100ms
+    variants:
+      - redis: {reply: audit_run, audit: {budget: 200ms, namespaces: [{prefix: "a:"}]}}
+    columns: [{name: scanned_keys, usage: gauge}]
+  - name: c
+    timeout: 100ms
+    redis: {reply: audit, audit: {budget: 50ms, namespaces: [{prefix: "a:"}]}}
+    columns: [{name: prefix, usage: label}, {name: keys, usage: gauge}]
+`))
+	want := `test.yaml:4: query "a": audit budget 50ms must be below the query's timeout 40ms
+test.yaml:10: query "b": audit budget 200ms must be below the query's timeout 100ms`
+	if err == nil || err.Error() != want {
+		t.Errorf("error:\n%v\nwant:\n%s", err, want)
 	}
 }
 

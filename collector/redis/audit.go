@@ -31,8 +31,6 @@ import (
 // call, which is more than the server spends on it: the budget bounds the server's time.
 
 type auditRun struct {
-	epoch    uint64
-	at       time.Time
 	dbKeys   int64
 	scanned  int
 	complete bool // started at cursor 0 and reached the end: the counts are exact
@@ -66,29 +64,19 @@ func auditKey(a *queries.RedisAudit) string {
 	return b.String()
 }
 
-// runAudit serves an audit reply from the latest run of its spec when that run belongs to
-// this gather or is younger than the query's TTL, and runs the audit otherwise.
+// runAudit serves an audit reply from the run of its spec in this gather, running the audit
+// if no query of the gather has yet. The run is detached from the asking query's
+// cancellation, bounded by the query's timeout (the target's when the query sets none).
 func (s *Source) runAudit(ctx context.Context, q *queries.Query, r *queries.Redis) (*queries.Rows, error) {
-	key := auditKey(r.Audit)
-	s.mu.Lock()
-	run, epoch := s.audits[key], s.epoch
-	s.mu.Unlock()
-	if run == nil || !((epoch > 0 && run.epoch == epoch) || time.Since(run.at) < q.TTL) {
-		v, err, _ := s.flight.Do(fmt.Sprintf("audit\x00%d\x00%s", epoch, key), func() (any, error) {
-			run, err := s.Audit(ctx, r.Audit)
-			if err != nil {
-				return nil, err
-			}
-			run.epoch = epoch
-			s.mu.Lock()
-			s.audits[key] = run
-			s.mu.Unlock()
-			return run, nil
-		})
-		if err != nil {
-			return nil, err
-		}
-		run = v.(*auditRun)
+	timeout := q.Timeout
+	if timeout <= 0 {
+		timeout = s.opts.Timeout
+	}
+	run, err := s.audits.Do(ctx, auditKey(r.Audit), timeout, func(ctx context.Context) (*auditRun, error) {
+		return s.audit(ctx, r.Audit)
+	})
+	if err != nil {
+		return nil, err
 	}
 	switch r.Reply {
 	case queries.ReplyAudit:
@@ -99,14 +87,25 @@ func (s *Source) runAudit(ctx context.Context, q *queries.Query, r *queries.Redi
 	return run.runRows(), nil
 }
 
-// AuditResult is what one audit run found; queries read it through the audit replies.
-type AuditResult = auditRun
+// auditWalkHook, when set (by tests), is called with true when a run starts walking the
+// keyspace and with false when it is done.
+var auditWalkHook func(start bool)
 
-// Audit runs the cache-namespace audit once, resuming the SCAN cursor of the previous run of
-// the same spec.
-func (s *Source) Audit(ctx context.Context, spec *queries.RedisAudit) (*AuditResult, error) {
+// audit runs the cache-namespace audit once, resuming the SCAN cursor of the previous run of
+// the same spec. Runs take turns: one waits for the walk of another to end.
+func (s *Source) audit(ctx context.Context, spec *queries.RedisAudit) (*auditRun, error) {
+	select {
+	case s.walk <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("audit: waiting for the previous run to end: %w", ctx.Err())
+	}
+	defer func() { <-s.walk }()
+	if auditWalkHook != nil {
+		auditWalkHook(true)
+		defer auditWalkHook(false)
+	}
 	key := auditKey(spec)
-	run := &auditRun{at: time.Now(), buckets: spec.Buckets}
+	run := &auditRun{buckets: spec.Buckets}
 	for _, n := range spec.Namespaces {
 		run.ns = append(run.ns, nsStat{prefix: n.Prefix, policy: n.TTL, le: make([]int, len(spec.Buckets))})
 	}
@@ -240,22 +239,6 @@ func (r *auditRun) estimate(st *nsStat) (float64, bool) {
 	}
 	return float64(st.matched) / float64(r.scanned) * float64(r.dbKeys), true
 }
-
-// Estimate returns the estimated key count of the namespace with the prefix (for tests).
-func (r *auditRun) Estimate(prefix string) (float64, bool) {
-	for i := range r.ns {
-		if r.ns[i].prefix == prefix {
-			return r.estimate(&r.ns[i])
-		}
-	}
-	return 0, false
-}
-
-// Scanned is how many keys the run looked at; Spent the time its calls took.
-func (r *auditRun) Scanned() int         { return r.scanned }
-func (r *auditRun) Spent() time.Duration { return r.spent }
-func (r *auditRun) Complete() bool       { return r.complete }
-func (r *auditRun) Stopped() string      { return r.stopped }
 
 func ratio(n, of int) any {
 	if of == 0 {

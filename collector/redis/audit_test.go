@@ -2,15 +2,18 @@ package redis
 
 import (
 	"context"
+	"log/slog"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/persistence-exporter/persistence_exporter/collector"
 	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
@@ -118,15 +121,15 @@ func TestAuditEstimates(t *testing.T) {
 	s := newSource(t, direct(set.Primary))
 	// the default spec, with a budget large enough that sample_keys decides the sample size
 	spec := auditSpec(t, 10*time.Second)
-	run, err := s.Audit(cx, spec)
+	run, err := s.audit(cx, spec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if run.Complete() || run.Scanned() < spec.SampleKeys || run.Scanned() > spec.SampleKeys+2*spec.ScanCount || run.Stopped() != "sample_keys" {
-		t.Errorf("scanned %d keys, complete %v, stopped at %s; want about %d, a sample", run.Scanned(), run.Complete(), run.Stopped(), spec.SampleKeys)
+	if run.complete || run.scanned < spec.SampleKeys || run.scanned > spec.SampleKeys+2*spec.ScanCount || run.stopped != "sample_keys" {
+		t.Errorf("scanned %d keys, complete %v, stopped at %s; want about %d, a sample", run.scanned, run.complete, run.stopped, spec.SampleKeys)
 	}
 	for _, p := range ks[:3] {
-		est, ok := run.Estimate(p.prefix)
+		est, ok := estimateOf(run, p.prefix)
 		if !ok || math.Abs(est-float64(p.n))/float64(p.n) > 0.10 {
 			t.Errorf("%s: estimated %.0f keys, true %d: more than 10 %% off", p.prefix, est, p.n)
 		} else {
@@ -194,12 +197,12 @@ func TestAuditEstimates(t *testing.T) {
 	}
 
 	// the next run resumes where this one stopped: another part of the table
-	run2, err := s.Audit(cx, spec)
+	run2, err := s.audit(cx, spec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if run2.Scanned() < spec.SampleKeys {
-		t.Errorf("second run scanned %d", run2.Scanned())
+	if run2.scanned < spec.SampleKeys {
+		t.Errorf("second run scanned %d", run2.scanned)
 	}
 	s.mu.Lock()
 	cursor := s.cursors[auditKey(spec)]
@@ -209,14 +212,14 @@ func TestAuditEstimates(t *testing.T) {
 	}
 
 	// no budget at all: no SCAN, and no estimate rather than a wrong one
-	run3, err := s.Audit(cx, auditSpec(t, time.Nanosecond))
+	run3, err := s.audit(cx, auditSpec(t, time.Nanosecond))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if run3.Scanned() != 0 || run3.Stopped() != "budget" {
-		t.Errorf("a spent budget: scanned %d, stopped %q", run3.Scanned(), run3.Stopped())
+	if run3.scanned != 0 || run3.stopped != "budget" {
+		t.Errorf("a spent budget: scanned %d, stopped %q", run3.scanned, run3.stopped)
 	}
-	if _, ok := run3.Estimate("session:"); ok {
+	if _, ok := estimateOf(run3, "session:"); ok {
 		t.Error("an estimate without a sample")
 	}
 }
@@ -245,7 +248,7 @@ func BenchmarkAudit1M(b *testing.B) {
 		b.Fatal(err)
 	}
 	spec := auditSpec(b, 0)
-	if _, err := s.Audit(cx, spec); err != nil { // warm the pool
+	if _, err := s.audit(cx, spec); err != nil { // warm the pool
 		b.Fatal(err)
 	}
 	if err := c.ConfigResetStat(cx).Err(); err != nil {
@@ -256,17 +259,17 @@ func BenchmarkAudit1M(b *testing.B) {
 	var errSum, errMax float64
 	b.ResetTimer()
 	for range b.N {
-		run, err := s.Audit(cx, spec)
+		run, err := s.audit(cx, spec)
 		if err != nil {
 			b.Fatal(err)
 		}
-		scanned += run.Scanned()
-		spent += run.Spent()
-		if run.Stopped() == "budget" {
+		scanned += run.scanned
+		spent += run.spent
+		if run.stopped == "budget" {
 			budgetStops++
 		}
 		for _, p := range ks[:3] {
-			est, _ := run.Estimate(p.prefix)
+			est, _ := estimateOf(run, p.prefix)
 			e := math.Abs(est-float64(p.n)) / float64(p.n)
 			errSum += e
 			errMax = max(errMax, e)
@@ -286,4 +289,177 @@ func BenchmarkAudit1M(b *testing.B) {
 	b.ReportMetric(100*errMax, "max-err-%")
 	b.ReportMetric(float64(budgetStops)/n, "budget-stops/run")
 	b.Logf("%d runs: server %.2f ms/run (scan %d µs, pttl %d µs, dbsize %d µs in all)", b.N, float64(server)/1000/n, usec["scan"], usec["pttl"], usec["dbsize"])
+}
+
+// estimateOf is the run's estimate of the keys with the prefix.
+func estimateOf(run *auditRun, prefix string) (float64, bool) {
+	for i := range run.ns {
+		if run.ns[i].prefix == prefix {
+			return run.estimate(&run.ns[i])
+		}
+	}
+	return 0, false
+}
+
+// walkCounter counts the audit runs that walk the keyspace, and how many walk at once.
+type walkCounter struct {
+	mu              sync.Mutex
+	walks, in, most int
+	block           map[int]chan struct{} // walk number -> released when closed
+	started         chan int
+}
+
+func countWalks(t *testing.T, block ...int) *walkCounter {
+	w := &walkCounter{block: map[int]chan struct{}{}, started: make(chan int, 16)}
+	for _, n := range block {
+		w.block[n] = make(chan struct{})
+	}
+	auditWalkHook = func(start bool) {
+		w.mu.Lock()
+		if !start {
+			w.in--
+			w.mu.Unlock()
+			return
+		}
+		w.walks++
+		w.in++
+		w.most = max(w.most, w.in)
+		n, release := w.walks, w.block[w.walks]
+		w.mu.Unlock()
+		w.started <- n
+		if release != nil {
+			<-release
+		}
+	}
+	t.Cleanup(func() { auditWalkHook = nil })
+	return w
+}
+
+func (w *walkCounter) release(n int) { close(w.block[n]) }
+
+func (w *walkCounter) counts() (walks, most int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.walks, w.most
+}
+
+// auditQuery is the default pack's query with the given audit reply.
+func auditQuery(t testing.TB, reply queries.RedisReply) *queries.Query {
+	t.Helper()
+	for _, q := range defaultQueries(t) {
+		if q.Redis != nil && q.Redis.Reply == reply {
+			return q
+		}
+	}
+	t.Fatalf("the default pack has no %s query", reply)
+	return nil
+}
+
+// The queries of one audit share one run per gather, keyed by the spec alone: a gather that
+// starts while another one's run is under way joins it instead of walking the keyspace beside
+// it. The source keeps no run past its gather: the engine decides what is fresh.
+func TestAuditSharedAcrossGathers(t *testing.T) {
+	set := env.Redis(t)
+	s := newSource(t, direct(set.Primary))
+	nsQ, runQ := auditQuery(t, queries.ReplyAudit), auditQuery(t, queries.ReplyAuditRun)
+	w := countWalks(t, 1, 3)
+	run := func(q *queries.Query, ctx context.Context) chan error {
+		done := make(chan error, 1)
+		go func() {
+			_, err := s.Run(ctx, q, &q.Body)
+			done <- err
+		}()
+		return done
+	}
+	// gather A's run is under way when gather B starts and asks for the same audit
+	if _, err := s.Probe(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	a := run(nsQ, ctx(t))
+	if n := <-w.started; n != 1 {
+		t.Fatalf("walk %d started, want 1", n)
+	}
+	if _, err := s.Probe(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	b := run(runQ, ctx(t))
+	w.release(1)
+	for _, done := range []chan error{a, b} {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if walks, _ := w.counts(); walks != 1 {
+		t.Errorf("two overlapping gathers walked the keyspace %d times, want once", walks)
+	}
+	s.EndGather()
+	s.EndGather()
+
+	// the next gather runs the audit again, however young the last run is
+	if _, err := s.Probe(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-run(runQ, ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if walks, _ := w.counts(); walks != 2 {
+		t.Fatalf("after the gather ended: %d walks, want 2", walks)
+	}
+	<-w.started
+	s.EndGather()
+
+	// a gather ends before its run does (its scrape gave up): the next gather's run waits
+	// for the walk to end instead of walking beside it
+	if _, err := s.Probe(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	c := run(runQ, context.Background())
+	if n := <-w.started; n != 3 {
+		t.Fatalf("walk %d started, want 3", n)
+	}
+	s.EndGather()
+	if _, err := s.Probe(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if err := <-run(runQ, short); err == nil {
+		t.Fatal("the run of the next gather should still be waiting")
+	}
+	w.release(3)
+	if err := <-c; err != nil {
+		t.Fatal(err)
+	}
+	// the waiting run goes on after the walk before it, detached from its query that gave up
+	if err := <-run(runQ, ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if walks, most := w.counts(); walks != 4 || most != 1 {
+		t.Errorf("%d walks, at most %d at once; want 4, one at a time", walks, most)
+	}
+}
+
+// The engine decides whether an audit result is fresh: with --query.ttl-cap=0 every scrape
+// runs the audit (result age 0), the source serves no earlier run.
+func TestAuditFollowsTTLCap(t *testing.T) {
+	set := env.Redis(t)
+	w := countWalks(t)
+	var qs []*queries.Query
+	for _, q := range defaultQueries(t) {
+		if q.Redis != nil && q.Redis.Reply.IsAudit() {
+			qs = append(qs, q)
+		}
+	}
+	e := collector.NewEngine([]*collector.Target{target(t, "primary", direct(set.Primary), qs)}, slog.New(slog.DiscardHandler))
+	zero := time.Duration(0)
+	e.TTLCap = &zero
+	for i := 1; i <= 2; i++ {
+		metrics := scrape(t, e)
+		if walks, _ := w.counts(); walks != i {
+			t.Errorf("scrape %d: %d audit runs, want %d", i, walks, i)
+		}
+		if age, ok := sample(metrics, "persistence_exporter_query_result_age_seconds", `query="redis_cache_namespace"`); !ok || age != 0 {
+			t.Errorf("scrape %d: result age %v (present %v), want 0", i, age, ok)
+		}
+	}
 }

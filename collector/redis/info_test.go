@@ -3,8 +3,11 @@ package redis
 import (
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/persistence-exporter/persistence_exporter/queries"
 )
 
 func TestParseInfo(t *testing.T) {
@@ -120,6 +123,64 @@ func TestParseInfoSamples(t *testing.T) {
 			if strings.ContainsAny(f.Name+f.Value, "\r\n") {
 				t.Errorf("%s: field %q keeps a line end", tc.file, f.Name)
 			}
+		}
+	}
+}
+
+// The default queries that read the probe's plain INFO find every column they map in replies
+// recorded from Redis 6.0.16 (Debian bullseye's) and 7.0.15, at those versions: a column
+// gated too early (a field that arrived in a later release) would fail the whole query there.
+// The 7.0 reply also goes through without the main-thread CPU fields, which only Linux
+// builds have.
+func TestDefaultInfoQueriesOnRecordedReplies(t *testing.T) {
+	for _, tc := range []struct {
+		file string
+		drop []string // fields removed from the reply first
+	}{
+		{"testdata/info-6.0.16-primary.txt", nil},
+		{"testdata/info-primary.txt", nil},
+		{"testdata/info-primary.txt", []string{"used_cpu_sys_main_thread", "used_cpu_user_main_thread"}},
+	} {
+		b, err := os.ReadFile(tc.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var kept []string
+		for _, line := range strings.Split(string(b), "\n") {
+			name, _, _ := strings.Cut(line, ":")
+			if !slices.Contains(tc.drop, name) {
+				kept = append(kept, line)
+			}
+		}
+		text := strings.Join(kept, "\n")
+		v, _ := ParseInfo(text).Get("redis_version")
+		info := queries.ServerInfo{Version: VersionNumber(v), Role: queries.RolePrimary, Features: map[string]string{FeatureConfig: ""}}
+		checked := 0
+		for _, q := range defaultQueries(t) {
+			body, skip, _ := q.Plan(info)
+			if skip != "" || body.Redis == nil || commandKey(body.Redis.Command) != commandKey([]string{"INFO"}) {
+				continue
+			}
+			rows, err := infoReplyRows(text, body.Redis)
+			if err == nil {
+				rows, err = finish(rows, body.Redis)
+			}
+			if err != nil {
+				t.Errorf("%s %v: %s: %v", tc.file, tc.drop, q.Name, err)
+				continue
+			}
+			checked++
+			if len(rows.Values) == 0 {
+				continue // no replica, say: the source reports an empty result as lacking nothing
+			}
+			for _, c := range q.Columns {
+				if c.Usage != queries.UsageDiscard && c.InVersion(info.Version) && !slices.Contains(rows.Columns, c.Name) {
+					t.Errorf("%s %v (version %d): query %s lacks column %s (min_version %d)", tc.file, tc.drop, info.Version, q.Name, c.Name, c.MinVersion)
+				}
+			}
+		}
+		if checked < 4 {
+			t.Errorf("%s: only %d queries read plain INFO", tc.file, checked)
 		}
 	}
 }

@@ -134,7 +134,7 @@ func scalar(v any) (any, bool) {
 		return int64(v), true
 	case []byte:
 		return string(v), true
-	case []any, map[any]any, map[string]any:
+	case []any:
 		return nil, false
 	case error:
 		return v.Error(), true
@@ -142,8 +142,8 @@ func scalar(v any) (any, bool) {
 	return fmt.Sprint(v), true
 }
 
-// pairs reads a flat list of names and values, or a map (RESP3), in reply order. Nested values
-// are skipped.
+// pairs reads a flat list of names and values (RESP2, which the source speaks), in reply
+// order. Nested values are skipped.
 func pairs(v any) ([]KV, []any, error) {
 	var keys []KV
 	var vals []any
@@ -161,21 +161,6 @@ func pairs(v any) ([]KV, []any, error) {
 			keys = append(keys, KV{Key: fmt.Sprint(name)})
 			vals = append(vals, val)
 		}
-	case map[any]any:
-		names := make([]string, 0, len(v))
-		byName := map[string]any{}
-		for k, x := range v {
-			n := fmt.Sprint(k)
-			names = append(names, n)
-			byName[n] = x
-		}
-		slices.Sort(names)
-		for _, n := range names {
-			if val, ok := scalar(byName[n]); ok {
-				keys = append(keys, KV{Key: n})
-				vals = append(vals, val)
-			}
-		}
 	case nil:
 	default:
 		return nil, nil, fmt.Errorf("want name/value pairs, got %T", v)
@@ -183,7 +168,22 @@ func pairs(v any) ([]KV, []any, error) {
 	return keys, vals, nil
 }
 
-// pairsRows is a name/value reply (CONFIG GET) as one row.
+// sensitiveParameter reports whether a CONFIG parameter holds a credential: requirepass,
+// masterauth, masteruser, and anything whose name says pass or secret (tls-key-file-pass,
+// tls-client-key-file-pass, ...). CONFIG GET "*", which the pack sends to servers before 7.0,
+// returns them all.
+func sensitiveParameter(name string) bool {
+	n := strings.ToLower(name)
+	switch n {
+	case "requirepass", "masterauth", "masteruser":
+		return true
+	}
+	return strings.Contains(n, "pass") || strings.Contains(n, "secret")
+}
+
+// pairsRows is a name/value reply (CONFIG GET) as one row. Credentials are dropped here, so
+// that they never reach the rows, the results store or a log line: a query that maps one
+// fails for the lack of the column.
 func pairsRows(v any, r *queries.Redis) (*queries.Rows, error) {
 	keys, vals, err := pairs(v)
 	if err != nil {
@@ -193,6 +193,9 @@ func pairsRows(v any, r *queries.Redis) (*queries.Rows, error) {
 	row := make(map[string]any, len(keys))
 	order := make([]string, 0, len(keys))
 	for i, k := range keys {
+		if sensitiveParameter(k.Key) {
+			continue
+		}
 		c := columnName(r.ColumnPrefix, k.Key)
 		row[c] = vals[i]
 		order = append(order, c)

@@ -99,14 +99,18 @@ func TestPairsRows(t *testing.T) {
 	}
 	rowsEqual(t, "CONFIG GET", rows, []string{"maxmemory", "maxmemory_policy", "save"},
 		[][]any{{"1610612736", "allkeys-lru", "900 1 300 10 60 10000"}})
-	// RESP3 maps, sorted by name
-	rows, err = pairsRows(map[any]any{"b-x": int64(2), "a": "1"}, q.Redis)
+	// credentials never become columns
+	rows, err = pairsRows([]any{"requirepass", "pw1", "masterauth", "pw2", "masteruser", "repl", "tls-key-file-pass", "pw3",
+		"tls-client-key-file-pass", "pw4", "SOME-SECRET", "pw5", "tls-key-file", "/etc/redis/key.pem", "hz", "10"}, q.Redis)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rowsEqual(t, "map", rows, []string{"a", "b_x"}, [][]any{{"1", int64(2)}})
+	rowsEqual(t, "credentials", rows, []string{"tls_key_file", "hz"}, [][]any{{"/etc/redis/key.pem", "10"}})
 	if _, err := pairsRows([]any{"odd"}, q.Redis); err == nil {
 		t.Error("an odd list should be an error")
+	}
+	if _, err := pairsRows(map[any]any{"a": "1"}, q.Redis); err == nil {
+		t.Error("a map is not a RESP2 reply")
 	}
 }
 

@@ -16,8 +16,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
-	"golang.org/x/sync/singleflight"
 
+	"github.com/persistence-exporter/persistence_exporter/internal/share"
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
 
@@ -31,7 +31,9 @@ type Options struct {
 	Addr     string
 	Username string
 	Password string
-	DB       int
+	// DB is the database the audit scans. A sentinel has none: a source given a sentinel's
+	// address ignores it there.
+	DB int
 	// TLS enables TLS (rediss://) with this configuration.
 	TLS *tls.Config
 
@@ -65,20 +67,22 @@ type Source struct {
 	client *redis.Client
 	opts   Options
 
-	flight singleflight.Group // command replies and audits shared by concurrent queries
+	// replies are the command replies of the current gather (INFO sections, SENTINEL
+	// MASTERS, CONFIG GET), by command: Probe starts a gather with its own INFO reply,
+	// EndGather releases them.
+	replies share.PerGather[any]
+	// audits are the audit runs of the current gather, by spec alone. Probe does not reset
+	// them: a gather that starts while another one's run is under way joins that run rather
+	// than walking the keyspace a second time. EndGather releases them; whether a result is
+	// fresh enough is the engine's business (the query's TTL), not the source's.
+	audits share.PerGather[*auditRun]
+	// walk is held by the run that walks the keyspace: a run started after its gather ended
+	// early waits for the previous one instead of walking beside it.
+	walk chan struct{}
 
 	mu      sync.Mutex
-	epoch   uint64               // bumped by every probe: one gather
-	replies map[string]*reply    // the command replies of the current gather
-	config  configState          // is CONFIG allowed
-	audits  map[string]*auditRun // latest audit run per audit spec
-	cursors map[string]uint64    // where the next audit run of a spec resumes its SCAN
-}
-
-type reply struct {
-	epoch uint64
-	val   any
-	at    time.Time
+	config  configState       // is CONFIG allowed
+	cursors map[string]uint64 // where the next audit run of a spec resumes its SCAN
 }
 
 type configState struct {
@@ -112,13 +116,16 @@ func New(opts Options) (*Source, error) {
 			Protocol:         2,
 			Username:         opts.Username,
 			Password:         opts.Password,
-			DB:               opts.DB,
+			DB:               opts.DB, // on the data node; go-redis uses 0 with the sentinels
 			MaxRetries:       1,
 			MinRetryBackoff:  10 * time.Millisecond,
 			MaxRetryBackoff:  100 * time.Millisecond,
 			DialTimeout:      opts.Timeout,
-			ReadTimeout:      opts.Timeout,
-			WriteTimeout:     opts.Timeout,
+			// go-redis dials 5 times with backoff by default: a dead master or sentinel
+			// would eat the probe's budget
+			DialerRetries: 1,
+			ReadTimeout:   opts.Timeout,
+			WriteTimeout:  opts.Timeout,
 			// the scrape's deadline, not only the socket timeouts, bounds a command
 			ContextTimeoutEnabled: true,
 			PoolSize:              opts.PoolSize,
@@ -134,12 +141,14 @@ func New(opts Options) (*Source, error) {
 			return nil, errors.New("no address")
 		}
 		client = redis.NewClient(&redis.Options{
-			Addr:                  opts.Addr,
-			ClientName:            ClientName,
-			Protocol:              2,
-			Username:              opts.Username,
-			Password:              opts.Password,
-			DB:                    opts.DB,
+			Addr:       opts.Addr,
+			ClientName: ClientName,
+			Protocol:   2,
+			Username:   opts.Username,
+			Password:   opts.Password,
+			// not DB: go-redis would SELECT on every new connection, which a sentinel
+			// refuses, and the target would read as down
+			OnConnect:             selectDB(opts.DB),
 			MaxRetries:            1,
 			MinRetryBackoff:       10 * time.Millisecond,
 			MaxRetryBackoff:       100 * time.Millisecond,
@@ -160,8 +169,28 @@ func New(opts Options) (*Source, error) {
 			},
 		})
 	}
-	return &Source{client: client, opts: opts, replies: map[string]*reply{},
-		audits: map[string]*auditRun{}, cursors: map[string]uint64{}}, nil
+	return &Source{client: client, opts: opts, walk: make(chan struct{}, 1), cursors: map[string]uint64{}}, nil
+}
+
+// selectDB selects db on a new connection (nil for 0, the default), except on a sentinel,
+// which has no databases and refuses SELECT: the address of a sentinel may come with a db
+// meant for the data nodes, and only the server can tell what it is.
+func selectDB(db int) func(ctx context.Context, cn *redis.Conn) error {
+	if db == 0 {
+		return nil
+	}
+	return func(ctx context.Context, cn *redis.Conn) error {
+		err := cn.Select(ctx, db).Err()
+		if err == nil || !isRedisError(err) {
+			return err
+		}
+		if text, ierr := cn.Info(ctx, "server").Result(); ierr == nil {
+			if mode, _ := ParseInfo(text).Get("redis_mode"); mode == "sentinel" {
+				return nil
+			}
+		}
+		return fmt.Errorf("SELECT %d: %w", db, err)
+	}
 }
 
 // Close closes the connections.
@@ -173,6 +202,7 @@ func (s *Source) Close() { _ = s.client.Close() }
 // minutes, whether CONFIG GET is allowed.
 func (s *Source) Probe(ctx context.Context) (queries.ServerInfo, error) {
 	var info queries.ServerInfo
+	s.replies.Reset()
 	text, err := s.client.Info(ctx).Result()
 	if err != nil {
 		return info, fmt.Errorf("probe: INFO: %w", err)
@@ -192,10 +222,8 @@ func (s *Source) Probe(ctx context.Context) (queries.ServerInfo, error) {
 	default:
 		return info, fmt.Errorf("probe: INFO names neither a sentinel nor a replication role (redis_mode %q, role %q)", mode, role)
 	}
+	s.replies.Set(commandKey([]string{"INFO"}), text)
 	s.mu.Lock()
-	s.epoch++
-	clear(s.replies)
-	s.replies[commandKey([]string{"INFO"})] = &reply{epoch: s.epoch, val: text, at: time.Now()}
 	cfg := s.config
 	s.mu.Unlock()
 
@@ -230,37 +258,28 @@ func commandKey(cmd []string) string {
 	return strings.ToLower(cmd[0]) + "\x00" + strings.Join(cmd[1:], "\x00")
 }
 
+// EndGather releases the replies and audit runs of the gather (collector.GatherEnder).
+func (s *Source) EndGather() {
+	s.replies.End()
+	s.audits.End()
+}
+
 // do sends a command, or serves its reply from this gather when another query already sent it
-// (INFO sections, SENTINEL MASTERS, CONFIG GET): the server is asked once per scrape.
+// (INFO sections, SENTINEL MASTERS, CONFIG GET): the server is asked once per gather. The
+// command runs detached from the asking query's cancellation, bounded by the target's
+// timeout, so that a query that gives up does not fail the others that wait for it.
 func (s *Source) do(ctx context.Context, cmd []string) (any, error) {
-	key := commandKey(cmd)
-	s.mu.Lock()
-	epoch := s.epoch
-	if r := s.replies[key]; r != nil && r.epoch == epoch && epoch > 0 {
-		s.mu.Unlock()
-		return r.val, nil
-	}
-	s.mu.Unlock()
-	v, err, _ := s.flight.Do(fmt.Sprintf("cmd\x00%d\x00%s", epoch, key), func() (any, error) {
+	return s.replies.Do(ctx, commandKey(cmd), s.opts.Timeout, func(ctx context.Context) (any, error) {
 		args := make([]any, len(cmd))
 		for i, a := range cmd {
 			args[i] = a
 		}
 		v, err := s.client.Do(ctx, args...).Result()
 		if errors.Is(err, redis.Nil) {
-			v, err = nil, nil
+			return nil, nil
 		}
-		if err != nil {
-			return nil, err
-		}
-		s.mu.Lock()
-		if s.epoch == epoch && epoch > 0 {
-			s.replies[key] = &reply{epoch: epoch, val: v, at: time.Now()}
-		}
-		s.mu.Unlock()
-		return v, nil
+		return v, err
 	})
-	return v, err
 }
 
 // Run sends the body's command and turns the reply into rows as the body says.
@@ -325,11 +344,7 @@ func (s *Source) runCommand(ctx context.Context, r *queries.Redis, cmd []string)
 		if !ok {
 			return nil, fmt.Errorf("%s: want INFO text, got %T", cmdName(cmd), v)
 		}
-		if r.Reply == queries.ReplyInfo {
-			rows = infoRows(ParseInfo(text), r)
-		} else {
-			rows = infoKeyedRows(ParseInfo(text), r)
-		}
+		rows, err = infoReplyRows(text, r)
 	case queries.ReplyPairs:
 		rows, err = pairsRows(v, r)
 	case queries.ReplyMaps:
@@ -351,6 +366,17 @@ func (s *Source) runCommand(ctx context.Context, r *queries.Redis, cmd []string)
 		return nil, fmt.Errorf("%s: %w", cmdName(cmd), err)
 	}
 	return rows, nil
+}
+
+// infoReplyRows turns INFO text into rows as an info or info_keyed body says.
+func infoReplyRows(text string, r *queries.Redis) (*queries.Rows, error) {
+	switch r.Reply {
+	case queries.ReplyInfo:
+		return infoRows(ParseInfo(text), r), nil
+	case queries.ReplyInfoKeyed:
+		return infoKeyedRows(ParseInfo(text), r), nil
+	}
+	return nil, fmt.Errorf("reply %q is not for INFO", r.Reply)
 }
 
 func cmdName(cmd []string) string {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/persistence-exporter/persistence_exporter/internal/secret"
 )
 
 // Redis is a Redis server or sentinel (addr), or the current primary of a master that sentinels
@@ -121,23 +123,35 @@ func (v *validator) redis(path []any, r *Redis) {
 }
 
 // redisURL checks a redis:// or rediss:// addr with go-redis' own parser and reports whether it
-// asks for TLS.
+// asks for TLS. A password found in the text, even one the parsers cannot read, is registered
+// as a secret and refused before anything is parsed; every message quotes the address and the
+// parser's error redacted.
 func (v *validator) redisURL(path []any, r *Redis) bool {
+	var red secret.Redactor
+	passwords := secret.DSNPasswords(r.Addr)
+	red.Add(passwords...)
+	v.c.secrets = append(v.c.secrets, passwords...)
+	if len(passwords) > 0 {
+		v.errorf(at(path, "addr"), "redis target %q: the URL holds a password: use password_file or password_env", r.Name)
+		return false
+	}
+	addr := red.String(r.Addr)
 	u, err := url.Parse(r.Addr)
-	if err == nil && u.User != nil {
-		if p, ok := u.User.Password(); ok {
-			v.c.secrets = append(v.c.secrets, p)
-			v.errorf(at(path, "addr"), "redis target %q: the URL holds a password: use password_file or password_env", r.Name)
-			return false
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // the url.Error quotes the address again
 		}
+		v.errorf(at(path, "addr"), "redis target %q: addr %q is not a URL: %s", r.Name, addr, red.String(err.Error()))
+		return false
 	}
 	opts, err := redis.ParseURL(r.Addr)
 	if err != nil {
-		v.errorf(at(path, "addr"), "redis target %q: addr %q: %s", r.Name, r.Addr, strings.TrimPrefix(err.Error(), "redis: "))
+		v.errorf(at(path, "addr"), "redis target %q: addr %q: %s", r.Name, addr, red.String(strings.TrimPrefix(err.Error(), "redis: ")))
 		return false
 	}
 	if opts.Network != "tcp" {
-		v.errorf(at(path, "addr"), "redis target %q: addr %q: want redis:// or rediss://", r.Name, r.Addr)
+		v.errorf(at(path, "addr"), "redis target %q: addr %q: want redis:// or rediss://", r.Name, addr)
 		return false
 	}
 	r.HostPort = opts.Addr

@@ -133,6 +133,14 @@ func TestRedisErrors(t *testing.T) {
     - name: j
       addr: 10.0.0.1:6379
       tls: {cert_file: /nonexistent/cert.pem}
+    - name: k
+      addr: "redis://:Malformed-Url-Pw-6@10.0.0.1:port"
+    - name: l
+      addr: "redis://10.0.0.1:6379/0?password=Query-Url-Pw-7"
+    - name: m
+      addr: "redis://admin@10.0.0.1:port"
+    - name: n
+      addr: "redis://10.0.0.1:6379/%zz"
 `
 	_, err := Parse("bad.yml", []byte(text))
 	if err == nil {
@@ -157,11 +165,17 @@ func TestRedisErrors(t *testing.T) {
 		`bad.yml:30: redis target "i": tls is set but addr says redis:// (use rediss://)`,
 		`bad.yml:30: ca_file "/nonexistent/ca.pem": no such file or directory`,
 		`bad.yml:33: redis target "j": tls needs both cert_file and key_file, or neither`,
+		`bad.yml:35: redis target "k": the URL holds a password: use password_file or password_env`,
+		`bad.yml:37: redis target "l": the URL holds a password: use password_file or password_env`,
+		`bad.yml:39: redis target "m": addr "redis://admin@10.0.0.1:port" is not a URL: invalid port ":port" after host`,
+		`bad.yml:41: redis target "n": addr "redis://10.0.0.1:6379/%zz" is not a URL: invalid URL escape "%zz"`,
 	}
 	if got := err.Error(); got != strings.Join(want, "\n") {
 		t.Errorf("errors:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
 	}
-	if strings.Contains(err.Error(), "Inline-Url-Pw-5") {
-		t.Errorf("the errors show the URL's password:\n%s", err)
+	for _, pw := range []string{"Inline-Url-Pw-5", "Malformed-Url-Pw-6", "Query-Url-Pw-7"} {
+		if strings.Contains(err.Error(), pw) {
+			t.Errorf("the errors show the URL's password %s:\n%s", pw, err)
+		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -44,6 +45,8 @@ const (
 type RedisOptions struct {
 	// Bin is the directory of redis-server (default /usr/bin).
 	Bin string
+	// Env is added to the servers' environment (LD_LIBRARY_PATH for an extracted build).
+	Env []string
 	// NoSentinel starts only the primary and the replica.
 	NoSentinel bool
 	// NoReplica starts only the primary (and no sentinel).
@@ -62,6 +65,7 @@ type RedisServer struct {
 	logFile  string
 	proc     *process
 	bin      string
+	env      []string
 	tls      *tls.Config // the test client's, when the server speaks TLS
 }
 
@@ -73,6 +77,62 @@ type RedisSet struct {
 	Sentinel *RedisServer // nil with NoSentinel or NoReplica
 	// CAFile is the CA that signed the servers' certificates (with RedisOptions.TLS).
 	CAFile string
+	// Version is the servers' version, major*10000 + minor*100 + patch (7.0.15 is 70015).
+	Version int
+}
+
+// RedisRelease is a Redis release fetched from another Debian suite by
+// scripts/redis-matrix.sh, runnable here without being installed.
+type RedisRelease struct {
+	Version string // "6.0"
+	Bin     string
+	Env     []string // LD_LIBRARY_PATH
+}
+
+// Options returns the options that start a set of this release.
+func (r RedisRelease) Options() RedisOptions { return RedisOptions{Bin: r.Bin, Env: r.Env} }
+
+// FetchRedis makes a Redis release of another Debian suite runnable (cached across runs);
+// under -short it skips the test, and a failed fetch fails it.
+func FetchRedis(t testing.TB, version string) RedisRelease {
+	t.Helper()
+	if testing.Short() {
+		t.Skipf("Redis %s is a real server (skipped under -short)", version)
+	}
+	script := filepath.Join(repoRoot(), "scripts", "redis-matrix.sh")
+	cmd := exec.Command(script, version)
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s %s: %v\n%s", script, version, err, tail(errb.String(), 10))
+	}
+	f := strings.Fields(out.String())
+	if len(f) != 3 || f[0] != version {
+		t.Fatalf("%s %s printed %q", script, version, out.String())
+	}
+	return RedisRelease{Version: version, Bin: f[1], Env: []string{"LD_LIBRARY_PATH=" + f[2]}}
+}
+
+var redisVersionRe = regexp.MustCompile(`\bv=(\d+)\.(\d+)\.(\d+)`)
+
+// redisVersion asks redis-server --version.
+func redisVersion(bin string, env []string) (int, error) {
+	cmd := exec.Command(bin, "--version")
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("%s --version: %w\n%s", bin, err, out)
+	}
+	m := redisVersionRe.FindStringSubmatch(string(out))
+	if m == nil {
+		return 0, fmt.Errorf("%s --version printed %q", bin, out)
+	}
+	v := 0
+	for i, mul := range []int{10000, 100, 1} {
+		n, _ := strconv.Atoi(m[i+1])
+		v += min(n, 99) * mul
+	}
+	return v, nil
 }
 
 // Redis returns the package's Redis set (primary, replica, sentinel), starting it on first
@@ -127,11 +187,15 @@ func StartRedis(opts RedisOptions) (set *RedisSet, err error) {
 	if _, err := os.Stat(bin); err != nil {
 		return nil, fmt.Errorf("no redis-server in %s (run `make deps`): %w", opts.Bin, err)
 	}
+	version, err := redisVersion(bin, opts.Env)
+	if err != nil {
+		return nil, err
+	}
 	dir, err := os.MkdirTemp("", "pe-redis-")
 	if err != nil {
 		return nil, err
 	}
-	set = &RedisSet{Dir: dir}
+	set = &RedisSet{Dir: dir, Version: version}
 	defer func() {
 		if err != nil {
 			set.Stop()
@@ -142,16 +206,22 @@ func StartRedis(opts RedisOptions) (set *RedisSet, err error) {
 
 	common := func(name string, port int) []string {
 		d := filepath.Join(dir, name)
-		return []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", d,
+		args := []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", d,
 			"--requirepass", RedisPassword, "--masterauth", RedisPassword,
 			// the seed's settings
 			"--maxmemory", "1536mb", "--maxmemory-policy", "allkeys-lru",
-			"--save", "900 1 300 10 60 10000", "--stop-writes-on-bgsave-error", "yes",
+			// one rule per --save: 6.0 takes "900 1 300 10" as one quoted argument and drops it
+			"--save", "900", "1", "--save", "300", "10", "--save", "60", "10000", "--stop-writes-on-bgsave-error", "yes",
 			"--appendonly", "no",
-			// test speed-ups: no 5 s wait before a full sync, no save on the way out
-			"--repl-diskless-sync-delay", "0", "--shutdown-on-sigterm", "nosave",
-			"--enable-debug-command", "local", "--latency-monitor-threshold", "0",
+			// test speed-up: no 5 s wait before a full sync
+			"--repl-diskless-sync-delay", "0", "--latency-monitor-threshold", "0",
 		}
+		if version >= 70000 {
+			// no save on the way out; DEBUG (SLEEP) for local clients, which 7.0 refuses
+			// by default (before 7.0 it is always allowed)
+			args = append(args, "--shutdown-on-sigterm", "nosave", "--enable-debug-command", "local")
+		}
+		return args
 	}
 	newServer := func(name string) (*RedisServer, error) {
 		port, err := FreePort()
@@ -161,7 +231,7 @@ func StartRedis(opts RedisOptions) (set *RedisSet, err error) {
 		if err := os.MkdirAll(filepath.Join(dir, name), 0o755); err != nil {
 			return nil, err
 		}
-		return &RedisServer{Name: name, Port: port, Password: RedisPassword, bin: bin,
+		return &RedisServer{Name: name, Port: port, Password: RedisPassword, bin: bin, env: opts.Env,
 			logFile: filepath.Join(dir, name+".log")}, nil
 	}
 
@@ -239,7 +309,11 @@ func StartRedis(opts RedisOptions) (set *RedisSet, err error) {
 
 // start runs the server in the foreground and waits until it answers PING.
 func (s *RedisServer) start(ctx context.Context) error {
-	p, err := startProcess(exec.Command(s.bin, s.args...), s.logFile)
+	cmd := exec.Command(s.bin, s.args...)
+	if len(s.env) > 0 {
+		cmd.Env = append(os.Environ(), s.env...)
+	}
+	p, err := startProcess(cmd, s.logFile)
 	if err != nil {
 		return err
 	}

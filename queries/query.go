@@ -376,3 +376,9 @@ func joinRoles(rs []Role) string {
 	}
 	return strings.Join(s, ", ")
 }
+
+// StatementTag starts every statement the exporter sends to PostgreSQL, followed by the
+// query's name and the end of the comment, so that DBAs recognize the exporter's statements
+// in pg_stat_activity, pg_stat_statements and the server log, and the advisor leaves them out
+// of its statement checks.
+const StatementTag = "/* persistence_exporter "

@@ -34,6 +34,7 @@ func NewPgbouncer(opts Options) (*Source, error) {
 		return nil, err
 	}
 	s.probe = s.probePgbouncer
+	s.pgbouncer = true
 	return s, nil
 }
 

@@ -69,8 +69,10 @@ type Source struct {
 	dsnDB string
 	opts  Options
 	probe func(ctx context.Context) (queries.ServerInfo, error)
-	log   *slog.Logger
-	sizes sync.Map // statement -> rows of its last result
+	// pgbouncer is set for pgbouncer's admin console
+	pgbouncer bool
+	log       *slog.Logger
+	sizes     sync.Map // statement -> rows of its last result
 
 	mu        sync.Mutex
 	version   int                  // server_version_num, from the last probe
@@ -215,7 +217,7 @@ func extensionFeatures(exts []string) map[string]string {
 // database-scoped query.
 func (s *Source) Run(ctx context.Context, q *queries.Query, body *queries.Body) (*queries.Rows, error) {
 	if q.Scope != queries.ScopeDatabase {
-		rows, err := s.query(ctx, s.pool, body.SQL)
+		rows, err := s.query(ctx, s.pool, s.tagged(q.Name, body.SQL))
 		if err != nil {
 			return nil, err
 		}
@@ -256,7 +258,7 @@ func (s *Source) runEachDatabase(ctx context.Context, q *queries.Query) (*querie
 			}
 			sql = v.SQL
 		}
-		rows, err := s.query(ctx, pool, sql)
+		rows, err := s.query(ctx, pool, s.tagged(q.Name, sql))
 		if err != nil {
 			return nil, fmt.Errorf("database %s: %w", name, err)
 		}
@@ -342,6 +344,15 @@ func (s *Source) filter(rows *queries.Rows) *queries.Rows {
 	// in place: the rows are this query's own
 	rows.Keep(func(i int) bool { return ok(i, dbCol, s.opts.Databases) && ok(i, schemaCol, s.opts.Schemas) })
 	return rows
+}
+
+// tagged prefixes a pack statement with the tag (not on pgbouncer's console, whose parser
+// takes no comments).
+func (s *Source) tagged(name, sql string) string {
+	if s.pgbouncer {
+		return sql
+	}
+	return queries.StatementTag + name + " */ " + sql
 }
 
 // query runs one statement and reads all rows into typed columns.

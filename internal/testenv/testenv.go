@@ -107,6 +107,19 @@ func (e *Env) Postgres(t testing.TB) *PGCluster {
 	return e.pg
 }
 
+// PostgresNamed returns a second (third, ...) PostgreSQL cluster of the package run, started
+// with opts on first use under name, for tests that need a cluster in a state of its own.
+func (e *Env) PostgresNamed(t testing.TB, name string, opts PGOptions) *PGCluster {
+	t.Helper()
+	return e.shared(t, "PostgreSQL cluster "+name, func() (any, func(), error) {
+		c, err := StartPostgres(opts)
+		if err != nil {
+			return nil, nil, err
+		}
+		return c, c.Stop, nil
+	}).(*PGCluster)
+}
+
 // FreePort returns a TCP port on 127.0.0.1 that nothing listens on right now.
 func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")

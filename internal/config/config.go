@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/persistence-exporter/persistence_exporter/advisor"
 	"github.com/persistence-exporter/persistence_exporter/internal/yamlx"
 )
 
@@ -20,6 +21,8 @@ type Config struct {
 	Targets Targets `yaml:"targets"`
 	// Packs are extra query pack files or directories, added to the embedded defaults.
 	Packs []string `yaml:"packs"`
+	// Advisor configures the advisor: its schedule, thresholds and settings profile.
+	Advisor advisor.Config `yaml:"advisor"`
 
 	File    string   `yaml:"-"`
 	secrets []string // resolved secrets, for redaction
@@ -47,7 +50,7 @@ func Load(file string) (*Config, error) {
 
 // Parse decodes and checks configuration text; file names it in errors.
 func Parse(file string, data []byte) (*Config, error) {
-	c := &Config{File: file}
+	c := &Config{File: file, Advisor: advisor.DefaultConfig()}
 	if err := yamlx.DecodeStrict(file, data, c); err != nil {
 		return nil, err
 	}
@@ -99,6 +102,7 @@ func (v *validator) check(c *Config) {
 	for i, b := range t.Pgbackrest {
 		v.pgbackrest([]any{"targets", "pgbackrest", i}, b)
 	}
+	v.advisor(c)
 	for i, p := range c.Packs {
 		if _, err := os.Stat(p); err != nil {
 			v.errorf([]any{"packs", i}, "pack path %q: %s", p, osReason(err))

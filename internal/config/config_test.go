@@ -154,6 +154,55 @@ packs: [/nonexistent/packs]
 			`bad.yml:7: top_n of pg_stat_user_tables: 0, want at least 1`,
 			`bad.yml:9: pgbouncer target "b": set one of dsn, dsn_file or dsn_env`,
 		}},
+		{"advisor", `targets:
+  postgres:
+    - name: p
+      dsn: postgres://localhost/x
+advisor:
+  interval: 0s
+  max_findings_per_check: -1
+  disable: [slow_query, slow_queries]
+`, []string{
+			`bad.yml:6: interval must be positive, not 0s`,
+			`bad.yml:7: max_findings_per_check must not be negative (0: no limit)`,
+			`bad.yml:8: unknown check "slow_queries" (checks: [connections dead_tuples index_bloat invalid_index long_transaction missing_index redundant_index replay_paused replica_not_streaming replication_lag replication_slot sequence_exhaustion settings_profile setup slow_query table_bloat top_statement unused_index xid_wraparound])`,
+		}},
+		{"advisor size", `targets:
+  postgres:
+    - name: p
+      dsn: postgres://localhost/x
+advisor:
+  thresholds:
+    replica_lag_bytes: 1 megabyte
+`, []string{`bad.yml:7: invalid size "1 megabyte" (want a number of bytes or 512KiB, 1MiB, 2GiB)`}},
+		{"advisor unknown threshold", `targets:
+  postgres:
+    - name: p
+      dsn: postgres://localhost/x
+advisor:
+  thresholds:
+    slow_query: 1s
+`, []string{`bad.yml:7: unknown key "slow_query" in advisor.thresholds`}},
+		{"advisor values", `targets:
+  postgres:
+    - name: p
+      dsn: postgres://localhost/x
+advisor:
+  thresholds:
+    bloat_warning: 0.95
+    bloat_critical: 0.9
+    connections_warning: 80
+    unused_index_min_window: -1h
+    slow_query_min_calls: 0
+    long_transaction: 1h
+    long_transaction_critical: 15m
+`, []string{
+			`bad.yml:8: bloat_critical must not be below bloat_warning`,
+			`bad.yml:9: connections_warning is a share: want a number above 0 and at most 1, not 80`,
+			`bad.yml:10: unused_index_min_window must not be negative`,
+			`bad.yml:11: slow_query_min_calls must be at least 1`,
+			`bad.yml:13: long_transaction_critical must not be below long_transaction`,
+		}},
 		{"dsn does not parse", `targets:
   postgres:
     - name: p

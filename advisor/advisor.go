@@ -1,0 +1,285 @@
+// Package advisor turns the facts the collector gathered into findings: what is wrong, the
+// evidence, and the fix (SQL or a setting) with why. Checks are pure functions of the facts;
+// the advisor never runs DDL — the fixes are for people to run.
+package advisor
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/persistence-exporter/persistence_exporter/advisor/facts"
+)
+
+// Severity ranks findings.
+type Severity int
+
+// Severities.
+const (
+	Info Severity = iota
+	Warning
+	Critical
+)
+
+func (s Severity) String() string { return [...]string{"info", "warning", "critical"}[s] }
+
+// MarshalText writes the severity's name.
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText reads a severity's name.
+func (s *Severity) UnmarshalText(b []byte) error {
+	for _, v := range []Severity{Info, Warning, Critical} {
+		if v.String() == string(b) {
+			*s = v
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown severity %q (want info, warning or critical)", b)
+}
+
+// Evidence is one number (or fact) a finding rests on.
+type Evidence struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// Window is the period the evidence covers.
+type Window struct {
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
+	// Basis says what the window is: "since statistics reset", "between snapshots", ...
+	Basis string `json:"basis"`
+}
+
+// Fix is what to do about a finding.
+type Fix struct {
+	// Kind is sql (to run by hand), setting (postgresql.conf or ALTER SYSTEM) or action.
+	Kind string `json:"kind"`
+	Text string `json:"text"`
+	// Database is where the SQL runs, when it matters.
+	Database string `json:"database,omitempty"`
+	Why      string `json:"why"`
+}
+
+// Finding is one thing wrong.
+type Finding struct {
+	ID       string     `json:"id"`
+	Check    string     `json:"check"`
+	Severity Severity   `json:"severity"`
+	Target   string     `json:"target,omitempty"`
+	Cluster  string     `json:"cluster,omitempty"`
+	Object   string     `json:"object"`
+	Summary  string     `json:"summary"`
+	Evidence []Evidence `json:"evidence"`
+	Window   *Window    `json:"window,omitempty"`
+	Fix      Fix        `json:"fix"`
+
+	test *indexTest // a hypothetical index the runner may try
+	size float64    // orders findings of equal severity within a check (larger first), when set
+}
+
+// Need is a query a check reads; Roles limits it to targets of those roles (nil: all).
+type Need struct {
+	Query string
+	Roles []string
+}
+
+// Check is one kind of finding. Run is pure: no I/O, no clock (the snapshot carries its time).
+type Check interface {
+	ID() string
+	// Title is a short description for reports.
+	Title() string
+	Needs() []Need
+	Run(c *Context) []Finding
+}
+
+// Context is what a check runs on.
+type Context struct {
+	Facts *facts.Snapshot
+	// Eligible are the targets that have every result the check needs.
+	Eligible []*facts.Target
+	Config   *Config
+	History  *History
+}
+
+// Skip records a check that could not look at a target, and why.
+type Skip struct {
+	Check  string `json:"check"`
+	Target string `json:"target"`
+	Reason string `json:"reason"`
+}
+
+// Report is one run of the advisor.
+type Report struct {
+	SchemaVersion int           `json:"schema_version"`
+	GeneratedAt   time.Time     `json:"generated_at"`
+	Duration      float64       `json:"duration_seconds"`
+	Targets       []TargetState `json:"targets"`
+	Findings      []Finding     `json:"findings"`
+	Skipped       []Skip        `json:"skipped"`
+	Checks        []CheckInfo   `json:"checks"`
+}
+
+// TargetState says what the advisor saw of a target.
+type TargetState struct {
+	Name    string `json:"name"`
+	Up      bool   `json:"up"`
+	Role    string `json:"role,omitempty"`
+	Version int    `json:"version,omitempty"`
+	Cluster string `json:"cluster,omitempty"`
+	Error   string `json:"error,omitempty"`
+}
+
+// CheckInfo describes a check that ran.
+type CheckInfo struct {
+	ID    string `json:"id"`
+	Title string `json:"title"`
+	// Omitted counts findings beyond the configured maximum per check, left out of the report.
+	Omitted int `json:"omitted,omitempty"`
+}
+
+// SchemaVersion is the version of the JSON report (docs/advisor.md).
+const SchemaVersion = 1
+
+// MaxSeverity is the highest severity of the report's findings, or -1 when there are none.
+func (r *Report) MaxSeverity() Severity {
+	max := Severity(-1)
+	for _, f := range r.Findings {
+		if f.Severity > max {
+			max = f.Severity
+		}
+	}
+	return max
+}
+
+// Evaluate runs checks on a snapshot. Checks whose needs a target lacks skip it, with the
+// reason in the report.
+func Evaluate(s *facts.Snapshot, checks []Check, cfg *Config, h *History) *Report {
+	r := &Report{SchemaVersion: SchemaVersion, GeneratedAt: s.At}
+	for _, t := range s.Targets {
+		ts := TargetState{Name: t.Name, Up: t.Up, Role: string(t.Role), Version: t.Version}
+		for _, c := range s.Clusters {
+			for _, m := range c.Members {
+				if m == t {
+					ts.Cluster = c.Name
+				}
+			}
+		}
+		if !t.Up {
+			ts.Error = t.Down
+		}
+		r.Targets = append(r.Targets, ts)
+	}
+	for _, c := range checks {
+		r.Checks = append(r.Checks, CheckInfo{ID: c.ID(), Title: c.Title()})
+		ctx := &Context{Facts: s, Config: cfg, History: h}
+		for _, t := range s.Targets {
+			ok, reason := eligible(t, c.Needs())
+			if ok {
+				ctx.Eligible = append(ctx.Eligible, t)
+			} else if reason != "" {
+				r.Skipped = append(r.Skipped, Skip{Check: c.ID(), Target: t.Name, Reason: reason})
+			}
+		}
+		found := c.Run(ctx)
+		// the worst first; a check's own order (e.g. by size) is kept within a severity
+		sort.SliceStable(found, func(i, j int) bool { return found[i].Severity > found[j].Severity })
+		if n := cfg.MaxFindingsPerCheck; n > 0 && len(found) > n {
+			r.Checks[len(r.Checks)-1].Omitted = len(found) - n
+			found = found[:n]
+		}
+		for _, f := range found {
+			f.Check = c.ID()
+			f.ID = findingID(f)
+			r.Findings = append(r.Findings, f)
+		}
+	}
+	sort.SliceStable(r.Findings, func(i, j int) bool {
+		a, b := r.Findings[i], r.Findings[j]
+		if a.Severity != b.Severity {
+			return a.Severity > b.Severity
+		}
+		if a.Target != b.Target {
+			return a.Target < b.Target
+		}
+		return a.Check < b.Check
+	})
+	return r
+}
+
+// eligible reports whether a target has what a check needs; reason is "" when the check
+// simply does not apply (a need for another role).
+func eligible(t *facts.Target, needs []Need) (bool, string) {
+	if !t.Up {
+		return false, "the target is down: " + t.Down
+	}
+	applies := false
+	for _, n := range needs {
+		if len(n.Roles) > 0 && !contains(n.Roles, string(t.Role)) {
+			continue
+		}
+		applies = true
+		if ok, reason := t.Available(n.Query); !ok {
+			return false, reason
+		}
+	}
+	return applies, ""
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// findingID is stable across runs for the same problem on the same object.
+func findingID(f Finding) string {
+	h := sha256.Sum256([]byte(strings.Join([]string{f.Check, f.Target, f.Cluster, f.Object}, "\x00")))
+	return hex.EncodeToString(h[:8])
+}
+
+// IndexTester tries a hypothetical index (hypopg): it explains query in database db of
+// target without and with the index createIndex, and returns both plan costs. It never
+// creates a real index.
+type IndexTester interface {
+	TestIndex(ctx context.Context, target, db, createIndex, query string) (before, after float64, err error)
+}
+
+// humanBytes writes a byte count for people.
+func humanBytes(b float64) string {
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
+	i := 0
+	for b >= 1024 && i < len(units)-1 {
+		b /= 1024
+		i++
+	}
+	if i == 0 {
+		return fmt.Sprintf("%.0f B", b)
+	}
+	return fmt.Sprintf("%.1f %s", b, units[i])
+}
+
+// humanDuration writes seconds for people.
+func humanDuration(s float64) string {
+	d := time.Duration(s * float64(time.Second))
+	switch {
+	case d < time.Second:
+		return fmt.Sprintf("%.0f ms", s*1000)
+	case d < time.Minute:
+		return fmt.Sprintf("%.1f s", s)
+	case d < time.Hour:
+		return fmt.Sprintf("%.0f min", d.Minutes())
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%.1f h", d.Hours())
+	}
+	return fmt.Sprintf("%.1f days", d.Hours()/24)
+}
+
+func pct(r float64) string { return fmt.Sprintf("%.0f%%", r*100) }

@@ -1,0 +1,397 @@
+package advisor
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/persistence-exporter/persistence_exporter/advisor/facts"
+)
+
+type replicationLag struct{}
+
+func (replicationLag) ID() string    { return "replication_lag" }
+func (replicationLag) Title() string { return "Replicas behind their primary" }
+func (replicationLag) Needs() []Need {
+	return []Need{{Query: "pg_stat_replication", Roles: []string{"primary"}}, {Query: "pg_replication", Roles: []string{"replica"}}}
+}
+
+func (replicationLag) Run(c *Context) []Finding {
+	th := c.Config.Thresholds
+	limitB, limitS := float64(th.ReplicaLagBytes), th.ReplicaLag.Seconds()
+	severity := func(bytes, seconds float64) (Severity, bool) {
+		switch {
+		case bytes > 100*limitB || seconds > 10*limitS:
+			return Critical, true
+		case bytes > limitB || seconds > limitS:
+			return Warning, true
+		}
+		return Info, false
+	}
+	var out []Finding
+	for _, t := range c.Eligible {
+		for _, sb := range t.Standbys() {
+			sev, ok := severity(sb.ReplayLagBytes, sb.ReplayLagSeconds)
+			if !ok {
+				continue
+			}
+			out = append(out, Finding{
+				Severity: sev, Target: t.Name, Object: "replica:" + sb.Name,
+				Summary: fmt.Sprintf("replica %s has not replayed %s of WAL (%s behind)", sb.Name, humanBytes(sb.ReplayLagBytes), humanDuration(sb.ReplayLagSeconds)),
+				Evidence: []Evidence{
+					{"replay lag", humanBytes(sb.ReplayLagBytes)}, {"replay lag time", humanDuration(sb.ReplayLagSeconds)},
+					{"sent lag", humanBytes(sb.SentLagBytes)}, {"state", sb.State}, {"sync_state", sb.SyncState},
+					{"threshold", fmt.Sprintf("%s or %s", humanBytes(limitB), humanDuration(limitS))},
+				},
+				Fix: Fix{Kind: "action", Text: "on " + sb.Name + ": SELECT pg_is_wal_replay_paused(), pg_last_xact_replay_timestamp();",
+					Why: "a replica this far behind serves stale reads and, beyond maximum_lag_on_failover, cannot be promoted; look for a paused replay, long queries conflicting with replay, or saturated I/O"},
+			})
+		}
+		// a replica's own view, when no primary of its cluster reports on it and replay is
+		// not paused (replay_paused says so)
+		if r := t.Recovery(); r != nil && !r.Paused && !primaryEligible(c, t) {
+			if sev, ok := severity(r.ReplayLagBytes, r.LagSeconds); ok {
+				out = append(out, Finding{
+					Severity: sev, Target: t.Name, Object: "replay",
+					Summary:  fmt.Sprintf("%s of WAL received but not replayed", humanBytes(r.ReplayLagBytes)),
+					Evidence: []Evidence{{"receive - replay", humanBytes(r.ReplayLagBytes)}, {"since last replay", humanDuration(r.LastReplaySeconds)}, {"paused", strconv.FormatBool(r.Paused)}},
+					Fix: Fix{Kind: "action", Text: "SELECT pg_is_wal_replay_paused();",
+						Why: "replay falls behind reception: replay is paused, blocked by a conflicting query, or I/O-bound"},
+				})
+			}
+		}
+	}
+	return out
+}
+
+// primaryEligible reports whether the primary of t's cluster is among the targets a check
+// looks at.
+func primaryEligible(c *Context, t *facts.Target) bool {
+	for _, cl := range c.Facts.Clusters {
+		if slices.Contains(cl.Members, t) {
+			p := cl.Primary()
+			return p != nil && slices.Contains(c.Eligible, p)
+		}
+	}
+	return false
+}
+
+type replayPaused struct{}
+
+func (replayPaused) ID() string    { return "replay_paused" }
+func (replayPaused) Title() string { return "Replicas with WAL replay paused" }
+func (replayPaused) Needs() []Need {
+	return []Need{{Query: "pg_replication", Roles: []string{"replica"}}}
+}
+
+func (replayPaused) Run(c *Context) []Finding {
+	var out []Finding
+	for _, t := range c.Eligible {
+		if r := t.Recovery(); r != nil && r.Paused {
+			out = append(out, Finding{
+				Severity: Warning, Target: t.Name, Object: "replay",
+				Summary:  "WAL replay is paused",
+				Evidence: []Evidence{{"receive - replay", humanBytes(r.ReplayLagBytes)}, {"since last replay", humanDuration(r.LastReplaySeconds)}},
+				Fix: Fix{Kind: "sql", Text: "SELECT pg_wal_replay_resume();",
+					Why: "run it on the replica: while replay is paused the replica falls further behind and WAL piles up on it"},
+			})
+		}
+	}
+	return out
+}
+
+type notStreaming struct{}
+
+func (notStreaming) ID() string    { return "replica_not_streaming" }
+func (notStreaming) Title() string { return "Replicas not streaming from their primary" }
+func (notStreaming) Needs() []Need {
+	return []Need{{Query: "pg_replication", Roles: []string{"replica"}}}
+}
+
+func (notStreaming) Run(c *Context) []Finding {
+	var out []Finding
+	for _, t := range c.Eligible {
+		if r := t.Recovery(); r != nil && !r.Streaming {
+			out = append(out, Finding{
+				Severity: Critical, Target: t.Name, Object: "wal_receiver",
+				Summary:  "the replica's WAL receiver is not streaming",
+				Evidence: []Evidence{{"since last replay", humanDuration(r.LastReplaySeconds)}},
+				Fix: Fix{Kind: "action", Text: "SELECT * FROM pg_stat_wal_receiver; -- and the replica's log",
+					Why: "without streaming the replica only catches up from the WAL archive, if at all: check primary_conninfo, the network, and the primary's replication slot"},
+			})
+		}
+	}
+	return out
+}
+
+type slots struct{}
+
+func (slots) ID() string    { return "replication_slot" }
+func (slots) Title() string { return "Replication slots inactive or holding back WAL" }
+func (slots) Needs() []Need {
+	return []Need{{Query: "pg_replication_slots", Roles: []string{"primary"}}}
+}
+
+func (slots) Run(c *Context) []Finding {
+	limit := float64(c.Config.Thresholds.SlotRetainedBytes)
+	var out []Finding
+	for _, t := range primaries(c) {
+		for _, s := range t.Slots() {
+			var sev Severity
+			var why []string
+			switch {
+			case s.WALStatus == "lost":
+				sev, why = Critical, append(why, "its WAL is gone: the consumer can no longer resume from it")
+			case s.WALStatus == "unreserved":
+				sev, why = Critical, append(why, "its WAL is past max_wal_size and will be removed at the next checkpoint")
+			}
+			if s.RetainedBytes > limit {
+				sev, why = max(sev, Warning), append(why, fmt.Sprintf("it holds back %s of WAL (threshold %s)", humanBytes(s.RetainedBytes), humanBytes(limit)))
+			}
+			if !s.Active {
+				sev, why = max(sev, Warning), append(why, "no consumer is connected")
+			}
+			if len(why) == 0 {
+				continue
+			}
+			out = append(out, Finding{
+				Severity: sev, Target: t.Name, Object: "slot:" + s.Name,
+				Summary:  fmt.Sprintf("%s slot %s: %s", s.Type, s.Name, strings.Join(why, "; ")),
+				Evidence: []Evidence{{"active", strconv.FormatBool(s.Active)}, {"retained WAL", humanBytes(s.RetainedBytes)}, {"wal_status", s.WALStatus}},
+				Fix: Fix{Kind: "sql", Text: fmt.Sprintf("SELECT pg_drop_replication_slot('%s');", strings.ReplaceAll(s.Name, "'", "''")),
+					Why: "if the consumer is gone for good; otherwise bring it back: an abandoned slot keeps WAL (and old rows for logical slots) until the disk fills"},
+			})
+		}
+	}
+	return out
+}
+
+type longTransactions struct{}
+
+func (longTransactions) ID() string    { return "long_transaction" }
+func (longTransactions) Title() string { return "Long transactions and sessions idle in a transaction" }
+func (longTransactions) Needs() []Need {
+	return []Need{{Query: "pg_stat_activity_oldest"}, {Query: "pg_stat_activity_long"}}
+}
+
+func (longTransactions) Run(c *Context) []Finding {
+	th := c.Config.Thresholds
+	var out []Finding
+	for _, t := range c.Eligible {
+		o := t.Oldest()
+		if o == nil {
+			continue
+		}
+		sessions := t.LongSessions()
+		var ev []Evidence
+		var pids []string
+		for _, s := range sessions {
+			if s.XactAge < th.LongTransaction.Seconds() && s.StateAge < th.IdleInTransaction.Seconds() {
+				continue
+			}
+			ev = append(ev, Evidence{fmt.Sprintf("pid %d", s.PID), fmt.Sprintf("%s@%s (%s), %s, transaction %s old: %s",
+				s.User, s.Database, s.Application, s.State, humanDuration(s.XactAge), truncate(s.Query, 120))})
+			pids = append(pids, strconv.FormatInt(s.PID, 10))
+			if len(ev) == 5 {
+				break
+			}
+		}
+		terminate := "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid IN (" + strings.Join(pids, ", ") + ");"
+		if o.XactAge >= th.LongTransaction.Seconds() {
+			sev := Warning
+			if o.XactAge >= th.LongTransactionCritical.Seconds() {
+				sev = Critical
+			}
+			out = append(out, Finding{
+				Severity: sev, Target: t.Name, Object: "transactions",
+				Summary:  fmt.Sprintf("the oldest transaction has been open %s", humanDuration(o.XactAge)),
+				Evidence: append([]Evidence{{"oldest transaction", humanDuration(o.XactAge)}, {"oldest snapshot (xmin age)", fmt.Sprintf("%.0f transactions", o.XminAge)}}, ev...),
+				Fix: Fix{Kind: "sql", Text: terminate,
+					Why: "a long transaction holds back vacuum on every table (dead rows pile up) and, on a replica with hot_standby_feedback, on the primary too; end it after checking with its owner"},
+			})
+		}
+		if o.IdleInTransactionAge >= th.IdleInTransaction.Seconds() {
+			out = append(out, Finding{
+				Severity: Warning, Target: t.Name, Object: "idle_in_transaction",
+				Summary:  fmt.Sprintf("%.0f sessions idle inside a transaction, the longest for %s", o.IdleInTransaction, humanDuration(o.IdleInTransactionAge)),
+				Evidence: append([]Evidence{{"longest idle in transaction", humanDuration(o.IdleInTransactionAge)}}, ev...),
+				Fix: Fix{Kind: "setting", Text: fmt.Sprintf("ALTER SYSTEM SET idle_in_transaction_session_timeout = '%ds'; SELECT pg_reload_conf();", int(th.IdleInTransaction.Seconds())),
+					Why: "an application that opens a transaction and waits holds locks and snapshots; the timeout ends such sessions"},
+			})
+		}
+	}
+	return out
+}
+
+type connections struct{}
+
+func (connections) ID() string    { return "connections" }
+func (connections) Title() string { return "Connections near max_connections" }
+func (connections) Needs() []Need { return []Need{{Query: "pg_connections"}} }
+
+func (connections) Run(c *Context) []Finding {
+	th := c.Config.Thresholds
+	var out []Finding
+	for _, t := range c.Eligible {
+		cn := t.Connections()
+		if cn == nil || cn.Max-cn.Reserved <= 0 {
+			continue
+		}
+		use := cn.Used / (cn.Max - cn.Reserved)
+		sev := Warning
+		switch {
+		case use >= th.ConnectionsCritical:
+			sev = Critical
+		case use >= th.ConnectionsWarning:
+		default:
+			continue
+		}
+		out = append(out, Finding{
+			Severity: sev, Target: t.Name, Object: "connections",
+			Summary:  fmt.Sprintf("%.0f of %.0f usable connection slots in use (%s)", cn.Used, cn.Max-cn.Reserved, pct(use)),
+			Evidence: []Evidence{{"client backends", fmt.Sprintf("%.0f", cn.Used)}, {"max_connections", fmt.Sprintf("%.0f", cn.Max)}, {"reserved", fmt.Sprintf("%.0f", cn.Reserved)}},
+			Fix: Fix{Kind: "action", Text: "route clients through pgbouncer (transaction pooling), or raise max_connections (a restart, and memory per connection)",
+				Why: "when the slots run out, new connections fail"},
+		})
+	}
+	return out
+}
+
+type setup struct{}
+
+func (setup) ID() string    { return "setup" }
+func (setup) Title() string { return "Monitoring setup: pg_stat_statements, track_io_timing" }
+func (setup) Needs() []Need { return []Need{{Query: "pg_settings"}} }
+
+func (setup) Run(c *Context) []Finding {
+	var out []Finding
+	for _, t := range c.Eligible {
+		set := t.Settings()
+		if _, ok := t.Extensions["pg_stat_statements"]; !ok && t.Role == "primary" {
+			preload := set["shared_preload_libraries"].Setting
+			text := "CREATE EXTENSION pg_stat_statements;"
+			if !strings.Contains(preload, "pg_stat_statements") {
+				text = "ALTER SYSTEM SET shared_preload_libraries = '" + strings.TrimPrefix(preload+",pg_stat_statements", ",") + "'; -- then restart\n" + text
+			}
+			out = append(out, Finding{
+				Severity: Warning, Target: t.Name, Object: "extension:pg_stat_statements",
+				Summary:  "pg_stat_statements is not installed: the slow-query checks cannot run",
+				Evidence: []Evidence{{"shared_preload_libraries", preload}},
+				Fix:      Fix{Kind: "sql", Text: text, Why: "it records what every statement costs; without it there is no way to know which queries to fix"},
+			})
+		}
+		if s, ok := set["track_io_timing"]; ok && s.Setting == "off" {
+			out = append(out, Finding{
+				Severity: Info, Target: t.Name, Object: "setting:track_io_timing",
+				Summary: "track_io_timing is off: block read and write times are not measured",
+				Fix: Fix{Kind: "setting", Text: "ALTER SYSTEM SET track_io_timing = on; SELECT pg_reload_conf();",
+					Why: "it fills blk_read_time in pg_stat_statements and pg_stat_database; its cost is small on modern clocks (pg_test_timing tells)"},
+			})
+		}
+	}
+	return out
+}
+
+type settingsProfile struct{}
+
+func (settingsProfile) ID() string { return "settings_profile" }
+func (settingsProfile) Title() string {
+	return "Settings that differ from the deployment's postgresql.conf profile"
+}
+func (settingsProfile) Needs() []Need { return []Need{{Query: "pg_settings"}} }
+
+var valueRe = regexp.MustCompile(`^\s*(-?[0-9]+(?:\.[0-9]+)?)\s*(B|kB|MB|GB|TB|ms|s|min|h|d)?\s*$`)
+
+// baseValue reads a postgresql.conf value into base units (bytes, seconds), or false for a
+// value that is not a number (on, replica).
+func baseValue(v string) (float64, bool) {
+	m := valueRe.FindStringSubmatch(v)
+	if m == nil {
+		return 0, false
+	}
+	n, _ := strconv.ParseFloat(m[1], 64)
+	mult := map[string]float64{"": 1, "B": 1, "kB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40,
+		"ms": 0.001, "s": 1, "min": 60, "h": 3600, "d": 86400}[m[2]]
+	return n * mult, true
+}
+
+func (settingsProfile) Run(c *Context) []Finding {
+	var out []Finding
+	names := make([]string, 0, len(c.Config.Profile))
+	for n := range c.Config.Profile {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, t := range c.Eligible {
+		set := t.Settings()
+		var ev []Evidence
+		var fix []string
+		for _, name := range names {
+			want := c.Config.Profile[name]
+			s, ok := set[name]
+			if !ok {
+				continue
+			}
+			differs := !strings.EqualFold(s.Setting, want)
+			if wv, ok := baseValue(want); ok && s.IsNumber {
+				if s.Type == "bool" {
+					continue
+				}
+				differs = abs(wv-s.Value) > 1e-9*max(abs(wv), 1)
+			}
+			if !differs {
+				continue
+			}
+			ev = append(ev, Evidence{name, fmt.Sprintf("%s, profile %s", settingText(s), want)})
+			fix = append(fix, fmt.Sprintf("ALTER SYSTEM SET %s = '%s';", name, want))
+		}
+		if len(ev) == 0 {
+			continue
+		}
+		out = append(out, Finding{
+			Severity: Info, Target: t.Name, Object: "settings",
+			Summary:  fmt.Sprintf("%d settings differ from the deployment's profile", len(ev)),
+			Evidence: ev,
+			Fix: Fix{Kind: "setting", Text: strings.Join(fix, "\n") + "\nSELECT pg_reload_conf(); -- some need a restart (pg_settings.pending_restart)",
+				Why: "the profile is the postgresql.conf the deployment was designed with; a difference may be deliberate"},
+		})
+	}
+	return out
+}
+
+// settingText writes a setting for people: sizes and durations in readable units.
+func settingText(s facts.Setting) string {
+	switch {
+	case !s.IsNumber || s.Unit == "" || s.Value < 0:
+		if s.Unit != "" {
+			return s.Setting + " (" + s.Unit + ")"
+		}
+		return s.Setting
+	case strings.HasSuffix(s.Unit, "B"):
+		return humanBytes(s.Value)
+	default: // ms, s, min
+		return humanDuration(s.Value)
+	}
+}
+
+func abs(f float64) float64 {
+	if f < 0 {
+		return -f
+	}
+	return f
+}
+
+// DefaultChecks are the checks the advisor runs, in report order.
+func DefaultChecks() []Check {
+	return []Check{
+		replicationLag{}, replayPaused{}, notStreaming{}, slots{},
+		wraparound{}, longTransactions{}, connections{},
+		slowQueries{}, topStatements{},
+		bloat{index: false}, bloat{index: true}, deadTuples{},
+		unusedIndexes{}, duplicateIndexes{}, invalidIndexes{}, missingIndexes{},
+		sequences{}, setup{}, settingsProfile{},
+	}
+}

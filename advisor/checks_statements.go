@@ -1,0 +1,145 @@
+package advisor
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/persistence-exporter/persistence_exporter/advisor/facts"
+)
+
+// statementWindow returns the counters of a target's statements over the configured window:
+// the change since the oldest sample within the window when the advisor has one, else the
+// totals since pg_stat_statements was last reset.
+func statementWindow(c *Context, t *facts.Target) ([]facts.Statement, *Window) {
+	now := c.Facts.At
+	cur := t.Statements()
+	base, at, ok := c.History.Baseline(t.Name, now, c.Config.Thresholds.SlowQueryWindow)
+	if ok && sameCalls(base, cur) {
+		// the same (cached) result as the baseline, or a server that ran nothing since:
+		// a delta would say nothing, the totals still do
+		ok = false
+	}
+	if !ok {
+		w := &Window{To: now, Basis: "totals since pg_stat_statements was reset"}
+		if r := t.StatementsReset(); !r.IsZero() {
+			w.From = r
+		}
+		return cur, w
+	}
+	out := make([]facts.Statement, 0, len(cur))
+	for _, s := range cur {
+		d := s
+		if b, ok := base[s.Key()]; ok && b.Calls <= s.Calls {
+			d.Calls, d.Seconds = s.Calls-b.Calls, s.Seconds-b.Seconds
+		}
+		out = append(out, d)
+	}
+	return out, &Window{From: at, To: now, Basis: "change between two samples of pg_stat_statements"}
+}
+
+// sameCalls reports whether no statement ran between the baseline and now.
+func sameCalls(base map[string]facts.Statement, cur []facts.Statement) bool {
+	var a, b float64
+	for _, s := range base {
+		a += s.Calls
+	}
+	for _, s := range cur {
+		b += s.Calls
+	}
+	return a == b
+}
+
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
+
+type slowQueries struct{}
+
+func (slowQueries) ID() string    { return "slow_query" }
+func (slowQueries) Title() string { return "Statements slower on average than slow_query_mean" }
+func (slowQueries) Needs() []Need { return []Need{{Query: "pg_stat_statements_advisor"}} }
+
+func (slowQueries) Run(c *Context) []Finding {
+	th := c.Config.Thresholds
+	limit := th.SlowQueryMean.Seconds()
+	var out []Finding
+	for _, t := range c.Eligible {
+		stmts, w := statementWindow(c, t)
+		for _, s := range stmts {
+			if s.Calls < float64(th.SlowQueryMinCalls) || s.Calls == 0 {
+				continue
+			}
+			mean := s.Seconds / s.Calls
+			if mean < limit {
+				continue
+			}
+			sev := Warning
+			if mean >= 10*limit {
+				sev = Critical
+			}
+			out = append(out, Finding{
+				Severity: sev, Target: t.Name, Object: "queryid:" + s.QueryID,
+				Summary: fmt.Sprintf("statement takes %s on average over %0.f calls (threshold %s)", humanDuration(mean), s.Calls, humanDuration(limit)),
+				Evidence: []Evidence{
+					{"query", truncate(s.Text, 300)},
+					{"database", s.Database}, {"user", s.User},
+					{"calls", fmt.Sprintf("%.0f", s.Calls)},
+					{"mean", humanDuration(mean)},
+					{"total", humanDuration(s.Seconds)},
+				},
+				Window: w,
+				Fix: Fix{Kind: "action", Database: s.Database,
+					Text: "EXPLAIN (ANALYZE, BUFFERS) " + truncate(s.Text, 300),
+					Why:  "run it with real parameters to see where the time goes; a missing-index finding on the same table names an index to try"},
+			})
+		}
+	}
+	return out
+}
+
+type topStatements struct{}
+
+func (topStatements) ID() string { return "top_statement" }
+func (topStatements) Title() string {
+	return "Statements taking a large share of all statement time"
+}
+func (topStatements) Needs() []Need { return []Need{{Query: "pg_stat_statements_advisor"}} }
+
+func (topStatements) Run(c *Context) []Finding {
+	var out []Finding
+	for _, t := range c.Eligible {
+		stmts, w := statementWindow(c, t)
+		total := 0.0
+		for _, s := range stmts {
+			total += s.Seconds
+		}
+		if total <= 0 {
+			continue
+		}
+		sort.Slice(stmts, func(i, j int) bool { return stmts[i].Seconds > stmts[j].Seconds })
+		for i, s := range stmts {
+			share := s.Seconds / total
+			if i >= 3 || share < c.Config.Thresholds.TopStatementShare {
+				break
+			}
+			out = append(out, Finding{
+				Severity: Info, Target: t.Name, Object: "queryid:" + s.QueryID,
+				Summary: fmt.Sprintf("statement takes %s of all statement time", pct(share)),
+				Evidence: []Evidence{
+					{"query", truncate(s.Text, 300)}, {"database", s.Database}, {"user", s.User},
+					{"share", pct(share)}, {"calls", fmt.Sprintf("%.0f", s.Calls)},
+					{"total", humanDuration(s.Seconds)},
+					{"mean", humanDuration(s.Seconds / max(s.Calls, 1))},
+				},
+				Window: w,
+				Fix: Fix{Kind: "action", Database: s.Database, Text: "EXPLAIN (ANALYZE, BUFFERS) " + truncate(s.Text, 300),
+					Why: "the statement that costs the server most: a small gain on it is worth more than a large one elsewhere"},
+			})
+		}
+	}
+	return out
+}

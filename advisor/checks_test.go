@@ -1,0 +1,415 @@
+package advisor_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/persistence-exporter/persistence_exporter/advisor"
+	"github.com/persistence-exporter/persistence_exporter/advisor/facts"
+	"github.com/persistence-exporter/persistence_exporter/collector"
+	"github.com/persistence-exporter/persistence_exporter/queries"
+)
+
+// The checks are pure functions of facts: these tests give them facts that a real server
+// cannot be brought into quickly (two billion transactions, a broken replica) and check the
+// edges of their rules.
+
+type server struct {
+	name string
+	role queries.Role
+	rows map[string]*queries.Rows
+	down bool
+}
+
+func rows(cols string, values ...[]any) *queries.Rows {
+	return &queries.Rows{Columns: strings.Fields(cols), Values: values}
+}
+
+var now = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+
+func snapshot(at time.Time, servers ...server) *facts.Snapshot {
+	var snaps []*collector.Snapshot
+	for _, s := range servers {
+		snap := &collector.Snapshot{Target: &collector.Target{Name: s.name, Kind: queries.SourcePostgres}, At: at,
+			Up: !s.down, Info: queries.ServerInfo{Version: 170000, Role: s.role}}
+		if s.down {
+			snap.ProbeErr = errString("connection refused")
+		}
+		for name, r := range s.rows {
+			snap.Results = append(snap.Results, &collector.Result{Query: &queries.Query{Name: name}, Rows: r, Started: at})
+		}
+		snaps = append(snaps, snap)
+	}
+	return facts.FromSnapshots(at, snaps, nil)
+}
+
+type errString string
+
+func (e errString) Error() string { return string(e) }
+
+func settings(kv ...any) *queries.Rows {
+	r := rows("name setting unit vartype source value")
+	for i := 0; i+1 < len(kv); i += 2 {
+		r.Values = append(r.Values, []any{kv[i], "", "", "integer", "default", kv[i+1]})
+	}
+	return r
+}
+
+func system(id string) *queries.Rows {
+	return rows("system_identifier start_time", []any{id, float64(now.Add(-30 * 24 * time.Hour).Unix())})
+}
+
+func evaluate(t *testing.T, s *facts.Snapshot, cfg advisor.Config, h *advisor.History, check string) []advisor.Finding {
+	t.Helper()
+	var checks []advisor.Check
+	for _, c := range advisor.DefaultChecks() {
+		if c.ID() == check {
+			checks = append(checks, c)
+		}
+	}
+	if len(checks) != 1 {
+		t.Fatalf("no check %q", check)
+	}
+	return advisor.Evaluate(s, checks, &cfg, h).Findings
+}
+
+func TestWraparound(t *testing.T) {
+	for _, tc := range []struct {
+		xid, mxid float64
+		want      []advisor.Severity
+	}{
+		{xid: 150e6, mxid: 1e6},                                 // below autovacuum_freeze_max_age
+		{xid: 250e6, want: []advisor.Severity{advisor.Warning}}, // past it: anti-wraparound vacuums are not keeping up
+		{xid: 1.6e9, want: []advisor.Severity{advisor.Critical}},
+		{xid: 1e6, mxid: 500e6, want: []advisor.Severity{advisor.Warning}}, // multixacts have their own limit
+	} {
+		s := snapshot(now, server{name: "p", role: queries.RolePrimary, rows: map[string]*queries.Rows{
+			"pg_database": rows("datname size_bytes datfrozenxid_age datminmxid_age", []any{"temporal", 1e9, tc.xid, tc.mxid}),
+			"pg_settings": settings("autovacuum_freeze_max_age", 200e6, "autovacuum_multixact_freeze_max_age", 400e6),
+		}})
+		fs := evaluate(t, s, advisor.DefaultConfig(), nil, "xid_wraparound")
+		if len(fs) != len(tc.want) {
+			t.Fatalf("xid age %g, mxid age %g: %d findings, want %d", tc.xid, tc.mxid, len(fs), len(tc.want))
+		}
+		for i, f := range fs {
+			if f.Severity != tc.want[i] || f.Object != "database:temporal" || f.Fix.Text != "VACUUM (FREEZE, VERBOSE);" || f.Fix.Database != "temporal" {
+				t.Errorf("xid age %g: %+v", tc.xid, f)
+			}
+		}
+	}
+}
+
+func TestConnections(t *testing.T) {
+	for used, want := range map[float64]string{50: "", 80: "warning", 95: "critical"} {
+		s := snapshot(now, server{name: "p", role: queries.RolePrimary, rows: map[string]*queries.Rows{
+			"pg_connections": rows("used max reserved", []any{used, 103.0, 3.0}),
+		}})
+		fs := evaluate(t, s, advisor.DefaultConfig(), nil, "connections")
+		got := ""
+		if len(fs) == 1 {
+			got = fs[0].Severity.String()
+		}
+		if got != want || len(fs) > 1 {
+			t.Errorf("%g of 100 usable slots: %q (%d findings), want %q", used, got, len(fs), want)
+		}
+	}
+}
+
+func TestReplicaNotStreaming(t *testing.T) {
+	recovery := func(streaming bool) *queries.Rows {
+		return rows("is_replica replay_lag_bytes lag_seconds last_replay_seconds replay_paused streaming",
+			[]any{true, 0.0, 0.0, 5.0, false, streaming})
+	}
+	s := snapshot(now,
+		server{name: "r1", role: queries.RoleReplica, rows: map[string]*queries.Rows{"pg_replication": recovery(false)}},
+		server{name: "r2", role: queries.RoleReplica, rows: map[string]*queries.Rows{"pg_replication": recovery(true)}})
+	fs := evaluate(t, s, advisor.DefaultConfig(), nil, "replica_not_streaming")
+	if len(fs) != 1 || fs[0].Target != "r1" || fs[0].Severity != advisor.Critical {
+		t.Fatalf("want one critical finding on r1, got %+v", fs)
+	}
+}
+
+func TestReplicaLagWithoutPrimary(t *testing.T) {
+	// only the replica is watched: its own view of the lag is reported
+	s := snapshot(now, server{name: "r1", role: queries.RoleReplica, rows: map[string]*queries.Rows{
+		"pg_replication": rows("is_replica replay_lag_bytes lag_seconds last_replay_seconds replay_paused streaming",
+			[]any{true, 5.0 * (1 << 20), 2.0, 2.0, false, true}),
+	}})
+	fs := evaluate(t, s, advisor.DefaultConfig(), nil, "replication_lag")
+	if len(fs) != 1 || fs[0].Object != "replay" || fs[0].Severity != advisor.Warning {
+		t.Fatalf("want one warning on the replica's replay, got %+v", fs)
+	}
+	// 200 MiB is more than 100 times the 1 MiB threshold
+	s = snapshot(now, server{name: "p", role: queries.RolePrimary, rows: map[string]*queries.Rows{
+		"pg_stat_replication": rows("application_name client_addr state sync_state slot_name sent_lag_bytes replay_lag_bytes replay_lag_seconds",
+			[]any{"replica1", "10.0.0.2", "streaming", "async", "replica1", 0.0, 200.0 * (1 << 20), 3.0},
+			[]any{"replica2", "10.0.0.3", "streaming", "async", "replica2", 0.0, 1000.0, 0.1}),
+	}})
+	fs = evaluate(t, s, advisor.DefaultConfig(), nil, "replication_lag")
+	if len(fs) != 1 || fs[0].Object != "replica:replica1" || fs[0].Severity != advisor.Critical {
+		t.Fatalf("want one critical finding on replica1, got %+v", fs)
+	}
+}
+
+// indexes builds pg_stat_user_indexes rows: name, scans, unique, size in bytes (as relpages:
+// no pg_index_sizes result).
+func indexes(list ...[]any) *queries.Rows {
+	r := rows("datname schemaname relname indexrelname idx_scan is_unique is_primary is_valid constraint_backed relpages")
+	for _, ix := range list {
+		r.Values = append(r.Values, []any{"temporal", "public", "t", ix[0], ix[1], ix[2], false, true, false, ix[3].(float64) / 8192})
+	}
+	return r
+}
+
+func TestUnusedIndexCountsReplicas(t *testing.T) {
+	stats := rows("datname stats_reset", []any{"temporal", nil})
+	primary := server{name: "p", role: queries.RolePrimary, rows: map[string]*queries.Rows{
+		"pg_system": system("42"), "pg_stat_database": stats,
+		"pg_stat_user_indexes": indexes([]any{"t_a", 0.0, false, 50e6}, []any{"t_u", 0.0, true, 50e6}, []any{"t_small", 0.0, false, 8192.0}),
+	}}
+	members := func(replicaScans float64) *facts.Snapshot {
+		return snapshot(now, primary,
+			server{name: "r", role: queries.RoleReplica, rows: map[string]*queries.Rows{
+				"pg_system": system("42"), "pg_stat_database": stats,
+				"pg_stat_user_indexes": indexes([]any{"t_a", replicaScans, false, 50e6}, []any{"t_u", 0.0, true, 50e6}, []any{"t_small", 0.0, false, 8192.0}),
+			}})
+	}
+	cfg := advisor.DefaultConfig()
+	fs := evaluate(t, members(0), cfg, nil, "unused_index")
+	// the unique index enforces something; the small one is below unused_index_min_size
+	if len(fs) != 1 || fs[0].Object != "public.t_a" || fs[0].Fix.Text != "DROP INDEX CONCURRENTLY public.t_a;" {
+		t.Fatalf("want t_a unused, got %+v", fs)
+	}
+	if fs[0].Window == nil || fs[0].Window.To.Sub(fs[0].Window.From) != 30*24*time.Hour {
+		t.Errorf("window %+v, want the 30 days since the servers started", fs[0].Window)
+	}
+	if fs := evaluate(t, members(7), cfg, nil, "unused_index"); len(fs) != 0 {
+		t.Errorf("an index the replica scans is used: %+v", fs)
+	}
+	cfg.Thresholds.UnusedIndexMinWindow = 31 * 24 * time.Hour
+	if fs := evaluate(t, members(0), cfg, nil, "unused_index"); len(fs) != 0 {
+		t.Errorf("30 days of statistics are less than the minimum window of 31: %+v", fs)
+	}
+	// a member that did not report: no verdict
+	s := snapshot(now, primary, server{name: "r", role: queries.RoleReplica, down: true})
+	if fs := evaluate(t, s, advisor.DefaultConfig(), nil, "unused_index"); len(fs) != 0 {
+		t.Errorf("a down replica may be the one using the index: %+v", fs)
+	}
+}
+
+func indexDefs(list ...[]any) *queries.Rows {
+	r := rows("datname schemaname relname indexrelname amname key_columns options opclasses collations predicate expressions indisunique indisprimary indisexclusion indisvalid constraint_type")
+	for _, d := range list {
+		// name, columns, unique, predicate, method
+		r.Values = append(r.Values, []any{"temporal", "public", "t", d[0], d[4], d[1], "0 0 0", "1 1 1", "0 0 0", d[3], "", d[2], false, false, true, ""})
+	}
+	return r
+}
+
+func TestRedundantIndexRules(t *testing.T) {
+	s := snapshot(now, server{name: "p", role: queries.RolePrimary, rows: map[string]*queries.Rows{
+		"pg_index_definitions": indexDefs(
+			[]any{"ab", "a,b", false, "", "btree"},
+			[]any{"a", "a", false, "", "btree"},              // a left prefix of ab: redundant
+			[]any{"a_partial", "a", false, "b > 0", "btree"}, // another predicate: not
+			[]any{"a_unique", "a", true, "", "btree"},        // enforces uniqueness: not
+			[]any{"b", "b", false, "", "btree"},              // not a prefix: not
+			[]any{"ab_hash", "a", false, "", "hash"},         // another method: not
+			[]any{"ab2", "a,b", false, "", "btree"},          // a duplicate of ab: one finding
+		),
+	}})
+	fs := evaluate(t, s, advisor.DefaultConfig(), nil, "redundant_index")
+	var got []string
+	for _, f := range fs {
+		got = append(got, f.Object)
+	}
+	if strings.Join(got, " ") != "public.a public.ab2" {
+		t.Errorf("redundant: %v, want public.a and public.ab2", got)
+	}
+}
+
+func statements(calls, seconds float64) *queries.Rows {
+	return rows("queryid datname user calls seconds query",
+		[]any{"11", "temporal", "app", calls, seconds, "SELECT * FROM executions WHERE namespace_id = $1"})
+}
+
+// TestSlowQueryWindow: with an earlier sample, the mean is computed over the change between
+// samples, not over the totals since the last reset.
+func TestSlowQueryWindow(t *testing.T) {
+	h := advisor.NewHistory()
+	cfg := advisor.DefaultConfig()
+	// a statement slow long ago: 10 calls of 5 s
+	first := snapshot(now, server{name: "p", role: queries.RolePrimary, rows: map[string]*queries.Rows{"pg_stat_statements_advisor": statements(10, 50)}})
+	fs := evaluate(t, first, cfg, h, "slow_query")
+	if len(fs) != 1 || fs[0].Window.Basis != "totals since pg_stat_statements was reset" {
+		t.Fatalf("first run, from totals: %+v", fs)
+	}
+	h.Record(first, time.Hour)
+	// the same result again (cached): still the totals
+	again := snapshot(now.Add(time.Minute), server{name: "p", role: queries.RolePrimary, rows: map[string]*queries.Rows{"pg_stat_statements_advisor": statements(10, 50)}})
+	if fs := evaluate(t, again, cfg, h, "slow_query"); len(fs) != 1 {
+		t.Fatalf("an unchanged sample hides nothing: %+v", fs)
+	}
+	// since then, 1000 fast calls: 1000 calls in 10 s, 10 ms each
+	later := snapshot(now.Add(10*time.Minute), server{name: "p", role: queries.RolePrimary, rows: map[string]*queries.Rows{"pg_stat_statements_advisor": statements(1010, 60)}})
+	if fs := evaluate(t, later, cfg, h, "slow_query"); len(fs) != 0 {
+		t.Errorf("the statement got fast; the window shows it: %+v", fs)
+	}
+	// and then slow again: 5 calls of 2 s; with a 15 minute window the baseline is the
+	// sample of 10 minutes ago
+	h.Record(later, time.Hour)
+	cfg.Thresholds.SlowQueryWindow = 15 * time.Minute
+	slow := snapshot(now.Add(20*time.Minute), server{name: "p", role: queries.RolePrimary, rows: map[string]*queries.Rows{"pg_stat_statements_advisor": statements(1015, 70)}})
+	fs = evaluate(t, slow, cfg, h, "slow_query")
+	if len(fs) != 1 {
+		t.Fatalf("slow again over the window: %+v", fs)
+	}
+	if calls, mean := evidenceOf(fs[0], "calls"), evidenceOf(fs[0], "mean"); calls != "5" || mean != "2.0 s" {
+		t.Errorf("calls %q, mean %q in the window; want 5 and 2.0 s", calls, mean)
+	}
+	if fs[0].Window.Basis != "change between two samples of pg_stat_statements" || !fs[0].Window.From.Equal(now.Add(10*time.Minute)) {
+		t.Errorf("window %+v", fs[0].Window)
+	}
+}
+
+func evidenceOf(f advisor.Finding, name string) string {
+	for _, e := range f.Evidence {
+		if e.Name == name {
+			return e.Value
+		}
+	}
+	return ""
+}
+
+func TestSkippedWithReason(t *testing.T) {
+	s := snapshot(now, server{name: "p", role: queries.RolePrimary, rows: map[string]*queries.Rows{}},
+		server{name: "gone", role: queries.RolePrimary, down: true})
+	cfg := advisor.DefaultConfig()
+	rep := advisor.Evaluate(s, advisor.DefaultChecks(), &cfg, nil)
+	reasons := map[string]string{}
+	for _, sk := range rep.Skipped {
+		reasons[sk.Check+"/"+sk.Target] = sk.Reason
+	}
+	if r := reasons["slow_query/p"]; r != "query pg_stat_statements_advisor is not in the loaded packs" {
+		t.Errorf("slow_query on p skipped because %q", r)
+	}
+	if r := reasons["connections/gone"]; !strings.Contains(r, "down") || !strings.Contains(r, "connection refused") {
+		t.Errorf("connections on gone skipped because %q", r)
+	}
+	if len(rep.Findings) != 0 {
+		t.Errorf("findings without facts: %+v", rep.Findings)
+	}
+}
+
+func TestMaxFindingsPerCheck(t *testing.T) {
+	var list [][]any
+	for _, n := range []string{"a", "b", "c", "d", "e"} {
+		list = append(list, []any{"t_" + n, 0.0, false, 2e6})
+	}
+	s := snapshot(now, server{name: "p", role: queries.RolePrimary, rows: map[string]*queries.Rows{
+		"pg_system": system("1"), "pg_stat_database": rows("datname stats_reset"), "pg_stat_user_indexes": indexes(list...),
+	}})
+	cfg := advisor.DefaultConfig()
+	cfg.MaxFindingsPerCheck = 2
+	var checks []advisor.Check
+	for _, c := range advisor.DefaultChecks() {
+		if c.ID() == "unused_index" {
+			checks = append(checks, c)
+		}
+	}
+	rep := advisor.Evaluate(s, checks, &cfg, nil)
+	if len(rep.Findings) != 2 || rep.Checks[0].Omitted != 3 {
+		t.Errorf("%d findings, %d omitted; want 2 and 3", len(rep.Findings), rep.Checks[0].Omitted)
+	}
+}
+
+// TestSurfaces checks the report's JSON field names (docs/advisor.md documents them: a change
+// here is a change of schema_version), the metrics, and that every format carries the fix.
+func TestSurfaces(t *testing.T) {
+	s := snapshot(now, server{name: "p", role: queries.RolePrimary, rows: map[string]*queries.Rows{
+		"pg_connections": rows("used max reserved", []any{99.0, 103.0, 3.0}),
+		"pg_database":    rows("datname size_bytes datfrozenxid_age datminmxid_age", []any{"a<b>", 1.0, 1.7e9, 0.0}),
+		"pg_settings":    settings("autovacuum_freeze_max_age", 200e6, "autovacuum_multixact_freeze_max_age", 400e6),
+	}})
+	cfg := advisor.DefaultConfig()
+	rep := advisor.Evaluate(s, advisor.DefaultChecks(), &cfg, nil)
+	if rep.MaxSeverity() != advisor.Critical {
+		t.Fatalf("max severity %s", rep.MaxSeverity())
+	}
+	var b bytes.Buffer
+	if err := advisor.WriteJSON(&b, rep); err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(b.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc["schema_version"] != 1.0 {
+		t.Errorf("schema_version %v", doc["schema_version"])
+	}
+	for _, k := range []string{"generated_at", "duration_seconds", "targets", "findings", "skipped", "checks"} {
+		if _, ok := doc[k]; !ok {
+			t.Errorf("the report lacks %q", k)
+		}
+	}
+	f := doc["findings"].([]any)[0].(map[string]any)
+	for _, k := range []string{"id", "check", "severity", "target", "object", "summary", "evidence", "fix"} {
+		if _, ok := f[k]; !ok {
+			t.Errorf("a finding lacks %q: %v", k, f)
+		}
+	}
+	fix := f["fix"].(map[string]any)
+	for _, k := range []string{"kind", "text", "why"} {
+		if _, ok := fix[k]; !ok {
+			t.Errorf("a fix lacks %q: %v", k, fix)
+		}
+	}
+	if f["severity"] != "critical" {
+		t.Errorf("severity %v", f["severity"])
+	}
+
+	for name, write := range map[string]func(*bytes.Buffer) error{
+		"text":     func(b *bytes.Buffer) error { return advisor.WriteText(b, rep) },
+		"markdown": func(b *bytes.Buffer) error { return advisor.WriteMarkdown(b, rep) },
+		"html":     func(b *bytes.Buffer) error { return advisor.WriteHTML(b, rep) },
+	} {
+		var out bytes.Buffer
+		if err := write(&out); err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"VACUUM (FREEZE, VERBOSE);", "xid_wraparound", "connections"} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("%s lacks %q", name, want)
+			}
+		}
+		if name == "html" && (strings.Contains(out.String(), "database:a<b>") || !strings.Contains(out.String(), "database:a&lt;b&gt;")) {
+			t.Errorf("html does not escape names")
+		}
+	}
+}
+
+func TestUnusedIndexWithUnwatchedReplica(t *testing.T) {
+	s := snapshot(now, server{name: "p", role: queries.RolePrimary, rows: map[string]*queries.Rows{
+		"pg_system": system("42"), "pg_stat_database": rows("datname stats_reset"),
+		"pg_stat_user_indexes": indexes([]any{"t_a", 0.0, false, 50e6}),
+		"pg_stat_replication":  rows("application_name slot_name", []any{"replica1", "replica1"}, []any{"dr", "dr_sub"}),
+		"pg_replication_slots": rows("slot_name slot_type active", []any{"replica1", "physical", true}, []any{"dr_sub", "logical", true}),
+	}})
+	fs := evaluate(t, s, advisor.DefaultConfig(), nil, "unused_index")
+	if len(fs) != 1 || fs[0].Severity != advisor.Info || evidenceOf(fs[0], "replicas streaming from the primary") != "replica1 (0 watched)" {
+		t.Fatalf("a replica no one watches may scan the index: want info, got %+v", fs)
+	}
+	// the logical subscriber alone does not count
+	s = snapshot(now, server{name: "p", role: queries.RolePrimary, rows: map[string]*queries.Rows{
+		"pg_system": system("42"), "pg_stat_database": rows("datname stats_reset"),
+		"pg_stat_user_indexes": indexes([]any{"t_a", 0.0, false, 50e6}),
+		"pg_stat_replication":  rows("application_name slot_name", []any{"dr", "dr_sub"}),
+		"pg_replication_slots": rows("slot_name slot_type active", []any{"dr_sub", "logical", true}),
+	}})
+	if fs := evaluate(t, s, advisor.DefaultConfig(), nil, "unused_index"); len(fs) != 1 || fs[0].Severity != advisor.Warning {
+		t.Fatalf("want a warning, got %+v", fs)
+	}
+}

@@ -1,0 +1,187 @@
+package advisor
+
+import (
+	"embed"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// WriteJSON writes the report as JSON (docs/advisor.md documents the schema).
+func WriteJSON(w io.Writer, r *Report) error {
+	e := json.NewEncoder(w)
+	e.SetIndent("", "  ")
+	return e.Encode(r)
+}
+
+// WriteText writes the report for a terminal.
+func WriteText(w io.Writer, r *Report) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "persistence_exporter advisor, %s: %s\n", r.GeneratedAt.Format(time.RFC3339), summaryLine(r))
+	for _, t := range r.Targets {
+		if !t.Up {
+			fmt.Fprintf(&b, "  target %s is down: %s\n", t.Name, t.Error)
+		}
+	}
+	for _, f := range r.Findings {
+		fmt.Fprintf(&b, "\n[%s] %s  %s  %s\n  %s\n", strings.ToUpper(f.Severity.String()), f.Check, where(f), f.Object, f.Summary)
+		for _, e := range f.Evidence {
+			fmt.Fprintf(&b, "    %s: %s\n", e.Name, e.Value)
+		}
+		if f.Window != nil {
+			fmt.Fprintf(&b, "    window: %s\n", windowText(f.Window))
+		}
+		fmt.Fprintf(&b, "  fix (%s)%s:\n", f.Fix.Kind, inDatabase(f.Fix))
+		for _, l := range strings.Split(f.Fix.Text, "\n") {
+			fmt.Fprintf(&b, "    %s\n", l)
+		}
+		fmt.Fprintf(&b, "  why: %s\n", f.Fix.Why)
+	}
+	if len(r.Skipped) > 0 {
+		fmt.Fprintf(&b, "\nskipped:\n")
+		for _, s := range r.Skipped {
+			fmt.Fprintf(&b, "  %s on %s: %s\n", s.Check, s.Target, s.Reason)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// WriteMarkdown writes the report as Markdown (for a ticket or a chat).
+func WriteMarkdown(w io.Writer, r *Report) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# persistence_exporter advisor\n\n%s, %s.\n", r.GeneratedAt.Format(time.RFC3339), summaryLine(r))
+	for _, sev := range []Severity{Critical, Warning, Info} {
+		first := true
+		for _, f := range r.Findings {
+			if f.Severity != sev {
+				continue
+			}
+			if first {
+				fmt.Fprintf(&b, "\n## %s\n", strings.ToUpper(sev.String()[:1])+sev.String()[1:])
+				first = false
+			}
+			fmt.Fprintf(&b, "\n### %s: `%s` (%s)\n\n%s\n\n", f.Check, f.Object, where(f), f.Summary)
+			for _, e := range f.Evidence {
+				fmt.Fprintf(&b, "- %s: %s\n", e.Name, e.Value)
+			}
+			if f.Window != nil {
+				fmt.Fprintf(&b, "- window: %s\n", windowText(f.Window))
+			}
+			fmt.Fprintf(&b, "\nFix (%s)%s — %s\n\n```sql\n%s\n```\n", f.Fix.Kind, inDatabase(f.Fix), f.Fix.Why, f.Fix.Text)
+		}
+	}
+	if len(r.Skipped) > 0 {
+		fmt.Fprintf(&b, "\n## Skipped\n\n")
+		for _, s := range r.Skipped {
+			fmt.Fprintf(&b, "- %s on %s: %s\n", s.Check, s.Target, s.Reason)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func where(f Finding) string {
+	if f.Cluster != "" && f.Cluster != f.Target {
+		return f.Target + " (cluster " + f.Cluster + ")"
+	}
+	return f.Target
+}
+
+func inDatabase(f Fix) string {
+	if f.Database != "" {
+		return ", in database " + f.Database
+	}
+	return ""
+}
+
+func windowText(w *Window) string {
+	if w.From.IsZero() {
+		return w.Basis
+	}
+	return fmt.Sprintf("%s to %s (%s), %s", w.From.Format(time.RFC3339), w.To.Format(time.RFC3339),
+		humanDuration(w.To.Sub(w.From).Seconds()), w.Basis)
+}
+
+func summaryLine(r *Report) string {
+	n := map[Severity]int{}
+	for _, f := range r.Findings {
+		n[f.Severity]++
+	}
+	return fmt.Sprintf("%d critical, %d warning, %d info findings on %d targets", n[Critical], n[Warning], n[Info], len(r.Targets))
+}
+
+//go:embed report.html
+var templates embed.FS
+
+var page = template.Must(template.New("report.html").Funcs(template.FuncMap{
+	"upper":  strings.ToUpper,
+	"window": windowText,
+	"where":  where,
+	"db":     inDatabase,
+	"summary": func(r *Report) string {
+		return summaryLine(r)
+	},
+	"bySeverity": bySeverity,
+}).ParseFS(templates, "report.html"))
+
+// bySeverity groups the findings by severity, then by target in order of appearance.
+func bySeverity(r *Report) []group {
+	var out []group
+	for _, sev := range []Severity{Critical, Warning, Info} {
+		var order []string
+		byTarget := map[string][]Finding{}
+		for _, f := range r.Findings {
+			if f.Severity != sev {
+				continue
+			}
+			if _, ok := byTarget[f.Target]; !ok {
+				order = append(order, f.Target)
+			}
+			byTarget[f.Target] = append(byTarget[f.Target], f)
+		}
+		if len(order) == 0 {
+			continue
+		}
+		g := group{Severity: sev}
+		for _, t := range order {
+			g.Targets = append(g.Targets, targetGroup{Target: t, Findings: byTarget[t]})
+		}
+		out = append(out, g)
+	}
+	return out
+}
+
+type group struct {
+	Severity Severity
+	Targets  []targetGroup
+}
+
+type targetGroup struct {
+	Target   string
+	Findings []Finding
+}
+
+// WriteHTML writes the report as a page readable without JavaScript.
+func WriteHTML(w io.Writer, r *Report) error { return page.Execute(w, r) }
+
+// Handlers serves /advisor (HTML) and /advisor.json from the runner's latest report.
+func (r *Runner) Handlers() (html, jsonh http.Handler) {
+	serve := func(write func(io.Writer, *Report) error, ctype string) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			rep := r.Last()
+			if rep == nil {
+				w.Header().Set("Retry-After", "5")
+				http.Error(w, "the advisor's first run is still going; try again in a few seconds", http.StatusServiceUnavailable)
+				return
+			}
+			w.Header().Set("Content-Type", ctype)
+			_ = write(w, rep)
+		})
+	}
+	return serve(WriteHTML, "text/html; charset=utf-8"), serve(WriteJSON, "application/json")
+}

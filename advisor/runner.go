@@ -1,0 +1,214 @@
+package advisor
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/persistence-exporter/persistence_exporter/advisor/facts"
+	"github.com/persistence-exporter/persistence_exporter/collector"
+)
+
+// Runner gathers the PostgreSQL targets through the engine (the same store and TTLs as the
+// scrapes: the databases are asked once), evaluates the checks, and keeps the last report.
+type Runner struct {
+	Engine  *collector.Engine
+	Targets []*collector.Target
+	// Clusters maps target names to their configured cluster names.
+	Clusters map[string]string
+	Checks   []Check
+	Config   Config
+	// Tester tries hypothetical indexes for missing-index findings (nil: not tried).
+	Tester  IndexTester
+	History *History
+	Log     *slog.Logger
+	// Redact removes secrets from error text that reaches the report (nil: none).
+	Redact func(string) string
+
+	mu   sync.Mutex
+	last *Report
+	runs float64
+}
+
+// checks returns the checks not disabled in the configuration.
+func (r *Runner) checks() []Check {
+	var out []Check
+	for _, c := range r.Checks {
+		if !slices.Contains(r.Config.Disable, c.ID()) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Run gathers once and evaluates the checks.
+func (r *Runner) Run(ctx context.Context) *Report {
+	start := time.Now()
+	snaps := r.Engine.GatherAll(ctx, r.Targets)
+	f := facts.FromSnapshots(start, snaps, r.Clusters)
+	rep := Evaluate(f, r.checks(), &r.Config, r.History)
+	r.enrich(ctx, rep)
+	r.History.Record(f, 2*r.Config.Thresholds.SlowQueryWindow)
+	for i := range rep.Findings {
+		rep.Findings[i].test = nil
+	}
+	r.redact(rep)
+	rep.Duration = time.Since(start).Seconds()
+	r.mu.Lock()
+	r.last = rep
+	r.runs++
+	r.mu.Unlock()
+	return rep
+}
+
+// redact passes every text that may quote an error through Redact.
+func (r *Runner) redact(rep *Report) {
+	if r.Redact == nil {
+		return
+	}
+	for i := range rep.Targets {
+		rep.Targets[i].Error = r.Redact(rep.Targets[i].Error)
+	}
+	for i := range rep.Skipped {
+		rep.Skipped[i].Reason = r.Redact(rep.Skipped[i].Reason)
+	}
+	for i := range rep.Findings {
+		for j := range rep.Findings[i].Evidence {
+			rep.Findings[i].Evidence[j].Value = r.Redact(rep.Findings[i].Evidence[j].Value)
+		}
+	}
+}
+
+// Loop runs the advisor every interval until ctx ends.
+func (r *Runner) Loop(ctx context.Context) {
+	interval := r.Config.Interval
+	if interval <= 0 {
+		interval = time.Minute
+	}
+	for {
+		runCtx, cancel := context.WithTimeout(ctx, interval)
+		rep := r.Run(runCtx)
+		cancel()
+		if r.Log != nil {
+			r.Log.Debug("advisor run", "findings", len(rep.Findings), "duration", rep.Duration)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(interval):
+		}
+	}
+}
+
+// Last returns the latest report, or nil before the first run.
+func (r *Runner) Last() *Report {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.last
+}
+
+// enrich tries the hypothetical indexes of missing-index findings, within the budget.
+func (r *Runner) enrich(ctx context.Context, rep *Report) {
+	if r.Tester == nil {
+		return
+	}
+	budget := r.Config.IndexTestBudget
+	if budget <= 0 {
+		budget = 5 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
+	for i := range rep.Findings {
+		f := &rep.Findings[i]
+		if f.test == nil {
+			continue
+		}
+		if ctx.Err() != nil {
+			f.Evidence = append(f.Evidence, Evidence{"hypothetical index", "not tried: the time budget of the run was spent"})
+			continue
+		}
+		before, after, err := r.Tester.TestIndex(ctx, f.Target, f.test.db, f.test.createIndex, f.test.query)
+		if err != nil {
+			f.Evidence = append(f.Evidence, Evidence{"hypothetical index", "not tried: " + err.Error()})
+			continue
+		}
+		f.Evidence = append(f.Evidence,
+			Evidence{"plan cost without the index", fmt.Sprintf("%.0f", before)},
+			Evidence{"plan cost with it (hypopg)", fmt.Sprintf("%.0f", after)},
+			Evidence{"probe query", f.test.query})
+		if after > before/2 {
+			f.Severity = Info
+			f.Summary += "; a hypothetical index on the candidate column barely helps a lookup"
+		}
+	}
+}
+
+// Collector exports the latest report as metrics.
+func (r *Runner) Collector() prometheus.Collector { return &reportCollector{r: r} }
+
+type reportCollector struct{ r *Runner }
+
+var (
+	findingDesc = prometheus.NewDesc("persistence_advisor_finding",
+		"An open advisor finding (value 1); details on /advisor.", []string{"check", "severity", "target", "object"}, nil)
+	findingsDesc = prometheus.NewDesc("persistence_advisor_findings",
+		"Open advisor findings by check and severity.", []string{"check", "severity"}, nil)
+	skippedDesc = prometheus.NewDesc("persistence_advisor_check_skipped",
+		"A check that could not look at a target (value 1): a query it needs is missing; the reason is on /advisor.", []string{"check", "target"}, nil)
+	lastRunDesc = prometheus.NewDesc("persistence_advisor_last_run_timestamp_seconds",
+		"When the advisor last ran.", nil, nil)
+	durationDesc = prometheus.NewDesc("persistence_advisor_last_run_duration_seconds",
+		"How long the advisor's last run took.", nil, nil)
+	runsDesc = prometheus.NewDesc("persistence_advisor_runs_total",
+		"Runs of the advisor.", nil, nil)
+)
+
+func (c *reportCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{findingDesc, findingsDesc, skippedDesc, lastRunDesc, durationDesc, runsDesc} {
+		ch <- d
+	}
+}
+
+func (c *reportCollector) Collect(ch chan<- prometheus.Metric) {
+	c.r.mu.Lock()
+	rep, runs := c.r.last, c.r.runs
+	c.r.mu.Unlock()
+	ch <- prometheus.MustNewConstMetric(runsDesc, prometheus.CounterValue, runs)
+	if rep == nil {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(lastRunDesc, prometheus.GaugeValue, float64(rep.GeneratedAt.UnixNano())/1e9)
+	ch <- prometheus.MustNewConstMetric(durationDesc, prometheus.GaugeValue, rep.Duration)
+	counts := map[[2]string]float64{}
+	for _, ci := range rep.Checks {
+		for _, s := range []Severity{Info, Warning, Critical} {
+			counts[[2]string{ci.ID, s.String()}] = 0
+		}
+	}
+	seen := map[[4]string]bool{}
+	for _, f := range rep.Findings {
+		counts[[2]string{f.Check, f.Severity.String()}]++
+		k := [4]string{f.Check, f.Severity.String(), f.Target, f.Object}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		ch <- prometheus.MustNewConstMetric(findingDesc, prometheus.GaugeValue, 1, k[:]...)
+	}
+	for k, n := range counts {
+		ch <- prometheus.MustNewConstMetric(findingsDesc, prometheus.GaugeValue, n, k[0], k[1])
+	}
+	skipped := map[[2]string]bool{}
+	for _, s := range rep.Skipped {
+		k := [2]string{s.Check, s.Target}
+		if !skipped[k] {
+			skipped[k] = true
+			ch <- prometheus.MustNewConstMetric(skippedDesc, prometheus.GaugeValue, 1, k[:]...)
+		}
+	}
+}

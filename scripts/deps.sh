@@ -20,6 +20,9 @@ want redis-server redis-server
 want redis-sentinel redis-sentinel
 want promtool prometheus
 want runuser util-linux
+# the advisor's HTML report is tested in headless Chromium, with a font to render it
+want chromium chromium
+want /usr/share/fonts/truetype/dejavu fonts-dejavu-core
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "deps: installing ${need[*]}" >&2

@@ -15,20 +15,26 @@ var targetsTable = template.Must(template.New("targets").Parse(`<h2>Targets</h2>
 {{end}}</table>`))
 
 // landingPage lists the endpoints and the targets (names and addresses, never credentials).
-func landingPage(metricsPath string, w *wiring) (*web.LandingPageHandler, error) {
+func landingPage(metricsPath string, w *wiring, advisor bool) (*web.LandingPageHandler, error) {
 	var b strings.Builder
 	if err := targetsTable.Execute(&b, w.entries); err != nil {
 		return nil, err
+	}
+	links := []web.LandingLinks{
+		{Address: metricsPath, Text: "Metrics", Description: "every target, each series labelled with target"},
+		{Address: "probe?target=NAME", Text: "Probe", Description: "one target, without the target label (multi-target pattern)"},
+	}
+	if advisor {
+		links = append(links,
+			web.LandingLinks{Address: "advisor", Text: "Advisor", Description: "what is wrong and how to fix it (HTML)"},
+			web.LandingLinks{Address: "advisor.json", Text: "Advisor (JSON)", Description: "the same report, schema in docs/advisor.md"})
 	}
 	return web.NewLandingPage(web.LandingConfig{
 		Name:        programName,
 		Description: "Prometheus exporter and advisor for the data layer of a Temporal deployment",
 		Version:     version.Info(),
-		Links: []web.LandingLinks{
-			{Address: metricsPath, Text: "Metrics", Description: "every target, each series labelled with target"},
-			{Address: "probe?target=NAME", Text: "Probe", Description: "one target, without the target label (multi-target pattern)"},
-		},
-		ExtraHTML: b.String(),
-		Profiling: "false",
+		Links:       links,
+		ExtraHTML:   b.String(),
+		Profiling:   "false",
 	})
 }

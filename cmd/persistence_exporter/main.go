@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
+	"github.com/persistence-exporter/persistence_exporter/advisor"
 	"github.com/persistence-exporter/persistence_exporter/collector"
 	"github.com/persistence-exporter/persistence_exporter/internal/secret"
 )
@@ -41,6 +42,8 @@ type flags struct {
 	timeoutOffset  time.Duration
 	defaultTimeout time.Duration
 	ttlCap         string
+	format         string
+	adviseTimeout  time.Duration
 	web            *web.FlagConfig
 	log            *promslog.Config
 }
@@ -80,6 +83,9 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 
 	serve := app.Command("serve", "Serve metrics (the default).").Default()
 	check := app.Command("check-config", "Check the configuration file and the query packs, then exit: 0 when valid, 1 otherwise.")
+	advise := app.Command("advise", "Gather every PostgreSQL target once, print the advisor's findings and exit: 0 when nothing is warning or worse, 1 on warnings, 2 on critical findings, 3 when the advisor could not run (bad configuration, or no target answered).")
+	advise.Flag("format", "Output format.").Default("text").EnumVar(&f.format, "text", "json", "markdown")
+	advise.Flag("timeout", "Deadline for gathering and evaluating.").Default("2m").DurationVar(&f.adviseTimeout)
 
 	cmd, err := app.Parse(args)
 	if err != nil {
@@ -92,18 +98,24 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		return checkConfig(f, stdout, stderr)
 	case serve.FullCommand():
 		return serveMetrics(f, stderr)
+	case advise.FullCommand():
+		return adviseOnce(f, stdout, stderr)
 	}
 	return 2
 }
 
-// buildMux wires the HTTP endpoints: metrics, probe and the landing page.
-func buildMux(f *flags, w *wiring, logger *slog.Logger) (*http.ServeMux, error) {
+// buildMux wires the HTTP endpoints: metrics, probe, the advisor's report and the landing
+// page. adv is nil when no target has anything to advise on.
+func buildMux(f *flags, w *wiring, adv *advisor.Runner, logger *slog.Logger) (*http.ServeMux, error) {
 	self := prometheus.NewRegistry()
 	self.MustRegister(
 		versioncollector.NewCollector(programName),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	if adv != nil {
+		self.MustRegister(adv.Collector())
+	}
 	opts := collector.HandlerOpts{
 		Extra:          self,
 		TimeoutOffset:  f.timeoutOffset,
@@ -113,7 +125,12 @@ func buildMux(f *flags, w *wiring, logger *slog.Logger) (*http.ServeMux, error) 
 	mux := http.NewServeMux()
 	mux.Handle(f.metricsPath, w.engine.MetricsHandler(opts))
 	mux.Handle("/probe", w.engine.ProbeHandler(opts))
-	landing, err := landingPage(f.metricsPath, w)
+	if adv != nil {
+		html, js := adv.Handlers()
+		mux.Handle("/advisor", html)
+		mux.Handle("/advisor.json", js)
+	}
+	landing, err := landingPage(f.metricsPath, w, adv != nil)
 	if err != nil {
 		return nil, err
 	}
@@ -158,6 +175,54 @@ func checkConfig(f *flags, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// adviseOnce gathers once, prints the report and returns the exit code by its worst finding.
+func adviseOnce(f *flags, stdout, stderr io.Writer) int {
+	red := &secret.Redactor{}
+	logger := slog.New(red.Handler(promslog.New(f.log).Handler()))
+	w, err := setup(f, logger, red)
+	if err != nil {
+		printErrors(stderr, err)
+		return 3
+	}
+	defer w.engine.Close()
+	adv := w.advisorRunner()
+	if adv == nil {
+		fmt.Fprintf(stderr, "%s: no PostgreSQL target to advise on\n", f.configFile)
+		return 3
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), f.adviseTimeout)
+	defer cancel()
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep := adv.Run(ctx)
+	write := map[string]func(io.Writer, *advisor.Report) error{
+		"text": advisor.WriteText, "json": advisor.WriteJSON, "markdown": advisor.WriteMarkdown,
+	}[f.format]
+	if err := write(stdout, rep); err != nil {
+		fmt.Fprintf(stderr, "writing the report: %v\n", red.Error(err))
+		return 3
+	}
+	up := 0
+	for _, t := range rep.Targets {
+		if t.Up {
+			up++
+		} else {
+			fmt.Fprintf(stderr, "target %s is down: %s\n", t.Name, t.Error)
+		}
+	}
+	if up == 0 {
+		fmt.Fprintf(stderr, "no target answered: nothing was checked\n")
+		return 3
+	}
+	switch rep.MaxSeverity() {
+	case advisor.Critical:
+		return 2
+	case advisor.Warning:
+		return 1
+	}
+	return 0
+}
+
 func printErrors(out io.Writer, err error) {
 	for _, line := range strings.Split(err.Error(), "\n") {
 		fmt.Fprintln(out, line)
@@ -175,7 +240,8 @@ func serveMetrics(f *flags, stderr io.Writer) int {
 	defer w.engine.Close()
 	logger.Info("starting "+programName, "version", version.Info(), "config", f.configFile, "targets", w.summary())
 
-	mux, err := buildMux(f, w, logger)
+	adv := w.advisorRunner()
+	mux, err := buildMux(f, w, adv, logger)
 	if err != nil {
 		logger.Error("building the HTTP handlers", "err", err)
 		return 1
@@ -183,6 +249,9 @@ func serveMetrics(f *flags, stderr io.Writer) int {
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if adv != nil {
+		go adv.Loop(ctx)
+	}
 	done := make(chan error, 1)
 	go func() { done <- web.ListenAndServe(srv, f.web, logger) }()
 	select {

@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/persistence-exporter/persistence_exporter/advisor"
 	"github.com/persistence-exporter/persistence_exporter/internal/secret"
 	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
 )
@@ -61,6 +62,7 @@ func (s *syncBuffer) String() string {
 type exporter struct {
 	url  string
 	logs *syncBuffer
+	adv  *advisor.Runner // nil without PostgreSQL targets; tests run it when they need a report
 }
 
 // startExporter wires the exporter from a configuration file as serve does, with a debug
@@ -76,13 +78,14 @@ func startExporter(t *testing.T, configFile string) *exporter {
 		t.Fatal(err)
 	}
 	t.Cleanup(w.engine.Close)
-	mux, err := buildMux(f, w, logger)
+	adv := w.advisorRunner()
+	mux, err := buildMux(f, w, adv, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return &exporter{url: srv.URL, logs: logs}
+	return &exporter{url: srv.URL, logs: logs, adv: adv}
 }
 
 func (e *exporter) get(t *testing.T, path string, header ...string) string {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 
 	"github.com/persistence-exporter/persistence_exporter/collector"
+	"github.com/persistence-exporter/persistence_exporter/collector/postgres"
 	"github.com/persistence-exporter/persistence_exporter/internal/config"
 	"github.com/persistence-exporter/persistence_exporter/internal/secret"
 	"github.com/persistence-exporter/persistence_exporter/queries"
@@ -20,6 +21,9 @@ type wiring struct {
 	engine  *collector.Engine
 	targets []*collector.Target
 	entries []targetEntry
+	// the PostgreSQL sources and configured clusters, by target name, for the advisor
+	pgSources map[string]*postgres.Source
+	clusters  map[string]string
 }
 
 // targetEntry describes a target for people: the landing page and logs. It never holds a
@@ -52,7 +56,7 @@ func load(file string, red *secret.Redactor, logger *slog.Logger) (*wiring, erro
 		logger.Info("a user pack replaces a default query", "query", r.Default.Name,
 			"default", fmt.Sprintf("%s:%d", r.Default.File, r.Default.Line), "by", fmt.Sprintf("%s:%d", r.By.File, r.By.Line))
 	}
-	w := &wiring{cfg: cfg, set: set, red: red, log: logger}
+	w := &wiring{cfg: cfg, set: set, red: red, log: logger, pgSources: map[string]*postgres.Source{}, clusters: map[string]string{}}
 	var errs []error
 	for _, k := range kinds {
 		if err := k.build(w); err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/persistence-exporter/persistence_exporter/advisor"
 	"github.com/persistence-exporter/persistence_exporter/collector"
 	"github.com/persistence-exporter/persistence_exporter/collector/postgres"
 	"github.com/persistence-exporter/persistence_exporter/internal/config"
@@ -34,8 +35,29 @@ func buildPostgres(w *wiring) error {
 			Queries: w.set.For(queries.SourcePostgres), Timeout: p.QueryTimeout, Parallel: p.MaxConnections,
 			TopN: p.TopN,
 		}, postgresAddress(p.ResolvedDSN))
+		w.pgSources[p.Name] = src
+		w.clusters[p.Name] = p.Cluster
 	}
 	return nil
+}
+
+// advisorRunner builds the advisor over the PostgreSQL targets, or returns nil when there
+// are none.
+func (w *wiring) advisorRunner() *advisor.Runner {
+	var pg []*collector.Target
+	for _, t := range w.targets {
+		if t.Kind == queries.SourcePostgres {
+			pg = append(pg, t)
+		}
+	}
+	if len(pg) == 0 {
+		return nil
+	}
+	return &advisor.Runner{
+		Engine: w.engine, Targets: pg, Clusters: w.clusters, Checks: advisor.DefaultChecks(),
+		Config: w.cfg.Advisor, Tester: postgres.Hypothetical(w.pgSources), History: advisor.NewHistory(),
+		Log: w.log.With("component", "advisor"), Redact: w.red.String,
+	}
 }
 
 // filter turns configured patterns into a source filter (nil when none is set).

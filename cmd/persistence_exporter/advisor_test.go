@@ -1,0 +1,267 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"image/png"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/persistence-exporter/persistence_exporter/advisor"
+	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
+)
+
+// adviseConfig plants a redundant index and a sequence near its end in the package's cluster
+// and writes a configuration with the primary, the replica and a dead target, plus extra
+// advisor settings.
+func adviseConfig(t *testing.T, extra string, dead bool) string {
+	t.Helper()
+	pg := env.Postgres(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := pg.Primary.Exec(ctx, "postgres",
+		"CREATE EXTENSION IF NOT EXISTS pg_stat_statements",
+		"CREATE TABLE IF NOT EXISTS adv_t (a int, b int)",
+		"CREATE INDEX IF NOT EXISTS adv_a ON adv_t (a)",
+		"CREATE INDEX IF NOT EXISTS adv_ab ON adv_t (a, b)",
+		"CREATE SEQUENCE IF NOT EXISTS adv_seq AS integer",
+		"SELECT setval('adv_seq', 2100000000)",
+	); err != nil {
+		t.Fatal(err)
+	}
+	if err := pg.WaitReplayed(ctx); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfg := fmt.Sprintf(`targets:
+  postgres:
+    - name: primary
+      dsn: postgres://postgres:%s@127.0.0.1:%d/postgres?sslmode=disable
+    - name: replica1
+      dsn: postgres://postgres:%s@127.0.0.1:%d/postgres?sslmode=disable
+`, testPassword, pg.Primary.Port, testPassword, pg.Replica.Port)
+	if dead {
+		port, err := testenv.FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg += fmt.Sprintf("    - name: dead\n      dsn: postgres://exporter:%s@127.0.0.1:%d/x?sslmode=disable&connect_timeout=2\n", testPassword, port)
+	}
+	return writeFile(t, dir, "config.yml", cfg+extra)
+}
+
+func TestAdviseCLI(t *testing.T) {
+	all := adviseConfig(t, "", true)
+	code, out, errOut := runCLI("advise", "--config.file="+all)
+	if code != 2 {
+		t.Errorf("exit %d with a critical finding, want 2\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	for _, want := range []string{"[CRITICAL] sequence_exhaustion  primary  public.adv_seq", "ALTER SEQUENCE public.adv_seq AS bigint;",
+		"[WARNING] redundant_index  primary  public.adv_a", "DROP INDEX CONCURRENTLY public.adv_a;", "target dead is down"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the text report lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(errOut, "target dead is down") {
+		t.Errorf("stderr does not say the dead target is down:\n%s", errOut)
+	}
+	if strings.Contains(out+errOut, testPassword) {
+		t.Error("the report shows a password")
+	}
+
+	warn := adviseConfig(t, "advisor:\n  disable: [sequence_exhaustion]\n", false)
+	code, out, errOut = runCLI("advise", "--config.file="+warn, "--format=json")
+	if code != 1 {
+		t.Errorf("exit %d with warnings only, want 1\n%s", code, errOut)
+	}
+	var rep advisor.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("--format=json: %v\n%s", err, out)
+	}
+	if rep.SchemaVersion != advisor.SchemaVersion || len(rep.Targets) != 2 || rep.MaxSeverity() != advisor.Warning {
+		t.Errorf("JSON report: schema %d, %d targets, max %s", rep.SchemaVersion, len(rep.Targets), rep.MaxSeverity())
+	}
+
+	ok := adviseConfig(t, "advisor:\n  disable: [sequence_exhaustion, redundant_index]\n", false)
+	code, out, errOut = runCLI("advise", "--config.file="+ok, "--format=markdown")
+	if code != 0 {
+		t.Errorf("exit %d with info findings only, want 0\n%s\n%s", code, out, errOut)
+	}
+	if !strings.HasPrefix(out, "# persistence_exporter advisor") {
+		t.Errorf("markdown report:\n%s", out)
+	}
+
+	// the advisor cannot run: a bad configuration, or nothing answers
+	bad := writeFile(t, t.TempDir(), "bad.yml", "advisor:\n  thresholds:\n    bloat_warning: 3\n")
+	if code, _, errOut := runCLI("advise", "--config.file="+bad); code != 3 || !strings.Contains(errOut, "bad.yml:3") {
+		t.Errorf("bad config: exit %d, want 3 and the line:\n%s", code, errOut)
+	}
+	port, err := testenv.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := writeFile(t, t.TempDir(), "gone.yml", fmt.Sprintf("targets:\n  postgres:\n    - name: gone\n      dsn: postgres://x:%s@127.0.0.1:%d/x?connect_timeout=2\n", testPassword, port))
+	if code, out, errOut := runCLI("advise", "--config.file="+gone); code != 3 || strings.Contains(out+errOut, testPassword) {
+		t.Errorf("no target answered: exit %d, want 3 (and no password)\n%s\n%s", code, out, errOut)
+	}
+}
+
+// TestAdvisorHTTP: /advisor.json, the metrics, and /advisor as Chromium renders it with
+// JavaScript off.
+func TestAdvisorHTTP(t *testing.T) {
+	ex := startExporter(t, adviseConfig(t, "", true))
+	if ex.adv == nil {
+		t.Fatal("no advisor with PostgreSQL targets")
+	}
+	body := ex.getStatus(t, "/advisor", 503)
+	if !strings.Contains(body, "first run") {
+		t.Errorf("before the first run: %q", body)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ex.adv.Run(ctx)
+
+	var rep advisor.Report
+	if err := json.Unmarshal([]byte(ex.get(t, "/advisor.json")), &rep); err != nil {
+		t.Fatal(err)
+	}
+	var seq *advisor.Finding
+	for i, f := range rep.Findings {
+		if f.Check == "sequence_exhaustion" && f.Object == "public.adv_seq" {
+			seq = &rep.Findings[i]
+		}
+	}
+	if seq == nil || seq.Severity != advisor.Critical {
+		t.Fatalf("no critical finding on public.adv_seq in /advisor.json: %+v", rep.Findings)
+	}
+
+	metrics := ex.get(t, "/metrics", "X-Prometheus-Scrape-Timeout-Seconds", "5")
+	for _, want := range []string{
+		`persistence_advisor_finding{check="sequence_exhaustion",object="public.adv_seq",severity="critical",target="primary"} 1`,
+		`persistence_advisor_findings{check="redundant_index",severity="warning"} 1`,
+		`persistence_advisor_runs_total 1`,
+		`persistence_advisor_check_skipped{check="connections",target="dead"} 1`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if !strings.Contains(ex.get(t, "/"), `advisor">Advisor</a>`) {
+		t.Error("the landing page does not link the advisor")
+	}
+
+	dom, shot := chromium(t, ex.url+"/advisor")
+	for _, want := range []string{
+		`<h2 class="critical" id="critical">CRITICAL</h2>`,
+		`<h2 class="warning" id="warning">WARNING</h2>`,
+		fmt.Sprintf(`id="finding-%s" data-check="sequence_exhaustion"`, seq.ID),
+		`<pre class="fix">ALTER SEQUENCE public.adv_seq AS bigint;</pre>`,
+		`<pre class="fix">DROP INDEX CONCURRENTLY public.adv_a;</pre>`,
+		`down: `,
+	} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("the rendered page lacks %s", want)
+		}
+	}
+	if strings.Contains(dom, testPassword) || strings.Contains(dom, "<script") {
+		t.Error("the page shows a password or has a script")
+	}
+	// the critical section comes first
+	if strings.Index(dom, `id="critical"`) > strings.Index(dom, `id="warning"`) {
+		t.Error("warnings before critical findings")
+	}
+	checkScreenshot(t, shot)
+}
+
+// getStatus fetches a path and wants a status code.
+func (e *exporter) getStatus(t *testing.T, path string, status int) string {
+	t.Helper()
+	resp, err := http.Get(e.url + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != status {
+		t.Errorf("GET %s: %d, want %d", path, resp.StatusCode, status)
+	}
+	return string(b)
+}
+
+// chromium loads url in headless Chromium with JavaScript off and returns the DOM it built
+// and a screenshot.
+func chromium(t *testing.T, url string) (string, []byte) {
+	t.Helper()
+	bin, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatalf("no chromium (make deps installs Debian's chromium): %v", err)
+	}
+	dir := t.TempDir()
+	args := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+		"--disable-background-networking", "--no-first-run", "--window-size=1280,1600"}
+	runs := 0
+	run := func(extra ...string) []byte {
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		defer cancel()
+		// a profile per run: a second Chromium on the same profile hands its URL to the
+		// first and exits
+		runs++
+		profile := fmt.Sprintf("--user-data-dir=%s/profile%d", dir, runs)
+		cmd := exec.CommandContext(ctx, bin, append(append(append(args, profile), extra...), url)...)
+		cmd.Env = append(os.Environ(), "HOME="+dir)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("chromium %v: %v\n%s", extra, err, stderr.String())
+		}
+		return out
+	}
+	// the page must read without JavaScript (headless screenshots need it on, and the page
+	// has no script to run anyway: the test checks)
+	dom := run("--disable-javascript", "--dump-dom")
+	file := filepath.Join(dir, "advisor.png")
+	run("--screenshot=" + file)
+	shot, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(dom), shot
+}
+
+// checkScreenshot wants a page that is not blank: the severity headings paint large areas in
+// their colours (critical #b3261e).
+func checkScreenshot(t *testing.T, data []byte) {
+	t.Helper()
+	img, err := png.Decode(bytes.NewReader(data))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	b := img.Bounds()
+	if b.Dx() < 800 || b.Dy() < 600 {
+		t.Errorf("screenshot of %v", b)
+	}
+	critical := 0
+	for y := b.Min.Y; y < b.Max.Y; y += 2 {
+		for x := b.Min.X; x < b.Max.X; x += 2 {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			if r>>8 == 0xb3 && g>>8 == 0x26 && bl>>8 == 0x1e {
+				critical++
+			}
+		}
+	}
+	if critical < 500 {
+		t.Errorf("the critical heading is not painted (%d pixels of its colour)", critical)
+	}
+}

@@ -1,22 +1,23 @@
-// Command sandbox is `make demo`: it starts a PostgreSQL primary and streaming replica in a
-// temporary directory, loads the seed deployment's Temporal schema, runs persistence_exporter
-// against both, prints where to look, and on Ctrl-C stops everything it started.
+// Command sandbox is `make demo`: in a temporary directory it starts the seed deployment in
+// small — a PostgreSQL primary and streaming replica with the Temporal schema, archiving into
+// a pgBackRest repository, pgbouncer in front, a Redis primary, replica and sentinel with keys
+// in the three cache namespaces — runs a Temporal-like workload on them, runs
+// persistence_exporter against all of it and a real Prometheus with the alert rules against
+// the exporter, prints where to look and the advisor's summary, and on Ctrl-C stops
+// everything it started and removes what it wrote.
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -24,15 +25,28 @@ import (
 	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
 )
 
+// options are the sandbox's flags.
+type options struct {
+	exporter string // the exporter binary
+	listen   string // where the exporter listens
+	seedDir  string // schema.sql, cron.sql
+	alerts   string // directory of the alert rules Prometheus loads
+	check    bool   // start, check, stop (for tests)
+	esURL    string // a real Elasticsearch to watch too (ES_URL)
+}
+
 func main() {
-	exporter := flag.String("exporter", "./persistence_exporter", "the exporter binary")
-	listen := flag.String("listen", "127.0.0.1:9863", "where the exporter listens (a free port is taken when this one is busy)")
-	seedDir := flag.String("seed", "testdata/seed", "directory of the seed schema (schema.sql, cron.sql)")
-	check := flag.Bool("check", false, "start everything, check that both servers scrape, stop, and exit (for tests)")
+	var o options
+	flag.StringVar(&o.exporter, "exporter", "./persistence_exporter", "the exporter binary")
+	flag.StringVar(&o.listen, "listen", "127.0.0.1:9863", "where the exporter listens (a free port is taken when this one is busy)")
+	flag.StringVar(&o.seedDir, "seed", "testdata/seed", "directory of the seed schema (schema.sql, cron.sql)")
+	flag.StringVar(&o.alerts, "alerts", "alerts", "directory of the Prometheus alert rules (*.yml)")
+	flag.BoolVar(&o.check, "check", false, "start everything, check that every target scrapes, stop, and exit (for tests)")
 	flag.Parse()
+	o.esURL = os.Getenv("ES_URL")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Stdout, *exporter, *listen, *seedDir, *check); err != nil {
+	if err := run(ctx, os.Stdout, o); err != nil {
 		fmt.Fprintln(os.Stderr, "sandbox:", err)
 		os.Exit(1)
 	}
@@ -42,33 +56,163 @@ func say(out io.Writer, format string, args ...any) {
 	fmt.Fprintf(out, "[sandbox %s] %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
 }
 
-func run(ctx context.Context, out io.Writer, exporter, listen, seedDir string, check bool) (err error) {
-	if _, err := os.Stat(exporter); err != nil {
-		return fmt.Errorf("no exporter binary at %s (make build): %w", exporter, err)
+// cleanup runs what was started, in reverse, when the sandbox ends.
+type cleanup []func()
+
+func (c *cleanup) add(f func()) { *c = append(*c, f) }
+
+func (c cleanup) run() {
+	for i := len(c) - 1; i >= 0; i-- {
+		c[i]()
 	}
+}
+
+func run(ctx context.Context, out io.Writer, o options) (err error) {
+	if _, err := os.Stat(o.exporter); err != nil {
+		return fmt.Errorf("no exporter binary at %s (make build): %w", o.exporter, err)
+	}
+	var done cleanup
+	defer func() { done.run() }()
 	t0 := time.Now()
-	say(out, "starting PostgreSQL primary and streaming replica ...")
-	pg, err := testenv.StartPostgres(testenv.PGOptions{Replica: true})
+
+	dir, err := os.MkdirTemp("", "pe-demo-")
 	if err != nil {
 		return err
 	}
-	defer func() {
-		say(out, "stopping PostgreSQL and removing %s", pg.Dir)
-		pg.Stop()
-	}()
-	say(out, "PostgreSQL %d up in %.1fs: primary 127.0.0.1:%d, replica 127.0.0.1:%d (data in %s)",
-		pg.Version, time.Since(t0).Seconds(), pg.Primary.Port, pg.Replica.Port, pg.Dir)
+	done.add(func() {
+		say(out, "removing %s", dir)
+		_ = os.RemoveAll(dir)
+	})
 
-	if err := loadSeed(ctx, pg, seedDir); err != nil {
+	say(out, "starting PostgreSQL primary and streaming replica, archiving into pgBackRest (full, diff and incremental backups) ...")
+	repo, err := testenv.StartPgbackrest(testenv.PGOptions{Replica: true})
+	if err != nil {
 		return err
 	}
-	say(out, "loaded the seed's Temporal schema into database \"temporal\"")
+	pg := repo.PG
+	done.add(func() {
+		say(out, "stopping PostgreSQL and pgBackRest, removing %s and %s", pg.Dir, repo.Dir)
+		repo.Stop()
+	})
+	say(out, "PostgreSQL %d up in %.1fs: primary 127.0.0.1:%d, replica 127.0.0.1:%d (data in %s)",
+		pg.Version, time.Since(t0).Seconds(), pg.Primary.Port, pg.Replica.Port, pg.Dir)
+	if err := loadSeed(ctx, pg, o.seedDir); err != nil {
+		return err
+	}
+	say(out, "loaded the seed's Temporal schema and %d visibility rows into database \"temporal\"", seedRows)
+
+	pooler, err := testenv.StartPgbouncer(pg.Primary)
+	if err != nil {
+		return err
+	}
+	done.add(func() {
+		say(out, "stopping pgbouncer")
+		pooler.Stop()
+	})
+
+	say(out, "starting Redis primary, replica and sentinel ...")
+	rs, err := testenv.StartRedis(testenv.RedisOptions{})
+	if err != nil {
+		return err
+	}
+	done.add(func() {
+		say(out, "stopping Redis and removing %s", rs.Dir)
+		rs.Stop()
+	})
+	if err := fillCaches(ctx, rs); err != nil {
+		return err
+	}
+	say(out, "Redis %d up: primary %s, replica %s, sentinel %s; keys in session:, wf_meta:, tq_info:",
+		rs.Version, rs.Primary.Addr(), rs.Replica.Addr(), rs.Sentinel.Addr())
 	if ctx.Err() != nil {
 		return nil
 	}
 
-	cfg := filepath.Join(pg.Dir, "persistence_exporter.yml")
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`# written by make demo
+	wctx, stopWorkload := context.WithCancel(ctx)
+	workloadDone := make(chan struct{})
+	go func() {
+		defer close(workloadDone)
+		workload(wctx, pg, pooler, rs)
+	}()
+	done.add(func() {
+		stopWorkload()
+		<-workloadDone
+	})
+	say(out, "running a Temporal-like workload: executions written and updated through pgbouncer, visibility rows, reads on the replica, a slow report now and then, cache traffic")
+
+	cfg, err := writeConfig(dir, o, pg, pooler, repo, rs)
+	if err != nil {
+		return err
+	}
+	addr, err := pickAddress(o.listen)
+	if err != nil {
+		return err
+	}
+	logFile := filepath.Join(dir, "exporter.log")
+	stopExporter, err := startProcess(logFile, o.exporter, "--config.file="+cfg, "--web.listen-address="+addr)
+	if err != nil {
+		return err
+	}
+	done.add(func() {
+		say(out, "stopping the exporter")
+		stopExporter()
+	})
+	url := "http://" + addr
+	if err := waitScrape(ctx, url+"/metrics", logFile, wantUp); err != nil {
+		return err
+	}
+
+	prom, stopProm, err := startPrometheus(ctx, dir, addr, o.alerts, o.check)
+	if err != nil {
+		return err
+	}
+	done.add(func() {
+		say(out, "stopping Prometheus")
+		stopProm()
+	})
+
+	summary, err := advisorSummary(ctx, url)
+	if err != nil {
+		return err
+	}
+	say(out, "ready in %.1fs", time.Since(t0).Seconds())
+	fmt.Fprintf(out, `
+  exporter metrics   %[1]s/metrics
+  advisor            %[1]s/advisor   (JSON: %[1]s/advisor.json)
+  one target         %[1]s/probe?target=replica1
+  Prometheus         %[2]s   (alerts: %[2]s/alerts, rules from %[3]s)
+  dashboards         dashboards/*.json: import them into a Grafana with this Prometheus as datasource
+  configuration      %[4]s
+  logs               %[5]s, %[6]s
+  PostgreSQL         psql "%[7]s"   (replica: port %[8]d, pgbouncer: port %[9]d)
+  Redis              REDISCLI_AUTH=$(cat %[11]s) redis-cli -p %[10]d   (replica: port %[12]d, sentinel: port %[13]d)
+`, url, prom, o.alerts, cfg, logFile, filepath.Join(dir, "prometheus.log"), pg.Primary.DSN("temporal"),
+		pg.Replica.Port, pooler.Port, rs.Primary.Port, redisPasswordFile(dir), rs.Replica.Port, rs.Sentinel.Port)
+	if o.esURL != "" {
+		fmt.Fprintf(out, "  Elasticsearch      %s (ES_URL) is watched as target \"visibility\"\n", redactURL(o.esURL))
+	} else {
+		fmt.Fprintf(out, "  Elasticsearch      not part of the sandbox (it cannot run here): set ES_URL=https://user:password@host:9200 to watch a real cluster too\n")
+	}
+	fmt.Fprintf(out, "\nThe advisor's first report:\n%s\n", summary)
+	if o.check {
+		return checkPrometheus(ctx, out, prom)
+	}
+	fmt.Fprintln(out, "Press Ctrl-C to stop everything.")
+	<-ctx.Done()
+	return nil
+}
+
+// wantUp are the up series the sandbox waits for.
+var wantUp = []string{
+	`pg_up{target="primary"} 1`, `pg_up{target="replica1"} 1`, `pgbouncer_up{target="pgbouncer"} 1`,
+	`pgbackrest_up{target="backups"} 1`, `redis_up{target="redis-primary"} 1`, `redis_up{target="redis-replica"} 1`,
+	`redis_up{target="sentinel"} 1`, `redis_up{target="cache"} 1`,
+}
+
+// writeConfig writes the exporter's configuration: every server of the sandbox, and
+// Elasticsearch when ES_URL is set.
+func writeConfig(dir string, o options, pg *testenv.PGCluster, pooler *testenv.Pgbouncer, repo *testenv.Pgbackrest, rs *testenv.RedisSet) (string, error) {
+	cfg := fmt.Sprintf(`# written by make demo
 targets:
   postgres:
     - name: primary
@@ -77,64 +221,55 @@ targets:
     - name: replica1
       dsn: %s
       cluster: temporal
-`, pg.Primary.DSN("temporal"), pg.Replica.DSN("temporal"))), 0o644); err != nil {
-		return err
+  pgbouncer:
+    - name: pgbouncer
+      dsn: %s
+  pgbackrest:
+    - name: backups
+      stanza: %s
+      config: %s
+      command: `+testenv.PgbackrestBin+`
+  redis:
+    - name: redis-primary
+      addr: %[6]s
+      password_file: %[7]s
+    - name: redis-replica
+      addr: %[8]s
+      password_file: %[7]s
+    - name: sentinel
+      addr: %[9]s
+      password_file: %[10]s
+    - name: cache
+      sentinel_master: %[11]s
+      sentinels: [%[9]s]
+      password_file: %[7]s
+      sentinel_password_file: %[10]s
+`, pg.Primary.DSN("temporal"), pg.Replica.DSN("temporal"), pooler.AdminDSN(), repo.Stanza, repo.Config,
+		rs.Primary.Addr(), redisPasswordFile(dir), rs.Replica.Addr(), rs.Sentinel.Addr(), sentinelPasswordFile(dir), testenv.RedisMasterName)
+	if o.esURL != "" {
+		cfg += "  elasticsearch:\n    - name: visibility\n      urls: [" + o.esURL + "]\n"
 	}
-	addr, err := pickAddress(listen)
-	if err != nil {
-		return err
+	cfg += `advisor:
+  interval: 30s
+`
+	for file, pw := range map[string]string{redisPasswordFile(dir): testenv.RedisPassword, sentinelPasswordFile(dir): testenv.RedisSentinelPassword} {
+		if err := os.WriteFile(file, []byte(pw+"\n"), 0o600); err != nil {
+			return "", err
+		}
 	}
-	logFile := filepath.Join(pg.Dir, "exporter.log")
-	stopExporter, err := startExporter(exporter, cfg, addr, logFile)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		say(out, "stopping the exporter")
-		stopExporter()
-	}()
-
-	url := "http://" + addr
-	sample, err := waitScrape(ctx, url+"/metrics", logFile)
-	if err != nil {
-		return err
-	}
-	say(out, "ready in %.1fs", time.Since(t0).Seconds())
-	fmt.Fprintf(out, "\n  metrics:   %s/metrics\n  probe:     %s/probe?target=replica1\n  landing:   %s/\n  config:    %s\n  log:       %s\n\n", url, url, url, cfg, logFile)
-	fmt.Fprintf(out, "A sample of /metrics:\n%s\n", sample)
-	if check {
-		return nil
-	}
-	fmt.Fprintln(out, "Press Ctrl-C to stop everything.")
-	<-ctx.Done()
-	return nil
+	file := filepath.Join(dir, "persistence_exporter.yml")
+	return file, os.WriteFile(file, []byte(cfg), 0o600)
 }
 
-func loadSeed(ctx context.Context, pg *testenv.PGCluster, dir string) error {
-	schema, err := os.ReadFile(filepath.Join(dir, "schema.sql"))
-	if err != nil {
-		return err
+func redisPasswordFile(dir string) string    { return filepath.Join(dir, "redis.password") }
+func sentinelPasswordFile(dir string) string { return filepath.Join(dir, "sentinel.password") }
+
+// redactURL drops the password of a URL for printing.
+func redactURL(u string) string {
+	if i, j := strings.Index(u, "://"), strings.LastIndex(u, "@"); i >= 0 && j > i {
+		return u[:i+3] + "…@" + u[j+1:]
 	}
-	p := pg.Primary
-	if err := p.Exec(ctx, "postgres", "CREATE DATABASE temporal"); err != nil {
-		return err
-	}
-	if err := p.ExecScript(ctx, "temporal", string(schema)); err != nil {
-		return fmt.Errorf("schema.sql: %w", err)
-	}
-	if err := p.Exec(ctx, "temporal", "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"); err != nil {
-		return err
-	}
-	if pg.HasLib("pg_cron") {
-		cron, err := os.ReadFile(filepath.Join(dir, "cron.sql"))
-		if err != nil {
-			return err
-		}
-		if err := p.ExecScript(ctx, "postgres", string(cron)); err != nil {
-			return fmt.Errorf("cron.sql: %w", err)
-		}
-	}
-	return pg.WaitReplayed(ctx)
+	return u
 }
 
 // pickAddress keeps the wanted address when it is free, else takes a free port.
@@ -150,69 +285,36 @@ func pickAddress(want string) (string, error) {
 	return fmt.Sprintf("127.0.0.1:%d", port), nil
 }
 
-func startExporter(bin, cfg, addr, logFile string) (stop func(), err error) {
+// startProcess starts a program in its own process group (Ctrl-C reaches the sandbox, which
+// stops it in order) with its output in logFile, and returns how to stop it.
+func startProcess(logFile, bin string, args ...string) (stop func(), err error) {
 	f, err := os.Create(logFile)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "--config.file="+cfg, "--web.listen-address="+addr)
+	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = f, f
-	// its own process group: Ctrl-C reaches the sandbox, which stops it in order
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		f.Close()
 		return nil, err
 	}
-	done := make(chan struct{})
+	exited := make(chan struct{})
 	go func() {
 		_ = cmd.Wait()
 		f.Close()
-		close(done)
+		close(exited)
 	}()
 	return func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 		select {
-		case <-done:
+		case <-exited:
 		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-exited
 		}
 	}, nil
 }
 
-var sampleRe = regexp.MustCompile(`^(pg_up|pg_stat_database_xact_commit\{.*datname="temporal"|temporal_metrics_live_tuples\{.*tablename="executions"|persistence_exporter_query_duration_seconds\{query="pg_stat_database")`)
-
-// waitScrape waits until both servers scrape with pg_up 1 and returns a few lines.
-func waitScrape(ctx context.Context, url, logFile string) (string, error) {
-	deadline := time.Now().Add(30 * time.Second)
-	var last string
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		resp, err := http.Get(url)
-		if err == nil {
-			var lines []string
-			up := 0
-			sc := bufio.NewScanner(resp.Body)
-			sc.Buffer(make([]byte, 1<<20), 1<<20)
-			for sc.Scan() {
-				l := sc.Text()
-				if sampleRe.MatchString(l) {
-					lines = append(lines, "  "+l)
-				}
-				if strings.HasPrefix(l, "pg_up{") && strings.HasSuffix(l, " 1") {
-					up++
-				}
-			}
-			resp.Body.Close()
-			if up == 2 {
-				return strings.Join(lines, "\n"), nil
-			}
-			last = strings.Join(lines, "\n")
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	if ctx.Err() != nil {
-		return "", ctx.Err()
-	}
-	b, _ := os.ReadFile(logFile)
-	return "", errors.New("the exporter did not report pg_up 1 for both servers within 30s; last sample:\n" + last + "\nexporter log:\n" + string(b))
-}
+// errStopped is returned when Ctrl-C arrives while waiting.
+var errStopped = errors.New("stopped")

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -14,11 +15,12 @@ import (
 	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
 )
 
-// TestDemo runs what `make demo` runs, in --check mode: the sandbox starts, both servers
-// scrape with pg_up 1, and everything stops and is removed.
+// TestDemo runs what `make demo` runs, in --check mode: every server of the sandbox starts,
+// the exporter reports each target up, the advisor reports, a real Prometheus scrapes the
+// exporter with the alert rules loaded, and everything stops and is removed.
 func TestDemo(t *testing.T) {
 	if testing.Short() {
-		t.Skip("starts PostgreSQL (skipped under -short)")
+		t.Skip("starts PostgreSQL, Redis and Prometheus (skipped under -short)")
 	}
 	bin := filepath.Join(t.TempDir(), "persistence_exporter")
 	if out, err := exec.Command("go", "build", "-o", bin, "../persistence_exporter").CombinedOutput(); err != nil {
@@ -28,25 +30,35 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	var out bytes.Buffer
-	if err := run(ctx, &out, bin, fmt.Sprintf("127.0.0.1:%d", port), "../../testdata/seed", true); err != nil {
+	o := options{exporter: bin, listen: fmt.Sprintf("127.0.0.1:%d", port), seedDir: "../../testdata/seed", alerts: "../../alerts", check: true}
+	if err := run(ctx, &out, o); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	text := out.String()
-	for _, want := range []string{`pg_up{target="primary"} 1`, `pg_up{target="replica1"} 1`, `datname="temporal"`, "stopping PostgreSQL and removing"} {
+	rules, _ := filepath.Glob("../../alerts/*.yml")
+	for _, want := range []string{
+		"/advisor", "Prometheus ", "ES_URL", "findings",
+		fmt.Sprintf("Prometheus scrapes the exporter; rule groups loaded: %d", len(rules)),
+		"stopping Prometheus", "stopping Redis", "stopping PostgreSQL",
+	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the demo output lacks %q:\n%s", want, text)
 		}
 	}
-	// nothing is left behind
-	i := strings.Index(text, "(data in ")
-	if i < 0 {
-		t.Fatalf("no data dir in the output:\n%s", text)
+	if strings.Contains(text, testenv.RedisSentinelPassword) || strings.Contains(text, testenv.RedisPassword) {
+		t.Error("the demo prints a Redis password")
 	}
-	dir := strings.SplitN(text[i+len("(data in "):], ")", 2)[0]
-	if _, err := os.Stat(dir); !os.IsNotExist(err) {
-		t.Errorf("the sandbox left %s behind (%v)", dir, err)
+	// nothing is left behind
+	dirs := regexp.MustCompile(`(?:removing|data in) (/\S+?)[),]?(?:\s|$)`).FindAllStringSubmatch(text, -1)
+	if len(dirs) < 2 {
+		t.Fatalf("no directories in the output:\n%s", text)
+	}
+	for _, d := range dirs {
+		if _, err := os.Stat(d[1]); !os.IsNotExist(err) {
+			t.Errorf("the sandbox left %s behind (%v)", d[1], err)
+		}
 	}
 }

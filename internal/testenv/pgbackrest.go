@@ -28,7 +28,7 @@ type Pgbackrest struct {
 func (e *Env) Pgbackrest(t testing.TB) *Pgbackrest {
 	t.Helper()
 	return e.shared(t, "pgbackrest", func() (any, func(), error) {
-		b, err := StartPgbackrest()
+		b, err := StartPgbackrest(PGOptions{})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -36,9 +36,10 @@ func (e *Env) Pgbackrest(t testing.TB) *Pgbackrest {
 	}).(*Pgbackrest)
 }
 
-// StartPgbackrest starts a primary with archive_command set to pgbackrest, creates the stanza
-// and takes a full, a differential and an incremental backup.
-func StartPgbackrest() (b *Pgbackrest, err error) {
+// StartPgbackrest starts a primary (and, with opts.Replica, its replica) with archive_command
+// set to pgbackrest, creates the stanza and takes a full, a differential and an incremental
+// backup.
+func StartPgbackrest(opts PGOptions) (b *Pgbackrest, err error) {
 	if _, err := exec.LookPath(PgbackrestBin); err != nil {
 		return nil, fmt.Errorf("no pgbackrest (run `make deps`): %w", err)
 	}
@@ -61,10 +62,9 @@ func StartPgbackrest() (b *Pgbackrest, err error) {
 			return nil, err
 		}
 	}
-	b.PG, err = StartPostgres(PGOptions{Conf: []string{
-		"archive_mode = on",
-		fmt.Sprintf("archive_command = '%s --config=%s --stanza=%s archive-push %%p'", PgbackrestBin, b.Config, b.Stanza),
-	}})
+	opts.Conf = append(opts.Conf, "archive_mode = on",
+		fmt.Sprintf("archive_command = '%s --config=%s --stanza=%s archive-push %%p'", PgbackrestBin, b.Config, b.Stanza))
+	b.PG, err = StartPostgres(opts)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 // The shape the foundation issue fixes, with the secrets it names coming from a file and an
@@ -280,5 +282,35 @@ func TestDurationsParse(t *testing.T) {
 	}
 	if c.Targets.Postgres[0].QueryTimeout != 90*time.Second {
 		t.Errorf("query_timeout %s", c.Targets.Postgres[0].QueryTimeout)
+	}
+}
+
+// TestComposeExample: the exporter configuration inside docker-compose.yml (which cannot be
+// run here) is valid.
+func TestComposeExample(t *testing.T) {
+	data, err := os.ReadFile("../../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compose struct {
+		Configs map[string]struct {
+			Content string `yaml:"content"`
+		} `yaml:"configs"`
+		Services map[string]struct {
+			Environment map[string]string `yaml:"environment"`
+		} `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(data, &compose); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range compose.Services["persistence_exporter"].Environment {
+		t.Setenv(k, v)
+	}
+	cfg, err := Parse("docker-compose.yml#exporter", []byte(compose.Configs["exporter"].Content))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(cfg.Targets.Postgres) + len(cfg.Targets.Redis) + len(cfg.Targets.Elasticsearch) + len(cfg.Targets.Pgbouncer); n != 9 {
+		t.Errorf("%d targets in the example, want 9", n)
 	}
 }

@@ -48,7 +48,8 @@ bench: deps build
 	    $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus-postgres-exporter >/dev/null; }
 	$(GO) run ./cmd/bench --exporter ./$(BINARY)
 
-## demo: PostgreSQL primary + replica with the seed schema, and the exporter on them
+## demo: the seed deployment in small (PostgreSQL, pgbouncer, pgBackRest, Redis, a workload),
+## the exporter and Prometheus with the alert rules; Ctrl-C stops and removes everything
 demo: deps build
 	$(GO) run ./cmd/sandbox --exporter ./$(BINARY)
 

@@ -267,21 +267,12 @@ func TestSlowQueryWindow(t *testing.T) {
 	if len(fs) != 1 {
 		t.Fatalf("slow again over the window: %+v", fs)
 	}
-	if calls, mean := evidenceOf(fs[0], "calls"), evidenceOf(fs[0], "mean"); calls != "5" || mean != "2.0 s" {
+	if calls, mean := evidence(fs[0], "calls"), evidence(fs[0], "mean"); calls != "5" || mean != "2.0 s" {
 		t.Errorf("calls %q, mean %q in the window; want 5 and 2.0 s", calls, mean)
 	}
 	if fs[0].Window.Basis != "change between two samples of pg_stat_statements" || !fs[0].Window.From.Equal(now.Add(10*time.Minute)) {
 		t.Errorf("window %+v", fs[0].Window)
 	}
-}
-
-func evidenceOf(f advisor.Finding, name string) string {
-	for _, e := range f.Evidence {
-		if e.Name == name {
-			return e.Value
-		}
-	}
-	return ""
 }
 
 func TestSkippedWithReason(t *testing.T) {
@@ -399,7 +390,7 @@ func TestUnusedIndexWithUnwatchedReplica(t *testing.T) {
 		"pg_replication_slots": rows("slot_name slot_type active", []any{"replica1", "physical", true}, []any{"dr_sub", "logical", true}),
 	}})
 	fs := evaluate(t, s, advisor.DefaultConfig(), nil, "unused_index")
-	if len(fs) != 1 || fs[0].Severity != advisor.Info || evidenceOf(fs[0], "replicas streaming from the primary") != "replica1 (0 watched)" {
+	if len(fs) != 1 || fs[0].Severity != advisor.Info || evidence(fs[0], "replicas streaming from the primary") != "replica1 (0 watched)" {
 		t.Fatalf("a replica no one watches may scan the index: want info, got %+v", fs)
 	}
 	// the logical subscriber alone does not count

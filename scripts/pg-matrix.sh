@@ -9,19 +9,10 @@
 #   17 <- trixie     (newer glibc: patched)
 #   18 <- forky      (Debian testing, newer glibc: patched; may move or disappear)
 #
-# Prints one line per major: MAJOR BIN_DIR [LD_LIBRARY_PATH]. The cache survives clones: $PE_CACHE,
-# else /var/cache/persistence_exporter when we are root (the servers then run as the postgres
-# user, who cannot enter /root), else ~/.cache/persistence_exporter.
+# Prints one line per major: MAJOR BIN_DIR [LD_LIBRARY_PATH]. The cache is debian-suite.sh's.
 set -euo pipefail
 
-if [ -n "${PE_CACHE:-}" ]; then CACHE=$PE_CACHE
-elif [ "$(id -u)" = 0 ]; then CACHE=/var/cache/persistence_exporter
-else CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/persistence_exporter; fi
-KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
-MIRROR=${PE_DEBIAN_MIRROR:-$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)}
-MIRROR=${MIRROR:-http://deb.debian.org/debian}
-MIRROR=${MIRROR%/}
-SECURITY=${MIRROR%/debian}/debian-security
+. "$(dirname "$0")/debian-suite.sh"
 
 log() { echo "pg-matrix: $*" >&2; }
 
@@ -46,14 +37,6 @@ packages_of() {
 
 patched() { [ "$1" != 13 ]; }
 
-# apt with a private state directory and sources list for one suite
-apt_private() {
-  local dir=$1; shift
-  apt-get -q -o Dir::Etc::SourceList="$dir/sources.list" -o Dir::Etc::SourceParts=/dev/null \
-    -o Dir::State::Lists="$dir/lists" -o Dir::Cache="$dir/cache" -o Dir::State::status=/dev/null \
-    -o APT::Sandbox::User=root "$@"
-}
-
 patchelf_bin() {
   if command -v patchelf >/dev/null 2>&1; then command -v patchelf; return; fi
   local d=$CACHE/tools
@@ -65,26 +48,16 @@ patchelf_bin() {
 }
 
 fetch() {
-  local v=$1 suite root apt
+  local v=$1 suite root
   suite=$(suite_of "$v")
   root=$CACHE/pg$v
   if [ -x "$root/usr/lib/postgresql/$v/bin/postgres" ] && [ -f "$root/.complete" ]; then
     return
   fi
   rm -rf "$root"
-  apt=$CACHE/apt-$suite
-  mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$root" "$CACHE/debs$v"
-  {
-    echo "deb [signed-by=$KEYRING] $MIRROR $suite main"
-    [ "$suite" = forky ] || echo "deb [signed-by=$KEYRING] $SECURITY $suite-security main"
-  } > "$apt/sources.list"
   log "fetching PostgreSQL $v from $suite"
-  apt_private "$apt" update >/dev/null
-  rm -f "$CACHE/debs$v"/*.deb
   # shellcheck disable=SC2046
-  (cd "$CACHE/debs$v" && apt_private "$apt" download $(packages_of "$v") >/dev/null)
-  local deb
-  for deb in "$CACHE/debs$v"/*.deb; do dpkg -x "$deb" "$root"; done
+  unpack_suite pg "$suite" "$root" $(packages_of "$v")
   if patched "$v"; then
     local pe lib f
     pe=$(patchelf_bin)
@@ -101,9 +74,7 @@ fetch() {
       esac
     done
   fi
-  chmod -R a+rX "$root"
   touch "$root/.complete"
-  rm -rf "$CACHE/debs$v"
 }
 
 [ $# -gt 0 ] || { echo "usage: $0 MAJOR..." >&2; exit 2; }

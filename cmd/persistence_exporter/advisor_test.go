@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"image/png"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -179,24 +177,6 @@ func TestAdvisorHTTP(t *testing.T) {
 		t.Error("warnings before critical findings")
 	}
 	checkScreenshot(t, shot)
-}
-
-// getStatus fetches a path and wants a status code.
-func (e *exporter) getStatus(t *testing.T, path string, status int) string {
-	t.Helper()
-	resp, err := http.Get(e.url + path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != status {
-		t.Errorf("GET %s: %d, want %d", path, resp.StatusCode, status)
-	}
-	return string(b)
 }
 
 // chromium loads url in headless Chromium with JavaScript off and returns the DOM it built

@@ -156,12 +156,22 @@ func setup(f *flags, logger *slog.Logger, red *secret.Redactor) (*wiring, error)
 	return w, nil
 }
 
-func checkConfig(f *flags, stdout, stderr io.Writer) int {
+// start makes the redacting logger and loads the configuration for a subcommand; on error it
+// prints the errors and returns nil.
+func start(f *flags, stderr io.Writer) (*wiring, *slog.Logger) {
 	red := &secret.Redactor{}
 	logger := slog.New(red.Handler(promslog.New(f.log).Handler()))
 	w, err := setup(f, logger, red)
 	if err != nil {
 		printErrors(stderr, err)
+		return nil, nil
+	}
+	return w, logger
+}
+
+func checkConfig(f *flags, stdout, stderr io.Writer) int {
+	w, _ := start(f, stderr)
+	if w == nil {
 		return 1
 	}
 	defer w.engine.Close()
@@ -177,11 +187,8 @@ func checkConfig(f *flags, stdout, stderr io.Writer) int {
 
 // adviseOnce gathers once, prints the report and returns the exit code by its worst finding.
 func adviseOnce(f *flags, stdout, stderr io.Writer) int {
-	red := &secret.Redactor{}
-	logger := slog.New(red.Handler(promslog.New(f.log).Handler()))
-	w, err := setup(f, logger, red)
-	if err != nil {
-		printErrors(stderr, err)
+	w, _ := start(f, stderr)
+	if w == nil {
 		return 3
 	}
 	defer w.engine.Close()
@@ -199,7 +206,7 @@ func adviseOnce(f *flags, stdout, stderr io.Writer) int {
 		"text": advisor.WriteText, "json": advisor.WriteJSON, "markdown": advisor.WriteMarkdown,
 	}[f.format]
 	if err := write(stdout, rep); err != nil {
-		fmt.Fprintf(stderr, "writing the report: %v\n", red.Error(err))
+		fmt.Fprintf(stderr, "writing the report: %v\n", w.red.Error(err))
 		return 3
 	}
 	up := 0
@@ -230,11 +237,8 @@ func printErrors(out io.Writer, err error) {
 }
 
 func serveMetrics(f *flags, stderr io.Writer) int {
-	red := &secret.Redactor{}
-	logger := slog.New(red.Handler(promslog.New(f.log).Handler()))
-	w, err := setup(f, logger, red)
-	if err != nil {
-		printErrors(stderr, err)
+	w, logger := start(f, stderr)
+	if w == nil {
 		return 1
 	}
 	defer w.engine.Close()

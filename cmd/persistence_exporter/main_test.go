@@ -90,6 +90,12 @@ func startExporter(t *testing.T, configFile string) *exporter {
 
 func (e *exporter) get(t *testing.T, path string, header ...string) string {
 	t.Helper()
+	return e.getStatus(t, path, http.StatusOK, header...)
+}
+
+// getStatus fetches a path with headers (name, value, ...) and wants a status code.
+func (e *exporter) getStatus(t *testing.T, path string, status int, header ...string) string {
+	t.Helper()
 	req, err := http.NewRequest("GET", e.url+path, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -106,8 +112,8 @@ func (e *exporter) get(t *testing.T, path string, header ...string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.StatusCode != 200 {
-		t.Fatalf("GET %s: %s: %s", path, resp.Status, b)
+	if resp.StatusCode != status {
+		t.Fatalf("GET %s: %s, want %d: %s", path, resp.Status, status, b)
 	}
 	return string(b)
 }

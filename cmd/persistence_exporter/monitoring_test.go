@@ -21,19 +21,53 @@ import (
 	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
 )
 
-// allKindsConfig points one exporter at every kind of target the tests can run: the
-// PostgreSQL primary and replica, pgbouncer, the pgBackRest repository, the Redis primary,
-// replica, sentinel and the primary through the sentinel, and Elasticsearch 8.13 (an
-// incident) and 7.17 replayed.
+// allKindsConfig points one exporter at every kind of target the tests can run, each with
+// something to show: the PostgreSQL 15 primary (with a table, an index and a sequence) and
+// its replica, a PostgreSQL 17 primary (pg_stat_checkpointer), the primary that archives into
+// pgBackRest, pgbouncer, the pgBackRest repository, a Redis primary, replica, sentinel and the
+// primary through the sentinel (with keys in the cache namespaces, a slow command and a
+// latency spike), and Elasticsearch 8.13 (an incident, with snapshots) and 7.17 replayed.
 func allKindsConfig(t *testing.T) string {
 	t.Helper()
 	pg := env.Postgres(t)
 	pooler := env.Pgbouncer(t)
 	repo := env.Pgbackrest(t)
-	rs := env.Redis(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	pg17 := env.PostgresNamed(t, "17", noReplica(testenv.PGMajor(t, 17).Options()))
+	rs := testenv.StartRedisT(t, testenv.RedisOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := pg.Primary.Exec(ctx, "postgres", "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"); err != nil {
+	for _, s := range []*testenv.PGServer{pg.Primary, pg17.Primary} {
+		if err := s.Exec(ctx, "postgres", "CREATE EXTENSION IF NOT EXISTS pg_stat_statements",
+			"CREATE TABLE IF NOT EXISTS mon_t (id bigserial PRIMARY KEY, v int)",
+			"CREATE INDEX IF NOT EXISTS mon_t_v ON mon_t (v)",
+			"INSERT INTO mon_t (v) SELECT g FROM generate_series(1, 1000) g",
+			"ANALYZE mon_t", "SELECT count(*) FROM mon_t WHERE v = 7", "SELECT count(*) FROM mon_t"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := pg.WaitReplayed(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c := rs.Primary.Client()
+	defer c.Close()
+	for i := range 300 {
+		for _, err := range []error{
+			c.Set(ctx, fmt.Sprintf("session:%d", i), "v", time.Hour).Err(),
+			c.Set(ctx, fmt.Sprintf("wf_meta:%d", i), "v", 0).Err(), // leaked: no TTL
+			c.Set(ctx, fmt.Sprintf("tq_info:%d", i), "v", 5*time.Minute).Err(),
+		} {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := c.ConfigSet(ctx, "latency-monitor-threshold", "5").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Do(ctx, "DEBUG", "SLEEP", "0.02").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rs.WaitReplicaLinked(ctx, rs.Replica); err != nil {
 		t.Fatal(err)
 	}
 	es8 := estest.New(t, "8.13", false)
@@ -45,6 +79,10 @@ func allKindsConfig(t *testing.T) string {
     - name: primary
       dsn: postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable
     - name: replica1
+      dsn: postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable
+    - name: pg17
+      dsn: postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable
+    - name: archiving
       dsn: postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable
   pgbouncer:
     - name: pooler
@@ -72,11 +110,18 @@ func allKindsConfig(t *testing.T) string {
   elasticsearch:
     - name: visibility
       urls: [%s]
+      slm_policies: [nightly-snapshots]
+      snapshot_repositories: [temporal-backups]
     - name: visibility717
       urls: [%s]
-`, pg.Primary.Port, pg.Replica.Port, pooler.AdminDSN(), repo.Stanza, repo.Config, testenv.PgbackrestBin,
-		rs.Primary.Addr(), rs.Replica.Addr(), rs.Sentinel.Addr(), testenv.RedisMasterName, rs.Sentinel.Addr(),
+`, pg.Primary.Port, pg.Replica.Port, pg17.Primary.Port, repo.PG.Primary.Port, pooler.AdminDSN(), repo.Stanza, repo.Config,
+		testenv.PgbackrestBin, rs.Primary.Addr(), rs.Replica.Addr(), rs.Sentinel.Addr(), testenv.RedisMasterName, rs.Sentinel.Addr(),
 		es8.URL, es7.URL))
+}
+
+func noReplica(o testenv.PGOptions) testenv.PGOptions {
+	o.Replica = false
+	return o
 }
 
 // prometheusOwn are series Prometheus itself writes: dashboards and alerts may use them.
@@ -105,7 +150,7 @@ func TestDashboardsAndAlertsMatchMetrics(t *testing.T) {
 	for name := range families {
 		have[name] = true
 	}
-	for _, up := range []string{`pg_up{target="replica1"} 1`, `elasticsearch_up{target="visibility"} 1`, `pgbouncer_up{target="pooler"} 1`, `pgbackrest_up{target="backups"} 1`,
+	for _, up := range []string{`pg_up{target="replica1"} 1`, `pg_up{target="pg17"} 1`, `pg_up{target="archiving"} 1`, `elasticsearch_up{target="visibility"} 1`, `pgbouncer_up{target="pooler"} 1`, `pgbackrest_up{target="backups"} 1`,
 		`redis_up{target="cache"} 1`, `elasticsearch_up{target="visibility717"} 1`} {
 		if !strings.Contains(scrape, up+"\n") {
 			t.Errorf("the scrape lacks %s: the test does not see every kind of target", up)

@@ -67,6 +67,23 @@ func PGMatrix(t testing.TB) []PGVersion {
 }
 
 // fetchMajor runs scripts/pg-matrix.sh for one major and reads its answer: MAJOR BIN [LIBDIR].
+// PGMajor returns one PostgreSQL major of the matrix, fetching it when it is not installed;
+// under -short it skips the test, and a failed fetch fails it.
+func PGMajor(t testing.TB, major int) PGVersion {
+	t.Helper()
+	if testing.Short() {
+		t.Skipf("PostgreSQL %d is a real server (skipped under -short)", major)
+	}
+	if major == 15 {
+		return PGVersion{Major: 15, Bin: DefaultPGBin}
+	}
+	v, err := fetchMajor(major)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
 func fetchMajor(major int) (PGVersion, error) {
 	script := filepath.Join(repoRoot(), "scripts", "pg-matrix.sh")
 	cmd := exec.Command(script, strconv.Itoa(major))

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
 )
 
@@ -38,10 +40,25 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	text := out.String()
+	groups := 0
 	rules, _ := filepath.Glob("../../alerts/*.yml")
+	for _, f := range rules {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc struct{ Groups []yaml.Node }
+		if err := yaml.Unmarshal(data, &doc); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		groups += len(doc.Groups)
+	}
+	if groups == 0 {
+		t.Error("no alert rule groups in alerts/")
+	}
 	for _, want := range []string{
 		"/advisor", "Prometheus ", "ES_URL", "findings",
-		fmt.Sprintf("Prometheus scrapes the exporter; rule groups loaded: %d", len(rules)),
+		fmt.Sprintf("Prometheus scrapes the exporter; rule groups loaded: %d", groups),
 		"stopping Prometheus", "stopping Redis", "stopping PostgreSQL",
 	} {
 		if !strings.Contains(text, want) {

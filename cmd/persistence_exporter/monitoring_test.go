@@ -40,7 +40,7 @@ func allKindsConfig(t *testing.T) string {
 		if err := s.Exec(ctx, "postgres", "CREATE EXTENSION IF NOT EXISTS pg_stat_statements",
 			"CREATE TABLE IF NOT EXISTS mon_t (id bigserial PRIMARY KEY, v int)",
 			"CREATE INDEX IF NOT EXISTS mon_t_v ON mon_t (v)",
-			"INSERT INTO mon_t (v) SELECT g FROM generate_series(1, 1000) g",
+			"INSERT INTO mon_t (v) SELECT g FROM generate_series(1, 60000) g",
 			"ANALYZE mon_t", "SELECT count(*) FROM mon_t WHERE v = 7", "SELECT count(*) FROM mon_t"); err != nil {
 			t.Fatal(err)
 		}

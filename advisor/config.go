@@ -12,6 +12,8 @@ import (
 
 // Config is the advisor section of the configuration file.
 type Config struct {
+	// Enabled runs the advisor in serve mode (the advise command runs it regardless).
+	Enabled bool `yaml:"enabled"`
 	// Interval is how often the advisor runs in serve mode.
 	Interval   time.Duration `yaml:"interval"`
 	Thresholds Thresholds    `yaml:"thresholds"`
@@ -78,6 +80,7 @@ type Thresholds struct {
 // DefaultConfig is the configuration when the file says nothing.
 func DefaultConfig() Config {
 	return Config{
+		Enabled:  true,
 		Interval: time.Minute,
 		Thresholds: Thresholds{
 			SlowQueryMean:              time.Second,

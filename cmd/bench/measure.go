@@ -34,6 +34,15 @@ type measurement struct {
 
 type results struct {
 	floor, cold, warm, theirs *measurement
+	advisor                   *advisorRun
+}
+
+// advisorRun is one run of the advisor (the advise command) on the catalog.
+type advisorRun struct {
+	wall, cpu time.Duration
+	peakRSS   int64
+	findings  int
+	exit      int
 }
 
 func measureCatalog(ctx context.Context, pg *testenv.PGCluster, c catalog, exporter, theirs string, runs int) (*results, error) {
@@ -53,6 +62,8 @@ func measureCatalog(ctx context.Context, pg *testenv.PGCluster, c catalog, expor
     - name: bench
       dsn: postgres://%s@127.0.0.1:%d/%s?sslmode=disable
       databases: {include: [%s]}
+# the scrapes are measured alone; the advisor is measured apart (advise)
+advisor: {enabled: false}
 `, roleOurs, pg.Primary.Port, c.db, c.db)), 0o644); err != nil {
 		return nil, err
 	}
@@ -65,6 +76,10 @@ func measureCatalog(ctx context.Context, pg *testenv.PGCluster, c catalog, expor
 	if res.warm, err = measureExporter(ctx, pg.Primary, c.db, "persistence_exporter warm", roleOurs, runs,
 		exporter, "--config.file="+cfg); err != nil {
 		return nil, fmt.Errorf("warm: %w", err)
+	}
+	logf("%s: persistence_exporter advise (one advisor run)", c.db)
+	if res.advisor, err = measureAdvisor(ctx, exporter, cfg); err != nil {
+		return nil, fmt.Errorf("advise: %w", err)
 	}
 	if theirs != "" {
 		logf("%s: postgres_exporter", c.db)
@@ -82,6 +97,31 @@ func measureCatalog(ctx context.Context, pg *testenv.PGCluster, c catalog, expor
 		res.theirs = m
 	}
 	return res, nil
+}
+
+// measureAdvisor runs `advise` once: what a run of the advisor costs on its own (in serve
+// mode it runs every advisor.interval, 60 s by default, through the same results store as
+// the scrapes, so its queries are shared with them within their TTLs).
+func measureAdvisor(ctx context.Context, exporter, cfg string) (*advisorRun, error) {
+	cmd := exec.CommandContext(ctx, exporter, "advise", "--config.file="+cfg, "--format=json")
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	start := time.Now()
+	err := cmd.Run()
+	r := &advisorRun{wall: time.Since(start)}
+	if cmd.ProcessState == nil {
+		return nil, err
+	}
+	r.exit = cmd.ProcessState.ExitCode()
+	if r.exit > 2 {
+		return nil, fmt.Errorf("exit %d: %s", r.exit, errb.String())
+	}
+	r.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		r.peakRSS = ru.Maxrss << 10
+	}
+	r.findings = strings.Count(out.String(), `"check":`)
+	return r, nil
 }
 
 // floorStatements are the statements one cold scrape of persistence_exporter sends: the
@@ -330,6 +370,10 @@ func report(w io.Writer, c catalog, r *results) {
 	row(r.cold)
 	row(r.warm)
 	row(r.theirs)
+	if a := r.advisor; a != nil {
+		fmt.Fprintf(w, "  %-30s %8.3fs %29s %10s %8s   %d findings, exit %d\n", "advisor, one run (advise)",
+			a.wall.Seconds(), fmt.Sprintf("%.3fs", a.cpu.Seconds()), fmt.Sprintf("%.0f MiB", float64(a.peakRSS)/(1<<20)), "", a.findings, a.exit)
+	}
 	floor, _, _ := stats(r.floor.wall)
 	cold, _, _ := stats(r.cold.wall)
 	warm, _, _ := stats(r.warm.wall)

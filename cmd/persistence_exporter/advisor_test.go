@@ -112,6 +112,18 @@ func TestAdviseCLI(t *testing.T) {
 	}
 }
 
+// TestAdvisorDisabled: enabled: false leaves the advisor out of serve mode.
+func TestAdvisorDisabled(t *testing.T) {
+	ex := startExporter(t, adviseConfig(t, "advisor:\n  enabled: false\n", false))
+	if ex.adv != nil {
+		t.Fatal("an advisor runs although the configuration disables it")
+	}
+	ex.getStatus(t, "/advisor.json", 404)
+	if m := ex.get(t, "/metrics"); strings.Contains(m, "persistence_advisor_") {
+		t.Error("advisor metrics without an advisor")
+	}
+}
+
 // TestAdvisorHTTP: /advisor.json, the metrics, and /advisor as Chromium renders it with
 // JavaScript off.
 func TestAdvisorHTTP(t *testing.T) {

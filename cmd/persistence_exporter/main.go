@@ -244,7 +244,7 @@ func serveMetrics(f *flags, stderr io.Writer) int {
 	defer w.engine.Close()
 	logger.Info("starting "+programName, "version", version.Info(), "config", f.configFile, "targets", w.summary())
 
-	adv := w.advisorRunner()
+	adv := w.servedAdvisor()
 	mux, err := buildMux(f, w, adv, logger)
 	if err != nil {
 		logger.Error("building the HTTP handlers", "err", err)

@@ -78,7 +78,7 @@ func startExporter(t *testing.T, configFile string) *exporter {
 		t.Fatal(err)
 	}
 	t.Cleanup(w.engine.Close)
-	adv := w.advisorRunner()
+	adv := w.servedAdvisor()
 	mux, err := buildMux(f, w, adv, logger)
 	if err != nil {
 		t.Fatal(err)

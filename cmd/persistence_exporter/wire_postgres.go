@@ -41,6 +41,14 @@ func buildPostgres(w *wiring) error {
 	return nil
 }
 
+// servedAdvisor is the advisor serve runs: nil when the configuration disables it.
+func (w *wiring) servedAdvisor() *advisor.Runner {
+	if !w.cfg.Advisor.Enabled {
+		return nil
+	}
+	return w.advisorRunner()
+}
+
 // advisorRunner builds the advisor over the PostgreSQL targets, or returns nil when there
 // are none.
 func (w *wiring) advisorRunner() *advisor.Runner {

@@ -165,6 +165,12 @@ type Query struct {
 	Metrics []Metric `yaml:"-"`
 }
 
+// Exports reports whether the query can put series on /metrics. One that cannot only feeds
+// the advisor (every column discarded): an exporter without the advisor need not send it.
+func (q *Query) Exports() bool {
+	return len(q.Metrics) > 0 || q.ExportUnlisted || q.MetricName != nil
+}
+
 // MetricType is the exposition type of a metric.
 type MetricType int
 

@@ -14,6 +14,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
@@ -25,16 +27,17 @@ func main() {
 	runs := flag.Int("runs", 7, "scrapes measured per configuration")
 	tables := flag.Int("tables", 10000, "tables of the large catalog (each with 2 indexes)")
 	statements := flag.Int("statements", 5000, "distinct statements in pg_stat_statements")
+	hold := flag.Bool("hold", false, "build the catalogs, print their DSNs and keep the server until interrupted (for profiling by hand)")
 	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
-	if err := run(ctx, *exporter, *theirs, *runs, *tables, *statements); err != nil {
+	if err := run(ctx, *exporter, *theirs, *runs, *tables, *statements, *hold); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, exporter, theirs string, runs, tables, statements int) error {
+func run(ctx context.Context, exporter, theirs string, runs, tables, statements int, hold bool) error {
 	if _, err := os.Stat(exporter); err != nil {
 		return fmt.Errorf("no exporter binary (make build): %w", err)
 	}
@@ -64,6 +67,16 @@ func run(ctx context.Context, exporter, theirs string, runs, tables, statements 
 			return fmt.Errorf("building %s: %w", c.db, err)
 		}
 		logf("built %s in %.0fs", c.describe(), time.Since(t0).Seconds())
+	}
+	if hold {
+		for _, c := range cats {
+			fmt.Printf("%s: %s (roles %s, %s)\n", c.db, pg.Primary.DSN(c.db), roleOurs, roleTheirs)
+		}
+		logf("holding the server; interrupt to stop it")
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+		<-sig
+		return nil
 	}
 	for _, c := range cats {
 		res, err := measureCatalog(ctx, pg, c, exporter, theirs, runs)

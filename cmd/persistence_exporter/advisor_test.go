@@ -119,8 +119,18 @@ func TestAdvisorDisabled(t *testing.T) {
 		t.Fatal("an advisor runs although the configuration disables it")
 	}
 	ex.getStatus(t, "/advisor.json", 404)
-	if m := ex.get(t, "/metrics"); strings.Contains(m, "persistence_advisor_") {
+	m := ex.get(t, "/metrics")
+	if strings.Contains(m, "persistence_advisor_") {
 		t.Error("advisor metrics without an advisor")
+	}
+	// the queries that only feed the advisor are not sent; the others are
+	if !strings.Contains(m, `query="pg_stat_user_tables"`) {
+		t.Error("pg_stat_user_tables did not run")
+	}
+	for _, q := range []string{"pg_index_definitions", "pg_stat_statements_advisor"} {
+		if strings.Contains(m, `query="`+q+`"`) {
+			t.Errorf("%s ran without an advisor", q)
+		}
 	}
 }
 

@@ -41,9 +41,22 @@ func buildPostgres(w *wiring) error {
 	return nil
 }
 
-// servedAdvisor is the advisor serve runs: nil when the configuration disables it.
+// servedAdvisor is the advisor serve runs: nil when the configuration disables it. Then the
+// queries that only feed the advisor (they export nothing) are dropped from the scrapes too.
 func (w *wiring) servedAdvisor() *advisor.Runner {
 	if !w.cfg.Advisor.Enabled {
+		for _, t := range w.targets {
+			if t.Kind != queries.SourcePostgres {
+				continue
+			}
+			kept := t.Queries[:0:0]
+			for _, q := range t.Queries {
+				if q.Exports() {
+					kept = append(kept, q)
+				}
+			}
+			t.Queries = kept
+		}
 		return nil
 	}
 	return w.advisorRunner()

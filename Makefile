@@ -41,12 +41,14 @@ test-short:
 	$(GO) test -short ./...
 
 ## bench: scrape cost on a 10,000-table catalog and a 100-table one, against the floor
-## (psql running the same SQL) and Debian's prometheus-postgres-exporter
+## (psql running the same SQL) and Debian's prometheus-postgres-exporter; then the Redis
+## cache-namespace audit on 1,000,000 keys (server time per run, estimate error)
 bench: deps build
 	@command -v prometheus-postgres-exporter >/dev/null 2>&1 || \
 	  { echo "bench: installing prometheus-postgres-exporter to compare with"; \
 	    $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus-postgres-exporter >/dev/null; }
 	$(GO) run ./cmd/bench --exporter ./$(BINARY)
+	$(GO) test -run '^$$' -bench Audit1M -benchtime 50x ./collector/redis/
 
 ## demo: the seed deployment in small (PostgreSQL, pgbouncer, pgBackRest, Redis, a workload),
 ## the exporter and Prometheus with the alert rules; Ctrl-C stops and removes everything

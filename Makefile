@@ -53,7 +53,9 @@ bench: deps build
 ## demo: the seed deployment in small (PostgreSQL, pgbouncer, pgBackRest, Redis, a workload),
 ## the exporter and Prometheus with the alert rules; Ctrl-C stops and removes everything
 demo: deps build
-	$(GO) run ./cmd/sandbox --exporter ./$(BINARY)
+	@# built, not `go run`: go run exits 1 on Ctrl-C even when the sandbox stopped cleanly
+	$(GO) build -o bin/sandbox ./cmd/sandbox && ./bin/sandbox --exporter ./$(BINARY)
 
 clean:
 	rm -f $(BINARY)
+	rm -rf bin

@@ -181,6 +181,8 @@ func run(ctx context.Context, out io.Writer, o options) (err error) {
   advisor            %[1]s/advisor   (JSON: %[1]s/advisor.json)
   one target         %[1]s/probe?target=replica1
   Prometheus         %[2]s   (alerts: %[2]s/alerts, rules from %[3]s)
+                     RedisSentinelTooFewSentinels and RedisSentinelTooFewReplicas fire after 10 min
+                     by design: the sandbox runs one sentinel and one replica, the seed three and two
   dashboards         dashboards/*.json: import them into a Grafana with this Prometheus as datasource
   configuration      %[4]s
   logs               %[5]s, %[6]s

@@ -111,7 +111,7 @@ func TestParseErrors(t *testing.T) {
   - name: q
     sqll: SELECT 1
     columns: [{name: c, usage: gauge}]
-`, []string{`bad.yaml:3: unknown key "sqll" in queries[0]`}},
+`, []string{`bad.yaml:3: unknown key "sqll" in queries[0] (did you mean "sql"?)`}},
 		{"wrong type", `queries:
   - name: q
     sql: SELECT 1 AS c
@@ -161,7 +161,7 @@ func TestParseErrors(t *testing.T) {
   metrics:
     - c:
         usage: "HISTOGRAM"
-`, []string{`bad.yaml:3: unknown key "querry" in q`}},
+`, []string{`bad.yaml:3: unknown key "querry" in q (did you mean "query"?)`}},
 		{"compat histogram", `q:
   query: SELECT 1 AS c
   metrics:

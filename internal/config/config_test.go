@@ -74,10 +74,10 @@ func TestErrors(t *testing.T) {
   postgres:
     - name: primary
       dns: postgres://localhost/x
-`, []string{`bad.yml:4: unknown key "dns" in targets.postgres[0]`}},
+`, []string{`bad.yml:4: unknown key "dns" in targets.postgres[0] (did you mean "dsn"?)`}},
 		{"unknown top-level key", `target:
   postgres: []
-`, []string{`bad.yml:1: unknown key "target" in the top level`}},
+`, []string{`bad.yml:1: unknown key "target" in the top level (did you mean "targets"?)`}},
 		{"no targets", `targets: {}
 `, []string{`bad.yml:1: no targets: add at least one under targets.postgres, .pgbouncer, .redis, .elasticsearch or .pgbackrest`}},
 		{"dsn sources", `targets:

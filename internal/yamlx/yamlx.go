@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"regexp"
 	"sort"
 	"strconv"
@@ -76,7 +77,7 @@ type Document struct {
 func Parse(file string, data []byte) (*Document, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, convert(file, nil, err)
+		return nil, convert(file, nil, nil, err)
 	}
 	d := &Document{File: file}
 	if doc.Kind == yaml.DocumentNode && len(doc.Content) > 0 {
@@ -98,7 +99,7 @@ func DecodeStrict(file string, data []byte, out any) error {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(out); err != nil && !errors.Is(err, io.EOF) {
-		return convert(file, doc.Root, err)
+		return convert(file, doc.Root, reflect.TypeOf(out), err)
 	}
 	return nil
 }
@@ -109,19 +110,21 @@ var (
 	unmarshalRe = regexp.MustCompile("^cannot unmarshal !!(\\w+)(?: `(.*)`)? into (\\S+)$")
 )
 
-func convert(file string, root *yaml.Node, err error) error {
+// convert turns a yaml.v3 error into *Error values; t, the type decoded into, lets an unknown
+// key come with the known key it most likely misspells.
+func convert(file string, root *yaml.Node, t reflect.Type, err error) error {
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
 		errs := make([]error, 0, len(te.Errors))
 		for _, msg := range te.Errors {
-			errs = append(errs, convertOne(file, root, msg))
+			errs = append(errs, convertOne(file, root, t, msg))
 		}
 		return errors.Join(errs...)
 	}
-	return convertOne(file, root, err.Error())
+	return convertOne(file, root, t, err.Error())
 }
 
-func convertOne(file string, root *yaml.Node, msg string) *Error {
+func convertOne(file string, root *yaml.Node, t reflect.Type, msg string) *Error {
 	m := lineRe.FindStringSubmatch(msg)
 	if m == nil {
 		return Errorf(file, 0, "%s", strings.TrimPrefix(msg, "yaml: "))
@@ -130,10 +133,14 @@ func convertOne(file string, root *yaml.Node, msg string) *Error {
 	text := m[2]
 	if u := unknownRe.FindStringSubmatch(text); u != nil {
 		where := PathAt(root, line, u[1])
-		if where != "" {
-			return Errorf(file, line, "unknown key %q in %s", u[1], where)
+		hint := ""
+		if s := suggest(t, where, u[1]); s != "" {
+			hint = fmt.Sprintf(" (did you mean %q?)", s)
 		}
-		return Errorf(file, line, "unknown key %q", u[1])
+		if where != "" {
+			return Errorf(file, line, "unknown key %q in %s%s", u[1], where, hint)
+		}
+		return Errorf(file, line, "unknown key %q%s", u[1], hint)
 	}
 	if u := unmarshalRe.FindStringSubmatch(text); u != nil {
 		return Errorf(file, line, "%s", describeTypeMismatch(u[1], u[2], u[3]))

@@ -33,11 +33,7 @@ func ctx(t *testing.T, d time.Duration) context.Context {
 // default packs, one engine, hypothetical indexes through the sources.
 func newRunner(t *testing.T, pg *testenv.PGCluster, db string, cfg advisor.Config) *advisor.Runner {
 	t.Helper()
-	defaults, err := queries.Defaults()
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := queries.NewSet(defaults, nil)
+	set, err := queries.DefaultSet()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -432,6 +432,15 @@ func Defaults() ([]*Pack, error) {
 	return loadFS(defaultPacks, "packs", "queries/")
 }
 
+// DefaultSet is the set of the embedded packs alone, without user packs.
+func DefaultSet() (*Set, error) {
+	defaults, err := Defaults()
+	if err != nil {
+		return nil, err
+	}
+	return NewSet(defaults, nil)
+}
+
 // LoadPaths loads pack files, and every *.yml / *.yaml file of the directories given.
 func LoadPaths(paths []string) ([]*Pack, error) {
 	var packs []*Pack

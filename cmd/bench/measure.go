@@ -128,11 +128,7 @@ func measureAdvisor(ctx context.Context, exporter, cfg string) (*advisorRun, err
 // probe, then every default query that fits the server and exports metrics (the scrapes run
 // without the advisor, whose own queries 'advise' measures), in the catalog's database.
 func floorStatements(ctx context.Context, p *testenv.PGServer, db string) ([]string, error) {
-	defaults, err := queries.Defaults()
-	if err != nil {
-		return nil, err
-	}
-	set, err := queries.NewSet(defaults, nil)
+	set, err := queries.DefaultSet()
 	if err != nil {
 		return nil, err
 	}

@@ -28,13 +28,8 @@ var (
 func defaultQueries(t *testing.T) []*queries.Query {
 	t.Helper()
 	packOnce.Do(func() {
-		var packs []*queries.Pack
-		packs, packErr = queries.Defaults()
-		if packErr != nil {
-			return
-		}
 		var set *queries.Set
-		set, packErr = queries.NewSet(packs, nil)
+		set, packErr = queries.DefaultSet()
 		if packErr == nil {
 			pack = set.For(queries.SourceElasticsearch)
 		}

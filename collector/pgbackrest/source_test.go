@@ -33,11 +33,7 @@ func ctx(t *testing.T) context.Context {
 // engine runs the default pgbackrest pack on targets.
 func engine(t *testing.T, targets map[string]Options) *collector.Engine {
 	t.Helper()
-	defaults, err := queries.Defaults()
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := queries.NewSet(defaults, nil)
+	set, err := queries.DefaultSet()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,11 +33,7 @@ import (
 // exposition passes promtool's lint.
 func TestDefaultPackOnEveryVersion(t *testing.T) {
 	versions := testenv.PGMatrix(t)
-	defaults, err := queries.Defaults()
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := queries.NewSet(defaults, nil)
+	set, err := queries.DefaultSet()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -59,11 +59,7 @@ func TestPgbouncerPack(t *testing.T) {
 	}
 	conn.Close(ctx(t))
 
-	defaults, err := queries.Defaults()
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := queries.NewSet(defaults, nil)
+	set, err := queries.DefaultSet()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,11 +46,7 @@ END $$`); err != nil {
 	if err != nil {
 		t.Fatal(err)
 	}
-	packs, err := queries.Defaults()
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := queries.NewSet(packs, nil)
+	set, err := queries.DefaultSet()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -155,11 +155,7 @@ func (s *syncBuffer) String() string {
 
 func defaultQueries(t testing.TB) []*queries.Query {
 	t.Helper()
-	packs, err := queries.Defaults()
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := queries.NewSet(packs, nil)
+	set, err := queries.DefaultSet()
 	if err != nil {
 		t.Fatal(err)
 	}

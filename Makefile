@@ -48,7 +48,7 @@ bench: deps build
 	  { echo "bench: installing prometheus-postgres-exporter to compare with"; \
 	    $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus-postgres-exporter >/dev/null; }
 	$(GO) run ./cmd/bench --exporter ./$(BINARY)
-	$(GO) test -run '^$$' -bench Audit1M -benchtime 50x ./collector/redis/
+	$(GO) test -run '^$$' -bench Audit1M -benchtime 100x ./collector/redis/
 
 ## demo: the seed deployment in small (PostgreSQL, pgbouncer, pgBackRest, Redis, a workload),
 ## the exporter and Prometheus with the alert rules; Ctrl-C stops and removes everything

@@ -346,6 +346,15 @@ func TestSurfaces(t *testing.T) {
 			t.Errorf("the report lacks %q", k)
 		}
 	}
+	var empty bytes.Buffer
+	if err := advisor.WriteJSON(&empty, &advisor.Report{SchemaVersion: advisor.SchemaVersion}); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"targets", "findings", "skipped", "checks"} {
+		if !strings.Contains(empty.String(), `"`+k+`": []`) {
+			t.Errorf("an empty report's %s is not []: %s", k, empty.String())
+		}
+	}
 	f := doc["findings"].([]any)[0].(map[string]any)
 	for _, k := range []string{"id", "check", "severity", "target", "object", "summary", "evidence", "fix"} {
 		if _, ok := f[k]; !ok {

@@ -11,11 +11,21 @@ import (
 	"time"
 )
 
-// WriteJSON writes the report as JSON (docs/advisor.md documents the schema).
+// WriteJSON writes the report as JSON (docs/advisor.md documents the schema). Lists are
+// arrays even when empty: a client iterating over "findings" must not meet null.
 func WriteJSON(w io.Writer, r *Report) error {
+	c := *r
+	c.Targets, c.Findings, c.Skipped, c.Checks = orEmpty(c.Targets), orEmpty(c.Findings), orEmpty(c.Skipped), orEmpty(c.Checks)
 	e := json.NewEncoder(w)
 	e.SetIndent("", "  ")
-	return e.Encode(r)
+	return e.Encode(&c)
+}
+
+func orEmpty[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }
 
 // WriteText writes the report for a terminal.

@@ -102,6 +102,10 @@ func TestAdviseCLI(t *testing.T) {
 	if code, _, errOut := runCLI("advise", "--config.file="+bad); code != 3 || !strings.Contains(errOut, "bad.yml:3") {
 		t.Errorf("bad config: exit %d, want 3 and the line:\n%s", code, errOut)
 	}
+	// a typo on the command line: not the 2 of a critical finding
+	if code, _, errOut := runCLI("advise", "--config.file="+bad, "--format=yaml"); code != 3 || !strings.Contains(errOut, "--help") {
+		t.Errorf("bad flag: exit %d, want 3:\n%s", code, errOut)
+	}
 	port, err := testenv.FreePort()
 	if err != nil {
 		t.Fatal(err)

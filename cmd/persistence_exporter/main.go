@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -82,14 +83,17 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	app.HelpFlag.Short('h')
 
 	serve := app.Command("serve", "Serve metrics (the default).").Default()
-	check := app.Command("check-config", "Check the configuration file and the query packs, then exit: 0 when valid, 1 otherwise.")
-	advise := app.Command("advise", "Gather every PostgreSQL target once, print the advisor's findings and exit: 0 when nothing is warning or worse, 1 on warnings, 2 on critical findings, 3 when the advisor could not run (bad configuration, or no target answered).")
-	advise.Flag("format", "Output format.").Default("text").EnumVar(&f.format, "text", "json", "markdown")
+	check := app.Command("check-config", "Check the configuration file and the query packs, then exit: 0 when valid, 1 otherwise (2: a bad command line).")
+	advise := app.Command("advise", "Gather every PostgreSQL target once, print the advisor's findings and exit: 0 when nothing is warning or worse, 1 on warnings, 2 on critical findings, 3 when the advisor could not run (a bad command line or configuration, no PostgreSQL target, or no target answered).")
+	advise.Flag("format", "Output format: text, json or markdown.").Default("text").EnumVar(&f.format, "text", "json", "markdown")
 	advise.Flag("timeout", "Deadline for gathering and evaluating.").Default("2m").DurationVar(&f.adviseTimeout)
 
 	cmd, err := app.Parse(args)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v (try --help)\n", programName, err)
+		if slices.Contains(args, advise.FullCommand()) {
+			return 3 // advise's 1 and 2 report findings: a typo in cron must not read as critical
+		}
 		return 2
 	}
 	f.log.Writer = stderr
@@ -256,6 +260,21 @@ func serveMetrics(f *flags, stderr io.Writer) int {
 	if adv != nil {
 		go adv.Loop(ctx)
 	}
+	// SIGHUP would kill the process without a word: say instead that a changed configuration
+	// takes a restart (the sessions, pools and result store are built once, at start)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+			}
+			logger.Warn("SIGHUP ignored: the configuration is read once, at start; restart the exporter to apply a change (check it first with check-config)")
+		}
+	}()
 	done := make(chan error, 1)
 	go func() { done <- web.ListenAndServe(srv, f.web, logger) }()
 	select {

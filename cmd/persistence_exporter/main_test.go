@@ -354,6 +354,21 @@ func TestServeWithWebConfig(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(body), `pg_up{target="primary"} 1`) {
 		t.Errorf("with credentials: %s\n%.500s", resp.Status, body)
 	}
+	// SIGHUP (a reload elsewhere) is logged and ignored, not fatal
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 100 && !strings.Contains(stderr.String(), "SIGHUP ignored"); i++ {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(stderr.String(), "SIGHUP ignored") {
+		t.Errorf("no word on SIGHUP:\n%s", stderr.String())
+	}
+	select {
+	case code := <-done:
+		t.Fatalf("serve ended on SIGHUP with %d", code)
+	default:
+	}
 	// serve has its signal handler installed: SIGTERM ends it cleanly
 	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
 		t.Fatal(err)

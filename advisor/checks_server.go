@@ -327,17 +327,21 @@ func (settingsProfile) Run(c *Context) []Finding {
 	sort.Strings(names)
 	for _, t := range c.Eligible {
 		set := t.Settings()
-		var ev []Evidence
+		var ev, bad []Evidence
 		var fix []string
 		for _, name := range names {
 			want := c.Config.Profile[name]
 			s, ok := set[name]
 			if !ok {
+				// a typo in advisor.profile, or a setting of another version or extension
+				bad = append(bad, Evidence{name, "not a setting of this server: check advisor.profile"})
 				continue
 			}
 			differs := !strings.EqualFold(s.Setting, want)
-			if wv, ok := baseValue(want); ok && s.IsNumber {
-				if s.Type == "bool" {
+			if s.IsNumber && s.Type != "bool" {
+				wv, ok := baseValue(want)
+				if !ok {
+					bad = append(bad, Evidence{name, fmt.Sprintf("profile value %q is not a number (the server has %s)", want, settingText(s))})
 					continue
 				}
 				differs = abs(wv-s.Value) > 1e-9*max(abs(wv), 1)
@@ -348,14 +352,23 @@ func (settingsProfile) Run(c *Context) []Finding {
 			ev = append(ev, Evidence{name, fmt.Sprintf("%s, profile %s", settingText(s), want)})
 			fix = append(fix, fmt.Sprintf("ALTER SYSTEM SET %s = '%s';", name, want))
 		}
-		if len(ev) == 0 {
+		if len(ev)+len(bad) == 0 {
 			continue
 		}
+		summary := fmt.Sprintf("%d settings differ from the deployment's profile", len(ev))
+		if len(bad) > 0 {
+			summary += fmt.Sprintf("; %d profile entries do not apply", len(bad))
+		}
+		fixText := strings.Join(fix, "\n") + "\nSELECT pg_reload_conf(); -- some need a restart (pg_settings.pending_restart)"
+		if len(fix) == 0 {
+			fixText = "-- nothing to change on the server: correct advisor.profile"
+		}
+		ev = append(ev, bad...)
 		out = append(out, Finding{
 			Severity: Info, Target: t.Name, Object: "settings",
-			Summary:  fmt.Sprintf("%d settings differ from the deployment's profile", len(ev)),
+			Summary:  summary,
 			Evidence: ev,
-			Fix: Fix{Kind: "setting", Text: strings.Join(fix, "\n") + "\nSELECT pg_reload_conf(); -- some need a restart (pg_settings.pending_restart)",
+			Fix: Fix{Kind: "setting", Text: fixText,
 				Why: "the profile is the postgresql.conf the deployment was designed with; a difference may be deliberate"},
 		})
 	}

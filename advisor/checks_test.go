@@ -413,3 +413,40 @@ func TestUnusedIndexWithUnwatchedReplica(t *testing.T) {
 		t.Fatalf("want a warning, got %+v", fs)
 	}
 }
+
+// TestSettingsProfile: a setting that differs gets its ALTER SYSTEM; a profile entry the
+// server has no setting for, or whose value is no number for a numeric setting, is said, and
+// never turned into an ALTER SYSTEM.
+func TestSettingsProfile(t *testing.T) {
+	s := snapshot(now, server{name: "p", role: queries.RolePrimary, rows: map[string]*queries.Rows{
+		"pg_settings": settings("shared_buffers", float64(128<<20), "work_mem", float64(4<<20), "max_connections", 100.0),
+	}})
+	cfg := advisor.DefaultConfig()
+	cfg.Profile = map[string]string{"shared_buffers": "4GB", "shard_buffers": "4GB", "work_mem": "lots", "max_connections": "100"}
+	fs := evaluate(t, s, cfg, nil, "settings_profile")
+	if len(fs) != 1 {
+		t.Fatalf("%d findings, want 1: %+v", len(fs), fs)
+	}
+	f := fs[0]
+	if f.Summary != "1 settings differ from the deployment's profile; 2 profile entries do not apply" {
+		t.Errorf("summary %q", f.Summary)
+	}
+	if got := evidence(f, "shard_buffers"); !strings.Contains(got, "not a setting of this server") {
+		t.Errorf("shard_buffers: %q", got)
+	}
+	if got := evidence(f, "work_mem"); !strings.Contains(got, `"lots" is not a number`) {
+		t.Errorf("work_mem: %q", got)
+	}
+	if evidence(f, "max_connections") != "" {
+		t.Errorf("max_connections equals the profile, yet: %q", evidence(f, "max_connections"))
+	}
+	if !strings.Contains(f.Fix.Text, "ALTER SYSTEM SET shared_buffers = '4GB';") || strings.Contains(f.Fix.Text, "work_mem") || strings.Contains(f.Fix.Text, "shard_buffers") {
+		t.Errorf("fix:\n%s", f.Fix.Text)
+	}
+
+	cfg.Profile = map[string]string{"shard_buffers": "4GB"}
+	fs = evaluate(t, s, cfg, nil, "settings_profile")
+	if len(fs) != 1 || !strings.HasPrefix(fs[0].Fix.Text, "-- nothing to change on the server") {
+		t.Errorf("only a typo in the profile: %+v", fs)
+	}
+}

@@ -287,6 +287,13 @@ packs: [`+pack+`]
 		t.Errorf("bad DSN: exit %d, stderr %q; want 1, the line, and no password", code, errOut)
 	}
 
+	// a top_n key must name a query whose series it caps: the packs decide, not the file alone
+	topN := writeFile(t, t.TempDir(), "topn.yml", "targets:\n  postgres:\n    - name: p\n      dsn: postgres://localhost/x\n      top_n:\n        pg_stat_user_tables: 50\n        pg_stat_user_tabels: 10\n")
+	code, _, errOut = runCLI("check-config", "--config.file="+topN)
+	if code != 1 || !strings.Contains(errOut, topN+`:7: top_n: no PostgreSQL query "pg_stat_user_tabels" caps its series`) || strings.Contains(errOut, `"pg_stat_user_tables" caps`) {
+		t.Errorf("top_n of no query: exit %d, stderr %q", code, errOut)
+	}
+
 	// serve refuses to start on the same bad file, with the same message
 	code, _, errOut = runCLI("--config.file="+unknown, "--web.listen-address=127.0.0.1:0")
 	if code != 1 || !strings.Contains(errOut, `unknown key "poolsize"`) {

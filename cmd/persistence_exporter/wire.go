@@ -4,11 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 
 	"github.com/persistence-exporter/persistence_exporter/collector"
 	"github.com/persistence-exporter/persistence_exporter/collector/postgres"
 	"github.com/persistence-exporter/persistence_exporter/internal/config"
 	"github.com/persistence-exporter/persistence_exporter/internal/secret"
+	"github.com/persistence-exporter/persistence_exporter/internal/yamlx"
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
 
@@ -56,6 +59,9 @@ func load(file string, red *secret.Redactor, logger *slog.Logger) (*wiring, erro
 		logger.Info("a user pack replaces a default query", "query", r.Default.Name,
 			"default", fmt.Sprintf("%s:%d", r.Default.File, r.Default.Line), "by", fmt.Sprintf("%s:%d", r.By.File, r.By.Line))
 	}
+	if err := checkTopN(cfg, set); err != nil {
+		return nil, err
+	}
 	w := &wiring{cfg: cfg, set: set, red: red, log: logger, pgSources: map[string]*postgres.Source{}, clusters: map[string]string{}}
 	var errs []error
 	for _, k := range kinds {
@@ -96,4 +102,25 @@ func (w *wiring) summary() string {
 		n += len(p.Queries)
 	}
 	return fmt.Sprintf("%d targets (%d scraped), %d packs, %d queries", len(w.entries), len(w.engine.Targets), len(w.set.Packs), n)
+}
+
+// checkTopN makes sure every top_n key names a PostgreSQL query with a top: a misspelt name,
+// or a query whose metrics are not capped, would silently cap nothing.
+func checkTopN(cfg *config.Config, set *queries.Set) error {
+	var names []string
+	for _, q := range set.For(queries.SourcePostgres) {
+		if q.Top != nil {
+			names = append(names, q.Name)
+		}
+	}
+	var errs []error
+	for i, p := range cfg.Targets.Postgres {
+		for q := range p.TopN {
+			if !slices.Contains(names, q) {
+				errs = append(errs, cfg.ErrorAt([]any{"targets", "postgres", i, "top_n", q},
+					"top_n: no PostgreSQL query %q caps its series (those that do: %s)", q, strings.Join(names, ", ")))
+			}
+		}
+	}
+	return yamlx.Join(errs...)
 }

@@ -1,11 +1,16 @@
 package config
 
 import (
+	"regexp"
 	"slices"
 	"time"
 
 	"github.com/persistence-exporter/persistence_exporter/advisor"
 )
+
+// settingNameRe is the shape of a pg_settings name (extensions' settings carry a prefix:
+// pg_stat_statements.max).
+var settingNameRe = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?$`)
 
 func (v *validator) advisor(c *Config) {
 	a := &c.Advisor
@@ -24,6 +29,37 @@ func (v *validator) advisor(c *Config) {
 	positive(th, "long_transaction", t.LongTransaction)
 	positive(th, "long_transaction_critical", t.LongTransactionCritical)
 	positive(th, "idle_in_transaction", t.IdleInTransaction)
+	positive(path, "index_test_budget", a.IndexTestBudget)
+	for _, b := range []struct {
+		key string
+		v   advisor.Bytes
+	}{{"replica_lag_bytes", t.ReplicaLagBytes}, {"slot_retained_bytes", t.SlotRetainedBytes}} {
+		if b.v <= 0 {
+			v.errorf(append(th, b.key), "%s must be above 0 (every replica and slot would be reported)", b.key)
+		}
+	}
+	for _, n := range []struct {
+		key string
+		v   float64
+	}{
+		{"dead_tuple_factor", t.DeadTupleFactor}, {"missing_index_min_seq_scans", t.MissingIndexMinSeqScans},
+		{"missing_index_min_rows_per_scan", t.MissingIndexMinRowsPerScan},
+	} {
+		if n.v < 0 {
+			v.errorf(append(th, n.key), "%s must not be negative, not %g", n.key, n.v)
+		}
+	}
+	if t.DeadTupleFactor == 0 {
+		v.errorf(append(th, "dead_tuple_factor"), "dead_tuple_factor must be above 0 (1: as soon as autovacuum should have run)")
+	}
+	if t.WraparoundCritical <= 0 || t.WraparoundCritical >= 1<<31 {
+		v.errorf(append(th, "wraparound_critical"), "wraparound_critical %g: want a transaction ID age above 0 and below 2^31 (2147483648, where writes stop)", t.WraparoundCritical)
+	}
+	for name := range a.Profile {
+		if !settingNameRe.MatchString(name) {
+			v.errorf(append(append(path, "profile"), name), "%q is not a PostgreSQL setting name", name)
+		}
+	}
 	if t.UnusedIndexMinWindow < 0 {
 		v.errorf(append(th, "unused_index_min_window"), "unused_index_min_window must not be negative")
 	}

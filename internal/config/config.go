@@ -26,6 +26,17 @@ type Config struct {
 
 	File    string   `yaml:"-"`
 	secrets []string // resolved secrets, for redaction
+	doc     *yamlx.Document
+}
+
+// ErrorAt is an error about the value at path (e.g. "targets", "postgres", 0, "top_n"), with
+// the file and line of that value, for checks that need more than the file itself (the
+// query names of the packs).
+func (c *Config) ErrorAt(path []any, format string, args ...any) error {
+	if c.doc == nil {
+		return fmt.Errorf(format, args...)
+	}
+	return c.doc.Errorf(path, format, args...)
 }
 
 // Targets groups the targets by kind.
@@ -58,6 +69,7 @@ func Parse(file string, data []byte) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.doc = doc
 	v := &validator{doc: doc, names: map[string][]any{}}
 	v.check(c)
 	if err := yamlx.Join(v.errs...); err != nil {

@@ -205,6 +205,26 @@ advisor:
 			`bad.yml:11: slow_query_min_calls must be at least 1`,
 			`bad.yml:13: long_transaction_critical must not be below long_transaction`,
 		}},
+		{"advisor values, more", `targets:
+  postgres:
+    - name: p
+      dsn: postgres://localhost/x
+advisor:
+  index_test_budget: -5s
+  profile: {"Shared Buffers": 4GB, pg_stat_statements.max: "10000"}
+  thresholds:
+    replica_lag_bytes: 0
+    dead_tuple_factor: -1
+    missing_index_min_seq_scans: -3
+    wraparound_critical: 5e9
+`, []string{
+			`bad.yml:6: index_test_budget must be positive, not -5s`,
+			`bad.yml:7: "Shared Buffers" is not a PostgreSQL setting name`,
+			`bad.yml:9: replica_lag_bytes must be above 0 (every replica and slot would be reported)`,
+			`bad.yml:10: dead_tuple_factor must not be negative, not -1`,
+			`bad.yml:11: missing_index_min_seq_scans must not be negative, not -3`,
+			`bad.yml:12: wraparound_critical 5e+09: want a transaction ID age above 0 and below 2^31 (2147483648, where writes stop)`,
+		}},
 		{"dsn does not parse", `targets:
   postgres:
     - name: p

@@ -117,7 +117,7 @@ func TestParseErrors(t *testing.T) {
     sql: SELECT 1 AS c
     ttl: soon
     columns: [{name: c, usage: gauge}]
-`, []string{`bad.yaml:4: invalid value "soon": want a duration such as 30s or 5m`}},
+`, []string{`bad.yaml:4: queries[0].ttl: invalid value "soon": want a duration such as 30s or 5m`}},
 		{"syntax", "queries:\n\t- name: q\n", []string{`bad.yaml:2: found character that cannot start any token`}},
 		{"no statement", `queries:
   - name: q

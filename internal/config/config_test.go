@@ -117,7 +117,7 @@ func TestErrors(t *testing.T) {
       max_connections: 50
       query_timeout: -1s
       lock_timeout: often
-`, []string{`bad.yml:7: invalid value "often": want a duration such as 30s or 5m`}},
+`, []string{`bad.yml:7: targets.postgres[0].lock_timeout: invalid value "often": want a duration such as 30s or 5m`}},
 		{"ranges", `targets:
   postgres:
     - name: p

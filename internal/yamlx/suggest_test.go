@@ -58,3 +58,24 @@ func TestDecodeStrictSuggests(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// TestTypeErrorsNameTheKey: on a line with two keys (a flow mapping), each wrong value's
+// error says whose it is.
+func TestTypeErrorsNameTheKey(t *testing.T) {
+	type pool struct {
+		Size int `yaml:"size"`
+		DB   int `yaml:"db"`
+	}
+	var out struct {
+		Pools []pool `yaml:"pools"`
+	}
+	err := DecodeStrict("c.yml", []byte("pools:\n  - {size: x, db: y}\n"), &out)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{`c.yml:2: pools[0].size: invalid value "x": want an integer`, `c.yml:2: pools[0].db: invalid value "y": want an integer`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q lacks %q", err.Error(), want)
+		}
+	}
+}

@@ -143,7 +143,11 @@ func convertOne(file string, root *yaml.Node, t reflect.Type, msg string) *Error
 		return Errorf(file, line, "unknown key %q%s", u[1], hint)
 	}
 	if u := unmarshalRe.FindStringSubmatch(text); u != nil {
-		return Errorf(file, line, "%s", describeTypeMismatch(u[1], u[2], u[3]))
+		msg := describeTypeMismatch(u[1], u[2], u[3])
+		if key := valuePathAt(root, line, u[2]); key != "" {
+			msg = key + ": " + msg // two keys on one line (a flow mapping) need telling apart
+		}
+		return Errorf(file, line, "%s", msg)
 	}
 	return Errorf(file, line, "%s", text)
 }
@@ -211,6 +215,40 @@ func PathAt(root *yaml.Node, line int, key string) string {
 		walk(root, "")
 	}
 	return found
+}
+
+// valuePathAt is the path of the scalar value written on line, or "" when there is none or
+// more than one.
+func valuePathAt(root *yaml.Node, line int, value string) string {
+	var found []string
+	var walk func(n *yaml.Node, path string)
+	walk = func(n *yaml.Node, path string) {
+		switch n.Kind {
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := n.Content[i], n.Content[i+1]
+				if v.Kind == yaml.ScalarNode && v.Line == line && v.Value == value {
+					found = append(found, join(path, k.Value))
+				}
+				walk(v, join(path, k.Value))
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				p := fmt.Sprintf("%s[%d]", path, i)
+				if c.Kind == yaml.ScalarNode && c.Line == line && c.Value == value {
+					found = append(found, p)
+				}
+				walk(c, p)
+			}
+		}
+	}
+	if root != nil {
+		walk(root, "")
+	}
+	if len(found) != 1 {
+		return ""
+	}
+	return found[0]
 }
 
 func join(path, key string) string {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -70,12 +71,47 @@ func Parse(file string, data []byte) (*Config, error) {
 		return nil, err
 	}
 	c.doc = doc
+	c.resolvePaths(filepath.Dir(file))
 	v := &validator{doc: doc, names: map[string][]any{}}
 	v.check(c)
 	if err := yamlx.Join(v.errs...); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// resolvePaths makes the relative file paths of the configuration relative to the file's own
+// directory, as Prometheus does, not to the exporter's working directory (systemd starts
+// services in /).
+func (c *Config) resolvePaths(dir string) {
+	abs := func(ps ...*string) {
+		for _, p := range ps {
+			if *p != "" && !filepath.IsAbs(*p) {
+				*p = filepath.Join(dir, *p)
+			}
+		}
+	}
+	for i := range c.Packs {
+		abs(&c.Packs[i])
+	}
+	for _, p := range c.Targets.Postgres {
+		abs(&p.DSNFile)
+	}
+	for _, p := range c.Targets.Pgbouncer {
+		abs(&p.DSNFile)
+	}
+	for _, e := range c.Targets.Elasticsearch {
+		abs(&e.PasswordFile, &e.APIKeyFile, &e.CAFile)
+	}
+	for _, r := range c.Targets.Redis {
+		abs(&r.PasswordFile, &r.SentinelPasswordFile)
+		if r.TLS != nil {
+			abs(&r.TLS.CAFile, &r.TLS.CertFile, &r.TLS.KeyFile)
+		}
+	}
+	for _, b := range c.Targets.Pgbackrest {
+		abs(&b.Config)
+	}
 }
 
 // Secrets returns every secret the configuration holds: DSN passwords, Redis passwords,

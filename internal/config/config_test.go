@@ -334,3 +334,32 @@ func TestComposeExample(t *testing.T) {
 		t.Errorf("%d targets in the example, want 9", n)
 	}
 }
+
+// TestRelativePaths: file paths in the configuration are relative to the file, not to the
+// working directory the exporter runs in.
+func TestRelativePaths(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "primary.dsn"), []byte("postgres://exporter@db1/temporal\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "packs.d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfgFile := filepath.Join(dir, "config.yml")
+	if err := os.WriteFile(cfgFile, []byte("targets:\n  postgres:\n    - name: p\n      dsn_file: primary.dsn\n  pgbackrest:\n    - name: b\n      stanza: s\n      config: /etc/pgbackrest/pgbackrest.conf\npacks: [packs.d]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(cfgFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Targets.Postgres[0].ResolvedDSN; got != "postgres://exporter@db1/temporal" {
+		t.Errorf("dsn from %s: %q", c.Targets.Postgres[0].DSNFile, got)
+	}
+	if want := filepath.Join(dir, "packs.d"); len(c.Packs) != 1 || c.Packs[0] != want {
+		t.Errorf("packs %v, want [%s]", c.Packs, want)
+	}
+	if got := c.Targets.Pgbackrest[0].Config; got != "/etc/pgbackrest/pgbackrest.conf" {
+		t.Errorf("an absolute path changed: %q", got)
+	}
+}

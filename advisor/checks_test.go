@@ -450,3 +450,24 @@ func TestSettingsProfile(t *testing.T) {
 		t.Errorf("only a typo in the profile: %+v", fs)
 	}
 }
+
+// TestSummaryWithTargetsDown: a report over targets that did not answer must not read as a
+// clean one.
+func TestSummaryWithTargetsDown(t *testing.T) {
+	for _, tc := range []struct {
+		targets []advisor.TargetState
+		want    string
+	}{
+		{[]advisor.TargetState{{Name: "p", Up: false}}, "0 critical, 0 warning, 0 info findings on 1 targets; no target answered, so nothing was checked"},
+		{[]advisor.TargetState{{Name: "p", Up: true}, {Name: "r", Up: false}}, "0 critical, 0 warning, 0 info findings on 2 targets (1 down, not checked: r)"},
+		{[]advisor.TargetState{{Name: "p", Up: true}}, "0 critical, 0 warning, 0 info findings on 1 targets\n"},
+	} {
+		var b bytes.Buffer
+		if err := advisor.WriteText(&b, &advisor.Report{Targets: tc.targets}); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(b.String(), tc.want) {
+			t.Errorf("text report lacks %q:\n%s", tc.want, b.String())
+		}
+	}
+}

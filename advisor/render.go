@@ -122,7 +122,21 @@ func summaryLine(r *Report) string {
 	for _, f := range r.Findings {
 		n[f.Severity]++
 	}
-	return fmt.Sprintf("%d critical, %d warning, %d info findings on %d targets", n[Critical], n[Warning], n[Info], len(r.Targets))
+	line := fmt.Sprintf("%d critical, %d warning, %d info findings on %d targets", n[Critical], n[Warning], n[Info], len(r.Targets))
+	var down []string
+	for _, t := range r.Targets {
+		if !t.Up {
+			down = append(down, t.Name)
+		}
+	}
+	switch {
+	case len(down) > 0 && len(down) == len(r.Targets):
+		// not a clean report: nothing was looked at
+		line += "; no target answered, so nothing was checked"
+	case len(down) > 0:
+		line += fmt.Sprintf(" (%d down, not checked: %s)", len(down), strings.Join(down, ", "))
+	}
+	return line
 }
 
 //go:embed report.html

@@ -276,10 +276,10 @@ func validate(q *Query, lineOf func(path ...any) int) []error {
 			m.Type = Gauge
 			m.Milliseconds = true
 		case "":
-			add(path, fmt.Sprintf("column %q has no usage (want label, counter, gauge or discard)", c.Name))
+			add(path, fmt.Sprintf("column %q has no usage (want label, counter, gauge, discard, mapped or duration)", c.Name))
 			continue
 		default:
-			add([]any{"columns", i, "usage"}, fmt.Sprintf("column %q: unknown usage %q (want label, counter, gauge or discard)", c.Name, c.Usage))
+			add([]any{"columns", i, "usage"}, fmt.Sprintf("column %q: unknown usage %q (want label, counter, gauge, discard, mapped or duration)", c.Name, c.Usage))
 			continue
 		}
 		if c.Usage != UsageMapped && len(c.Mapping) > 0 {

@@ -106,7 +106,7 @@ func TestParseErrors(t *testing.T) {
     columns:
       - name: c
         usage: gauage
-`, []string{`bad.yaml:6: query "q": column "c": unknown usage "gauage" (want label, counter, gauge or discard)`}},
+`, []string{`bad.yaml:6: query "q": column "c": unknown usage "gauage" (want label, counter, gauge, discard, mapped or duration)`}},
 		{"unknown key", `queries:
   - name: q
     sqll: SELECT 1

@@ -206,8 +206,12 @@ func (v *validator) oneSecret(path []any, what string, required bool, inline, in
 		return strings.TrimSpace(string(b))
 	case env != "":
 		val, ok := os.LookupEnv(env)
-		if !ok || strings.TrimSpace(val) == "" {
+		if !ok {
 			v.errorf(at(path, envKey), "%s: environment variable %s is not set", envKey, env)
+			return ""
+		}
+		if strings.TrimSpace(val) == "" {
+			v.errorf(at(path, envKey), "%s: environment variable %s is empty", envKey, env)
 			return ""
 		}
 		return strings.TrimSpace(val)

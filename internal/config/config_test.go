@@ -93,7 +93,7 @@ func TestErrors(t *testing.T) {
 `, []string{
 			`bad.yml:3: postgres target "a": set one of dsn, dsn_file or dsn_env`,
 			`bad.yml:4: postgres target "b": set only one of dsn, dsn_file or dsn_env`,
-			`bad.yml:8: dsn_env: environment variable EMPTY_DSN is not set`,
+			`bad.yml:8: dsn_env: environment variable EMPTY_DSN is empty`,
 			`bad.yml:10: dsn_file "/nonexistent/dsn": no such file or directory`,
 		}},
 		{"names", `targets:

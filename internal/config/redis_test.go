@@ -160,7 +160,7 @@ func TestRedisErrors(t *testing.T) {
 		`bad.yml:22: timeout -1s must be positive`,
 		`bad.yml:23: redis target "g": db -1 must not be negative`,
 		`bad.yml:24: redis target "h": a sentinel password is only for a sentinel_master target (a sentinel given as addr takes password_file or password_env)`,
-		`bad.yml:26: sentinel_password_env: environment variable EMPTY_PW is not set`,
+		`bad.yml:26: sentinel_password_env: environment variable EMPTY_PW is empty`,
 		`bad.yml:29: redis target "i": db 4 differs from the URL's database 3`,
 		`bad.yml:30: redis target "i": tls is set but addr says redis:// (use rediss://)`,
 		`bad.yml:30: ca_file "/nonexistent/ca.pem": no such file or directory`,

@@ -3,6 +3,7 @@ package yamlx
 import (
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -11,16 +12,8 @@ var indexRe = regexp.MustCompile(`\[\d+\]`)
 // suggest returns the key of the struct found at path (as PathAt writes it) in t that key
 // most likely misspells, or "" when none is close or the path leads to no struct.
 func suggest(t reflect.Type, path, key string) string {
-	if t == nil {
+	if t = typeAt(t, path); t == nil {
 		return ""
-	}
-	if path != "the top level" {
-		for _, seg := range strings.Split(indexRe.ReplaceAllString(path, ""), ".") {
-			t = field(t, seg)
-			if t == nil {
-				return ""
-			}
-		}
 	}
 	best, bestDist := "", 3 // at most two edits
 	for _, k := range keys(t) {
@@ -32,6 +25,32 @@ func suggest(t reflect.Type, path, key string) string {
 		}
 	}
 	return best
+}
+
+// fromFile returns "K_file" and "K_env" when the struct at path takes key that way only
+// (password: password_file or password_env), else "", "".
+func fromFile(t reflect.Type, path, key string) (string, string) {
+	if t = typeAt(t, path); t == nil {
+		return "", ""
+	}
+	ks := keys(t)
+	if slices.Contains(ks, key+"_file") && slices.Contains(ks, key+"_env") {
+		return key + "_file", key + "_env"
+	}
+	return "", ""
+}
+
+// typeAt is the type at path (as PathAt writes it) in t, or nil.
+func typeAt(t reflect.Type, path string) reflect.Type {
+	if t == nil || path == "the top level" {
+		return t
+	}
+	for _, seg := range strings.Split(indexRe.ReplaceAllString(path, ""), ".") {
+		if t = field(t, seg); t == nil {
+			return nil
+		}
+	}
+	return t
 }
 
 // elem strips pointers, slices and arrays (a path's [n] was removed) down to the type a YAML

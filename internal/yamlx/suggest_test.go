@@ -12,6 +12,8 @@ type base struct {
 
 type target struct {
 	base           `yaml:",inline"`
+	PasswordFile   string         `yaml:"password_file"`
+	PasswordEnv    string         `yaml:"password_env"`
 	MaxConnections int            `yaml:"max_connections"`
 	TopN           map[string]int `yaml:"top_n"`
 	Timeout        string
@@ -51,6 +53,10 @@ func TestDecodeStrictSuggests(t *testing.T) {
 	var out cfg
 	err := DecodeStrict("c.yml", []byte("targets:\n  postgres:\n    - name: a\n      max_conections: 3\n"), &out)
 	if err == nil || !strings.Contains(err.Error(), `c.yml:4: unknown key "max_conections" in targets.postgres[0] (did you mean "max_connections"?)`) {
+		t.Fatalf("got %v", err)
+	}
+	err = DecodeStrict("c.yml", []byte("targets:\n  postgres:\n    - password: x\n"), &out)
+	if err == nil || !strings.Contains(err.Error(), `c.yml:3: unknown key "password" in targets.postgres[0] (it is read from a file or the environment: password_file or password_env)`) {
 		t.Fatalf("got %v", err)
 	}
 	err = DecodeStrict("c.yml", []byte("packs: [a]\nbogus_setting: 1\n"), &out)

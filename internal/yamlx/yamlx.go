@@ -134,7 +134,9 @@ func convertOne(file string, root *yaml.Node, t reflect.Type, msg string) *Error
 	if u := unknownRe.FindStringSubmatch(text); u != nil {
 		where := PathAt(root, line, u[1])
 		hint := ""
-		if s := suggest(t, where, u[1]); s != "" {
+		if f, e := fromFile(t, where, u[1]); f != "" {
+			hint = fmt.Sprintf(" (it is read from a file or the environment: %s or %s)", f, e)
+		} else if s := suggest(t, where, u[1]); s != "" {
 			hint = fmt.Sprintf(" (did you mean %q?)", s)
 		}
 		if where != "" {

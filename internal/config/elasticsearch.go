@@ -69,6 +69,10 @@ func (v *validator) elasticsearch(path []any, e *Elasticsearch) {
 		if p, ok := u.User.Password(); ok {
 			v.c.secrets = append(v.c.secrets, p)
 		}
+		// https://elastic@host:9200 with password_env: the URL names the user
+		if name := u.User.Username(); e.Username == "" && name != "" && i == 0 && (e.PasswordFile != "" || e.PasswordEnv != "") {
+			e.Username = name
+		}
 	}
 	e.Password = v.oneSecret(path, fmt.Sprintf("elasticsearch target %q password", e.Name), false, "", "", e.PasswordFile, "password_file", e.PasswordEnv, "password_env")
 	e.APIKey = v.oneSecret(path, fmt.Sprintf("elasticsearch target %q API key", e.Name), false, "", "", e.APIKeyFile, "api_key_file", e.APIKeyEnv, "api_key_env")
@@ -87,7 +91,7 @@ func (v *validator) elasticsearch(path []any, e *Elasticsearch) {
 	case (e.PasswordFile != "" || e.PasswordEnv != "") && (e.APIKeyFile != "" || e.APIKeyEnv != ""):
 		v.errorf(path, "elasticsearch target %q: use a password or an API key, not both", e.Name)
 	case (e.PasswordFile != "" || e.PasswordEnv != "") && e.Username == "":
-		v.errorf(path, "elasticsearch target %q: a password needs a username", e.Name)
+		v.errorf(path, "elasticsearch target %q: a password needs a username (username, or the user in the URL)", e.Name)
 	case e.Username != "" && e.PasswordFile == "" && e.PasswordEnv == "":
 		v.errorf(at(path, "username"), "elasticsearch target %q: username %q needs password_file or password_env", e.Name, e.Username)
 	}

@@ -64,6 +64,9 @@ func TestElasticsearchTarget(t *testing.T) {
       urls: [http://10.0.0.30:9200]
       indices: []
       insecure_skip_verify: true
+    - name: urluser
+      urls: [https://elastic@10.0.0.40:9200]
+      password_file: `+pw+`
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -84,6 +87,10 @@ func TestElasticsearchTarget(t *testing.T) {
 	// an explicit empty list collects no index; it is not the default
 	if b := es[2]; b.Indices == nil || len(b.Indices) != 0 || !b.InsecureSkipVerify {
 		t.Errorf("bare: %+v", b)
+	}
+	// the user named in the URL goes with password_file
+	if u := es[3]; u.Username != "elastic" || u.Password != "Es-File-Pass-1" {
+		t.Errorf("urluser: user %q", u.Username)
 	}
 	for _, s := range []string{"Es-File-Pass-1", "key-id:Es-Api-Key-2", "Es-Api-Key-2",
 		base64.StdEncoding.EncodeToString([]byte("key-id:Es-Api-Key-2")),
@@ -121,7 +128,7 @@ func TestElasticsearchErrors(t *testing.T) {
       username: u
 `, []string{
 			`bad.yml:3: elasticsearch target "both": use a password or an API key, not both`,
-			`bad.yml:8: elasticsearch target "nouser": a password needs a username`,
+			`bad.yml:8: elasticsearch target "nouser": a password needs a username (username, or the user in the URL)`,
 			`bad.yml:13: elasticsearch target "nopass": username "u" needs password_file or password_env`,
 		}},
 		{"tls", `targets:

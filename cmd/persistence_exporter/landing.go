@@ -2,6 +2,7 @@ package main
 
 import (
 	"html/template"
+	"net/url"
 	"strings"
 
 	"github.com/prometheus/common/version"
@@ -22,7 +23,11 @@ func landingPage(metricsPath string, w *wiring, advisor bool) (*web.LandingPageH
 	}
 	links := []web.LandingLinks{
 		{Address: metricsPath, Text: "Metrics", Description: "every target, each series labelled with target"},
-		{Address: "probe?target=NAME", Text: "Probe", Description: "one target, without the target label (multi-target pattern)"},
+	}
+	if len(w.entries) > 0 {
+		// a link that works: the first target (the table below links each one)
+		links = append(links, web.LandingLinks{Address: "probe?target=" + url.QueryEscape(w.entries[0].Name), Text: "Probe",
+			Description: "one target, here " + w.entries[0].Name + ", without the target label (multi-target pattern: probe?target=NAME)"})
 	}
 	if advisor {
 		links = append(links,

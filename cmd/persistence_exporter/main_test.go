@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"html"
 	"io"
 	"log/slog"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -208,6 +210,13 @@ func TestEndToEnd(t *testing.T) {
 	}
 	if strings.Contains(landing, testPassword) {
 		t.Error("the landing page shows a password")
+	}
+	// every probe link on the landing page answers
+	for _, m := range regexp.MustCompile(`href="(probe\?target=[^"]+)"`).FindAllStringSubmatch(landing, -1) {
+		ex.get(t, "/"+html.UnescapeString(m[1]))
+	}
+	if !strings.Contains(landing, `href="probe?target=primary"`) {
+		t.Errorf("no working probe link on the landing page:\n%s", landing)
 	}
 	logs := ex.logs.String()
 	if !strings.Contains(logs, "target is down") || !strings.Contains(logs, "query failed") {

@@ -56,7 +56,7 @@ func TestEndToEndElasticsearch(t *testing.T) {
       urls: [%s]
 `, testPassword, pg.Primary.Port, incident.URL, pw, ca, healthy.URL, down.URL, urlWithPassword))
 
-	if code, out, errOut := runCLI("check-config", "--config.file="+cfg); code != 0 || !strings.Contains(out, "5 targets (5 scraped)") {
+	if code, out, errOut := runCLI("check-config", "--config.file="+cfg); code != 0 || !strings.Contains(out, "5 targets (postgres 1, elasticsearch 4)") {
 		t.Errorf("check-config: exit %d, %q %q", code, out, errOut)
 	}
 	ex := startExporter(t, cfg)

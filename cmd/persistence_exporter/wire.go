@@ -101,7 +101,19 @@ func (w *wiring) summary() string {
 	for _, p := range w.set.Packs {
 		n += len(p.Queries)
 	}
-	return fmt.Sprintf("%d targets (%d scraped), %d packs, %d queries", len(w.entries), len(w.engine.Targets), len(w.set.Packs), n)
+	kinds := map[string]int{}
+	var order []string
+	for _, e := range w.entries {
+		if kinds[e.Kind] == 0 {
+			order = append(order, e.Kind)
+		}
+		kinds[e.Kind]++
+	}
+	parts := make([]string, len(order))
+	for i, k := range order {
+		parts[i] = fmt.Sprintf("%s %d", k, kinds[k])
+	}
+	return fmt.Sprintf("%d targets (%s), %d packs, %d queries", len(w.entries), strings.Join(parts, ", "), len(w.set.Packs), n)
 }
 
 // checkTopN makes sure every top_n key names a PostgreSQL query with a top: a misspelt name,

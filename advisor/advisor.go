@@ -164,7 +164,9 @@ func Evaluate(s *facts.Snapshot, checks []Check, cfg *Config, h *History) *Repor
 		ts := TargetState{Name: t.Name, Up: t.Up, Role: string(t.Role), Version: t.Version}
 		for _, c := range s.Clusters {
 			for _, m := range c.Members {
-				if m == t {
+				// a target never reached and given no cluster in the configuration has a
+				// cluster of its own inside the advisor: the report shows none
+				if m == t && (c.SystemID != "" || t.Cluster != "") {
 					ts.Cluster = c.Name
 				}
 			}

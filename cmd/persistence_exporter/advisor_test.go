@@ -87,6 +87,12 @@ func TestAdviseCLI(t *testing.T) {
 	if rep.SchemaVersion != advisor.SchemaVersion || len(rep.Targets) != 2 || rep.MaxSeverity() != advisor.Warning {
 		t.Errorf("JSON report: schema %d, %d targets, max %s", rep.SchemaVersion, len(rep.Targets), rep.MaxSeverity())
 	}
+	for _, tg := range rep.Targets {
+		// the live target's cluster is its system identifier; the dead one's is not known
+		if (tg.Name == "dead") != (tg.Cluster == "") {
+			t.Errorf("target %s (up %v): cluster %q", tg.Name, tg.Up, tg.Cluster)
+		}
+	}
 
 	ok := adviseConfig(t, "advisor:\n  disable: [sequence_exhaustion, redundant_index]\n", false)
 	code, out, errOut = runCLI("advise", "--config.file="+ok, "--format=markdown")

@@ -63,18 +63,38 @@ func Load(file string) (*Config, error) {
 // Parse decodes and checks configuration text; file names it in errors.
 func Parse(file string, data []byte) (*Config, error) {
 	c := &Config{File: file, Advisor: advisor.DefaultConfig()}
-	if err := yamlx.DecodeStrict(file, data, c); err != nil {
-		return nil, err
-	}
 	doc, err := yamlx.Parse(file, data)
 	if err != nil {
-		return nil, err
+		return nil, err // syntax: nothing more can be read
 	}
+	// The file parses, so decoding errors are unknown keys and values of the wrong type; the
+	// rest of the file is decoded all the same and checked too, so that one run reports every
+	// problem. A check's error on a line that has a decoding error, or on the first line of a
+	// mapping that holds one ("set one of dsn" for a misspelt dsn), is left out.
+	decodeErr := yamlx.DecodeStrict(file, data, c)
 	c.doc = doc
 	c.resolvePaths(filepath.Dir(file))
 	v := &validator{doc: doc, names: map[string][]any{}}
 	v.check(c)
-	if err := yamlx.Join(v.errs...); err != nil {
+	errs := []error{decodeErr}
+	bad := map[int]bool{}
+	if j, ok := decodeErr.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			if ye, ok := e.(*yamlx.Error); ok {
+				bad[ye.Line] = true
+				for _, l := range doc.EnclosingLines(ye.Line) {
+					bad[l] = true
+				}
+			}
+		}
+	}
+	for _, e := range v.errs {
+		if ye, ok := e.(*yamlx.Error); ok && bad[ye.Line] {
+			continue
+		}
+		errs = append(errs, e)
+	}
+	if err := yamlx.Join(errs...); err != nil {
 		return nil, err
 	}
 	return c, nil

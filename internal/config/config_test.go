@@ -117,7 +117,11 @@ func TestErrors(t *testing.T) {
       max_connections: 50
       query_timeout: -1s
       lock_timeout: often
-`, []string{`bad.yml:7: targets.postgres[0].lock_timeout: invalid value "often": want a duration such as 30s or 5m`}},
+`, []string{ // one run reports the wrong type and the values out of range alike
+			`bad.yml:5: max_connections 50: want 1 to 20 (the exporter should stay cheap on the server)`,
+			`bad.yml:6: query_timeout -1s must be positive`,
+			`bad.yml:7: targets.postgres[0].lock_timeout: invalid value "often": want a duration such as 30s or 5m`,
+		}},
 		{"ranges", `targets:
   postgres:
     - name: p

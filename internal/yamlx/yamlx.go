@@ -13,6 +13,7 @@ import (
 	"io"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -251,6 +252,32 @@ func valuePathAt(root *yaml.Node, line int, value string) string {
 		return ""
 	}
 	return found[0]
+}
+
+// EnclosingLines are the lines where the mappings that hold something on line begin (a
+// target's "- name: ..." line holds its keys), innermost last.
+func (d *Document) EnclosingLines(line int) []int {
+	var out []int
+	var walk func(n *yaml.Node) bool
+	walk = func(n *yaml.Node) bool {
+		if n.Line == line && n.Kind == yaml.ScalarNode {
+			return true
+		}
+		for _, c := range n.Content {
+			if walk(c) {
+				if n.Kind == yaml.MappingNode && n.Line != line {
+					out = append(out, n.Line)
+				}
+				return true
+			}
+		}
+		return false
+	}
+	if d.Root != nil {
+		walk(d.Root)
+	}
+	slices.Reverse(out)
+	return out
 }
 
 func join(path, key string) string {

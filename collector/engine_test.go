@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"strings"
 	"sync"
@@ -273,4 +274,47 @@ func TestTopN(t *testing.T) {
 	if r := e.Store().Last(key(e.Target("primary"), e.Target("primary").Queries[0])); r == nil || r.Rows.Len() != 5 {
 		t.Errorf("stored result %+v, want all 5 rows", r)
 	}
+}
+
+// TestHungTarget: a server that accepts connections and never answers (a hung host behind a
+// live port) costs its own pg_up and nothing else: the scrape still carries the others.
+func TestHungTarget(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c) // read nothing, answer nothing
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	e := newEngine(t, "pg_stat_database")
+	hung := &Target{Name: "hung", Kind: queries.SourcePostgres, UpMetric: "pg_up",
+		Source:  source(t, "postgres://postgres:Hung-Target-Pw@"+ln.Addr().String()+"/postgres?sslmode=disable"),
+		Queries: e.Targets[0].Queries, Timeout: time.Minute, Parallel: 2}
+	t.Cleanup(hung.Source.Close)
+	text := scrapeText(t, e, ctxT(t, 3*time.Second), append([]*Target{hung}, e.Targets...), true)
+	requireLines(t, text,
+		`pg_up{target="hung"} 0`,
+		`pg_up{target="primary"} 1`,
+		`pg_up{target="replica"} 1`,
+		`pg_stat_database_xact_commit{datid="`,
+	)
+	forbidLines(t, text, `target="hung",`, "Hung-Target-Pw")
 }

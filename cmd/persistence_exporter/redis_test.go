@@ -160,6 +160,21 @@ func TestRedisEndToEnd(t *testing.T) {
 		return ok && v == 1
 	})
 
+	// a Redis that hangs (SIGSTOP: the port accepts, nothing answers): redis_up 0 within the
+	// scrape's deadline, everything else in the same scrape
+	resume := a.Freeze()
+	t.Cleanup(resume)
+	metrics = ex.scrapeUntil(t, "redis_up 0 for the frozen server", func(m string) bool {
+		v, ok := value(m, "redis_up", `target="redis-a"`)
+		return ok && v == 0
+	})
+	resume()
+	for _, want := range []string{`pg_up{target="pg"} 1`, `redis_up{target="redis-b"} 1`, `redis_up{target="cache"} 1`, `pg_stat_database_xact_commit{`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("with redis-a frozen, /metrics lacks %q", want)
+		}
+	}
+
 	// a Redis killed mid-test: its redis_up drops to 0, everything else keeps scraping
 	a.Kill()
 	metrics = ex.scrapeUntil(t, "redis_up 0 for the killed server", func(m string) bool {

@@ -345,6 +345,13 @@ func (s *RedisServer) Stop() { s.proc.stop(syscall.SIGTERM, 10*time.Second) }
 // Kill kills the server (SIGKILL): a crash.
 func (s *RedisServer) Kill() { s.proc.stop(syscall.SIGKILL, 10*time.Second) }
 
+// Freeze stops the server with SIGSTOP: its port still accepts connections, nothing answers
+// (a hung host). The returned function resumes it.
+func (s *RedisServer) Freeze() (resume func()) {
+	_ = s.proc.cmd.Process.Signal(syscall.SIGSTOP)
+	return func() { _ = s.proc.cmd.Process.Signal(syscall.SIGCONT) }
+}
+
 // Stop stops every server and removes the directory.
 func (s *RedisSet) Stop() {
 	for _, srv := range []*RedisServer{s.Sentinel, s.Replica, s.Primary} {

@@ -102,72 +102,50 @@ func New(opts Options) (*Source, error) {
 	if opts.ConfigCheckEvery <= 0 {
 		opts.ConfigCheckEvery = 5 * time.Minute
 	}
+	// one set of options for both kinds of client; go-redis derives each client's own
+	u := &redis.UniversalOptions{
+		ClientName:      ClientName,
+		Protocol:        2,
+		Username:        opts.Username,
+		Password:        opts.Password,
+		MaxRetries:      1,
+		MinRetryBackoff: 10 * time.Millisecond,
+		MaxRetryBackoff: 100 * time.Millisecond,
+		DialTimeout:     opts.Timeout,
+		// go-redis dials 5 times with backoff by default: a dead master or sentinel would eat
+		// the probe's budget
+		DialerRetries: 1,
+		ReadTimeout:   opts.Timeout,
+		WriteTimeout:  opts.Timeout,
+		// the scrape's deadline, not only the socket timeouts, bounds a command
+		ContextTimeoutEnabled: true,
+		PoolSize:              opts.PoolSize,
+		MaxActiveConns:        opts.PoolSize,
+		PipelinePoolSize:      -1,
+		PoolTimeout:           opts.Timeout,
+		ConnMaxIdleTime:       10 * time.Minute,
+		TLSConfig:             opts.TLS,
+		DisableIdentity:       true,
+	}
 	var client *redis.Client
 	if opts.SentinelMaster != "" {
 		if len(opts.SentinelAddrs) == 0 {
 			return nil, errors.New("a sentinel master needs at least one sentinel address")
 		}
-		client = redis.NewFailoverClient(&redis.FailoverOptions{
-			MasterName:       opts.SentinelMaster,
-			SentinelAddrs:    opts.SentinelAddrs,
-			SentinelUsername: opts.SentinelUsername,
-			SentinelPassword: opts.SentinelPassword,
-			ClientName:       ClientName,
-			Protocol:         2,
-			Username:         opts.Username,
-			Password:         opts.Password,
-			DB:               opts.DB, // on the data node; go-redis uses 0 with the sentinels
-			MaxRetries:       1,
-			MinRetryBackoff:  10 * time.Millisecond,
-			MaxRetryBackoff:  100 * time.Millisecond,
-			DialTimeout:      opts.Timeout,
-			// go-redis dials 5 times with backoff by default: a dead master or sentinel
-			// would eat the probe's budget
-			DialerRetries: 1,
-			ReadTimeout:   opts.Timeout,
-			WriteTimeout:  opts.Timeout,
-			// the scrape's deadline, not only the socket timeouts, bounds a command
-			ContextTimeoutEnabled: true,
-			PoolSize:              opts.PoolSize,
-			MaxActiveConns:        opts.PoolSize,
-			PipelinePoolSize:      -1,
-			PoolTimeout:           opts.Timeout,
-			ConnMaxIdleTime:       10 * time.Minute,
-			TLSConfig:             opts.TLS,
-			DisableIdentity:       true,
-		})
+		u.Addrs, u.MasterName = opts.SentinelAddrs, opts.SentinelMaster
+		u.SentinelUsername, u.SentinelPassword = opts.SentinelUsername, opts.SentinelPassword
+		u.DB = opts.DB // on the data node; go-redis uses 0 with the sentinels
+		client = redis.NewFailoverClient(u.Failover())
 	} else {
 		if opts.Addr == "" {
 			return nil, errors.New("no address")
 		}
-		client = redis.NewClient(&redis.Options{
-			Addr:       opts.Addr,
-			ClientName: ClientName,
-			Protocol:   2,
-			Username:   opts.Username,
-			Password:   opts.Password,
-			// not DB: go-redis would SELECT on every new connection, which a sentinel
-			// refuses, and the target would read as down
-			OnConnect:             selectDB(opts.DB),
-			MaxRetries:            1,
-			MinRetryBackoff:       10 * time.Millisecond,
-			MaxRetryBackoff:       100 * time.Millisecond,
-			DialTimeout:           opts.Timeout,
-			DialerRetries:         1,
-			ReadTimeout:           opts.Timeout,
-			WriteTimeout:          opts.Timeout,
-			ContextTimeoutEnabled: true,
-			PoolSize:              opts.PoolSize,
-			MaxActiveConns:        opts.PoolSize,
-			PipelinePoolSize:      -1,
-			PoolTimeout:           opts.Timeout,
-			ConnMaxIdleTime:       10 * time.Minute,
-			TLSConfig:             opts.TLS,
-			DisableIdentity:       true,
-			MaintNotificationsConfig: &maintnotifications.Config{
-				Mode: maintnotifications.ModeDisabled,
-			},
-		})
+		u.Addrs = []string{opts.Addr}
+		// not DB: go-redis would SELECT on every new connection, which a sentinel refuses,
+		// and the target would read as down
+		u.OnConnect = selectDB(opts.DB)
+		u.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+		client = redis.NewClient(u.Simple())
 	}
 	return &Source{client: client, opts: opts, walk: make(chan struct{}, 1), cursors: map[string]uint64{}}, nil
 }

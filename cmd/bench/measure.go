@@ -246,11 +246,16 @@ func measureExporter(ctx context.Context, p *testenv.PGServer, db, name, role st
 	if _, _, err := scrape(url); err != nil { // warm-up: connections, caches
 		return nil, err
 	}
-	cpu0, err := cpuTime(cmd.Process.Pid)
-	if err != nil {
-		return nil, err
+	// the exporter's CPU time and the statements its role has sent, before and after
+	counters := func() (time.Duration, int64, error) {
+		cpu, err := cpuTime(cmd.Process.Pid)
+		if err != nil {
+			return 0, 0, err
+		}
+		calls, err := statementsBy(ctx, p, role)
+		return cpu, calls, err
 	}
-	calls0, err := statementsBy(ctx, p, role)
+	cpu0, calls0, err := counters()
 	if err != nil {
 		return nil, err
 	}
@@ -262,11 +267,7 @@ func measureExporter(ctx context.Context, p *testenv.PGServer, db, name, role st
 		m.wall = append(m.wall, d)
 		m.series = series
 	}
-	cpu1, err := cpuTime(cmd.Process.Pid)
-	if err != nil {
-		return nil, err
-	}
-	calls1, err := statementsBy(ctx, p, role)
+	cpu1, calls1, err := counters()
 	if err != nil {
 		return nil, err
 	}

@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -43,27 +42,9 @@ func writeFile(t *testing.T, dir, name, text string) string {
 	return p
 }
 
-// syncBuffer is a log sink shared by goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type exporter struct {
 	url  string
-	logs *syncBuffer
+	logs *testenv.SyncBuffer
 	adv  *advisor.Runner // nil without PostgreSQL targets; tests run it when they need a report
 }
 
@@ -71,7 +52,7 @@ type exporter struct {
 // logger into a buffer, behind an httptest server.
 func startExporter(t *testing.T, configFile string) *exporter {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testenv.SyncBuffer{}
 	red := &secret.Redactor{}
 	logger := slog.New(red.Handler(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	f := &flags{configFile: configFile, metricsPath: "/metrics", timeoutOffset: 200 * time.Millisecond, defaultTimeout: 5 * time.Second}
@@ -341,7 +322,7 @@ func TestServeWithWebConfig(t *testing.T) {
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	done := make(chan int, 1)
-	var stderr syncBuffer
+	var stderr testenv.SyncBuffer
 	go func() {
 		done <- run([]string{"--config.file=" + cfg, "--web.listen-address=" + addr, "--web.config.file=" + webCfg}, io.Discard, &stderr)
 	}()

@@ -1,7 +1,6 @@
 package elasticsearch_test
 
 import (
-	"bytes"
 	"encoding/base64"
 	"log/slog"
 	"net/http/httptest"
@@ -16,6 +15,7 @@ import (
 	"github.com/persistence-exporter/persistence_exporter/collector"
 	"github.com/persistence-exporter/persistence_exporter/collector/elasticsearch"
 	"github.com/persistence-exporter/persistence_exporter/collector/elasticsearch/estest"
+	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
 
@@ -65,30 +65,13 @@ func target(t *testing.T, name string, srv *estest.Server, opts elasticsearch.Op
 		Source: src, Queries: defaultQueries(t), Timeout: opts.Timeout, Parallel: 2}
 }
 
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 type exporter struct {
 	engine *collector.Engine
-	logs   *logBuffer
+	logs   *testenv.SyncBuffer
 }
 
 func newExporter(targets ...*collector.Target) *exporter {
-	logs := &logBuffer{}
+	logs := &testenv.SyncBuffer{}
 	return &exporter{collector.NewEngine(targets, slog.New(slog.NewTextHandler(logs, nil))), logs}
 }
 

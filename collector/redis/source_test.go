@@ -1,7 +1,6 @@
 package redis
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -114,7 +112,7 @@ func probePort(t testing.TB, s *Source) int {
 // /metrics text and the log.
 func scrapeTargets(t *testing.T, targets ...*collector.Target) (string, string) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testenv.SyncBuffer{}
 	e := collector.NewEngine(targets, slog.New(slog.NewTextHandler(logs, nil)))
 	return scrape(t, e), logs.String()
 }
@@ -134,23 +132,6 @@ func scrape(t *testing.T, e *collector.Engine) string {
 		t.Fatal(err)
 	}
 	return string(b)
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func defaultQueries(t testing.TB) []*queries.Query {
@@ -276,7 +257,7 @@ func checkDefaultPack(t *testing.T, set *testenv.RedisSet) {
 	}
 
 	qs := scrapeQueries(t)
-	logBuf := &syncBuffer{}
+	logBuf := &testenv.SyncBuffer{}
 	e := collector.NewEngine([]*collector.Target{
 		target(t, "primary", direct(set.Primary), qs),
 		target(t, "replica", direct(set.Replica), qs),

@@ -7,11 +7,7 @@ import (
 )
 
 func TestDefaultElasticsearchPack(t *testing.T) {
-	packs, err := Defaults()
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := NewSet(packs, nil)
+	set, err := DefaultSet()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,11 +8,7 @@ import (
 )
 
 func TestDefaultPacksLoad(t *testing.T) {
-	packs, err := Defaults()
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := NewSet(packs, nil)
+	set, err := DefaultSet()
 	if err != nil {
 		t.Fatal(err)
 	}

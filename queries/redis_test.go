@@ -120,11 +120,7 @@ queries:
 }
 
 func TestRedisDefaultPack(t *testing.T) {
-	packs, err := Defaults()
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := NewSet(packs, nil)
+	set, err := DefaultSet()
 	if err != nil {
 		t.Fatal(err)
 	}

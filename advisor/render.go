@@ -65,24 +65,20 @@ func WriteText(w io.Writer, r *Report) error {
 func WriteMarkdown(w io.Writer, r *Report) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# persistence_exporter advisor\n\n%s, %s.\n", r.GeneratedAt.Format(time.RFC3339), summaryLine(r))
-	for _, sev := range []Severity{Critical, Warning, Info} {
-		first := true
-		for _, f := range r.Findings {
-			if f.Severity != sev {
-				continue
+	for _, g := range bySeverity(r) {
+		sev := g.Severity.String()
+		fmt.Fprintf(&b, "\n## %s\n", strings.ToUpper(sev[:1])+sev[1:])
+		for _, tg := range g.Targets {
+			for _, f := range tg.Findings {
+				fmt.Fprintf(&b, "\n### %s: `%s` (%s)\n\n%s\n\n", f.Check, f.Object, where(f), f.Summary)
+				for _, e := range f.Evidence {
+					fmt.Fprintf(&b, "- %s: %s\n", e.Name, e.Value)
+				}
+				if f.Window != nil {
+					fmt.Fprintf(&b, "- window: %s\n", windowText(f.Window))
+				}
+				fmt.Fprintf(&b, "\nFix (%s)%s — %s\n\n```sql\n%s\n```\n", f.Fix.Kind, inDatabase(f.Fix), f.Fix.Why, f.Fix.Text)
 			}
-			if first {
-				fmt.Fprintf(&b, "\n## %s\n", strings.ToUpper(sev.String()[:1])+sev.String()[1:])
-				first = false
-			}
-			fmt.Fprintf(&b, "\n### %s: `%s` (%s)\n\n%s\n\n", f.Check, f.Object, where(f), f.Summary)
-			for _, e := range f.Evidence {
-				fmt.Fprintf(&b, "- %s: %s\n", e.Name, e.Value)
-			}
-			if f.Window != nil {
-				fmt.Fprintf(&b, "- window: %s\n", windowText(f.Window))
-			}
-			fmt.Fprintf(&b, "\nFix (%s)%s — %s\n\n```sql\n%s\n```\n", f.Fix.Kind, inDatabase(f.Fix), f.Fix.Why, f.Fix.Text)
 		}
 	}
 	if len(r.Skipped) > 0 {

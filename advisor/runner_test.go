@@ -3,13 +3,14 @@ package advisor
 import (
 	"bytes"
 	"fmt"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
+
+	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
 )
 
 func TestMetrics(t *testing.T) {
@@ -59,9 +60,5 @@ func TestMetrics(t *testing.T) {
 	if n := strings.Count(text, "persistence_advisor_finding{"); n != 1 {
 		t.Errorf("%d finding series, want 1", n)
 	}
-	cmd := exec.Command("promtool", "check", "metrics")
-	cmd.Stdin = strings.NewReader(text)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Errorf("promtool check metrics: %v\n%s", err, out)
-	}
+	testenv.CheckMetrics(t, text)
 }

@@ -3,11 +3,11 @@ package main
 import (
 	"encoding/base64"
 	"fmt"
-	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/persistence-exporter/persistence_exporter/collector/elasticsearch/estest"
+	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
 )
 
 // Secrets of the Elasticsearch targets: none may show in anything the exporter writes.
@@ -98,11 +98,7 @@ func TestEndToEndElasticsearch(t *testing.T) {
 			t.Errorf("a down target has %q", line)
 		}
 	}
-	cmd := exec.Command("promtool", "check", "metrics")
-	cmd.Stdin = strings.NewReader(metrics)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Errorf("promtool check metrics: %v\n%s", err, out)
-	}
+	testenv.CheckMetrics(t, metrics)
 
 	probe := ex.get(t, "/probe?target=visibility717")
 	if !strings.Contains(probe, "\nelasticsearch_up 1\n") || strings.Contains(probe, "target=") {

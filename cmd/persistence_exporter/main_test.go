@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -173,11 +172,7 @@ func TestEndToEnd(t *testing.T) {
 		}
 	}
 	// a real promtool must find nothing wrong
-	cmd := exec.Command("promtool", "check", "metrics")
-	cmd.Stdin = strings.NewReader(metrics)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Errorf("promtool check metrics: %v\n%s", err, out)
-	}
+	testenv.CheckMetrics(t, metrics)
 
 	probe := ex.get(t, "/probe?target=replica1")
 	if !strings.Contains(probe, "\npg_up 1\n") || strings.Contains(probe, "target=") {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -136,11 +135,7 @@ func TestRedisEndToEnd(t *testing.T) {
 			t.Errorf("a Redis query failed: %s", line)
 		}
 	}
-	cmd := exec.Command("promtool", "check", "metrics")
-	cmd.Stdin = strings.NewReader(metrics)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Errorf("promtool check metrics: %v\n%s", err, out)
-	}
+	testenv.CheckMetrics(t, metrics)
 	if probe := ex.get(t, "/probe?target=cache"); !strings.Contains(probe, "\nredis_up 1\n") || strings.Contains(probe, `target="`) {
 		t.Errorf("/probe?target=cache:\n%.1500s", probe)
 	}

@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"log/slog"
 	"net/http/httptest"
-	"os/exec"
 	"sort"
 	"strconv"
 	"strings"
@@ -159,11 +158,7 @@ func (s scraped) expect(t *testing.T, want float64, metric string, labels ...str
 // promtool must find nothing wrong with what the exporter writes.
 func promtoolCheck(t *testing.T, text string) {
 	t.Helper()
-	cmd := exec.Command("promtool", "check", "metrics")
-	cmd.Stdin = strings.NewReader(text)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Errorf("promtool check metrics: %v\n%s", err, out)
-	}
+	testenv.CheckMetrics(t, text)
 }
 
 // noQueryErrors checks that every query that ran on the target succeeded.

@@ -161,11 +161,7 @@ func TestDefaultPack(t *testing.T) {
 	if value(t, s, "pgbackrest_stanza_info,pg_version=15,stanza=temporal,system_identifier="+sysid+",target=backups") != 1 {
 		t.Errorf("no pgbackrest_stanza_info for system identifier %s", sysid)
 	}
-	cmd := exec.Command("promtool", "check", "metrics")
-	cmd.Stdin = strings.NewReader(text)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Errorf("promtool check metrics: %v\n%s", err, out)
-	}
+	testenv.CheckMetrics(t, text)
 }
 
 // TestHungRepository: a pgbackrest that hangs (a repository on a dead NFS mount, say) is

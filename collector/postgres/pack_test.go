@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"slices"
 	"sort"
 	"strings"
@@ -122,11 +121,7 @@ func TestDefaultPackOnEveryVersion(t *testing.T) {
 			if !has(families, "pg_stat_statements_calls_total", "legacy", nil) {
 				t.Error("pg_stat_statements on the old extension version gave no metrics")
 			}
-			cmd := exec.Command("promtool", "check", "metrics")
-			cmd.Stdin = strings.NewReader(text)
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Errorf("promtool check metrics: %v\n%s", err, out)
-			}
+			testenv.CheckMetrics(t, text)
 		})
 	}
 }

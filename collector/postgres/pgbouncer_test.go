@@ -2,14 +2,13 @@ package postgres
 
 import (
 	"log/slog"
-	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/persistence-exporter/persistence_exporter/collector"
+	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
 
@@ -95,9 +94,5 @@ func TestPgbouncerPack(t *testing.T) {
 	if v, ok := value(t, text, "pgbouncer_config_default_pool_size", "pooler"); !ok || v != 5 {
 		t.Errorf("pgbouncer_config_default_pool_size = %v, want 5 (testenv's setting)", v)
 	}
-	cmd := exec.Command("promtool", "check", "metrics")
-	cmd.Stdin = strings.NewReader(text)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Errorf("promtool check metrics: %v\n%s", err, out)
-	}
+	testenv.CheckMetrics(t, text)
 }

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -379,11 +378,7 @@ func checkDefaultPack(t *testing.T, set *testenv.RedisSet) {
 
 func promtool(t *testing.T, metrics string) {
 	t.Helper()
-	cmd := exec.Command("promtool", "check", "metrics")
-	cmd.Stdin = strings.NewReader(metrics)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Errorf("promtool check metrics: %v\n%s", err, out)
-	}
+	testenv.CheckMetrics(t, metrics)
 }
 
 func waitFor(ctx context.Context, f func() error) error {

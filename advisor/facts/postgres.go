@@ -176,12 +176,7 @@ type IndexDef struct {
 
 // IndexDefs returns pg_index_definitions.
 func (t *Target) IndexDefs() []IndexDef {
-	r := t.Rows("pg_index_definitions")
-	if r == nil {
-		return nil
-	}
-	out := make([]IndexDef, 0, r.Len())
-	for i := range r.Len() {
+	return each(t.Rows("pg_index_definitions"), func(r *Rows, i int) IndexDef {
 		d := IndexDef{
 			Relation:       Relation{r.Str(i, "datname"), r.Str(i, "schemaname"), r.Str(i, "indexrelname")},
 			Table:          r.Str(i, "relname"),
@@ -200,9 +195,8 @@ func (t *Target) IndexDefs() []IndexDef {
 		if c := r.Str(i, "key_columns"); c != "" {
 			d.Columns = strings.Split(c, ",")
 		}
-		out = append(out, d)
-	}
-	return out
+		return d
+	})
 }
 
 // Statement is one normalized statement's counters since pg_stat_statements was reset.
@@ -216,18 +210,12 @@ func (s Statement) Key() string { return s.Database + "\x00" + s.User + "\x00" +
 
 // Statements returns pg_stat_statements_advisor: the slowest and most expensive statements.
 func (t *Target) Statements() []Statement {
-	r := t.Rows("pg_stat_statements_advisor")
-	if r == nil {
-		return nil
-	}
-	out := make([]Statement, 0, r.Len())
-	for i := range r.Len() {
-		out = append(out, Statement{
+	return each(t.Rows("pg_stat_statements_advisor"), func(r *Rows, i int) Statement {
+		return Statement{
 			QueryID: r.Str(i, "queryid"), Database: r.Str(i, "datname"), User: r.Str(i, "user"),
 			Text: r.Str(i, "query"), Calls: r.Float(i, "calls"), Seconds: r.Float(i, "seconds"),
-		})
-	}
-	return out
+		}
+	})
 }
 
 // StatementsReset is when pg_stat_statements was last reset (zero when unknown).
@@ -248,20 +236,14 @@ type Standby struct {
 
 // Standbys returns the primary's pg_stat_replication.
 func (t *Target) Standbys() []Standby {
-	r := t.Rows("pg_stat_replication")
-	if r == nil {
-		return nil
-	}
-	out := make([]Standby, 0, r.Len())
-	for i := range r.Len() {
-		out = append(out, Standby{
+	return each(t.Rows("pg_stat_replication"), func(r *Rows, i int) Standby {
+		return Standby{
 			Name: r.Str(i, "application_name"), ClientAddr: r.Str(i, "client_addr"),
 			State: r.Str(i, "state"), SyncState: r.Str(i, "sync_state"), Slot: r.Str(i, "slot_name"),
 			SentLagBytes: r.Float(i, "sent_lag_bytes"), ReplayLagBytes: r.Float(i, "replay_lag_bytes"),
 			ReplayLagSeconds: r.Float(i, "replay_lag_seconds"),
-		})
-	}
-	return out
+		}
+	})
 }
 
 // Recovery is a replica's view of its replication (pg_replication).
@@ -295,18 +277,12 @@ type Slot struct {
 
 // Slots returns pg_replication_slots.
 func (t *Target) Slots() []Slot {
-	r := t.Rows("pg_replication_slots")
-	if r == nil {
-		return nil
-	}
-	out := make([]Slot, 0, r.Len())
-	for i := range r.Len() {
-		out = append(out, Slot{
+	return each(t.Rows("pg_replication_slots"), func(r *Rows, i int) Slot {
+		return Slot{
 			Name: r.Str(i, "slot_name"), Type: r.Str(i, "slot_type"), Database: r.Str(i, "database"),
 			WALStatus: r.Str(i, "wal_status"), Active: r.Bool(i, "active"), RetainedBytes: r.Float(i, "retained_bytes"),
-		})
-	}
-	return out
+		}
+	})
 }
 
 // Setting is a server parameter.
@@ -401,17 +377,11 @@ type Session struct {
 
 // LongSessions returns the oldest transactions.
 func (t *Target) LongSessions() []Session {
-	r := t.Rows("pg_stat_activity_long")
-	if r == nil {
-		return nil
-	}
-	out := make([]Session, 0, r.Len())
-	for i := range r.Len() {
-		out = append(out, Session{PID: int64(r.Float(i, "pid")), Database: r.Str(i, "datname"), User: r.Str(i, "usename"),
+	return each(t.Rows("pg_stat_activity_long"), func(r *Rows, i int) Session {
+		return Session{PID: int64(r.Float(i, "pid")), Database: r.Str(i, "datname"), User: r.Str(i, "usename"),
 			Application: r.Str(i, "application_name"), State: r.Str(i, "state"),
-			XactAge: r.Float(i, "xact_age"), StateAge: r.Float(i, "state_age"), Query: r.Str(i, "query")})
-	}
-	return out
+			XactAge: r.Float(i, "xact_age"), StateAge: r.Float(i, "state_age"), Query: r.Str(i, "query")}
+	})
 }
 
 // Connections is the use of connection slots.
@@ -436,17 +406,11 @@ type Sequence struct {
 
 // Sequences returns pg_sequences.
 func (t *Target) Sequences() []Sequence {
-	r := t.Rows("pg_sequences")
-	if r == nil {
-		return nil
-	}
-	out := make([]Sequence, 0, r.Len())
-	for i := range r.Len() {
-		out = append(out, Sequence{Relation: Relation{r.Str(i, "datname"), r.Str(i, "schemaname"), r.Str(i, "sequencename")},
+	return each(t.Rows("pg_sequences"), func(r *Rows, i int) Sequence {
+		return Sequence{Relation: Relation{r.Str(i, "datname"), r.Str(i, "schemaname"), r.Str(i, "sequencename")},
 			DataType: r.Str(i, "data_type"), LastValue: r.Float(i, "last_value"), UsedRatio: r.Float(i, "used_ratio"),
-			Cycle: r.Bool(i, "cycle")})
-	}
-	return out
+			Cycle: r.Bool(i, "cycle")}
+	})
 }
 
 // Bloat is the estimated, and maybe measured, bloat of a table or index.
@@ -461,12 +425,7 @@ type Bloat struct {
 }
 
 func (t *Target) bloat(query string, index bool) []Bloat {
-	r := t.Rows(query)
-	if r == nil {
-		return nil
-	}
-	out := make([]Bloat, 0, r.Len())
-	for i := range r.Len() {
+	return each(t.Rows(query), func(r *Rows, i int) Bloat {
 		b := Bloat{Bytes: r.Float(i, "bytes"), BloatBytes: r.Float(i, "bloat_bytes"), EstimateRatio: r.Float(i, "bloat_ratio")}
 		b.Measured, b.HasMeasured = r.Num(i, "measured_ratio")
 		if index {
@@ -475,9 +434,8 @@ func (t *Target) bloat(query string, index bool) []Bloat {
 		} else {
 			b.Relation = Relation{r.Str(i, "datname"), r.Str(i, "schemaname"), r.Str(i, "relname")}
 		}
-		out = append(out, b)
-	}
-	return out
+		return b
+	})
 }
 
 // TableBloat returns pg_table_bloat.
@@ -485,3 +443,15 @@ func (t *Target) TableBloat() []Bloat { return t.bloat("pg_table_bloat", false) 
 
 // IndexBloat returns pg_index_bloat.
 func (t *Target) IndexBloat() []Bloat { return t.bloat("pg_index_bloat", true) }
+
+// each decodes every row of a result with f; nil when the target has no result for the query.
+func each[T any](r *Rows, f func(r *Rows, i int) T) []T {
+	if r == nil {
+		return nil
+	}
+	out := make([]T, 0, r.Len())
+	for i := range r.Len() {
+		out = append(out, f(r, i))
+	}
+	return out
+}

@@ -138,11 +138,29 @@ func divide(a, b any) any {
 	return x / y
 }
 
-// Elasticsearch byte size units (binary multiples, as in its ByteSizeValue).
-var byteUnits = []struct {
+// unit is a suffix of an Elasticsearch value and what one of it is in base units.
+type unit struct {
 	suffix string
 	mult   float64
-}{
+}
+
+// withUnit reads "1.5gb" or "30s" by the first unit whose suffix s ends with: the number
+// times the unit, or false when no unit fits or the number is negative or not one.
+func withUnit(s string, units []unit) (float64, bool) {
+	for _, u := range units {
+		if num, found := strings.CutSuffix(s, u.suffix); found {
+			f, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+			if err != nil || f < 0 {
+				return 0, false
+			}
+			return f * u.mult, true
+		}
+	}
+	return 0, false
+}
+
+// Elasticsearch byte size units (binary multiples, as in its ByteSizeValue).
+var byteUnits = []unit{
 	{"pb", 1 << 50}, {"tb", 1 << 40}, {"gb", 1 << 30}, {"mb", 1 << 20}, {"kb", 1 << 10}, {"b", 1},
 }
 
@@ -160,23 +178,14 @@ func byteSize(v any) any {
 	if s == "0" {
 		return float64(0)
 	}
-	for _, u := range byteUnits {
-		if num, found := strings.CutSuffix(s, u.suffix); found {
-			f, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
-			if err != nil || f < 0 {
-				return nil
-			}
-			return math.Round(f * u.mult)
-		}
+	if f, ok := withUnit(s, byteUnits); ok {
+		return math.Round(f)
 	}
 	return nil
 }
 
 // Elasticsearch time units (its TimeValue), longest suffix first.
-var timeUnits = []struct {
-	suffix string
-	secs   float64
-}{
+var timeUnits = []unit{
 	{"nanos", 1e-9}, {"micros", 1e-6}, {"ms", 1e-3}, {"d", 86400}, {"h", 3600}, {"m", 60}, {"s", 1},
 }
 
@@ -197,14 +206,8 @@ func seconds(v any) any {
 		}
 		return f
 	}
-	for _, u := range timeUnits {
-		if num, found := strings.CutSuffix(s, u.suffix); found {
-			f, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
-			if err != nil || f < 0 {
-				return nil
-			}
-			return f * u.secs
-		}
+	if f, ok := withUnit(s, timeUnits); ok {
+		return f
 	}
 	return nil
 }

@@ -51,20 +51,14 @@ func (t *Table) HasSize() bool { return t.hasSize }
 
 // Tables returns pg_stat_user_tables, with sizes from pg_table_sizes when available.
 func (t *Target) Tables() []Table {
-	r := t.Rows("pg_stat_user_tables")
-	if r == nil {
-		return nil
-	}
-	type key struct{ db, schema, name string }
-	sizes := map[key][3]float64{}
+	sizes := map[Relation][3]float64{}
 	if s := t.Rows("pg_table_sizes"); s != nil {
 		for i := range s.Len() {
-			sizes[key{s.Str(i, "datname"), s.Str(i, "schemaname"), s.Str(i, "relname")}] =
+			sizes[Relation{s.Str(i, "datname"), s.Str(i, "schemaname"), s.Str(i, "relname")}] =
 				[3]float64{s.Float(i, "table_bytes"), s.Float(i, "index_bytes"), s.Float(i, "toast_bytes")}
 		}
 	}
-	out := make([]Table, 0, r.Len())
-	for i := range r.Len() {
+	return each(t.Rows("pg_stat_user_tables"), func(r *Rows, i int) Table {
 		tb := Table{
 			Relation:        Relation{r.Str(i, "datname"), r.Str(i, "schemaname"), r.Str(i, "relname")},
 			SeqScan:         r.Float(i, "seq_scan"),
@@ -87,12 +81,11 @@ func (t *Target) Tables() []Table {
 			Options:         parseOptions(r.Str(i, "reloptions")),
 		}
 		tb.AutoanalyzeCount = r.Float(i, "autoanalyze_count")
-		if sz, ok := sizes[key{tb.Database, tb.Schema, tb.Name}]; ok {
+		if sz, ok := sizes[tb.Relation]; ok {
 			tb.SizeBytes, tb.IndexBytes, tb.ToastBytes, tb.hasSize = sz[0], sz[1], sz[2], true
 		}
-		out = append(out, tb)
-	}
-	return out
+		return tb
+	})
 }
 
 // parseOptions reads reloptions ("fillfactor=70,autovacuum_enabled=off").
@@ -123,19 +116,13 @@ const blockSize = 8192
 // Indexes returns pg_stat_user_indexes, with sizes from pg_index_sizes when available, else
 // estimated from relpages.
 func (t *Target) Indexes() []Index {
-	r := t.Rows("pg_stat_user_indexes")
-	if r == nil {
-		return nil
-	}
-	type key struct{ db, schema, name string }
-	sizes := map[key]float64{}
+	sizes := map[Relation]float64{}
 	if s := t.Rows("pg_index_sizes"); s != nil {
 		for i := range s.Len() {
-			sizes[key{s.Str(i, "datname"), s.Str(i, "schemaname"), s.Str(i, "indexrelname")}] = s.Float(i, "size_bytes")
+			sizes[Relation{s.Str(i, "datname"), s.Str(i, "schemaname"), s.Str(i, "indexrelname")}] = s.Float(i, "size_bytes")
 		}
 	}
-	out := make([]Index, 0, r.Len())
-	for i := range r.Len() {
+	return each(t.Rows("pg_stat_user_indexes"), func(r *Rows, i int) Index {
 		ix := Index{
 			Relation:         Relation{r.Str(i, "datname"), r.Str(i, "schemaname"), r.Str(i, "indexrelname")},
 			Table:            r.Str(i, "relname"),
@@ -145,15 +132,14 @@ func (t *Target) Indexes() []Index {
 			Valid:            r.Bool(i, "is_valid"),
 			ConstraintBacked: r.Bool(i, "constraint_backed"),
 		}
-		size, ok := sizes[key{ix.Database, ix.Schema, ix.Name}]
+		size, ok := sizes[ix.Relation]
 		if !ok {
 			// no size query result (yet): the page count of the last VACUUM or ANALYZE
 			size = r.Float(i, "relpages") * blockSize
 		}
 		ix.SizeBytes = size
-		out = append(out, ix)
-	}
-	return out
+		return ix
+	})
 }
 
 // IndexDef is an index's definition.
@@ -319,24 +305,18 @@ type Database struct {
 
 // Databases returns pg_database with pg_stat_database's stats_reset.
 func (t *Target) Databases() []Database {
-	r := t.Rows("pg_database")
-	if r == nil {
-		return nil
-	}
 	resets := map[string]time.Time{}
 	if s := t.Rows("pg_stat_database"); s != nil {
 		for i := range s.Len() {
 			resets[s.Str(i, "datname")] = s.Time(i, "stats_reset")
 		}
 	}
-	out := make([]Database, 0, r.Len())
-	for i := range r.Len() {
+	return each(t.Rows("pg_database"), func(r *Rows, i int) Database {
 		d := Database{Name: r.Str(i, "datname"), SizeBytes: r.Float(i, "size_bytes"),
 			FrozenXIDAge: r.Float(i, "datfrozenxid_age"), MinMXIDAge: r.Float(i, "datminmxid_age")}
 		d.StatsReset = resets[d.Name]
-		out = append(out, d)
-	}
-	return out
+		return d
+	})
 }
 
 // StartTime is when the server started (zero when unknown).

@@ -44,7 +44,7 @@ func parseCompat(doc *yamlx.Document, data []byte) (*Pack, error) {
 		return nil, yamlx.Errorf(doc.File, doc.Root.Line, "a pack is a mapping with a \"queries\" list (or a postgres_exporter queries.yaml)")
 	}
 	var raw map[string]compatQuery
-	if err := yamlx.DecodeStrict(doc.File, data, &raw); err != nil {
+	if err := doc.DecodeStrict(data, &raw); err != nil {
 		return nil, err
 	}
 	names := make([]string, 0, len(raw))

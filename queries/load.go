@@ -50,7 +50,7 @@ func Parse(file string, data []byte) (*Pack, error) {
 
 func parseNative(doc *yamlx.Document, data []byte) (*Pack, error) {
 	var pf packFile
-	if err := yamlx.DecodeStrict(doc.File, data, &pf); err != nil {
+	if err := doc.DecodeStrict(data, &pf); err != nil {
 		return nil, err
 	}
 	p := &Pack{File: doc.File, Source: pf.Source, Queries: pf.Queries}

@@ -71,20 +71,22 @@ func Parse(file string, data []byte) (*Config, error) {
 	// rest of the file is decoded all the same and checked too, so that one run reports every
 	// problem. A check's error on a line that has a decoding error, or on the first line of a
 	// mapping that holds one ("set one of dsn" for a misspelt dsn), is left out.
-	decodeErr := yamlx.DecodeStrict(file, data, c)
+	decodeErr := doc.DecodeStrict(data, c)
 	c.doc = doc
 	c.resolvePaths(filepath.Dir(file))
 	v := &validator{doc: doc, names: map[string][]any{}}
 	v.check(c)
 	errs := []error{decodeErr}
 	bad := map[int]bool{}
+	decodeErrs := []error{decodeErr}
 	if j, ok := decodeErr.(interface{ Unwrap() []error }); ok {
-		for _, e := range j.Unwrap() {
-			if ye, ok := e.(*yamlx.Error); ok {
-				bad[ye.Line] = true
-				for _, l := range doc.EnclosingLines(ye.Line) {
-					bad[l] = true
-				}
+		decodeErrs = j.Unwrap()
+	}
+	for _, e := range decodeErrs {
+		if ye, ok := e.(*yamlx.Error); ok {
+			bad[ye.Line] = true
+			for _, l := range doc.EnclosingLines(ye.Line) {
+				bad[l] = true
 			}
 		}
 	}

@@ -229,6 +229,7 @@ advisor:
 			`bad.yml:11: missing_index_min_seq_scans must not be negative, not -3`,
 			`bad.yml:12: wraparound_critical 5e+09: want a transaction ID age above 0 and below 2^31 (2147483648, where writes stop)`,
 		}},
+		{"empty file", ``, []string{`bad.yml: the file is empty`}}, // and nothing else: no "no targets" echo
 		{"dsn does not parse", `targets:
   postgres:
     - name: p

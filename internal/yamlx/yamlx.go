@@ -94,13 +94,19 @@ func DecodeStrict(file string, data []byte, out any) error {
 	if err != nil {
 		return err
 	}
-	if doc.Root == nil {
-		return Errorf(file, 0, "the file is empty")
+	return doc.DecodeStrict(data, out)
+}
+
+// DecodeStrict is DecodeStrict for a file already parsed into d (data are its bytes), so that
+// callers holding the node tree do not parse the file twice.
+func (d *Document) DecodeStrict(data []byte, out any) error {
+	if d.Root == nil {
+		return Errorf(d.File, 0, "the file is empty")
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(out); err != nil && !errors.Is(err, io.EOF) {
-		return convert(file, doc.Root, reflect.TypeOf(out), err)
+		return convert(d.File, d.Root, reflect.TypeOf(out), err)
 	}
 	return nil
 }

@@ -35,6 +35,14 @@ type GatherEnder interface {
 	EndGather()
 }
 
+// Scheduler is implemented by a source that queues queries on its own connections (lanes
+// that keep a connection for cheap queries however many slow ones wait): the engine then
+// starts every query of a gather at once, so that a query stuck in the source never holds
+// one of the gather's Parallel workers that the others need.
+type Scheduler interface {
+	SchedulesQueries()
+}
+
 // Target is one watched server.
 type Target struct {
 	Name string
@@ -127,6 +135,9 @@ func key(t *Target, q *queries.Query) string { return t.Name + "\x00" + q.Name }
 // in this snapshot and finish in the background.
 func (e *Engine) Gather(ctx context.Context, t *Target) *Snapshot {
 	snap := &Snapshot{Target: t, At: time.Now()}
+	if dl, ok := ctx.Deadline(); ok {
+		ctx = queries.WithScrapeDeadline(ctx, dl)
+	}
 	start := time.Now()
 	info, err := shared(ctx, &e.probes, t.Name, t.Timeout, t.Source.Probe)
 	snap.ProbeDuration = time.Since(start)
@@ -161,6 +172,9 @@ func (e *Engine) Gather(ctx context.Context, t *Target) *Snapshot {
 	}
 	snap.Results = make([]*Result, len(jobs))
 	parallel := max(t.Parallel, 1)
+	if _, ok := t.Source.(Scheduler); ok {
+		parallel = len(jobs)
+	}
 	next := make(chan job)
 	var wg sync.WaitGroup
 	for range min(parallel, len(jobs)) {

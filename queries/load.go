@@ -103,6 +103,10 @@ func (b *Body) validate(source string) []string {
 		msgs = append(msgs, b.Redis.validate()...)
 	case b.Exec != nil && want == "exec":
 		msgs = append(msgs, b.Exec.validate()...)
+	case strings.TrimSpace(b.SQL) != "" && want == "sql":
+		if msg := checkReadSQL(source, b.SQL); msg != "" {
+			msgs = append(msgs, msg)
+		}
 	}
 	return msgs
 }

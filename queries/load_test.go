@@ -273,8 +273,8 @@ func TestPlan(t *testing.T) {
     requires: [extension:pg_stat_statements]
     min_version: 130000
     variants:
-      - {max_version: 170000, sql: old}
-      - {min_version: 170000, sql: new}
+      - {max_version: 170000, sql: SELECT old}
+      - {min_version: 170000, sql: SELECT new}
     columns: [{name: c, usage: gauge}]
 `)
 	q := p.Queries[0]
@@ -284,8 +284,8 @@ func TestPlan(t *testing.T) {
 		sql, skip     string
 		missingLength int
 	}{
-		{ServerInfo{Version: 150004, Role: RolePrimary, Features: pss}, "old", "", 0},
-		{ServerInfo{Version: 170000, Role: RolePrimary, Features: pss}, "new", "", 0},
+		{ServerInfo{Version: 150004, Role: RolePrimary, Features: pss}, "SELECT old", "", 0},
+		{ServerInfo{Version: 170000, Role: RolePrimary, Features: pss}, "SELECT new", "", 0},
 		{ServerInfo{Version: 120000, Role: RolePrimary, Features: pss}, "", "server version 120000 is outside [130000, ∞)", 0},
 		{ServerInfo{Version: 150004, Role: RoleReplica, Features: pss}, "", "runs only on primary, server is replica", 0},
 		{ServerInfo{Version: 150004, Role: RolePrimary}, "", "server lacks extension:pg_stat_statements", 1},
@@ -373,13 +373,13 @@ func TestVariantsByExtensionVersion(t *testing.T) {
     help: h
     requires: [extension:pg_stat_statements]
     variants:
-      - {requires: ["extension:pg_stat_statements>=1.11"], sql: new}
-      - {requires: ["extension:pg_stat_statements>=1.8"], sql: mid}
-      - {sql: old}
+      - {requires: ["extension:pg_stat_statements>=1.11"], sql: SELECT new}
+      - {requires: ["extension:pg_stat_statements>=1.8"], sql: SELECT mid}
+      - {sql: SELECT old}
     columns: [{name: c, usage: gauge}]
 `)
 	q := p.Queries[0]
-	for ext, want := range map[string]string{"1.12": "new", "1.11": "new", "1.10": "mid", "1.8": "mid", "1.7": "old"} {
+	for ext, want := range map[string]string{"1.12": "SELECT new", "1.11": "SELECT new", "1.10": "SELECT mid", "1.8": "SELECT mid", "1.7": "SELECT old"} {
 		body, skip, _ := q.Plan(ServerInfo{Version: 170000, Features: map[string]string{"extension:pg_stat_statements": ext}})
 		if body == nil || body.SQL != want {
 			t.Errorf("extension %s: %+v %q, want %q", ext, body, skip, want)

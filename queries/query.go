@@ -6,6 +6,7 @@
 package queries
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strconv"
@@ -388,3 +389,19 @@ func joinRoles(rs []Role) string {
 // in pg_stat_activity, pg_stat_statements and the server log, and the advisor leaves them out
 // of its statement checks.
 const StatementTag = "/* persistence_exporter "
+
+type scrapeDeadlineKey struct{}
+
+// WithScrapeDeadline records when the scrape that asks for queries must have its answer. A
+// query's execution is detached from the scrape (it may finish for the next one), but a
+// source can use the scrape's deadline to bound what would hold others up, such as a wait
+// for a lock.
+func WithScrapeDeadline(ctx context.Context, deadline time.Time) context.Context {
+	return context.WithValue(ctx, scrapeDeadlineKey{}, deadline)
+}
+
+// ScrapeDeadline returns the deadline WithScrapeDeadline recorded.
+func ScrapeDeadline(ctx context.Context) (time.Time, bool) {
+	d, ok := ctx.Value(scrapeDeadlineKey{}).(time.Time)
+	return d, ok
+}

@@ -30,11 +30,11 @@ func (h Hypothetical) TestIndex(ctx context.Context, target, db, createIndex, qu
 // (it works on a read-only session and on a replica); it is reset before the connection goes
 // back to the pool. No real index is ever created.
 func (s *Source) HypotheticalIndex(ctx context.Context, db, createIndex, query string) (before, after float64, err error) {
-	pool, exts, err := s.database(ctx, db)
+	d, exts, err := s.database(ctx, db)
 	if err != nil {
 		return 0, 0, err
 	}
-	if pool == nil {
+	if d == nil {
 		return 0, 0, fmt.Errorf("the exporter may not connect to database %s", db)
 	}
 	if _, ok := exts["extension:hypopg"]; !ok {
@@ -43,25 +43,20 @@ func (s *Source) HypotheticalIndex(ctx context.Context, db, createIndex, query s
 	if !strings.HasPrefix(strings.TrimSpace(strings.ToUpper(createIndex)), "CREATE INDEX ") {
 		return 0, 0, errors.New("not a CREATE INDEX statement")
 	}
-	conn, err := pool.Acquire(ctx)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer conn.Release()
-	c := conn.Conn()
-	if before, err = planCost(ctx, c, query); err != nil {
-		return 0, 0, err
-	}
-	if _, err := c.Exec(ctx, queries.StatementTag+"hypopg */ SELECT * FROM hypopg_create_index($1)", createIndex); err != nil {
-		return 0, 0, fmt.Errorf("hypopg_create_index: %w", err)
-	}
-	defer func() {
-		if _, rerr := c.Exec(context.WithoutCancel(ctx), "SELECT hypopg_reset()"); rerr != nil {
-			// a session that may hold a hypothetical index is not given back
-			_ = c.Close(context.WithoutCancel(ctx))
+	// planning takes locks on the query's tables: the locking lane. The hypothetical index
+	// lives in the session's memory, not in the transaction: hypopg_reset() ends it.
+	err = s.transaction(ctx, d, "EXPLAIN "+query, "SELECT hypopg_reset()", func(ctx context.Context, c *pgx.Conn) error {
+		var err error
+		if before, err = planCost(ctx, c, query); err != nil {
+			return err
 		}
-	}()
-	if after, err = planCost(ctx, c, query); err != nil {
+		if _, err := c.Exec(ctx, queries.StatementTag+"hypopg */ SELECT * FROM hypopg_create_index($1)", createIndex); err != nil {
+			return fmt.Errorf("hypopg_create_index: %w", err)
+		}
+		after, err = planCost(ctx, c, query)
+		return err
+	})
+	if err != nil {
 		return 0, 0, err
 	}
 	return before, after, nil

@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -64,15 +65,20 @@ func (f *Filter) Allows(name string) bool {
 
 // Source runs queries on one PostgreSQL server.
 type Source struct {
-	pool  *pgxpool.Pool // the DSN's database
-	cfg   *pgxpool.Config
-	dsnDB string
-	opts  Options
-	probe func(ctx context.Context) (queries.ServerInfo, error)
+	pool *pgxpool.Pool // the DSN's database
+	main *database     // the same pool, with its lanes
+	// probePool is the probe's own connection: the probe never queues behind a query
+	probePool *pgxpool.Pool
+	probeDB   *database // the same, for pgbouncer's probe, which goes through query
+	cfg       *pgxpool.Config
+	dsnDB     string
+	opts      Options
+	probe     func(ctx context.Context) (queries.ServerInfo, error)
 	// pgbouncer is set for pgbouncer's admin console
 	pgbouncer bool
 	log       *slog.Logger
 	sizes     sync.Map // statement -> rows of its last result
+	locks     sync.Map // statement -> true once it was seen waiting for or holding a user relation's lock
 
 	mu        sync.Mutex
 	version   int                  // server_version_num, from the last probe
@@ -81,9 +87,10 @@ type Source struct {
 	skipped   map[string]bool      // databases the exporter may not connect to (logged once)
 }
 
-// database is a watched database other than the DSN's: one connection, kept between scrapes.
+// database is a watched database: a small pool kept between scrapes, and its lanes.
 type database struct {
 	pool   *pgxpool.Pool
+	lanes  *lanes
 	exts   map[string]string
 	extsAt time.Time
 }
@@ -133,11 +140,19 @@ func newSource(cfg *pgxpool.Config, opts Options) (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating the connection pool: %w", err)
 	}
+	probeCfg := cfg.Copy()
+	probeCfg.MaxConns = 1
+	probePool, err := pgxpool.NewWithConfig(context.Background(), probeCfg)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("creating the probe's connection pool: %w", err)
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Source{pool: pool, cfg: cfg, dsnDB: cfg.ConnConfig.Database, opts: opts, log: log,
+	return &Source{pool: pool, main: &database{pool: pool, lanes: newLanes(int(cfg.MaxConns))}, probePool: probePool,
+		probeDB: &database{pool: probePool, lanes: newLanes(1)}, cfg: cfg, dsnDB: cfg.ConnConfig.Database, opts: opts, log: log,
 		others: map[string]*database{}, skipped: map[string]bool{}}, nil
 }
 
@@ -147,6 +162,9 @@ const ProbeSQL = `SELECT current_setting('server_version_num')::int,
        coalesce((SELECT array_agg(extname || '=' || extversion) FROM pg_extension), '{}'),
        coalesce((SELECT array_agg(datname::text ORDER BY datname) FROM pg_database
                  WHERE datallowconn AND NOT datistemplate), '{}')`
+
+// SchedulesQueries tells the engine that the source queues queries on its lanes itself.
+func (s *Source) SchedulesQueries() {}
 
 // Probe checks that the server answers and reports its version, role and extensions.
 func (s *Source) Probe(ctx context.Context) (queries.ServerInfo, error) { return s.probe(ctx) }
@@ -161,7 +179,7 @@ func (s *Source) probePostgres(ctx context.Context) (queries.ServerInfo, error) 
 		dbs      []string
 	)
 	scan := func() error {
-		return s.pool.QueryRow(ctx, ProbeSQL).Scan(&info.Version, &recovery, &exts, &dbs)
+		return s.probePool.QueryRow(ctx, ProbeSQL).Scan(&info.Version, &recovery, &exts, &dbs)
 	}
 	err := scan()
 	var pgErr *pgconn.PgError
@@ -217,7 +235,7 @@ func extensionFeatures(exts []string) map[string]string {
 // database-scoped query.
 func (s *Source) Run(ctx context.Context, q *queries.Query, body *queries.Body) (*queries.Rows, error) {
 	if q.Scope != queries.ScopeDatabase {
-		rows, err := s.query(ctx, s.pool, s.tagged(q.Name, body.SQL))
+		rows, err := s.query(ctx, s.main, s.tagged(q.Name, body.SQL))
 		if err != nil {
 			return nil, err
 		}
@@ -235,11 +253,11 @@ func (s *Source) runEachDatabase(ctx context.Context, q *queries.Query) (*querie
 	}
 	var out *queries.Rows
 	for _, name := range dbs {
-		pool, exts, err := s.database(ctx, name)
+		db, exts, err := s.database(ctx, name)
 		if err != nil {
 			return nil, fmt.Errorf("database %s: %w", name, err)
 		}
-		if pool == nil {
+		if db == nil {
 			continue // not allowed to connect: logged once
 		}
 		// requirements and variants are decided per database: extensions live in databases
@@ -258,7 +276,7 @@ func (s *Source) runEachDatabase(ctx context.Context, q *queries.Query) (*querie
 			}
 			sql = v.SQL
 		}
-		rows, err := s.query(ctx, pool, s.tagged(q.Name, sql))
+		rows, err := s.query(ctx, db, s.tagged(q.Name, sql))
 		if err != nil {
 			return nil, fmt.Errorf("database %s: %w", name, err)
 		}
@@ -280,9 +298,11 @@ func (s *Source) runEachDatabase(ctx context.Context, q *queries.Query) (*querie
 	return s.filter(out), nil
 }
 
-// database returns the pool and extensions of a watched database; a nil pool means the
-// exporter may not connect to it.
-func (s *Source) database(ctx context.Context, name string) (*pgxpool.Pool, map[string]string, error) {
+// database returns a watched database and its extensions; nil means the exporter may not
+// connect to it. Each database has a pool as large as the DSN database's, opened lazily:
+// its lanes keep one connection for the statistics views while statements that wait for
+// a lock hold the others.
+func (s *Source) database(ctx context.Context, name string) (*database, map[string]string, error) {
 	s.mu.Lock()
 	if s.skipped[name] {
 		s.mu.Unlock()
@@ -290,24 +310,22 @@ func (s *Source) database(ctx context.Context, name string) (*pgxpool.Pool, map[
 	}
 	db := s.others[name]
 	if db == nil {
-		pool := s.pool
+		db = s.main
 		if name != s.dsnDB {
 			cfg := s.cfg.Copy()
 			cfg.ConnConfig.Database = name
-			cfg.MaxConns = 1
-			var err error
-			if pool, err = pgxpool.NewWithConfig(context.Background(), cfg); err != nil {
+			pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+			if err != nil {
 				s.mu.Unlock()
 				return nil, nil, err
 			}
+			db = &database{pool: pool, lanes: newLanes(int(cfg.MaxConns))}
 		}
-		db = &database{pool: pool}
 		s.others[name] = db
 	}
 	s.mu.Unlock()
 	if time.Since(db.extsAt) > extensionsTTL {
-		var exts []string
-		err := db.pool.QueryRow(ctx, "SELECT coalesce(array_agg(extname || '=' || extversion), '{}') FROM pg_extension").Scan(&exts)
+		rows, err := s.query(ctx, db, "SELECT coalesce(array_to_string(array_agg(extname || '=' || extversion), ','), '') FROM pg_extension")
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && (pgErr.Code == "42501" || pgErr.Code == "3D000") {
 			// no CONNECT privilege, or dropped since the probe: leave it out
@@ -320,9 +338,13 @@ func (s *Source) database(ctx context.Context, name string) (*pgxpool.Pool, map[
 		if err != nil {
 			return nil, nil, err
 		}
+		var exts []string
+		if list, _ := rows.Value(0, 0).(string); list != "" {
+			exts = strings.Split(list, ",")
+		}
 		db.exts, db.extsAt = extensionFeatures(exts), time.Now()
 	}
-	return db.pool, db.exts, nil
+	return db, db.exts, nil
 }
 
 // filter drops rows of databases and schemas that are not watched.
@@ -355,9 +377,127 @@ func (s *Source) tagged(name, sql string) string {
 	return queries.StatementTag + name + " */ " + sql
 }
 
-// query runs one statement and reads all rows into typed columns.
-func (s *Source) query(ctx context.Context, pool *pgxpool.Pool, stmt string) (*queries.Rows, error) {
-	rows, err := pool.Query(ctx, stmt)
+// query runs one statement in db, in a read-only transaction (see transaction), and
+// reads its rows. pgbouncer's console has no transactions: its SHOW commands run as they are.
+func (s *Source) query(ctx context.Context, db *database, stmt string) (*queries.Rows, error) {
+	var rows *queries.Rows
+	err := s.transaction(ctx, db, stmt, "", func(ctx context.Context, conn *pgx.Conn) (err error) {
+		rows, err = s.read(ctx, conn, stmt)
+		return err
+	})
+	return rows, err
+}
+
+// transaction waits for a lane and a connection of db, then runs fn inside a read-only
+// transaction that always ends in ROLLBACK, which also undoes whatever fn's statements
+// changed in the session (set_config, SET); session-level advisory locks are released and
+// cleanup (more statements, may be empty) runs before the connection goes back to the pool.
+// A connection whose transaction could not be ended is closed, never reused. stmt names the
+// work for the lanes: whether it may wait for a lock on a user relation is learnt from the
+// locks the transaction held.
+func (s *Source) transaction(ctx context.Context, db *database, stmt, cleanup string, fn func(ctx context.Context, conn *pgx.Conn) error) error {
+	locking := s.mayLock(stmt)
+	release, err := db.lanes.acquire(ctx, locking)
+	if err != nil {
+		return fmt.Errorf("waiting for a connection: %w", err)
+	}
+	defer release()
+	conn, err := db.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	if s.pgbouncer {
+		return fn(ctx, conn.Conn())
+	}
+	pc := conn.Conn().PgConn()
+	statement, lock := s.timeouts(ctx)
+	begin := fmt.Sprintf("BEGIN READ ONLY; SET LOCAL statement_timeout = %d; SET LOCAL lock_timeout = %d",
+		max(statement.Milliseconds(), 1), max(lock.Milliseconds(), 1))
+	if _, err := pc.Exec(ctx, begin).ReadAll(); err != nil {
+		return fmt.Errorf("beginning a read-only transaction: %w", err)
+	}
+	err = fn(ctx, conn.Conn())
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "55P03" { // lock_not_available: lock_timeout
+		s.locks.Store(stmt, true)
+	}
+	// ended even when ctx is done, so that the connection can be kept
+	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	defer cancel()
+	end := resetSQL
+	if cleanup != "" {
+		end += "; " + cleanup
+	}
+	learn := err == nil && !locking
+	if learn {
+		end = locksHeldSQL + "; " + end
+	}
+	res, endErr := pc.Exec(ectx, end).ReadAll()
+	if endErr != nil || pc.TxStatus() != 'I' {
+		// the pool destroys a connection left in a transaction; make sure of it
+		_ = conn.Conn().Close(ectx)
+		if err == nil {
+			err = fmt.Errorf("ending the read-only transaction: %w", endErr)
+		}
+	}
+	if learn && endErr == nil && len(res) > 0 && len(res[0].Rows) == 1 && string(res[0].Rows[0][0]) != "0" {
+		s.locks.Store(stmt, true)
+	}
+	return err
+}
+
+// resetSQL ends a statement's transaction and what a ROLLBACK does not undo.
+const resetSQL = "ROLLBACK; SELECT pg_advisory_unlock_all()"
+
+// locksHeldSQL counts the locks the transaction holds on user tables and indexes (not on
+// views or catalogs): a statement that took one can wait behind another session's ACCESS
+// EXCLUSIVE lock, and goes in the locking lane from then on.
+const locksHeldSQL = `SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+ WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation' AND l.relation >= 16384
+   AND c.relkind IN ('r', 'p', 'm', 't', 'i', 'I')`
+
+// mayLock reports whether stmt may wait for a lock on a user relation: what its text says,
+// or what an earlier run showed.
+func (s *Source) mayLock(stmt string) bool {
+	if s.pgbouncer {
+		return false
+	}
+	if v, ok := s.locks.Load(stmt); ok {
+		return v.(bool)
+	}
+	return mayLock(stmt)
+}
+
+// timeouts are the statement_timeout and lock_timeout of one statement: the configured ones,
+// bounded by the time its context has left (the server ends the statement a little before
+// the exporter would give up on it, so the connection stays usable), and a lock wait
+// bounded by a quarter of what the scrape that asked for it has left, so that statements
+// queued behind a stuck one still run in the same scrape.
+func (s *Source) timeouts(ctx context.Context) (statement, lock time.Duration) {
+	statement = s.opts.StatementTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		left := time.Until(dl)
+		left -= left / 20
+		if statement <= 0 || left < statement {
+			statement = left
+		}
+	}
+	lock = s.opts.LockTimeout
+	if statement > 0 && (lock <= 0 || statement < lock) {
+		lock = statement
+	}
+	if dl, ok := queries.ScrapeDeadline(ctx); ok {
+		if budget := time.Until(dl) / 4; lock <= 0 || budget < lock {
+			lock = max(budget, 10*time.Millisecond)
+		}
+	}
+	return statement, lock
+}
+
+// read runs one statement and reads all rows into typed columns.
+func (s *Source) read(ctx context.Context, conn *pgx.Conn, stmt string) (*queries.Rows, error) {
+	rows, err := conn.Query(ctx, stmt)
 	if err != nil {
 		return nil, err
 	}
@@ -370,7 +510,7 @@ func (s *Source) query(ctx context.Context, pool *pgxpool.Pool, stmt string) (*q
 	// the last result of the statement is a good guess of this one's size
 	capacity, _ := s.sizes.Load(stmt)
 	n, _ := capacity.(int)
-	dec := newDecoder(rows.Conn().TypeMap(), fds, n+n/8)
+	dec := newDecoder(conn.TypeMap(), fds, n+n/8)
 	for rows.Next() {
 		if err := dec.row(rows.RawValues()); err != nil {
 			return nil, err
@@ -395,6 +535,7 @@ func (s *Source) Close() {
 		delete(s.others, name)
 	}
 	s.pool.Close()
+	s.probePool.Close()
 }
 
 // normalize turns pgx's decoded values into the few types queries.Rows holds. Intervals

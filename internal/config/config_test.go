@@ -368,3 +368,28 @@ func TestRelativePaths(t *testing.T) {
 		t.Errorf("an absolute path changed: %q", got)
 	}
 }
+
+// TestUnencodedPasswordIsNotEchoed: a DSN whose password is not percent-encoded does not
+// parse; the error names the file and line, says to percent-encode, and shows no piece of
+// the password (pgx's own masking leaves "xxxxx@ss:xxxxxx").
+func TestUnencodedPasswordIsNotEchoed(t *testing.T) {
+	const password = "S3cr3t-P@ss:w/rd?#%"
+	for _, dsn := range []string{
+		"postgres://u:" + password + "@host/db",
+		"postgresql://u:" + password + "@127.0.0.1:5432/temporal?sslmode=disable",
+	} {
+		_, err := Parse("bad.yml", []byte("targets:\n  postgres:\n    - name: pg\n      dsn: \""+dsn+"\"\n"))
+		if err == nil {
+			t.Fatalf("%s was accepted", dsn)
+		}
+		msg := err.Error()
+		if !strings.HasPrefix(msg, `bad.yml:4: postgres target "pg": the DSN does not parse`) || !strings.Contains(msg, "percent-encode") {
+			t.Errorf("error %q: want bad.yml:4, the DSN does not parse, and the advice to percent-encode", msg)
+		}
+		for _, fragment := range []string{"S3cr3t", "P@ss", "@ss", "ss:w", "w/rd", "rd?", "?#", "#%", "%@"} {
+			if strings.Contains(msg, fragment) {
+				t.Errorf("error %q shows %q of the password", msg, fragment)
+			}
+		}
+	}
+}

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -119,7 +120,42 @@ func (v *validator) dsn(path []any, kind, name, inline, file, env string) string
 		case env != "":
 			key = "dsn_env"
 		}
-		v.errorf(at(path, key), "%s target %q: the DSN does not parse: %s", kind, name, red.String(err.Error()))
+		v.errorf(at(path, key), "%s target %q: the DSN does not parse: %s", kind, name, red.String(dsnProblem(dsn, err)))
 	}
 	return dsn
+}
+
+var (
+	quotedRe = regexp.MustCompile("`[^`]*`|\"[^\"]*\"|'[^']*'")
+	// urlReserved are the characters that end a URL's user info early when not encoded
+	urlReserved = "@:/?#%[] "
+)
+
+// dsnProblem says what is wrong with a DSN that does not parse, in words that echo no part
+// of it: pgx's message quotes the connection string and pieces of it, and its own masking
+// of the password leaves fragments of a password that is not percent-encoded
+// ("xxxxx@ss:xxxxxx"). Only pgx's own words are kept: quoted text is dropped, and so is
+// any word that occurs in the DSN.
+func dsnProblem(dsn string, err error) string {
+	msg := quotedRe.ReplaceAllString(err.Error(), "…")
+	words := strings.Fields(msg)
+	for i, w := range words {
+		core := strings.Trim(w, "()[]{}:;,.")
+		if len(core) >= 2 && strings.Contains(dsn, core) {
+			words[i] = "…"
+		}
+	}
+	msg = strings.Join(words, " ")
+	scheme, rest, isURL := strings.Cut(dsn, "://")
+	if isURL && (scheme == "postgres" || scheme == "postgresql") {
+		if at := strings.LastIndex(rest, "@"); at >= 0 && strings.ContainsAny(rest[:at], urlReserved) {
+			userinfo := rest[:at]
+			if strings.Count(userinfo, ":") > 1 || strings.ContainsAny(strings.Replace(userinfo, ":", "", 1), urlReserved) {
+				msg += "; the user name or password holds characters a URL reserves (@ : / ? # % [ ] or a space): " +
+					"percent-encode them (@ as %40, : as %3A, / as %2F, ? as %3F, # as %23, % as %25) " +
+					"or write the DSN as key=value pairs (host=... user=... password='...')"
+			}
+		}
+	}
+	return msg
 }

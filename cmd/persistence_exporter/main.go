@@ -45,6 +45,7 @@ type flags struct {
 	ttlCap         string
 	format         string
 	adviseTimeout  time.Duration
+	connect        bool
 	web            *web.FlagConfig
 	log            *promslog.Config
 }
@@ -84,6 +85,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 
 	serve := app.Command("serve", "Serve metrics (the default).").Default()
 	check := app.Command("check-config", "Check the configuration file and the query packs, then exit: 0 when valid, 1 otherwise (2: a bad command line).")
+	check.Flag("connect", "Also have every reachable PostgreSQL target prepare each pack statement that applies to it (nothing is run): SQL errors are reported with the pack's file:line and the target.").BoolVar(&f.connect)
 	advise := app.Command("advise", "Gather every PostgreSQL target once, print the advisor's findings and exit: 0 when nothing is warning or worse, 1 on warnings, 2 on critical findings, 3 when the advisor could not run (a bad command line or configuration, no PostgreSQL target, or no target answered).")
 	advise.Flag("format", "Output format: text, json or markdown.").Default("text").EnumVar(&f.format, "text", "json", "markdown")
 	advise.Flag("timeout", "Deadline for gathering and evaluating.").Default("2m").DurationVar(&f.adviseTimeout)
@@ -185,7 +187,21 @@ func checkConfig(f *flags, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
-	fmt.Fprintf(stdout, "%s: valid: %s\n", f.configFile, w.summary())
+	var (
+		failed, checked int
+		unreachable     []string
+	)
+	if f.connect {
+		ctx, cancel := context.WithTimeout(context.Background(), connectTimeout)
+		defer cancel()
+		failed, unreachable, checked = checkSQL(ctx, w, stderr)
+	}
+	summary := connectSummary(f.connect, failed, checked, unreachable)
+	if failed > 0 {
+		fmt.Fprintf(stderr, "%s: invalid: %s\n", f.configFile, summary)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: valid: %s; %s\n", f.configFile, w.summary(), summary)
 	return 0
 }
 

@@ -244,18 +244,41 @@ func (s *Source) Run(ctx context.Context, q *queries.Query, body *queries.Body) 
 	return s.runEachDatabase(ctx, q)
 }
 
-func (s *Source) runEachDatabase(ctx context.Context, q *queries.Query) (*queries.Rows, error) {
+// Prepare has the server parse and plan-check the body's statement without running it (in
+// each watched database that has what it needs, for a database-scoped query): a syntax
+// error, a missing column or relation, or a missing function is reported as the server
+// words it. It is check-config --connect's test of a pack against a real server.
+func (s *Source) Prepare(ctx context.Context, q *queries.Query, body *queries.Body) error {
+	prepare := func(db *database, sql string) error {
+		return s.transaction(ctx, db, sql, "", func(ctx context.Context, conn *pgx.Conn) error {
+			_, err := conn.PgConn().Prepare(ctx, "", sql, nil)
+			return err
+		})
+	}
+	if q.Scope != queries.ScopeDatabase {
+		return prepare(s.main, body.SQL)
+	}
+	return s.eachDatabase(ctx, q, func(name string, db *database, sql string) error {
+		if err := prepare(db, sql); err != nil {
+			return fmt.Errorf("database %s: %w", name, err)
+		}
+		return nil
+	})
+}
+
+// eachDatabase calls fn with every watched database that has what q requires, and the
+// statement of q for it.
+func (s *Source) eachDatabase(ctx context.Context, q *queries.Query, fn func(name string, db *database, sql string) error) error {
 	s.mu.Lock()
 	dbs, version := slices.Clone(s.databases), s.version
 	s.mu.Unlock()
 	if !slices.Contains(dbs, s.dsnDB) && s.opts.Databases.Allows(s.dsnDB) {
 		dbs = append([]string{s.dsnDB}, dbs...)
 	}
-	var out *queries.Rows
 	for _, name := range dbs {
 		db, exts, err := s.database(ctx, name)
 		if err != nil {
-			return nil, fmt.Errorf("database %s: %w", name, err)
+			return fmt.Errorf("database %s: %w", name, err)
 		}
 		if db == nil {
 			continue // not allowed to connect: logged once
@@ -276,17 +299,31 @@ func (s *Source) runEachDatabase(ctx context.Context, q *queries.Query) (*querie
 			}
 			sql = v.SQL
 		}
+		if err := fn(name, db, sql); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Source) runEachDatabase(ctx context.Context, q *queries.Query) (*queries.Rows, error) {
+	var out *queries.Rows
+	err := s.eachDatabase(ctx, q, func(name string, db *database, sql string) error {
 		rows, err := s.query(ctx, db, s.tagged(q.Name, sql))
 		if err != nil {
-			return nil, fmt.Errorf("database %s: %w", name, err)
+			return fmt.Errorf("database %s: %w", name, err)
 		}
 		if out == nil {
 			out = rows
 		} else if slices.Equal(out.Columns, rows.Columns) {
 			out.Append(rows)
 		} else {
-			return nil, fmt.Errorf("database %s: columns %v differ from %v", name, rows.Columns, out.Columns)
+			return fmt.Errorf("database %s: columns %v differ from %v", name, rows.Columns, out.Columns)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if out == nil {
 		// no database has what the query needs: an empty result, not an error

@@ -129,18 +129,18 @@ func buildMux(f *flags, w *wiring, adv *advisor.Runner, logger *slog.Logger) (*h
 		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelError),
 	}
 	mux := http.NewServeMux()
-	mux.Handle(f.metricsPath, w.engine.MetricsHandler(opts))
-	mux.Handle("/probe", w.engine.ProbeHandler(opts))
+	mux.Handle(f.metricsPath, readOnly(w.engine.MetricsHandler(opts)))
+	mux.Handle("/probe", readOnly(w.engine.ProbeHandler(opts)))
 	if adv != nil {
 		html, js := adv.Handlers()
-		mux.Handle("/advisor", html)
-		mux.Handle("/advisor.json", js)
+		mux.Handle("/advisor", readOnly(html))
+		mux.Handle("/advisor.json", readOnly(js))
 	}
 	landing, err := landingPage(f.metricsPath, w, adv != nil)
 	if err != nil {
 		return nil, err
 	}
-	mux.Handle("/", landing)
+	mux.Handle("/", readOnly(landing))
 	return mux, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/persistence-exporter/persistence_exporter/queries"
@@ -18,36 +19,41 @@ func rowsOf(v any) *queries.Rows {
 }
 
 func TestStoreSharesOneExecution(t *testing.T) {
-	s := NewStore()
-	q := &queries.Query{Name: "q"}
-	var runs atomic.Int32
-	release := make(chan struct{})
-	run := func(ctx context.Context) (*queries.Rows, error) {
-		runs.Add(1)
-		<-release
-		return rowsOf(int64(1)), nil
-	}
-	var wg sync.WaitGroup
-	results := make([]*Result, 10)
-	for i := range results {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			results[i] = s.Get(context.Background(), "k", q, 0, time.Second, run)
-		}()
-	}
-	// let every caller join the flight before it lands
-	time.Sleep(50 * time.Millisecond)
-	close(release)
-	wg.Wait()
-	if n := runs.Load(); n != 1 {
-		t.Errorf("%d executions for 10 concurrent callers, want 1", n)
-	}
-	for _, r := range results {
-		if r.Err != nil || r.Rows.Values[0][0] != int64(1) {
-			t.Errorf("result %+v", r)
+	synctest.Test(t, func(t *testing.T) {
+		s := NewStore()
+		q := &queries.Query{Name: "q"}
+		var runs atomic.Int32
+		release := make(chan struct{})
+		run := func(ctx context.Context) (*queries.Rows, error) {
+			runs.Add(1)
+			<-release
+			return rowsOf(int64(1)), nil
 		}
-	}
+		var wg sync.WaitGroup
+		results := make([]*Result, 10)
+		for i := range results {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				results[i] = s.Get(context.Background(), "k", q, 0, time.Second, run)
+			}()
+		}
+		// every caller has joined the flight (or is running it) before it lands
+		synctest.Wait()
+		if n := runs.Load(); n != 1 {
+			t.Errorf("%d executions started for 10 concurrent callers, want 1", n)
+		}
+		close(release)
+		wg.Wait()
+		if n := runs.Load(); n != 1 {
+			t.Errorf("%d executions for 10 concurrent callers, want 1", n)
+		}
+		for _, r := range results {
+			if r.Err != nil || r.Rows.Values[0][0] != int64(1) {
+				t.Errorf("result %+v", r)
+			}
+		}
+	})
 }
 
 func TestStoreTTL(t *testing.T) {
@@ -98,48 +104,59 @@ func TestStoreErrorsAreNotCached(t *testing.T) {
 }
 
 func TestStoreDeadlineDetachesExecution(t *testing.T) {
-	s := NewStore()
-	q := &queries.Query{Name: "q"}
-	finished := make(chan error, 1)
-	run := func(ctx context.Context) (*queries.Rows, error) {
-		select {
-		case <-time.After(200 * time.Millisecond):
-			finished <- nil
-			return rowsOf(int64(7)), nil
-		case <-ctx.Done():
-			finished <- ctx.Err()
-			return nil, ctx.Err()
+	// in a bubble: the scrape's 20 ms and the query's 200 ms are fake time, so the scrape
+	// always gives up first and the execution always outlives it
+	synctest.Test(t, func(t *testing.T) {
+		s := NewStore()
+		q := &queries.Query{Name: "q"}
+		finished := make(chan error, 1)
+		run := func(ctx context.Context) (*queries.Rows, error) {
+			select {
+			case <-time.After(200 * time.Millisecond):
+				finished <- nil
+				return rowsOf(int64(7)), nil
+			case <-ctx.Done():
+				finished <- ctx.Err()
+				return nil, ctx.Err()
+			}
 		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-	defer cancel()
-	r := s.Get(ctx, "k", q, time.Minute, 5*time.Second, run)
-	if !errors.Is(r.Err, errDeadline) {
-		t.Fatalf("err = %v, want the scrape deadline", r.Err)
-	}
-	// the execution goes on after the scrape gave up, and fills the store
-	if err := <-finished; err != nil {
-		t.Fatalf("the execution was cancelled with the scrape: %v", err)
-	}
-	time.Sleep(10 * time.Millisecond)
-	if r := s.Get(context.Background(), "k", q, time.Minute, time.Second, run); !r.Cached || r.Rows.Values[0][0] != int64(7) {
-		t.Errorf("the next scrape should get the stored result: %+v", r)
-	}
-	if n := s.Errors("k"); n != 1 {
-		t.Errorf("errors %d, want 1 (the scrape that gave up)", n)
-	}
+		start := time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		defer cancel()
+		r := s.Get(ctx, "k", q, time.Minute, 5*time.Second, run)
+		if !errors.Is(r.Err, errDeadline) {
+			t.Fatalf("err = %v, want the scrape deadline", r.Err)
+		}
+		if waited := time.Since(start); waited != 20*time.Millisecond {
+			t.Errorf("the scrape waited %s, want its deadline, 20ms", waited)
+		}
+		// the execution goes on after the scrape gave up, and fills the store
+		if err := <-finished; err != nil {
+			t.Fatalf("the execution was cancelled with the scrape: %v", err)
+		}
+		// let the execution store its result and leave the flight
+		synctest.Wait()
+		if r := s.Get(context.Background(), "k", q, time.Minute, time.Second, run); !r.Cached || r.Rows.Values[0][0] != int64(7) {
+			t.Errorf("the next scrape should get the stored result: %+v", r)
+		}
+		if n := s.Errors("k"); n != 1 {
+			t.Errorf("errors %d, want 1 (the scrape that gave up)", n)
+		}
+	})
 }
 
 func TestStoreQueryTimeout(t *testing.T) {
-	s := NewStore()
-	q := &queries.Query{Name: "q"}
-	r := s.Get(context.Background(), "k", q, 0, 20*time.Millisecond, func(ctx context.Context) (*queries.Rows, error) {
-		<-ctx.Done()
-		return nil, ctx.Err()
+	synctest.Test(t, func(t *testing.T) {
+		s := NewStore()
+		q := &queries.Query{Name: "q"}
+		r := s.Get(context.Background(), "k", q, 0, 20*time.Millisecond, func(ctx context.Context) (*queries.Rows, error) {
+			<-ctx.Done()
+			return nil, ctx.Err()
+		})
+		if r.Err == nil || !errors.Is(r.Err, context.DeadlineExceeded) {
+			t.Errorf("err = %v, want a timeout", r.Err)
+		}
 	})
-	if r.Err == nil || !errors.Is(r.Err, context.DeadlineExceeded) {
-		t.Errorf("err = %v, want a timeout", r.Err)
-	}
 }
 
 func TestMetricValue(t *testing.T) {

@@ -100,18 +100,28 @@ func TestConnectionCap(t *testing.T) {
 			errs <- err
 		}()
 	}
-	// while they run, count the exporter's sessions from another connection
-	time.Sleep(100 * time.Millisecond)
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	// while they run, count the exporter's sessions from another connection, as often as
+	// it can: the most seen at once is the cap in action
 	c, err := pg.Primary.Connect(ctx(t), "postgres")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close(ctx(t))
-	var n int
-	if err := c.QueryRow(ctx(t), "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", ApplicationName).Scan(&n); err != nil {
-		t.Fatal(err)
+	n := 0
+	for running := true; running; {
+		select {
+		case <-done:
+			running = false
+		default:
+		}
+		var now int
+		if err := c.QueryRow(ctx(t), "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", ApplicationName).Scan(&now); err != nil {
+			t.Fatal(err)
+		}
+		n = max(n, now)
 	}
-	wg.Wait()
 	close(errs)
 	for err := range errs {
 		if err != nil {

@@ -12,6 +12,17 @@ import (
 
 func buildElasticsearch(w *wiring) error {
 	for _, e := range w.cfg.Targets.Elasticsearch {
+		// what the client sends: the Authorization header's token, for basic auth (configured,
+		// or from a URL's user information) and for an API key in both its forms
+		w.red.AddBasicAuth(e.Username, e.Password)
+		w.red.AddAPIKey(e.APIKey)
+		for _, raw := range e.URLs {
+			if u, err := url.Parse(raw); err == nil && u.User != nil {
+				if p, ok := u.User.Password(); ok {
+					w.red.AddBasicAuth(u.User.Username(), p)
+				}
+			}
+		}
 		src, err := elasticsearch.New(elasticsearch.Options{
 			URLs:               e.URLs,
 			Username:           e.Username,
@@ -21,6 +32,7 @@ func buildElasticsearch(w *wiring) error {
 			InsecureSkipVerify: e.InsecureSkipVerify,
 			Lists:              e.Lists(),
 			MaxConns:           e.MaxConnections,
+			MaxBodyBytes:       e.MaxBody,
 			Timeout:            e.QueryTimeout,
 		})
 		if err != nil {

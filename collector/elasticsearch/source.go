@@ -22,16 +22,35 @@ import (
 	es "github.com/elastic/go-elasticsearch/v8"
 
 	"github.com/persistence-exporter/persistence_exporter/collector/jsonrows"
+	"github.com/persistence-exporter/persistence_exporter/internal/secret"
 	"github.com/persistence-exporter/persistence_exporter/internal/share"
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
 
 // DefaultMaxBodyBytes caps one answer: a bigger one fails its query instead of the exporter's
-// memory. The decoded tree is several times the size of the text, and the queries of a
-// gather hold theirs at the same time. The default pack's answers stay well below it on a
-// big cluster: /_nodes/stats through its filter_path is a few KiB per node, /_cat/shards
-// about 100 bytes per shard copy, a visibility mapping of 2,000 fields about 100 KiB.
-const DefaultMaxBodyBytes = 32 << 20
+// memory. Reading stops at the cap (an answer that announces a larger Content-Length is not
+// read at all). Below the cap, the text is held whole while it is decoded and the decoded
+// tree is four to five times its size, and the answers of a gather (of every target) are
+// held at the same time: 8 MiB costs some 50 MiB per answer at worst. The default pack's
+// answers stay well below it on a big cluster: /_nodes/stats through its filter_path is a
+// few KiB per node, /_cat/shards about 100 bytes per shard copy (80,000 copies fit), a
+// visibility mapping of 2,000 fields about 100 KiB. A target raises it with max_body_bytes.
+const DefaultMaxBodyBytes = 8 << 20
+
+// ErrorBodyCap is the most of an error answer's text (its reason, or its first bytes) that an
+// error message carries, after the source's credentials are redacted from it.
+const ErrorBodyCap = 200
+
+// errorBodyRead is how much of an error answer is read; the connection is dropped when the
+// answer is longer.
+const errorBodyRead = 4096
+
+// drainBytes is how much of an answer is read past its JSON value (a newline, the last
+// chunk) so that the connection is kept for the next request; a longer tail drops it.
+const drainBytes = 4096
+
+// DefaultMaxConns is Options.MaxConns when it is not set.
+const DefaultMaxConns = 2
 
 // DefaultTimeout bounds a request whose query sets no timeout, when Options.Timeout is zero.
 const DefaultTimeout = 10 * time.Second
@@ -49,9 +68,14 @@ type Options struct {
 	// Lists fills the placeholders of http paths ({indices}, ...). A name that is set and
 	// not empty is also reported as the feature feature:<name>, which queries can require.
 	Lists map[string][]string
-	// MaxConns caps the connections to each node: the requests in flight, and the idle
-	// connections kept between scrapes.
-	MaxConns     int
+	// MaxConns (DefaultMaxConns when 0) caps the requests of queries in flight (to all nodes
+	// together) and the connections kept to each node between scrapes. Requests to index
+	// endpoints take at most MaxConns-1 of them (when MaxConns > 1), so that however many
+	// hang, the cluster-level queries have a connection. The probe does not wait for them:
+	// when they are all busy, it opens a connection of its own.
+	MaxConns int
+	// MaxBodyBytes caps the size of one answer (DefaultMaxBodyBytes when 0): reading stops
+	// there, and the queries that read it fail saying so.
 	MaxBodyBytes int64
 	// Timeout bounds the request of a query that sets no timeout of its own (the target's
 	// query_timeout). A request that queries share runs on its own, under this bound, so
@@ -63,7 +87,13 @@ type Options struct {
 
 // Source runs queries on one Elasticsearch cluster.
 type Source struct {
-	client  *es.BaseClient
+	client *es.BaseClient
+	// lanes admit the requests of queries to the MaxConns connections of client
+	lanes *lanes
+	// probe sends the probe's GET / when the queries' requests take every connection of
+	// client: it has a connection of its own then, and never waits for them
+	probe   *es.BaseClient
+	red     *secret.Redactor  // the target's credentials, for error answers that echo them
 	lists   map[string]string // placeholder -> comma-joined list
 	feats   map[string]bool
 	maxBody int64
@@ -82,55 +112,36 @@ type Source struct {
 	version int
 }
 
-// New builds the client; it does not connect (a cluster that is down at start-up is only
+// New builds the clients; it does not connect (a cluster that is down at start-up is only
 // "down").
 func New(opts Options) (*Source, error) {
 	if len(opts.URLs) == 0 {
 		return nil, errors.New("no URLs")
 	}
-	tr, ok := http.DefaultTransport.(*http.Transport)
-	if !ok {
-		return nil, errors.New("the default HTTP transport is not an *http.Transport")
+	if opts.MaxConns <= 0 {
+		opts.MaxConns = DefaultMaxConns
 	}
-	tr = tr.Clone()
-	// MaxConnsPerHost caps the requests in flight to a node (a request waits for a free
-	// connection); the idle ones are kept for the next scrape
-	tr.MaxConnsPerHost = max(opts.MaxConns, 1)
-	tr.MaxIdleConnsPerHost = tr.MaxConnsPerHost
-	if opts.InsecureSkipVerify {
-		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} // the operator asked for it
-	}
-	tOpts := []elastictransport.Option{elastictransport.WithTransport(tr)}
-	if len(opts.URLs) > 1 {
-		// another node may answer what one could not; every request stays bounded by its
-		// query's timeout through its context
-		tOpts = append(tOpts, elastictransport.WithRetry(len(opts.URLs)-1),
-			elastictransport.WithRetryOnError(retryOnError), elastictransport.WithRetryBackoff(retryBackoff))
-	} else {
-		tOpts = append(tOpts, elastictransport.WithDisableRetry())
-	}
-	// Closing a body that is not read to its end discards the connection: the JSON decoder
-	// stops at the end of the value, before the trailing newline (or the last chunk).
-	// Draining on close keeps the connection for the next request.
-	esOpts := []es.Option{es.WithAddresses(opts.URLs...), es.WithTransportOptions(tOpts...), es.WithAutoDrainBody()}
-	switch {
-	case opts.APIKey != "":
-		key := opts.APIKey
-		if strings.Contains(key, ":") {
-			key = base64.StdEncoding.EncodeToString([]byte(key))
-		}
-		esOpts = append(esOpts, es.WithAPIKey(key))
-	case opts.Username != "" || opts.Password != "":
-		esOpts = append(esOpts, es.WithBasicAuth(opts.Username, opts.Password))
-	}
-	if len(opts.CACert) > 0 {
-		esOpts = append(esOpts, es.WithCACert(opts.CACert))
-	}
-	client, err := es.NewBase(esOpts...)
+	client, err := newClient(opts, opts.MaxConns)
 	if err != nil {
-		return nil, fmt.Errorf("creating the Elasticsearch client: %w", err)
+		return nil, err
 	}
-	s := &Source{client: client, lists: map[string]string{}, feats: map[string]bool{},
+	probe, err := newClient(opts, 1)
+	if err != nil {
+		return nil, err
+	}
+	red := &secret.Redactor{}
+	red.AddBasicAuth(opts.Username, opts.Password)
+	red.AddAPIKey(opts.APIKey)
+	for _, raw := range opts.URLs {
+		if u, err := url.Parse(raw); err == nil && u.User != nil {
+			// the transport sends a URL's user information as basic auth
+			if p, ok := u.User.Password(); ok {
+				red.AddBasicAuth(u.User.Username(), p)
+			}
+		}
+	}
+	s := &Source{client: client, lanes: newLanes(opts.MaxConns), probe: probe, red: red,
+		lists: map[string]string{}, feats: map[string]bool{},
 		maxBody: opts.MaxBodyBytes, timeout: opts.Timeout, now: opts.Now}
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
@@ -150,6 +161,60 @@ func New(opts Options) (*Source, error) {
 	return s, nil
 }
 
+// newClient builds a go-elasticsearch client with at most conns connections to each node,
+// kept between scrapes.
+func newClient(opts Options, conns int) (*es.BaseClient, error) {
+	tr, ok := http.DefaultTransport.(*http.Transport)
+	if !ok {
+		return nil, errors.New("the default HTTP transport is not an *http.Transport")
+	}
+	tr = tr.Clone()
+	// MaxConnsPerHost caps the requests in flight to a node (a request waits for a free
+	// connection); the idle ones are kept for the next scrape
+	tr.MaxConnsPerHost = conns
+	tr.MaxIdleConnsPerHost = conns
+	if opts.InsecureSkipVerify {
+		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} // the operator asked for it
+	}
+	tOpts := []elastictransport.Option{elastictransport.WithTransport(tr)}
+	if len(opts.URLs) > 1 {
+		// another node may answer what one could not; every request stays bounded by its
+		// query's timeout through its context
+		tOpts = append(tOpts, elastictransport.WithRetry(len(opts.URLs)-1),
+			elastictransport.WithRetryOnError(retryOnError), elastictransport.WithRetryBackoff(retryBackoff))
+	} else {
+		tOpts = append(tOpts, elastictransport.WithDisableRetry())
+	}
+	// The bodies are not drained on close by the client: get reads what follows the JSON
+	// value (a newline, the last chunk) itself, and drops the connection of an answer it
+	// stops reading (too large, not JSON), so that the server stops sending.
+	esOpts := []es.Option{es.WithAddresses(opts.URLs...), es.WithTransportOptions(tOpts...)}
+	switch {
+	case opts.APIKey != "":
+		key := opts.APIKey
+		if strings.Contains(key, ":") {
+			key = base64.StdEncoding.EncodeToString([]byte(key))
+		}
+		esOpts = append(esOpts, es.WithAPIKey(key))
+	case opts.Username != "" || opts.Password != "":
+		esOpts = append(esOpts, es.WithBasicAuth(opts.Username, opts.Password))
+	}
+	if len(opts.CACert) > 0 {
+		esOpts = append(esOpts, es.WithCACert(opts.CACert))
+	}
+	client, err := es.NewBase(esOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("creating the Elasticsearch client: %w", err)
+	}
+	return client, nil
+}
+
+// SchedulesQueries tells the engine that the source queues its requests itself (in lanes,
+// see get): the engine hands it every query of a gather at once, so that a query waiting
+// behind a hanging endpoint does not hold one of the gather's workers that queries on other
+// endpoints need.
+func (s *Source) SchedulesQueries() {}
+
 // retryOnError lets the transport try the next node after an error, unless the request's
 // own context is done: the transport marks every node a request fails on as dead, and the
 // next one would fail at once on the expired context, so one slow query would mark the
@@ -168,7 +233,7 @@ func retryBackoff(attempt int) time.Duration {
 // answer serves the queries of the gather that read GET /.
 func (s *Source) Probe(ctx context.Context) (queries.ServerInfo, error) {
 	s.answers.Reset()
-	doc, err := s.get(ctx, "/")
+	doc, err := s.probeRoot(ctx)
 	if err != nil {
 		return queries.ServerInfo{}, fmt.Errorf("probe: %w", err)
 	}
@@ -189,6 +254,18 @@ func (s *Source) Probe(ctx context.Context) (queries.ServerInfo, error) {
 	s.mu.Unlock()
 	s.answers.Set("/", doc)
 	return queries.ServerInfo{Version: v, Features: feats}, nil
+}
+
+// probeRoot sends the probe's GET /. It never waits for the queries' requests: it takes a
+// free slot of their lanes and one of their connections when there is one (so that a
+// healthy cluster sees no more connections than MaxConns), else it goes through the
+// probe's own client, on a connection of its own.
+func (s *Source) probeRoot(ctx context.Context) (any, error) {
+	if release, ok := s.lanes.tryAcquire(); ok {
+		defer release()
+		return s.fetch(ctx, s.client, "/")
+	}
+	return s.fetch(ctx, s.probe, "/")
 }
 
 // EndGather releases the answers of the gather: they are not kept between scrapes (nor
@@ -284,8 +361,24 @@ func (s *Source) expand(path string) (string, error) {
 	return out, nil
 }
 
-// get sends one GET and decodes its JSON answer.
+// get sends one GET of a query, in its lane, and decodes its JSON answer.
 func (s *Source) get(ctx context.Context, path string) (any, error) {
+	index := indexEndpoint(path)
+	release, err := s.lanes.acquire(ctx, index)
+	if err != nil {
+		if index {
+			return nil, fmt.Errorf("GET %s: no connection for index requests came free (at most %d at a time; the earlier ones have not answered): %w",
+				path, cap(s.lanes.index), err)
+		}
+		return nil, fmt.Errorf("GET %s: no connection came free: %w", path, err)
+	}
+	defer release()
+	return s.fetch(ctx, s.client, path)
+}
+
+// fetch sends one GET through client and decodes its JSON answer, reading at most maxBody
+// bytes of it.
+func (s *Source) fetch(ctx context.Context, client *es.BaseClient, path string) (any, error) {
 	u, err := url.Parse(path)
 	if err != nil {
 		return nil, fmt.Errorf("GET %s: %w", path, err)
@@ -296,48 +389,192 @@ func (s *Source) get(ctx context.Context, path string) (any, error) {
 	}
 	// the cat APIs answer JSON when asked so, as every other API does anyway
 	req.Header.Set("Accept", "application/json")
-	res, err := s.client.Perform(req)
+	res, err := client.Perform(req)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("GET %s: %w", path, context.Cause(ctx))
 		}
 		return nil, fmt.Errorf("GET %s: %w", path, err)
 	}
-	defer res.Body.Close()
 	if res.StatusCode < 200 || res.StatusCode > 299 {
-		return nil, fmt.Errorf("GET %s: %s%s", path, res.Status, errorReason(res.Body))
+		reason := s.errorReason(res.Body)
+		res.Body.Close()
+		return nil, fmt.Errorf("GET %s: %s%s", path, res.Status, reason)
 	}
-	doc, err := jsonrows.Decode(res.Body, s.maxBody, "GET "+path)
-	if err != nil && ctx.Err() != nil {
-		return nil, fmt.Errorf("GET %s: reading the answer: %w", path, context.Cause(ctx))
+	if res.ContentLength > s.maxBody {
+		res.Body.Close() // unread: the connection is dropped, and the server stops sending
+		return nil, s.tooLarge(path, fmt.Sprintf("it announced %d bytes and was not read", res.ContentLength))
 	}
-	return doc, err
+	body := &capReader{r: res.Body, left: s.maxBody}
+	doc, err := jsonrows.Decode(body, s.maxBody, "GET "+path)
+	switch {
+	case body.over:
+		res.Body.Close()
+		return nil, s.tooLarge(path, "reading stopped there")
+	case err != nil:
+		res.Body.Close()
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("GET %s: reading the answer: %w", path, context.Cause(ctx))
+		}
+		return nil, err
+	}
+	// the decoder stops at the end of the value: read the rest (a newline, the last chunk)
+	// so that the connection is kept for the next request
+	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, drainBytes))
+	res.Body.Close()
+	return doc, nil
 }
 
-// errorReason reads the reason of an Elasticsearch error answer, briefly.
-func errorReason(body io.Reader) string {
-	b, _ := io.ReadAll(io.LimitReader(body, 4096))
+// tooLarge is the error of an answer larger than maxBody: it says the cap and how to raise
+// it.
+func (s *Source) tooLarge(path, what string) error {
+	return fmt.Errorf("GET %s: the answer is larger than %d bytes, this target's max_body_bytes (%s): %s; raise max_body_bytes to accept it",
+		path, s.maxBody, formatBytes(s.maxBody), what)
+}
+
+// formatBytes writes a size as the configuration takes it: 8MiB, 512KiB, 1000.
+func formatBytes(n int64) string {
+	for _, u := range []struct {
+		unit string
+		size int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n >= u.size && n%u.size == 0 {
+			return strconv.FormatInt(n/u.size, 10) + u.unit
+		}
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+// errTooLarge is what capReader answers past its cap.
+var errTooLarge = errors.New("the answer is larger than the cap")
+
+// capReader reads at most left bytes of r. Asked for more, it reads one byte to know whether
+// there is more: then it fails with errTooLarge (and sets over). The JSON decoder only asks
+// for more while its value is not complete, so an answer whose value ends at the cap passes.
+type capReader struct {
+	r    io.Reader
+	left int64
+	over bool
+}
+
+func (c *capReader) Read(p []byte) (int, error) {
+	if c.over {
+		return 0, errTooLarge
+	}
+	if c.left <= 0 {
+		var one [1]byte
+		if n, err := io.ReadAtLeast(c.r, one[:], 1); n == 0 {
+			return 0, err
+		}
+		c.over = true
+		return 0, errTooLarge
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	return n, err
+}
+
+// errorReason reads the reason of an Elasticsearch error answer, briefly: the target's
+// credentials are redacted from it (a server may echo the request's headers) before it is
+// cut to ErrorBodyCap, so that no cut leaves part of a secret.
+func (s *Source) errorReason(body io.Reader) string {
+	b, _ := io.ReadAll(io.LimitReader(body, errorBodyRead+1))
+	more := len(b) > errorBodyRead
+	if more {
+		b = b[:errorBodyRead]
+	}
 	var e struct {
 		Error struct {
 			Type   string `json:"type"`
 			Reason string `json:"reason"`
 		} `json:"error"`
 	}
-	if json.Unmarshal(b, &e) == nil && e.Error.Type != "" {
-		return fmt.Sprintf(": %s: %s", e.Error.Type, e.Error.Reason)
+	if !more && json.Unmarshal(b, &e) == nil && e.Error.Type != "" {
+		return ": " + s.red.Shorten(e.Error.Type+": "+e.Error.Reason, ErrorBodyCap, false)
 	}
 	if t := strings.TrimSpace(string(b)); t != "" {
-		if len(t) > 200 {
-			t = t[:200] + "..."
-		}
-		return ": " + t
+		return ": " + s.red.Shorten(t, ErrorBodyCap, more)
 	}
 	return ""
 }
 
-// Close closes the client and its idle connections.
+// lanes admit the requests of queries to the connections. Every request takes a slot of
+// all; a request to an index endpoint first takes one of index, which has a slot fewer
+// (when there is more than one): however many index requests hang, the cluster-level
+// requests (health, node stats, settings, ILM and SLM status) keep a connection. A request
+// waits for its slots within its own timeout. The probe only takes a slot that is free (see
+// probeRoot).
+type lanes struct {
+	all   chan struct{}
+	index chan struct{}
+}
+
+func newLanes(conns int) *lanes {
+	conns = max(conns, 1)
+	return &lanes{all: make(chan struct{}, conns), index: make(chan struct{}, max(conns-1, 1))}
+}
+
+// tryAcquire takes a slot of all if one is free, without waiting.
+func (l *lanes) tryAcquire() (release func(), ok bool) {
+	select {
+	case l.all <- struct{}{}:
+		return func() { <-l.all }, true
+	default:
+		return nil, false
+	}
+}
+
+// acquire waits for the slots of a request and returns their release, or the context's error.
+func (l *lanes) acquire(ctx context.Context, index bool) (release func(), err error) {
+	if index {
+		select {
+		case l.index <- struct{}{}:
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		}
+	}
+	select {
+	case l.all <- struct{}{}:
+	case <-ctx.Done():
+		if index {
+			<-l.index
+		}
+		return nil, context.Cause(ctx)
+	}
+	return func() {
+		<-l.all
+		if index {
+			<-l.index
+		}
+	}, nil
+}
+
+// indexCatAPIs are the cat APIs that take an index expression.
+var indexCatAPIs = map[string]bool{"shards": true, "indices": true, "segments": true, "recovery": true, "count": true}
+
+// indexEndpoint reports whether a request path reads indices: its first part is an index
+// expression (/temporal_visibility_v1_*/_stats), or it is a cat API given one
+// (/_cat/indices/temporal_visibility_v1_*). These fan out to the indices' shards or their
+// metadata, and are the ones that hang when some indices do.
+func indexEndpoint(path string) bool {
+	p, _, _ := strings.Cut(path, "?")
+	parts := strings.Split(strings.Trim(p, "/"), "/")
+	switch {
+	case parts[0] == "":
+		return false
+	case !strings.HasPrefix(parts[0], "_"):
+		return true
+	}
+	return parts[0] == "_cat" && len(parts) >= 3 && indexCatAPIs[parts[1]]
+}
+
+// Close closes the clients and their idle connections.
 func (s *Source) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	_ = s.client.Close(ctx)
+	_ = s.probe.Close(ctx)
 }

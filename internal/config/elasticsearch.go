@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/persistence-exporter/persistence_exporter/advisor"
 	"github.com/persistence-exporter/persistence_exporter/internal/secret"
 )
 
@@ -37,11 +38,23 @@ type Elasticsearch struct {
 	QueryTimeout time.Duration `yaml:"query_timeout"`
 	// MaxConnections caps the requests in flight to the cluster.
 	MaxConnections int `yaml:"max_connections"`
+	// MaxBodyBytes caps the size of one answer, as a size (8MiB, 512KiB, 1048576); a larger
+	// answer fails the queries that read it. Unset, the source's default (8MiB) applies.
+	MaxBodyBytes string `yaml:"max_body_bytes"`
 
 	Password string `yaml:"-"`
 	APIKey   string `yaml:"-"`
 	CACert   []byte `yaml:"-"`
+	// MaxBody is MaxBodyBytes in bytes, 0 when unset.
+	MaxBody int64 `yaml:"-"`
 }
+
+// The bounds of max_body_bytes: GET / alone is about 500 bytes, and an answer is held whole
+// while it is decoded.
+const (
+	MinMaxBodyBytes advisor.Bytes = 64 << 10
+	MaxMaxBodyBytes advisor.Bytes = 1 << 30
+)
 
 // DefaultIndexPatterns are the indices of Temporal's advanced visibility.
 var DefaultIndexPatterns = []string{"temporal_visibility_v1_*"}
@@ -119,6 +132,19 @@ func (v *validator) elasticsearch(path []any, e *Elasticsearch) {
 	}
 	if e.MaxConnections < 1 || e.MaxConnections > 20 {
 		v.errorf(at(path, "max_connections"), "max_connections %d: want 1 to 20 (the exporter should stay cheap on the cluster)", e.MaxConnections)
+	}
+	if e.MaxBodyBytes != "" {
+		// a string parsed here rather than a size type decoding itself: a decoding error of
+		// such a type stops the decoding of the file and leaves the target nil
+		b, err := advisor.ParseBytes(e.MaxBodyBytes)
+		switch {
+		case err != nil:
+			v.errorf(at(path, "max_body_bytes"), "max_body_bytes: %v", err)
+		case b < MinMaxBodyBytes || b > MaxMaxBodyBytes:
+			v.errorf(at(path, "max_body_bytes"), "max_body_bytes %s: want 64KiB to 1GiB (an answer is decoded whole, several times its size in memory)", e.MaxBodyBytes)
+		default:
+			e.MaxBody = int64(b)
+		}
 	}
 }
 

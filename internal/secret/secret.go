@@ -3,13 +3,17 @@
 package secret
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"log/slog"
 	"net/url"
 	"regexp"
 	"slices"
 	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // Mask replaces a secret.
@@ -25,8 +29,9 @@ type Redactor struct {
 	secrets []string
 }
 
-// Add registers secrets; empty and too-short ones are ignored. The URL-escaped forms are
-// registered too: that is how a password appears when a DSN is printed.
+// Add registers secrets; empty and too-short ones are ignored. The forms a secret takes when
+// it is printed or sent are registered too (see forms): a DSN prints a password URL-escaped,
+// an HTTP header carries it in base64, a JSON error escapes it.
 func (r *Redactor) Add(secrets ...string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -34,13 +39,87 @@ func (r *Redactor) Add(secrets ...string) {
 		if len(s) < MinLength {
 			continue
 		}
-		for _, form := range []string{s, url.QueryEscape(s), url.PathEscape(s)} {
-			if !slices.Contains(r.secrets, form) {
-				r.secrets = append(r.secrets, form)
-			}
+		r.addForms(s)
+	}
+	r.sortLocked()
+}
+
+// AddBasicAuth registers the credentials of HTTP basic auth: the password (in the forms of
+// Add), and the token of the Authorization header, base64 of user:password, in the forms of
+// Add too. The token is registered even when the password is too short to be redacted
+// alone: it gives the password away. The user name alone is no secret.
+func (r *Redactor) AddBasicAuth(user, password string) {
+	if password == "" {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(password) >= MinLength {
+		r.addForms(password)
+	}
+	r.addForms(user + ":" + password)
+	r.sortLocked()
+}
+
+// AddAPIKey registers an Elasticsearch API key, given as "id:api_key" or as the base64
+// "encoded" value Elasticsearch returns: both forms (each in the forms of Add) and the
+// api_key part alone. The id alone is no secret.
+func (r *Redactor) AddAPIKey(key string) {
+	if key == "" {
+		return
+	}
+	idKey := key
+	if !strings.Contains(key, ":") {
+		if b, err := base64.StdEncoding.DecodeString(key); err == nil && strings.Contains(string(b), ":") {
+			idKey = string(b)
 		}
 	}
-	// Replace longer secrets first, so that one secret inside another leaves no tail.
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.addForms(key)
+	if _, k, ok := strings.Cut(idKey, ":"); ok {
+		r.addForms(idKey)
+		if len(k) >= MinLength {
+			r.addForms(k)
+		}
+	}
+	r.sortLocked()
+}
+
+// forms returns s as it may appear in text: as is; URL-escaped for a query and for a path;
+// in base64, both alphabets, with and without padding (and the padded standard form
+// URL-escaped); JSON-escaped, with and without the escaping of <, > and &.
+func forms(s string) []string {
+	out := []string{s, url.QueryEscape(s), url.PathEscape(s)}
+	b := []byte(s)
+	std := base64.StdEncoding.EncodeToString(b)
+	out = append(out, std, url.QueryEscape(std),
+		base64.URLEncoding.EncodeToString(b), base64.RawStdEncoding.EncodeToString(b), base64.RawURLEncoding.EncodeToString(b))
+	if j, err := json.Marshal(s); err == nil {
+		out = append(out, string(j[1:len(j)-1]))
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if enc.Encode(s) == nil {
+		j := bytes.TrimSpace(buf.Bytes())
+		out = append(out, string(j[1:len(j)-1]))
+	}
+	return out
+}
+
+// addForms registers the forms of s; r.mu is held.
+func (r *Redactor) addForms(s string) {
+	for _, form := range forms(s) {
+		if len(form) >= MinLength && !slices.Contains(r.secrets, form) {
+			r.secrets = append(r.secrets, form)
+		}
+	}
+}
+
+// sortLocked puts longer secrets first, so that one secret inside another leaves no tail;
+// r.mu is held.
+func (r *Redactor) sortLocked() {
 	slices.SortFunc(r.secrets, func(a, b string) int { return len(b) - len(a) })
 }
 
@@ -57,6 +136,47 @@ func (r *Redactor) String(s string) string {
 		}
 	}
 	return s
+}
+
+// Shorten returns s redacted and cut to at most n bytes, on a character boundary, with "..."
+// after a cut. Redaction comes first, so that a cut cannot leave part of a secret that no
+// longer matches. When truncated is set, s is itself the beginning of a longer text (a body
+// read up to a limit): a tail of s that may be the beginning of a secret is dropped as well.
+func (r *Redactor) Shorten(s string, n int, truncated bool) string {
+	s = r.String(s)
+	if truncated {
+		s = s[:len(s)-r.partialTail(s)]
+	}
+	if len(s) > n {
+		cut := n
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s, truncated = s[:cut], true
+	}
+	if truncated {
+		s += "..."
+	}
+	return s
+}
+
+// partialTail returns the length of the longest tail of s that begins a secret.
+func (r *Redactor) partialTail(s string) int {
+	if r == nil {
+		return 0
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	longest := 0
+	for _, sec := range r.secrets {
+		for k := min(len(sec)-1, len(s)); k > longest; k-- {
+			if strings.HasSuffix(s, sec[:k]) {
+				longest = k
+				break
+			}
+		}
+	}
+	return longest
 }
 
 // Error returns err with its message redacted (nil stays nil). The result no longer unwraps.

@@ -79,6 +79,149 @@ func primaryEligible(c *Context, t *facts.Target) bool {
 	return false
 }
 
+type splitBrain struct{}
+
+func (splitBrain) ID() string { return "split_brain" }
+func (splitBrain) Title() string {
+	return "Two primaries of one cluster (split brain)"
+}
+func (splitBrain) Needs() []Need {
+	return []Need{{Query: "pg_system", Roles: []string{"primary"}}}
+}
+
+// Run finds clusters (targets sharing a system identifier) with more than one primary: after
+// a promotion the old primary still takes writes. Primaries configured in different clusters
+// are deliberate copies (a restore of a backup keeps the system identifier) and are not
+// compared.
+func (splitBrain) Run(c *Context) []Finding {
+	var out []Finding
+	for _, cl := range c.Facts.Clusters {
+		if cl.SystemID == "" {
+			continue
+		}
+		var primaries []*facts.Target
+		for _, m := range cl.Members {
+			if m.Role == "primary" && slices.Contains(c.Eligible, m) {
+				primaries = append(primaries, m)
+			}
+		}
+		for _, group := range byDeclaredCluster(primaries) {
+			if len(group) > 1 {
+				out = append(out, splitBrainFinding(cl, group))
+			}
+		}
+	}
+	return out
+}
+
+// byDeclaredCluster splits primaries by their configured cluster; those configured in none
+// belong with every group.
+func byDeclaredCluster(primaries []*facts.Target) [][]*facts.Target {
+	var names []string
+	var unnamed []*facts.Target
+	for _, p := range primaries {
+		switch {
+		case p.Cluster == "":
+			unnamed = append(unnamed, p)
+		case !slices.Contains(names, p.Cluster):
+			names = append(names, p.Cluster)
+		}
+	}
+	if len(names) == 0 {
+		return [][]*facts.Target{unnamed}
+	}
+	var groups [][]*facts.Target
+	for _, n := range names {
+		var g []*facts.Target
+		for _, p := range primaries {
+			if p.Cluster == n || p.Cluster == "" {
+				g = append(g, p)
+			}
+		}
+		groups = append(groups, g)
+	}
+	return groups
+}
+
+func splitBrainFinding(cl *facts.Cluster, primaries []*facts.Target) Finding {
+	type member struct {
+		t        *facts.Target
+		timeline int
+		known    bool
+	}
+	ms := make([]member, len(primaries))
+	for i, p := range primaries {
+		tl, ok := p.Timeline()
+		ms[i] = member{p, tl, ok}
+	}
+	// the oldest timeline first: that primary was promoted earliest, so it is the old one
+	sort.SliceStable(ms, func(i, j int) bool {
+		if ms[i].known != ms[j].known {
+			return ms[i].known
+		}
+		if ms[i].timeline != ms[j].timeline {
+			return ms[i].timeline < ms[j].timeline
+		}
+		return ms[i].t.Name < ms[j].t.Name
+	})
+	names := make([]string, len(ms))
+	ev := []Evidence{{"system identifier", cl.SystemID}}
+	for i, m := range ms {
+		names[i] = m.t.Name
+		v := "role primary (not in recovery), timeline unknown"
+		if m.known {
+			v = fmt.Sprintf("role primary (not in recovery), timeline %d", m.timeline)
+		}
+		ev = append(ev, Evidence{m.t.Name, v})
+	}
+	// the newest primary is the one on the highest timeline, when only one is there
+	last := ms[len(ms)-1]
+	newest := last.known && last.timeline > ms[len(ms)-2].timeline
+	keep, old := "the primary you keep", "the other primary"
+	if len(ms) > 2 {
+		old = "each other primary"
+	}
+	decide := "1. Decide which server stays the primary: the timelines do not tell which was promoted last; compare SELECT pg_current_wal_lsn() on each and ask which one the clients write to."
+	if newest {
+		keep, old = last.t.Name, names[0]
+		decide = fmt.Sprintf("1. Keep %s, promoted last (timeline %d); the old primary is %s.", keep, last.timeline, old)
+		if len(ms) > 2 {
+			old = "each of " + joinNames(names[:len(names)-1])
+			decide = fmt.Sprintf("1. Keep %s, promoted last (timeline %d); the old primaries are %s.", keep, last.timeline, joinNames(names[:len(names)-1]))
+		}
+	}
+	text := strings.Join([]string{
+		decide,
+		fmt.Sprintf("2. Fence %s now: stop it (pg_ctl stop -m fast), or at least block its clients in pg_hba.conf and reload.", old),
+		fmt.Sprintf("3. Point every client and pgbouncer ([databases] host=...) at %s, then RELOAD pgbouncer.", keep),
+		fmt.Sprintf("4. Make %s a replica of %s: copy out the writes it took after the promotion, then pg_rewind --target-pgdata=$PGDATA --source-server='host=... user=...', touch $PGDATA/standby.signal, set primary_conninfo to %s, and start it.", old, keep, keep),
+	}, "\n")
+	cluster := cl.Name
+	which := "cluster " + cluster
+	if cluster != cl.SystemID {
+		which += " (system identifier " + cl.SystemID + ")"
+	}
+	all := "both"
+	if len(names) > 2 {
+		all = "all"
+	}
+	summary := fmt.Sprintf("split brain: %s are %s primaries of %s and can each take writes", joinNames(names), all, which)
+	return Finding{
+		Severity: Critical, Target: ms[0].t.Name, Cluster: cluster, Object: "primaries",
+		Summary: summary, Evidence: ev,
+		Fix: Fix{Kind: "action", Text: text,
+			Why: "servers that share a system identifier are one cluster, and only one of them may take writes: every write to either makes the histories diverge further, and what the old primary took after the promotion is not on the new one (pg_rewind discards it). Never let both take writes."},
+	}
+}
+
+// joinNames writes "a and b", "a, b and c".
+func joinNames(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+}
+
 type replayPaused struct{}
 
 func (replayPaused) ID() string    { return "replay_paused" }
@@ -400,7 +543,7 @@ func abs(f float64) float64 {
 // DefaultChecks are the checks the advisor runs, in report order.
 func DefaultChecks() []Check {
 	return []Check{
-		replicationLag{}, replayPaused{}, notStreaming{}, slots{},
+		splitBrain{}, replicationLag{}, replayPaused{}, notStreaming{}, slots{},
 		wraparound{}, longTransactions{}, connections{},
 		slowQueries{}, topStatements{},
 		bloat{index: false}, bloat{index: true}, deadTuples{},

@@ -3,6 +3,7 @@ package advisor_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -18,10 +19,11 @@ import (
 // edges of their rules.
 
 type server struct {
-	name string
-	role queries.Role
-	rows map[string]*queries.Rows
-	down bool
+	name    string
+	role    queries.Role
+	rows    map[string]*queries.Rows
+	down    bool
+	cluster string // configured cluster name
 }
 
 func rows(cols string, values ...[]any) *queries.Rows {
@@ -32,7 +34,9 @@ var now = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 
 func snapshot(at time.Time, servers ...server) *facts.Snapshot {
 	var snaps []*collector.Snapshot
+	clusterOf := map[string]string{}
 	for _, s := range servers {
+		clusterOf[s.name] = s.cluster
 		snap := &collector.Snapshot{Target: &collector.Target{Name: s.name, Kind: queries.SourcePostgres}, At: at,
 			Up: !s.down, Info: queries.ServerInfo{Version: 170000, Role: s.role}}
 		if s.down {
@@ -43,7 +47,7 @@ func snapshot(at time.Time, servers ...server) *facts.Snapshot {
 		}
 		snaps = append(snaps, snap)
 	}
-	return facts.FromSnapshots(at, snaps, nil)
+	return facts.FromSnapshots(at, snaps, clusterOf)
 }
 
 type errString string
@@ -151,6 +155,94 @@ func TestReplicaLagWithoutPrimary(t *testing.T) {
 	fs = evaluate(t, s, advisor.DefaultConfig(), nil, "replication_lag")
 	if len(fs) != 1 || fs[0].Object != "replica:replica1" || fs[0].Severity != advisor.Critical {
 		t.Fatalf("want one critical finding on replica1, got %+v", fs)
+	}
+}
+
+func TestSplitBrain(t *testing.T) {
+	// pg_system and pg_replication of a server: its system identifier, whether it is in
+	// recovery, and its timeline (0: not reported)
+	pg := func(name string, role queries.Role, id string, timeline int64, cluster string) server {
+		var tl any
+		if timeline > 0 {
+			tl = timeline
+		}
+		return server{name: name, role: role, cluster: cluster, rows: map[string]*queries.Rows{
+			"pg_system":      system(id),
+			"pg_replication": rows("is_replica timeline_id", []any{role == queries.RoleReplica, tl}),
+		}}
+	}
+	const id = "7712767019546798259"
+	for _, tc := range []struct {
+		name    string
+		servers []server
+		want    string // the target of the finding, "" for none
+	}{
+		{"a primary and its replica", []server{pg("primary", queries.RolePrimary, id, 1, ""), pg("replica1", queries.RoleReplica, id, 1, "")}, ""},
+		{"two clusters", []server{pg("a", queries.RolePrimary, id, 1, ""), pg("b", queries.RolePrimary, "42", 1, "")}, ""},
+		{"a promoted replica", []server{pg("primary", queries.RolePrimary, id, 1, ""), pg("replica1", queries.RolePrimary, id, 2, "")}, "primary"},
+		{"the old primary listed second", []server{pg("pg-b", queries.RolePrimary, id, 3, ""), pg("pg-a", queries.RolePrimary, id, 2, "")}, "pg-a"},
+		{"timelines unknown", []server{pg("primary", queries.RolePrimary, id, 0, ""), pg("replica1", queries.RolePrimary, id, 0, "")}, "primary"},
+		{"configured in one cluster", []server{pg("primary", queries.RolePrimary, id, 1, "temporal"), pg("replica1", queries.RolePrimary, id, 2, "temporal")}, "primary"},
+		{"one configured, one not", []server{pg("primary", queries.RolePrimary, id, 1, "temporal"), pg("replica1", queries.RolePrimary, id, 2, "")}, "primary"},
+		// a restore of a backup keeps the system identifier: a deliberate copy, declared apart
+		{"configured in different clusters", []server{pg("prod", queries.RolePrimary, id, 1, "prod"), pg("staging", queries.RolePrimary, id, 2, "staging")}, ""},
+	} {
+		fs := evaluate(t, snapshot(now, tc.servers...), advisor.DefaultConfig(), nil, "split_brain")
+		if tc.want == "" {
+			if len(fs) != 0 {
+				t.Errorf("%s: want no finding, got %+v", tc.name, fs)
+			}
+			continue
+		}
+		if len(fs) != 1 {
+			t.Errorf("%s: want one finding, got %+v", tc.name, fs)
+			continue
+		}
+		f := fs[0]
+		if f.Severity != advisor.Critical || f.Target != tc.want || f.Object != "primaries" {
+			t.Errorf("%s: want a critical finding on %s, got %+v", tc.name, tc.want, f)
+		}
+		ev := map[string]string{}
+		for _, e := range f.Evidence {
+			ev[e.Name] = e.Value
+		}
+		if ev["system identifier"] != id {
+			t.Errorf("%s: evidence %v lacks the system identifier", tc.name, f.Evidence)
+		}
+		for _, s := range tc.servers {
+			if !strings.Contains(f.Summary, s.name) || !strings.Contains(ev[s.name], "role primary") {
+				t.Errorf("%s: summary %q or evidence %v does not name %s as a primary", tc.name, f.Summary, f.Evidence, s.name)
+			}
+		}
+		for _, want := range []string{"pg_ctl stop", "pgbouncer", "pg_rewind", "standby.signal"} {
+			if !strings.Contains(f.Fix.Text, want) {
+				t.Errorf("%s: the fix does not say %s:\n%s", tc.name, want, f.Fix.Text)
+			}
+		}
+		if !strings.Contains(f.Fix.Why, "Never let both take writes") {
+			t.Errorf("%s: why %q", tc.name, f.Fix.Why)
+		}
+	}
+
+	// the evidence and the fix tell the old primary from the new by their timelines
+	fs := evaluate(t, snapshot(now, pg("primary", queries.RolePrimary, id, 1, ""), pg("replica1", queries.RolePrimary, id, 2, "")),
+		advisor.DefaultConfig(), nil, "split_brain")
+	if len(fs) != 1 {
+		t.Fatalf("want one finding, got %+v", fs)
+	}
+	want := []advisor.Evidence{{Name: "system identifier", Value: id},
+		{Name: "primary", Value: "role primary (not in recovery), timeline 1"},
+		{Name: "replica1", Value: "role primary (not in recovery), timeline 2"}}
+	if fmt.Sprint(fs[0].Evidence) != fmt.Sprint(want) {
+		t.Errorf("evidence %v, want %v", fs[0].Evidence, want)
+	}
+	if !strings.HasPrefix(fs[0].Fix.Text, "1. Keep replica1, promoted last (timeline 2); the old primary is primary.") {
+		t.Errorf("fix %q: want replica1 kept", fs[0].Fix.Text)
+	}
+	fs = evaluate(t, snapshot(now, pg("primary", queries.RolePrimary, id, 0, ""), pg("replica1", queries.RolePrimary, id, 0, "")),
+		advisor.DefaultConfig(), nil, "split_brain")
+	if len(fs) != 1 || !strings.Contains(fs[0].Fix.Text, "the timelines do not tell") {
+		t.Errorf("without timelines the fix must not pick a primary: %+v", fs)
 	}
 }
 

@@ -254,6 +254,18 @@ func (t *Target) Recovery() *Recovery {
 	}
 }
 
+// Timeline returns the server's timeline and whether it is known (pg_replication): on a
+// primary the timeline it writes WAL on, on a replica that of its latest restartpoint. A
+// promotion starts a new timeline.
+func (t *Target) Timeline() (int, bool) {
+	r := t.Rows("pg_replication")
+	if r == nil || r.Len() == 0 {
+		return 0, false
+	}
+	v, ok := r.Num(0, "timeline_id")
+	return int(v), ok
+}
+
 // Slot is a replication slot.
 type Slot struct {
 	Name, Type, Database, WALStatus string

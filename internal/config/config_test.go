@@ -171,7 +171,7 @@ advisor:
 `, []string{
 			`bad.yml:6: interval must be positive, not 0s`,
 			`bad.yml:7: max_findings_per_check must not be negative (0: no limit)`,
-			`bad.yml:8: unknown check "slow_queries" (checks: [connections dead_tuples index_bloat invalid_index long_transaction missing_index redundant_index replay_paused replica_not_streaming replication_lag replication_slot sequence_exhaustion settings_profile setup slow_query table_bloat top_statement unused_index xid_wraparound])`,
+			`bad.yml:8: unknown check "slow_queries" (checks: [connections dead_tuples index_bloat invalid_index long_transaction missing_index redundant_index replay_paused replica_not_streaming replication_lag replication_slot sequence_exhaustion settings_profile setup slow_query split_brain table_bloat top_statement unused_index xid_wraparound])`,
 		}},
 		{"advisor size", `targets:
   postgres:
@@ -181,6 +181,13 @@ advisor:
   thresholds:
     replica_lag_bytes: 1 megabyte
 `, []string{`bad.yml:7: invalid size "1 megabyte" (want a number of bytes or 512KiB, 1MiB, 2GiB)`}},
+		{"advisor concurrency", `targets:
+  postgres:
+    - name: p
+      dsn: postgres://localhost/x
+advisor:
+  concurrency: 0
+`, []string{`bad.yml:6: concurrency 0: want at least 1 target gathered at a time (default 16)`}},
 		{"advisor unknown threshold", `targets:
   postgres:
     - name: p

@@ -222,6 +222,33 @@ func (c *PGCluster) WaitStreaming(ctx context.Context) error {
 	})
 }
 
+// Promote ends recovery on a replica (pg_promote) and waits until it is out of recovery:
+// from then on it takes writes, whatever its old primary does.
+func (s *PGServer) Promote(ctx context.Context) error {
+	conn, err := s.Connect(ctx, "postgres")
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	var promoted bool
+	if err := conn.QueryRow(ctx, "SELECT pg_promote(wait => true, wait_seconds => 60)").Scan(&promoted); err != nil {
+		return fmt.Errorf("promoting %s: %w", s.Name, err)
+	}
+	if !promoted {
+		return fmt.Errorf("promoting %s: pg_promote gave up after 60 s\n%s", s.Name, tailFile(s.logFile, 20))
+	}
+	return poll(ctx, 60*time.Second, func() error {
+		var recovery bool
+		if err := conn.QueryRow(ctx, "SELECT pg_is_in_recovery()").Scan(&recovery); err != nil {
+			return err
+		}
+		if recovery {
+			return fmt.Errorf("%s is still in recovery", s.Name)
+		}
+		return nil
+	})
+}
+
 // WaitReplayed waits until the replica has replayed everything the primary has written.
 func (c *PGCluster) WaitReplayed(ctx context.Context) error {
 	return poll(ctx, 30*time.Second, func() error {

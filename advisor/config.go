@@ -27,7 +27,13 @@ type Config struct {
 	// MaxFindingsPerCheck bounds what one check reports (the worst first); the rest are
 	// counted as omitted.
 	MaxFindingsPerCheck int `yaml:"max_findings_per_check"`
+	// Concurrency is how many targets one run gathers at a time.
+	Concurrency int `yaml:"concurrency"`
 }
+
+// DefaultConcurrency is how many targets a run gathers at a time unless configured: each
+// gather holds up to the target's max_connections sessions.
+const DefaultConcurrency = 16
 
 // Thresholds decide when a finding is raised. The defaults are the seed deployment's own
 // where it has one.
@@ -111,6 +117,7 @@ func DefaultConfig() Config {
 		Profile:             SeedProfile(),
 		IndexTestBudget:     5 * time.Second,
 		MaxFindingsPerCheck: 100,
+		Concurrency:         DefaultConcurrency,
 	}
 }
 

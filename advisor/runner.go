@@ -49,7 +49,7 @@ func (r *Runner) checks() []Check {
 // Run gathers once and evaluates the checks.
 func (r *Runner) Run(ctx context.Context) *Report {
 	start := time.Now()
-	snaps := r.Engine.GatherAll(ctx, r.Targets)
+	snaps := r.gather(ctx)
 	f := facts.FromSnapshots(start, snaps, r.Clusters)
 	rep := Evaluate(f, r.checks(), &r.Config, r.History)
 	r.enrich(ctx, rep)
@@ -64,6 +64,32 @@ func (r *Runner) Run(ctx context.Context) *Report {
 	r.runs++
 	r.mu.Unlock()
 	return rep
+}
+
+// gather gathers the targets, Config.Concurrency at a time: a run over many targets must not
+// open sessions to all of them at once. Results the scrapes gathered within their TTLs come
+// from the store.
+func (r *Runner) gather(ctx context.Context) []*collector.Snapshot {
+	n := r.Config.Concurrency
+	if n <= 0 {
+		n = DefaultConcurrency
+	}
+	snaps := make([]*collector.Snapshot, len(r.Targets))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(n, len(r.Targets)) {
+		wg.Go(func() {
+			for i := range next {
+				snaps[i] = r.Engine.Gather(ctx, r.Targets[i])
+			}
+		})
+	}
+	for i := range r.Targets {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return snaps
 }
 
 // redact passes every text that may quote an error through Redact.

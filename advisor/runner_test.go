@@ -2,15 +2,22 @@ package advisor
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/persistence-exporter/persistence_exporter/collector"
 	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
+	"github.com/persistence-exporter/persistence_exporter/queries"
 )
 
 func TestMetrics(t *testing.T) {
@@ -61,4 +68,72 @@ func TestMetrics(t *testing.T) {
 		t.Errorf("%d finding series, want 1", n)
 	}
 	testenv.CheckMetrics(t, text)
+}
+
+// blockingSource is a target whose probe waits until released, counting the probes in
+// flight.
+type blockingSource struct {
+	release           chan struct{}
+	inFlight, maxSeen atomic.Int64
+	probes            atomic.Int64
+}
+
+func (s *blockingSource) Probe(ctx context.Context) (queries.ServerInfo, error) {
+	s.probes.Add(1)
+	n := s.inFlight.Add(1)
+	defer s.inFlight.Add(-1)
+	for {
+		m := s.maxSeen.Load()
+		if n <= m || s.maxSeen.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	select {
+	case <-s.release:
+		return queries.ServerInfo{Version: 150000, Role: queries.RolePrimary}, nil
+	case <-ctx.Done():
+		return queries.ServerInfo{}, ctx.Err()
+	}
+}
+
+func (s *blockingSource) Run(context.Context, *queries.Query, *queries.Body) (*queries.Rows, error) {
+	return nil, errors.New("no queries")
+}
+
+func (s *blockingSource) Close() {}
+
+// TestRunConcurrency: a run gathers at most advisor.concurrency targets at a time, and still
+// gathers every target.
+func TestRunConcurrency(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := &blockingSource{release: make(chan struct{})}
+		var targets []*collector.Target
+		for i := range 40 {
+			targets = append(targets, &collector.Target{Name: fmt.Sprintf("pg%02d", i), Kind: queries.SourcePostgres,
+				UpMetric: "pg_up", Source: src, Timeout: time.Minute, Parallel: 2})
+		}
+		cfg := DefaultConfig()
+		cfg.Concurrency = 4
+		r := &Runner{Engine: collector.NewEngine(targets, slog.New(slog.DiscardHandler)), Targets: targets, Config: cfg}
+		done := make(chan *Report)
+		go func() { done <- r.Run(context.Background()) }()
+		synctest.Wait() // every gather that could start is blocked in its probe
+		if n := src.inFlight.Load(); n != 4 {
+			t.Errorf("%d probes in flight, want advisor.concurrency = 4", n)
+		}
+		close(src.release)
+		rep := <-done
+		if n := src.maxSeen.Load(); n != 4 {
+			t.Errorf("at most %d probes in flight, want 4", n)
+		}
+		up := 0
+		for _, ts := range rep.Targets {
+			if ts.Up {
+				up++
+			}
+		}
+		if src.probes.Load() != 40 || len(rep.Targets) != 40 || up != 40 {
+			t.Errorf("%d probes, %d targets in the report, %d up: want every one of the 40", src.probes.Load(), len(rep.Targets), up)
+		}
+	})
 }

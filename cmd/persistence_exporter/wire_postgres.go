@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"strconv"
 	"strings"
@@ -16,6 +18,8 @@ import (
 )
 
 func buildPostgres(w *wiring) error {
+	// one slice for every target: nothing changes a target's queries in place
+	qs := w.set.For(queries.SourcePostgres)
 	for _, p := range w.cfg.Targets.Postgres {
 		src, err := postgres.New(postgres.Options{
 			DSN:              p.ResolvedDSN,
@@ -25,14 +29,14 @@ func buildPostgres(w *wiring) error {
 			ConnectTimeout:   p.QueryTimeout,
 			Databases:        filter(p.Databases),
 			Schemas:          filter(p.Schemas),
-			Logger:           w.log.With("target", p.Name),
+			Logger:           targetLogger(w.log, p.Name),
 		})
 		if err != nil {
 			return fmt.Errorf("postgres target %q: %w", p.Name, err)
 		}
 		w.add(&collector.Target{
 			Name: p.Name, Kind: queries.SourcePostgres, UpMetric: "pg_up", Source: src,
-			Queries: w.set.For(queries.SourcePostgres), Timeout: p.QueryTimeout, Parallel: p.MaxConnections,
+			Queries: qs, Timeout: p.QueryTimeout, Parallel: p.MaxConnections,
 			TopN: p.TopN,
 		}, postgresAddress(p.ResolvedDSN))
 		w.pgSources[p.Name] = src
@@ -45,17 +49,16 @@ func buildPostgres(w *wiring) error {
 // queries that only feed the advisor (they export nothing) are dropped from the scrapes too.
 func (w *wiring) servedAdvisor() *advisor.Runner {
 	if !w.cfg.Advisor.Enabled {
+		var kept []*queries.Query
+		for _, q := range w.set.For(queries.SourcePostgres) {
+			if q.Exports() {
+				kept = append(kept, q)
+			}
+		}
 		for _, t := range w.targets {
-			if t.Kind != queries.SourcePostgres {
-				continue
+			if t.Kind == queries.SourcePostgres {
+				t.Queries = kept // shared, as buildPostgres shares the full list
 			}
-			kept := t.Queries[:0:0]
-			for _, q := range t.Queries {
-				if q.Exports() {
-					kept = append(kept, q)
-				}
-			}
-			t.Queries = kept
 		}
 		return nil
 	}
@@ -79,6 +82,45 @@ func (w *wiring) advisorRunner() *advisor.Runner {
 		Config: w.cfg.Advisor, Tester: postgres.Hypothetical(w.pgSources), History: advisor.NewHistory(),
 		Log: w.log.With("component", "advisor"), Redact: w.red.String,
 	}
+}
+
+// targetLogger is log with a target attribute that is added when a record is handled, not
+// when the logger is made: slog's With formats its attributes at once, and the redacting
+// handler scans them for every secret of the configuration, so one such logger per target
+// made loading quadratic in the number of targets (150,000 targets with their own passwords:
+// minutes). Records are rare; targets are many.
+func targetLogger(log *slog.Logger, target string) *slog.Logger {
+	return slog.New(&targetHandler{next: log.Handler(), target: target})
+}
+
+type targetHandler struct {
+	next   slog.Handler
+	target string
+}
+
+func (h *targetHandler) attr() slog.Attr { return slog.String("target", h.target) }
+
+func (h *targetHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return h.next.Enabled(ctx, l)
+}
+
+// Handle puts the target first, where With would have put it.
+func (h *targetHandler) Handle(ctx context.Context, r slog.Record) error {
+	out := slog.NewRecord(r.Time, r.Level, r.Message, r.PC)
+	out.AddAttrs(h.attr())
+	r.Attrs(func(a slog.Attr) bool {
+		out.AddAttrs(a)
+		return true
+	})
+	return h.next.Handle(ctx, out)
+}
+
+func (h *targetHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return h.next.WithAttrs(append([]slog.Attr{h.attr()}, attrs...))
+}
+
+func (h *targetHandler) WithGroup(name string) slog.Handler {
+	return h.next.WithAttrs([]slog.Attr{h.attr()}).WithGroup(name)
 }
 
 // filter turns configured patterns into a source filter (nil when none is set).

@@ -90,6 +90,9 @@ func (v *validator) advisor(c *Config) {
 	if t.SlowQueryMinCalls < 1 {
 		v.errorf(append(th, "slow_query_min_calls"), "slow_query_min_calls must be at least 1")
 	}
+	if a.Concurrency < 1 {
+		v.errorf(append(path, "concurrency"), "concurrency %d: want at least 1 target gathered at a time (default %d)", a.Concurrency, advisor.DefaultConcurrency)
+	}
 	if a.MaxFindingsPerCheck < 0 {
 		v.errorf(append(path, "max_findings_per_check"), "max_findings_per_check must not be negative (0: no limit)")
 	}

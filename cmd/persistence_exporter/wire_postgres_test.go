@@ -1,0 +1,88 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/persistence-exporter/persistence_exporter/internal/secret"
+)
+
+// countingHandler counts the loggers made from it with attributes (slog's With).
+type countingHandler struct {
+	slog.Handler
+	withAttrs *atomic.Int64
+}
+
+func (h countingHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	h.withAttrs.Add(1)
+	return countingHandler{h.Handler.WithAttrs(attrs), h.withAttrs}
+}
+
+// TestLoadDoesNotFormatPerTarget: loading many PostgreSQL targets formats nothing per target up
+// front. A logger made with With per target had the redacting handler scan its attribute for
+// every secret of the configuration: with a password per target, loading was quadratic (150,000
+// targets: minutes).
+func TestLoadDoesNotFormatPerTarget(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("targets:\n  postgres:\n")
+	const n = 200
+	for i := range n {
+		fmt.Fprintf(&b, "    - name: pg-%03d\n      dsn: postgres://exporter:password-%03d@127.0.0.1:1/temporal?sslmode=disable\n", i, i)
+	}
+	file := writeFile(t, t.TempDir(), "many.yml", b.String())
+	var withAttrs atomic.Int64
+	red := &secret.Redactor{}
+	logger := slog.New(red.Handler(countingHandler{slog.NewTextHandler(&bytes.Buffer{}, nil), &withAttrs}))
+	w, err := load(file, red, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.engine.Close()
+	if len(w.targets) != n {
+		t.Fatalf("%d targets, want %d", len(w.targets), n)
+	}
+	if got := withAttrs.Load(); got != 0 {
+		t.Errorf("loading %d targets made %d loggers with attributes, want none (the target is added when a record is logged)", n, got)
+	}
+	// and the targets share one list of queries
+	for _, tg := range w.targets[1:] {
+		if &tg.Queries[0] != &w.targets[0].Queries[0] {
+			t.Fatalf("target %s has a list of queries of its own", tg.Name)
+		}
+	}
+}
+
+// TestTargetLogger: records of a target's logger carry the target first, as With put it, and
+// stay redacted.
+func TestTargetLogger(t *testing.T) {
+	var buf bytes.Buffer
+	red := &secret.Redactor{}
+	red.Add("password-007")
+	base := slog.New(red.Handler(slog.NewTextHandler(&buf, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		},
+	})))
+	l := targetLogger(base, "pg-007")
+	l.Warn("query failed", "err", "connect as exporter:password-007 refused")
+	l.With("db", "temporal").Info("a database", "n", 1)
+	l.WithGroup("g").Info("grouped", "k", "v")
+	if l.Handler().Enabled(context.Background(), slog.LevelDebug) {
+		t.Error("debug is enabled: the base logger's level is lost")
+	}
+	want := `level=WARN msg="query failed" target=pg-007 err="connect as exporter:<redacted> refused"
+level=INFO msg="a database" target=pg-007 db=temporal n=1
+level=INFO msg=grouped target=pg-007 g.k=v
+`
+	if buf.String() != want {
+		t.Errorf("log:\n%s\nwant:\n%s", buf.String(), want)
+	}
+}

@@ -43,7 +43,11 @@ var pgbouncerVersionRe = regexp.MustCompile(`(\d+)\.(\d+)(?:\.(\d+))?`)
 // probePgbouncer reads SHOW VERSION: "PgBouncer 1.18.0" is version 11800.
 func (s *Source) probePgbouncer(ctx context.Context) (queries.ServerInfo, error) {
 	var info queries.ServerInfo
-	rows, err := s.query(ctx, s.probeDB, "SHOW VERSION")
+	p, err := s.pools()
+	if err != nil {
+		return info, fmt.Errorf("probe: %w", err)
+	}
+	rows, err := s.query(ctx, p.probe, "SHOW VERSION")
 	if err != nil {
 		return info, fmt.Errorf("probe: %w", err)
 	}

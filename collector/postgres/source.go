@@ -65,15 +65,16 @@ func (f *Filter) Allows(name string) bool {
 
 // Source runs queries on one PostgreSQL server.
 type Source struct {
-	pool *pgxpool.Pool // the DSN's database
-	main *database     // the same pool, with its lanes
-	// probePool is the probe's own connection: the probe never queues behind a query
-	probePool *pgxpool.Pool
-	probeDB   *database // the same, for pgbouncer's probe, which goes through query
-	cfg       *pgxpool.Config
-	dsnDB     string
-	opts      Options
-	probe     func(ctx context.Context) (queries.ServerInfo, error)
+	// the pools are made at the first probe, not at load: a configuration of many targets
+	// (or an exporter that serves only its shard of them through /probe) costs no pool and
+	// no goroutine for a target never gathered
+	openOnce sync.Once
+	open     *pools
+	openErr  error
+	cfg      *pgxpool.Config
+	dsnDB    string
+	opts     Options
+	probe    func(ctx context.Context) (queries.ServerInfo, error)
 	// pgbouncer is set for pgbouncer's admin console
 	pgbouncer bool
 	log       *slog.Logger
@@ -85,6 +86,36 @@ type Source struct {
 	databases []string             // watched databases, from the last probe
 	others    map[string]*database // pools of watched databases other than the DSN's
 	skipped   map[string]bool      // databases the exporter may not connect to (logged once)
+}
+
+// pools are the DSN database's pool, with its lanes, and the probe's own connection (for
+// pgbouncer's probe too, which goes through query): the probe never queues behind a query.
+type pools struct {
+	main, probe *database
+}
+
+// pools makes the pools on first use.
+func (s *Source) pools() (*pools, error) {
+	s.openOnce.Do(func() {
+		pool, err := pgxpool.NewWithConfig(context.Background(), s.cfg)
+		if err != nil {
+			s.openErr = fmt.Errorf("creating the connection pool: %w", err)
+			return
+		}
+		probeCfg := s.cfg.Copy()
+		probeCfg.MaxConns = 1
+		probe, err := pgxpool.NewWithConfig(context.Background(), probeCfg)
+		if err != nil {
+			pool.Close()
+			s.openErr = fmt.Errorf("creating the probe's connection pool: %w", err)
+			return
+		}
+		p := &pools{main: &database{pool: pool, lanes: newLanes(int(s.cfg.MaxConns))}, probe: &database{pool: probe, lanes: newLanes(1)}}
+		s.mu.Lock()
+		s.open = p
+		s.mu.Unlock()
+	})
+	return s.open, s.openErr
 }
 
 // database is a watched database: a small pool kept between scrapes, and its lanes.
@@ -136,23 +167,11 @@ func New(opts Options) (*Source, error) {
 }
 
 func newSource(cfg *pgxpool.Config, opts Options) (*Source, error) {
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	if err != nil {
-		return nil, fmt.Errorf("creating the connection pool: %w", err)
-	}
-	probeCfg := cfg.Copy()
-	probeCfg.MaxConns = 1
-	probePool, err := pgxpool.NewWithConfig(context.Background(), probeCfg)
-	if err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("creating the probe's connection pool: %w", err)
-	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Source{pool: pool, main: &database{pool: pool, lanes: newLanes(int(cfg.MaxConns))}, probePool: probePool,
-		probeDB: &database{pool: probePool, lanes: newLanes(1)}, cfg: cfg, dsnDB: cfg.ConnConfig.Database, opts: opts, log: log,
+	return &Source{cfg: cfg, dsnDB: cfg.ConnConfig.Database, opts: opts, log: log,
 		others: map[string]*database{}, skipped: map[string]bool{}}, nil
 }
 
@@ -178,10 +197,14 @@ func (s *Source) probePostgres(ctx context.Context) (queries.ServerInfo, error) 
 		exts     []string
 		dbs      []string
 	)
-	scan := func() error {
-		return s.probePool.QueryRow(ctx, ProbeSQL).Scan(&info.Version, &recovery, &exts, &dbs)
+	p, err := s.pools()
+	if err != nil {
+		return info, fmt.Errorf("probe: %w", err)
 	}
-	err := scan()
+	scan := func() error {
+		return p.probe.pool.QueryRow(ctx, ProbeSQL).Scan(&info.Version, &recovery, &exts, &dbs)
+	}
+	err = scan()
 	var pgErr *pgconn.PgError
 	if err != nil && !errors.As(err, &pgErr) && ctx.Err() == nil {
 		// A connection broken by a server restart fails once and leaves the pool; the
@@ -213,7 +236,7 @@ func (s *Source) setDatabases(version int, all []string) {
 	s.version, s.databases = version, watched
 	for name, db := range s.others {
 		if !slices.Contains(watched, name) {
-			if db.pool != s.pool {
+			if s.open == nil || db != s.open.main {
 				db.pool.Close()
 			}
 			delete(s.others, name)
@@ -235,7 +258,11 @@ func extensionFeatures(exts []string) map[string]string {
 // database-scoped query.
 func (s *Source) Run(ctx context.Context, q *queries.Query, body *queries.Body) (*queries.Rows, error) {
 	if q.Scope != queries.ScopeDatabase {
-		rows, err := s.query(ctx, s.main, s.tagged(q.Name, body.SQL))
+		p, err := s.pools()
+		if err != nil {
+			return nil, err
+		}
+		rows, err := s.query(ctx, p.main, s.tagged(q.Name, body.SQL))
 		if err != nil {
 			return nil, err
 		}
@@ -256,7 +283,11 @@ func (s *Source) Prepare(ctx context.Context, q *queries.Query, body *queries.Bo
 		})
 	}
 	if q.Scope != queries.ScopeDatabase {
-		return prepare(s.main, body.SQL)
+		p, err := s.pools()
+		if err != nil {
+			return err
+		}
+		return prepare(p.main, body.SQL)
 	}
 	return s.eachDatabase(ctx, q, func(name string, db *database, sql string) error {
 		if err := prepare(db, sql); err != nil {
@@ -340,6 +371,10 @@ func (s *Source) runEachDatabase(ctx context.Context, q *queries.Query) (*querie
 // its lanes keep one connection for the statistics views while statements that wait for
 // a lock hold the others.
 func (s *Source) database(ctx context.Context, name string) (*database, map[string]string, error) {
+	p, err := s.pools()
+	if err != nil {
+		return nil, nil, err
+	}
 	s.mu.Lock()
 	if s.skipped[name] {
 		s.mu.Unlock()
@@ -347,7 +382,7 @@ func (s *Source) database(ctx context.Context, name string) (*database, map[stri
 	}
 	db := s.others[name]
 	if db == nil {
-		db = s.main
+		db = p.main
 		if name != s.dsnDB {
 			cfg := s.cfg.Copy()
 			cfg.ConnConfig.Database = name
@@ -566,13 +601,15 @@ func (s *Source) Close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for name, db := range s.others {
-		if db.pool != s.pool {
+		if s.open == nil || db != s.open.main {
 			db.pool.Close()
 		}
 		delete(s.others, name)
 	}
-	s.pool.Close()
-	s.probePool.Close()
+	if s.open != nil {
+		s.open.main.pool.Close()
+		s.open.probe.pool.Close()
+	}
 }
 
 // normalize turns pgx's decoded values into the few types queries.Rows holds. Intervals
@@ -621,4 +658,10 @@ func normalize(v any) any {
 }
 
 // Stat returns the statistics of the DSN database's pool (for tests).
-func (s *Source) Stat() *pgxpool.Stat { return s.pool.Stat() }
+func (s *Source) Stat() *pgxpool.Stat {
+	p, err := s.pools()
+	if err != nil {
+		return nil
+	}
+	return p.main.pool.Stat()
+}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"regexp"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -70,7 +71,7 @@ func TestProbeRoles(t *testing.T) {
 func TestSessionIsReadOnlyAndBounded(t *testing.T) {
 	pg := env.Postgres(t)
 	s := testSource(t, pg.Primary.DSN("postgres"), 2)
-	rows, err := s.query(ctx(t), s.main, `SELECT current_setting('default_transaction_read_only') AS ro,
+	rows, err := s.query(ctx(t), mainDB(t, s), `SELECT current_setting('default_transaction_read_only') AS ro,
 		current_setting('statement_timeout') AS st, current_setting('lock_timeout') AS lt,
 		current_setting('application_name') AS app`)
 	if err != nil {
@@ -82,7 +83,7 @@ func TestSessionIsReadOnlyAndBounded(t *testing.T) {
 			t.Errorf("%s = %v, want %v", rows.Columns[i], got, want[i])
 		}
 	}
-	if _, err := s.query(ctx(t), s.main, "CREATE TABLE must_not_exist (id int)"); err == nil || !strings.Contains(err.Error(), "read-only transaction") {
+	if _, err := s.query(ctx(t), mainDB(t, s), "CREATE TABLE must_not_exist (id int)"); err == nil || !strings.Contains(err.Error(), "read-only transaction") {
 		t.Errorf("a write on the exporter's session: err = %v, want a read-only transaction error", err)
 	}
 }
@@ -96,7 +97,7 @@ func TestConnectionCap(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := s.query(ctx(t), s.main, "SELECT pg_sleep(0.2)")
+			_, err := s.query(ctx(t), mainDB(t, s), "SELECT pg_sleep(0.2)")
 			errs <- err
 		}()
 	}
@@ -139,7 +140,7 @@ func TestConnectionCap(t *testing.T) {
 func TestValuesAreNormalized(t *testing.T) {
 	pg := env.Postgres(t)
 	s := testSource(t, pg.Primary.DSN("postgres"), 1)
-	rows, err := s.query(ctx(t), s.main, `SELECT 1::int2 AS i2, 2::int4 AS i4, 3::int8 AS i8, 1.5::numeric AS num,
+	rows, err := s.query(ctx(t), mainDB(t, s), `SELECT 1::int2 AS i2, 2::int4 AS i4, 3::int8 AS i8, 1.5::numeric AS num,
 		2.5::float4 AS f4, true AS b, 'x'::name AS nm, 'text' AS txt, NULL::int AS nul,
 		interval '1 day 2 seconds' AS iv, 42::oid AS o, '127.0.0.1'::inet AS ip,
 		timestamptz '2024-01-02 03:04:05+00' AS ts, 'NaN'::numeric AS nan`)
@@ -191,7 +192,7 @@ func TestRecoversAfterRestart(t *testing.T) {
 		t.Fatalf("probe after the restart: %v", err)
 	}
 	// the same pool keeps working for queries too
-	if _, err := s.query(ctx(t), s.main, "SELECT 1"); err != nil {
+	if _, err := s.query(ctx(t), mainDB(t, s), "SELECT 1"); err != nil {
 		t.Fatalf("query after the restart: %v", err)
 	}
 }
@@ -323,5 +324,46 @@ func TestDatabaseScope(t *testing.T) {
 	}
 	if rows.Len() != 1 {
 		t.Errorf("after dropping scope_b: %d rows", rows.Len())
+	}
+}
+
+// mainDB is the DSN database of s, its pools made.
+func mainDB(t *testing.T, s *Source) *database {
+	t.Helper()
+	p, err := s.pools()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.main
+}
+
+// TestPoolsAreMadeAtFirstUse: a source costs no pool (and no pool goroutine) until it is
+// gathered: 1,000 targets loaded and never probed start nothing.
+func TestPoolsAreMadeAtFirstUse(t *testing.T) {
+	before := runtime.NumGoroutine()
+	var srcs []*Source
+	for i := range 1000 {
+		s, err := New(Options{DSN: fmt.Sprintf("postgres://u:pw@127.0.0.1:%d/db", 1024+i), MaxConns: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srcs = append(srcs, s)
+	}
+	if n := runtime.NumGoroutine() - before; n > 10 {
+		t.Errorf("1,000 sources never probed started %d goroutines, want none", n)
+	}
+	for _, s := range srcs {
+		if s.open != nil {
+			t.Fatal("a pool was made at load")
+		}
+		s.Close()
+	}
+	pg := env.Postgres(t)
+	s := testSource(t, pg.Primary.DSN("postgres"), 2)
+	if _, err := s.Probe(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if s.open == nil {
+		t.Error("no pool after the first probe")
 	}
 }

@@ -27,6 +27,11 @@ const MinLength = 4
 type Redactor struct {
 	mu      sync.RWMutex
 	secrets []string
+	seen    map[string]struct{}
+	// replacer masks every secret in one pass over a text; nil after a change, made again
+	// at the next use. A loop of strings.Contains per secret cost each log line time in
+	// proportion to the secrets of the configuration: with 150,000 targets, every line.
+	replacer *strings.Replacer
 }
 
 // Add registers secrets; empty and too-short ones are ignored. The forms a secret takes when
@@ -111,8 +116,13 @@ func forms(s string) []string {
 // addForms registers the forms of s; r.mu is held.
 func (r *Redactor) addForms(s string) {
 	for _, form := range forms(s) {
-		if len(form) >= MinLength && !slices.Contains(r.secrets, form) {
+		if _, dup := r.seen[form]; len(form) >= MinLength && !dup {
+			if r.seen == nil {
+				r.seen = map[string]struct{}{}
+			}
+			r.seen[form] = struct{}{}
 			r.secrets = append(r.secrets, form)
+			r.replacer = nil
 		}
 	}
 }
@@ -120,7 +130,29 @@ func (r *Redactor) addForms(s string) {
 // sortLocked puts longer secrets first, so that one secret inside another leaves no tail;
 // r.mu is held.
 func (r *Redactor) sortLocked() {
-	slices.SortFunc(r.secrets, func(a, b string) int { return len(b) - len(a) })
+	slices.SortStableFunc(r.secrets, func(a, b string) int { return len(b) - len(a) })
+}
+
+// masker returns the replacer of the current secrets, or nil when there are none.
+func (r *Redactor) masker() *strings.Replacer {
+	r.mu.RLock()
+	rep, n := r.replacer, len(r.secrets)
+	r.mu.RUnlock()
+	if rep != nil || n == 0 {
+		return rep
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.replacer == nil {
+		// longest first: at one position the first pair given wins, so a secret inside a
+		// longer one leaves no tail
+		pairs := make([]string, 0, 2*len(r.secrets))
+		for _, sec := range r.secrets {
+			pairs = append(pairs, sec, Mask)
+		}
+		r.replacer = strings.NewReplacer(pairs...)
+	}
+	return r.replacer
 }
 
 // String returns s with every secret masked.
@@ -128,12 +160,8 @@ func (r *Redactor) String(s string) string {
 	if r == nil {
 		return s
 	}
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	for _, sec := range r.secrets {
-		if strings.Contains(s, sec) {
-			s = strings.ReplaceAll(s, sec, Mask)
-		}
+	if m := r.masker(); m != nil {
+		return m.Replace(s)
 	}
 	return s
 }

@@ -61,6 +61,14 @@ type Thresholds struct {
 	BloatWarning  float64 `yaml:"bloat_warning"`
 	BloatCritical float64 `yaml:"bloat_critical"`
 	BloatMinSize  Bytes   `yaml:"bloat_min_size"`
+	// BloatMinWaste: a finding needs at least this much space to win back; less is not worth
+	// a rebuild, whatever the share.
+	BloatMinWaste Bytes `yaml:"bloat_min_waste"`
+	// IndexSteadyDensity: the leaf density a btree settles at under inserts in random key
+	// order (page splits leave half-full pages: about ln 2). An index is bloated by what it
+	// has beyond that, not beyond a fresh build at its fillfactor, which it leaves as soon as
+	// it takes writes.
+	IndexSteadyDensity float64 `yaml:"index_steady_density"`
 	// DeadTupleFactor: dead rows above this many times what triggers autovacuum.
 	DeadTupleFactor float64 `yaml:"dead_tuple_factor"`
 	// LongTransaction (warning) and LongTransactionCritical: age of the oldest transaction.
@@ -101,6 +109,8 @@ func DefaultConfig() Config {
 			BloatWarning:               0.4,
 			BloatCritical:              0.9,
 			BloatMinSize:               10 << 20,
+			BloatMinWaste:              16 << 20,
+			IndexSteadyDensity:         0.7,
 			DeadTupleFactor:            2,
 			LongTransaction:            15 * time.Minute,
 			LongTransactionCritical:    time.Hour,

@@ -128,6 +128,11 @@ func plant(t *testing.T, pg *testenv.PGCluster) (*advisor.Report, string, error)
 		"INSERT INTO public.planted_retention SELECT g, now() + g * interval '1 s' FROM generate_series(1, 100000) g",
 		"CREATE INDEX planted_retention_created ON public.planted_retention (created_at)",
 		"DELETE FROM public.planted_retention WHERE id <= 80000",
+		// an index filled in random key order: its leaves settle about 70 % full, which is
+		// its normal state, not bloat
+		"CREATE TABLE public.planted_random (k text PRIMARY KEY, v int)",
+		"INSERT INTO public.planted_random SELECT md5(g::text), g FROM generate_series(1, 150000) g",
+		"ANALYZE public.planted_random",
 		// dead rows autovacuum is not allowed to clean
 		"CREATE TABLE public.planted_dead (id int, v int) WITH (autovacuum_enabled = off)",
 		"INSERT INTO public.planted_dead SELECT g, g FROM generate_series(1, 20000) g",
@@ -232,6 +237,7 @@ func plant(t *testing.T, pg *testenv.PGCluster) (*advisor.Report, string, error)
 	th := &cfg.Thresholds
 	th.UnusedIndexMinWindow, th.UnusedIndexMinSize = 0, 0
 	th.BloatMinSize, th.MissingIndexMinSize = 1<<20, 1<<20
+	th.BloatMinWaste = 256 << 10
 	th.SlotRetainedBytes = 1 << 20
 	th.IdleInTransaction, th.LongTransaction = time.Second, time.Second
 	th.ConnectionsWarning, th.ConnectionsCritical = 0.5, 0.99
@@ -349,6 +355,26 @@ func TestPlantedProblems(t *testing.T) {
 			if !expected {
 				t.Errorf("unexpected %s %s on %s %s: %s", f.Severity, f.Check, f.Target, f.Object, f.Summary)
 			}
+		}
+	})
+	t.Run("a btree at its steady-state density is no bloat", func(t *testing.T) {
+		c, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		pg := env.PostgresNamed(t, "planted", testenv.PGOptions{Replica: true, Conf: []string{"max_connections = 30"}})
+		conn, err := pg.Primary.Connect(c, "temporal")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(c)
+		var density float64
+		if err := conn.QueryRow(c, "SELECT avg_leaf_density FROM pgstatindex('public.planted_random_pkey')").Scan(&density); err != nil {
+			t.Fatal(err)
+		}
+		if density > 80 {
+			t.Fatalf("the random-order index is %g%% dense: the setup did not split its leaves", density)
+		}
+		if fs := find(rep, "index_bloat", "primary", "public.planted_random_pkey"); len(fs) > 0 {
+			t.Errorf("an index at %g%% leaf density, its steady state, is reported: %s", density, fs[0].Summary)
 		}
 	})
 	t.Run("bloat is measured beside the estimate", func(t *testing.T) {

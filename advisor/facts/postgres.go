@@ -414,6 +414,8 @@ type Bloat struct {
 	EstimateRatio float64
 	Measured      float64
 	HasMeasured   bool
+	// Fillfactor of an index (the ratios are against the index packed at it), in percent
+	Fillfactor float64
 }
 
 func (t *Target) bloat(query string, index bool) []Bloat {
@@ -423,6 +425,7 @@ func (t *Target) bloat(query string, index bool) []Bloat {
 		if index {
 			b.Relation = Relation{r.Str(i, "datname"), r.Str(i, "schemaname"), r.Str(i, "indexrelname")}
 			b.Table = r.Str(i, "relname")
+			b.Fillfactor = r.Float(i, "fillfactor")
 		} else {
 			b.Relation = Relation{r.Str(i, "datname"), r.Str(i, "schemaname"), r.Str(i, "relname")}
 		}

@@ -70,6 +70,7 @@ func (v *validator) advisor(c *Config) {
 		{"top_statement_share", t.TopStatementShare}, {"bloat_warning", t.BloatWarning}, {"bloat_critical", t.BloatCritical},
 		{"connections_warning", t.ConnectionsWarning}, {"connections_critical", t.ConnectionsCritical},
 		{"sequence_warning", t.SequenceWarning}, {"sequence_critical", t.SequenceCritical},
+		{"index_steady_density", t.IndexSteadyDensity},
 	} {
 		if r.v <= 0 || r.v > 1 {
 			v.errorf(append(th, r.key), "%s is a share: want a number above 0 and at most 1, not %g", r.key, r.v)

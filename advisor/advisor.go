@@ -8,11 +8,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/persistence-exporter/persistence_exporter/advisor/facts"
+	"github.com/persistence-exporter/persistence_exporter/queries"
 )
 
 // Severity ranks findings.
@@ -82,10 +84,34 @@ type Finding struct {
 	size float64    // orders findings of equal severity within a check (larger first), when set
 }
 
-// Need is a query a check reads; Roles limits it to targets of those roles (nil: all).
+// Need is a query a check reads, on targets of one source kind (Kind, "" for PostgreSQL);
+// Roles limits it to targets of those roles (nil: all).
 type Need struct {
+	Kind  string
 	Query string
 	Roles []string
+}
+
+// kind is the source kind a need reads.
+func (n Need) kind() string {
+	if n.Kind == "" {
+		return queries.SourcePostgres
+	}
+	return n.Kind
+}
+
+// Kinds are the source kinds the checks read: a target of another kind gives the advisor
+// nothing to do.
+func Kinds(checks []Check) []string {
+	var out []string
+	for _, c := range checks {
+		for _, n := range c.Needs() {
+			if !contains(out, n.kind()) {
+				out = append(out, n.kind())
+			}
+		}
+	}
+	return out
 }
 
 // Check is one kind of finding. Run is pure: no I/O, no clock (the snapshot carries its time).
@@ -216,12 +242,15 @@ func Evaluate(s *facts.Snapshot, checks []Check, cfg *Config, h *History) *Repor
 // eligible reports whether a target has what a check needs; reason is "" when the check
 // simply does not apply (a need for another role).
 func eligible(t *facts.Target, needs []Need) (bool, string) {
+	if !slices.ContainsFunc(needs, func(n Need) bool { return n.kind() == t.Kind }) {
+		return false, "" // a check of another store
+	}
 	if !t.Up {
 		return false, "the target is down: " + t.Down
 	}
 	applies := false
 	for _, n := range needs {
-		if len(n.Roles) > 0 && !contains(n.Roles, string(t.Role)) {
+		if n.kind() != t.Kind || len(n.Roles) > 0 && !contains(n.Roles, string(t.Role)) {
 			continue
 		}
 		applies = true

@@ -20,9 +20,12 @@ type Snapshot struct {
 	Clusters []*Cluster
 }
 
-// Target is one PostgreSQL server.
+// Target is one gathered target: a PostgreSQL server, or a target of another kind (Redis,
+// pgBackRest, Elasticsearch, pgbouncer), which its own facts read.
 type Target struct {
 	Name string
+	// Kind is the target's source kind (queries.SourcePostgres, ...).
+	Kind string
 	// Cluster is the configured cluster name ("" when none).
 	Cluster string
 	Up      bool
@@ -79,7 +82,7 @@ func FromSnapshots(at time.Time, snaps []*collector.Snapshot, clusterOf map[stri
 	s := &Snapshot{At: at}
 	for _, snap := range snaps {
 		t := &Target{
-			Name: snap.Target.Name, Cluster: clusterOf[snap.Target.Name], Up: snap.Up,
+			Name: snap.Target.Name, Kind: snap.Target.Kind, Cluster: clusterOf[snap.Target.Name], Up: snap.Up,
 			Role: snap.Info.Role, Version: snap.Info.Version,
 			results: map[string]*collector.Result{}, skipped: map[string]string{},
 		}
@@ -98,7 +101,10 @@ func FromSnapshots(at time.Time, snaps []*collector.Snapshot, clusterOf map[stri
 		for _, sk := range snap.Skipped {
 			t.skipped[sk.Query.Name] = sk.Reason
 		}
-		if r := t.Rows("pg_system"); r != nil && r.Len() > 0 {
+		if t.Kind == "" {
+			t.Kind = queries.SourcePostgres
+		}
+		if r := t.Rows("pg_system"); t.Kind == queries.SourcePostgres && r != nil && r.Len() > 0 {
 			t.SystemID = r.Str(0, "system_identifier")
 		}
 		s.Targets = append(s.Targets, t)
@@ -113,7 +119,7 @@ func group(targets []*Target) []*Cluster {
 	byID := map[string]*Cluster{}
 	var out []*Cluster
 	for _, t := range targets {
-		if t.SystemID == "" {
+		if t.SystemID == "" || t.Kind != queries.SourcePostgres {
 			continue
 		}
 		c, ok := byID[t.SystemID]
@@ -128,7 +134,7 @@ func group(targets []*Target) []*Cluster {
 		c.Members = append(c.Members, t)
 	}
 	for _, t := range targets {
-		if t.SystemID != "" {
+		if t.SystemID != "" || t.Kind != queries.SourcePostgres {
 			continue
 		}
 		var c *Cluster
@@ -162,7 +168,7 @@ func group(targets []*Target) []*Cluster {
 func (s *Snapshot) Unplaced() []*Target {
 	var out []*Target
 	for _, t := range s.Targets {
-		if t.SystemID == "" && t.Cluster == "" {
+		if t.Kind == queries.SourcePostgres && t.SystemID == "" && t.Cluster == "" {
 			out = append(out, t)
 		}
 	}

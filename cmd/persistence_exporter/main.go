@@ -86,7 +86,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	serve := app.Command("serve", "Serve metrics (the default).").Default()
 	check := app.Command("check-config", "Check the configuration file and the query packs, then exit: 0 when valid, 1 otherwise (2: a bad command line).")
 	check.Flag("connect", "Also have every reachable PostgreSQL target prepare each pack statement that applies to it (nothing is run): SQL errors are reported with the pack's file:line and the target.").BoolVar(&f.connect)
-	advise := app.Command("advise", "Gather every PostgreSQL target once, print the advisor's findings and exit: 0 when nothing is warning or worse, 1 on warnings, 2 on critical findings, 3 when the advisor could not run (a bad command line or configuration, no PostgreSQL target, or no target answered).")
+	advise := app.Command("advise", "Gather every target the advisor checks once, print the advisor's findings and exit: 0 when nothing is warning or worse, 1 on warnings, 2 on critical findings, 3 when the advisor could not run (a bad command line or configuration, no target the advisor checks, or no target answered).")
 	advise.Flag("format", "Output format: text, json or markdown.").Default("text").EnumVar(&f.format, "text", "json", "markdown")
 	advise.Flag("timeout", "Deadline for gathering and evaluating.").Default("2m").DurationVar(&f.adviseTimeout)
 
@@ -214,7 +214,7 @@ func adviseOnce(f *flags, stdout, stderr io.Writer) int {
 	defer w.engine.Close()
 	adv := w.advisorRunner()
 	if adv == nil {
-		fmt.Fprintf(stderr, "%s: no PostgreSQL target to advise on\n", f.configFile)
+		fmt.Fprintf(stderr, "%s: no target of a kind the advisor checks (%s)\n", f.configFile, strings.Join(advisor.Kinds(advisor.DefaultChecks()), ", "))
 		return 3
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), f.adviseTimeout)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -65,20 +66,22 @@ func (w *wiring) servedAdvisor() *advisor.Runner {
 	return w.advisorRunner()
 }
 
-// advisorRunner builds the advisor over the PostgreSQL targets, or returns nil when there
-// are none.
+// advisorRunner builds the advisor over the targets of the kinds its checks read, or
+// returns nil when there are none.
 func (w *wiring) advisorRunner() *advisor.Runner {
-	var pg []*collector.Target
+	checks := advisor.DefaultChecks()
+	kinds := advisor.Kinds(checks)
+	var watched []*collector.Target
 	for _, t := range w.targets {
-		if t.Kind == queries.SourcePostgres {
-			pg = append(pg, t)
+		if slices.Contains(kinds, t.Kind) {
+			watched = append(watched, t)
 		}
 	}
-	if len(pg) == 0 {
+	if len(watched) == 0 {
 		return nil
 	}
 	return &advisor.Runner{
-		Engine: w.engine, Targets: pg, Clusters: w.clusters, Checks: advisor.DefaultChecks(),
+		Engine: w.engine, Targets: watched, Clusters: w.clusters, Checks: checks,
 		Config: w.cfg.Advisor, Tester: postgres.Hypothetical(w.pgSources), History: advisor.NewHistory(),
 		Log: w.log.With("component", "advisor"), Redact: w.red.String,
 	}

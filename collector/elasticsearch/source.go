@@ -22,6 +22,7 @@ import (
 	es "github.com/elastic/go-elasticsearch/v8"
 
 	"github.com/persistence-exporter/persistence_exporter/collector/jsonrows"
+	"github.com/persistence-exporter/persistence_exporter/internal/lanes"
 	"github.com/persistence-exporter/persistence_exporter/internal/secret"
 	"github.com/persistence-exporter/persistence_exporter/internal/share"
 	"github.com/persistence-exporter/persistence_exporter/queries"
@@ -89,7 +90,7 @@ type Options struct {
 type Source struct {
 	client *es.BaseClient
 	// lanes admit the requests of queries to the MaxConns connections of client
-	lanes *lanes
+	lanes *lanes.Lanes
 	// probe sends the probe's GET / when the queries' requests take every connection of
 	// client: it has a connection of its own then, and never waits for them
 	probe   *es.BaseClient
@@ -140,7 +141,7 @@ func New(opts Options) (*Source, error) {
 			}
 		}
 	}
-	s := &Source{client: client, lanes: newLanes(opts.MaxConns), probe: probe, red: red,
+	s := &Source{client: client, lanes: lanes.New(opts.MaxConns), probe: probe, red: red,
 		lists: map[string]string{}, feats: map[string]bool{},
 		maxBody: opts.MaxBodyBytes, timeout: opts.Timeout, now: opts.Now}
 	if s.maxBody <= 0 {
@@ -261,7 +262,7 @@ func (s *Source) Probe(ctx context.Context) (queries.ServerInfo, error) {
 // healthy cluster sees no more connections than MaxConns), else it goes through the
 // probe's own client, on a connection of its own.
 func (s *Source) probeRoot(ctx context.Context) (any, error) {
-	if release, ok := s.lanes.tryAcquire(); ok {
+	if release, ok := s.lanes.TryAcquire(); ok {
 		defer release()
 		return s.fetch(ctx, s.client, "/")
 	}
@@ -364,11 +365,11 @@ func (s *Source) expand(path string) (string, error) {
 // get sends one GET of a query, in its lane, and decodes its JSON answer.
 func (s *Source) get(ctx context.Context, path string) (any, error) {
 	index := indexEndpoint(path)
-	release, err := s.lanes.acquire(ctx, index)
+	release, err := s.lanes.Acquire(ctx, index)
 	if err != nil {
 		if index {
 			return nil, fmt.Errorf("GET %s: no connection for index requests came free (at most %d at a time; the earlier ones have not answered): %w",
-				path, cap(s.lanes.index), err)
+				path, s.lanes.SlowSlots(), err)
 		}
 		return nil, fmt.Errorf("GET %s: no connection came free: %w", path, err)
 	}
@@ -501,56 +502,11 @@ func (s *Source) errorReason(body io.Reader) string {
 	return ""
 }
 
-// lanes admit the requests of queries to the connections. Every request takes a slot of
-// all; a request to an index endpoint first takes one of index, which has a slot fewer
-// (when there is more than one): however many index requests hang, the cluster-level
-// requests (health, node stats, settings, ILM and SLM status) keep a connection. A request
-// waits for its slots within its own timeout. The probe only takes a slot that is free (see
-// probeRoot).
-type lanes struct {
-	all   chan struct{}
-	index chan struct{}
-}
-
-func newLanes(conns int) *lanes {
-	conns = max(conns, 1)
-	return &lanes{all: make(chan struct{}, conns), index: make(chan struct{}, max(conns-1, 1))}
-}
-
-// tryAcquire takes a slot of all if one is free, without waiting.
-func (l *lanes) tryAcquire() (release func(), ok bool) {
-	select {
-	case l.all <- struct{}{}:
-		return func() { <-l.all }, true
-	default:
-		return nil, false
-	}
-}
-
-// acquire waits for the slots of a request and returns their release, or the context's error.
-func (l *lanes) acquire(ctx context.Context, index bool) (release func(), err error) {
-	if index {
-		select {
-		case l.index <- struct{}{}:
-		case <-ctx.Done():
-			return nil, context.Cause(ctx)
-		}
-	}
-	select {
-	case l.all <- struct{}{}:
-	case <-ctx.Done():
-		if index {
-			<-l.index
-		}
-		return nil, context.Cause(ctx)
-	}
-	return func() {
-		<-l.all
-		if index {
-			<-l.index
-		}
-	}, nil
-}
+// The lanes admit the requests of queries to the connections: a request to an index
+// endpoint is slow work (see package lanes): however many index requests hang, the
+// cluster-level requests (health, node stats, settings, ILM and SLM status) keep a
+// connection. A request waits for its slots within its own timeout. The probe only takes a
+// slot that is free (see probeRoot).
 
 // indexCatAPIs are the cat APIs that take an index expression.
 var indexCatAPIs = map[string]bool{"shards": true, "indices": true, "segments": true, "recovery": true, "count": true}

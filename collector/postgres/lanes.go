@@ -1,56 +1,12 @@
 package postgres
 
 import (
-	"context"
 	"regexp"
 	"strings"
 	"sync"
 
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
-
-// lanes admit statements to the connections of one database's pool. A statement that may
-// wait for a lock on a user relation (it measures a relation's files, or reads a table that
-// is not a system catalog) takes a slot of the locking lane first, and that lane has one
-// slot fewer than the pool has connections: however many such statements are stuck behind
-// an ACCESS EXCLUSIVE lock, one connection stays free for the statistics views, which never
-// wait for a user relation's lock. The probe does not come here at all: it has a
-// connection of its own.
-type lanes struct {
-	all     chan struct{}
-	locking chan struct{}
-}
-
-func newLanes(conns int) *lanes {
-	conns = max(conns, 1)
-	return &lanes{all: make(chan struct{}, conns), locking: make(chan struct{}, max(conns-1, 1))}
-}
-
-// acquire waits for a slot (in the locking lane first, when the statement may wait for a
-// lock) and returns its release, or the context's error.
-func (l *lanes) acquire(ctx context.Context, mayLock bool) (release func(), err error) {
-	if mayLock {
-		select {
-		case l.locking <- struct{}{}:
-		case <-ctx.Done():
-			return nil, context.Cause(ctx)
-		}
-	}
-	select {
-	case l.all <- struct{}{}:
-	case <-ctx.Done():
-		if mayLock {
-			<-l.locking
-		}
-		return nil, context.Cause(ctx)
-	}
-	return func() {
-		<-l.all
-		if mayLock {
-			<-l.locking
-		}
-	}, nil
-}
 
 // Functions that open a relation, and so wait behind an ACCESS EXCLUSIVE lock on it.
 var lockingFuncs = regexp.MustCompile(`(?i)\b(pg_relation_size|pg_table_size|pg_total_relation_size|pg_indexes_size|` +

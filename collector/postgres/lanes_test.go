@@ -1,9 +1,7 @@
 package postgres
 
 import (
-	"context"
 	"testing"
-	"testing/synctest"
 
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
@@ -56,59 +54,4 @@ func TestMayLock(t *testing.T) {
 	if len(locking) > 0 {
 		t.Errorf("statistics queries put in the locking lane: %v", locking)
 	}
-}
-
-// TestLanes: with every locking slot taken, a statistics statement still gets a connection;
-// a second locking statement waits until the first is done or its context ends.
-func TestLanes(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		l := newLanes(2)
-		ctx := context.Background()
-		releaseLock, err := l.acquire(ctx, true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		releaseStat, err := l.acquire(ctx, false)
-		if err != nil {
-			t.Fatalf("a statistics statement waited behind a locking one: %v", err)
-		}
-		got := make(chan error, 1)
-		go func() {
-			release, err := l.acquire(ctx, true)
-			if err == nil {
-				release()
-			}
-			got <- err
-		}()
-		synctest.Wait()
-		select {
-		case err := <-got:
-			t.Fatalf("a second locking statement did not wait: %v", err)
-		default:
-		}
-		releaseStat()
-		synctest.Wait()
-		select {
-		case err := <-got:
-			t.Fatalf("a freed statistics slot let a locking statement past the locking lane: %v", err)
-		default:
-		}
-		releaseLock()
-		if err := <-got; err != nil {
-			t.Fatal(err)
-		}
-		cctx, cancel := context.WithCancel(ctx)
-		hold, _ := l.acquire(ctx, true)
-		cancel()
-		if _, err := l.acquire(cctx, true); err == nil {
-			t.Error("a cancelled wait got a slot")
-		}
-		hold()
-		// every slot is free again
-		for range 2 {
-			if _, err := l.acquire(ctx, false); err != nil {
-				t.Fatal(err)
-			}
-		}
-	})
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/persistence-exporter/persistence_exporter/internal/lanes"
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
 
@@ -110,7 +111,7 @@ func (s *Source) pools() (*pools, error) {
 			s.openErr = fmt.Errorf("creating the probe's connection pool: %w", err)
 			return
 		}
-		p := &pools{main: &database{pool: pool, lanes: newLanes(int(s.cfg.MaxConns))}, probe: &database{pool: probe, lanes: newLanes(1)}}
+		p := &pools{main: &database{pool: pool, lanes: lanes.New(int(s.cfg.MaxConns))}, probe: &database{pool: probe, lanes: lanes.New(1)}}
 		s.mu.Lock()
 		s.open = p
 		s.mu.Unlock()
@@ -121,7 +122,7 @@ func (s *Source) pools() (*pools, error) {
 // database is a watched database: a small pool kept between scrapes, and its lanes.
 type database struct {
 	pool   *pgxpool.Pool
-	lanes  *lanes
+	lanes  *lanes.Lanes
 	exts   map[string]string
 	extsAt time.Time
 }
@@ -391,7 +392,7 @@ func (s *Source) database(ctx context.Context, name string) (*database, map[stri
 				s.mu.Unlock()
 				return nil, nil, err
 			}
-			db = &database{pool: pool, lanes: newLanes(int(cfg.MaxConns))}
+			db = &database{pool: pool, lanes: lanes.New(int(cfg.MaxConns))}
 		}
 		s.others[name] = db
 	}
@@ -469,7 +470,7 @@ func (s *Source) query(ctx context.Context, db *database, stmt string) (*queries
 // locks the transaction held.
 func (s *Source) transaction(ctx context.Context, db *database, stmt, cleanup string, fn func(ctx context.Context, conn *pgx.Conn) error) error {
 	locking := s.mayLock(stmt)
-	release, err := db.lanes.acquire(ctx, locking)
+	release, err := db.lanes.Acquire(ctx, locking)
 	if err != nil {
 		return fmt.Errorf("waiting for a connection: %w", err)
 	}

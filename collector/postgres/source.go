@@ -502,7 +502,9 @@ func (s *Source) transaction(ctx context.Context, db *database, stmt, cleanup st
 	if cleanup != "" {
 		end += "; " + cleanup
 	}
-	learn := err == nil && !locking
+	// learnt once per statement: the locks it takes do not change between runs
+	_, known := s.locks.Load(stmt)
+	learn := err == nil && !locking && !known
 	if learn {
 		end = locksHeldSQL + "; " + end
 	}
@@ -514,8 +516,8 @@ func (s *Source) transaction(ctx context.Context, db *database, stmt, cleanup st
 			err = fmt.Errorf("ending the read-only transaction: %w", endErr)
 		}
 	}
-	if learn && endErr == nil && len(res) > 0 && len(res[0].Rows) == 1 && string(res[0].Rows[0][0]) != "0" {
-		s.locks.Store(stmt, true)
+	if learn && endErr == nil && len(res) > 0 && len(res[0].Rows) == 1 {
+		s.locks.Store(stmt, string(res[0].Rows[0][0]) != "0")
 	}
 	return err
 }

@@ -84,9 +84,26 @@ type Snapshot struct {
 	Up            bool
 	ProbeErr      error
 	ProbeDuration time.Duration
-	Info          queries.ServerInfo
-	Results       []*Result // in the order of Target.Queries, skipped ones left out
-	Skipped       []Skip
+	// Duration is how long the whole gather took: the probe and every query, run or served
+	// from the store.
+	Duration time.Duration
+	Info     queries.ServerInfo
+	Results  []*Result // in the order of Target.Queries, skipped ones left out
+	Skipped  []Skip
+}
+
+// Failed reports whether the gather had an error: the target was down, or a query failed or
+// did not finish before the scrape deadline.
+func (s *Snapshot) Failed() bool {
+	if !s.Up {
+		return true
+	}
+	for _, r := range s.Results {
+		if r.Err != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // Engine gathers targets through the shared results store.
@@ -135,6 +152,7 @@ func key(t *Target, q *queries.Query) string { return t.Name + "\x00" + q.Name }
 // in this snapshot and finish in the background.
 func (e *Engine) Gather(ctx context.Context, t *Target) *Snapshot {
 	snap := &Snapshot{Target: t, At: time.Now()}
+	defer func() { snap.Duration = time.Since(snap.At) }()
 	if dl, ok := ctx.Deadline(); ok {
 		ctx = queries.WithScrapeDeadline(ctx, dl)
 	}

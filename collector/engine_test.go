@@ -318,3 +318,64 @@ func TestHungTarget(t *testing.T) {
 	)
 	forbidLines(t, text, `target="hung",`, "Hung-Target-Pw")
 }
+
+// fakeSource answers the probe with fixed server info and runs no query.
+type fakeSource struct{ info queries.ServerInfo }
+
+func (f fakeSource) Probe(context.Context) (queries.ServerInfo, error) { return f.info, nil }
+func (f fakeSource) Run(context.Context, *queries.Query, *queries.Body) (*queries.Rows, error) {
+	return nil, fmt.Errorf("no queries here")
+}
+func (f fakeSource) Close() {}
+
+// TestEstablishedSelfMetrics: postgres_exporter's pg_exporter_last_scrape_error and
+// pg_exporter_last_scrape_duration_seconds for every PostgreSQL target (1 when it is down or
+// a query failed), pgbouncer_exporter's pgbouncer_version_info for pgbouncer, and neither
+// for another kind.
+func TestEstablishedSelfMetrics(t *testing.T) {
+	e := newEngine(t, "pg_stat_database")
+	bouncer := &Target{Name: "pooler", Kind: queries.SourcePgbouncer, UpMetric: "pgbouncer_up", Timeout: time.Second,
+		Source: fakeSource{queries.ServerInfo{Version: 11800, VersionText: "PgBouncer 1.18.0"}}}
+	other := &Target{Name: "cache", Kind: queries.SourceRedis, UpMetric: "redis_up", Timeout: time.Second,
+		Source: fakeSource{queries.ServerInfo{Version: 70015, VersionText: "7.0.15", Role: queries.RolePrimary}}}
+	text := scrapeText(t, e, ctxT(t, 5*time.Second), append([]*Target{bouncer, other}, e.Targets...), true)
+	requireLines(t, text,
+		"# TYPE pg_exporter_last_scrape_error gauge\n",
+		`pg_exporter_last_scrape_error{target="primary"} 0`,
+		`pg_exporter_last_scrape_error{target="replica"} 0`,
+		`pg_exporter_last_scrape_error{target="dead"} 1`,
+		"# TYPE pg_exporter_last_scrape_duration_seconds gauge\n",
+		"# TYPE pgbouncer_version_info gauge\n",
+		`pgbouncer_version_info{target="pooler",version="PgBouncer 1.18.0"} 1`,
+	)
+	forbidLines(t, text, `pg_exporter_last_scrape_error{target="pooler"}`, `pg_exporter_last_scrape_error{target="cache"}`,
+		`pg_exporter_last_scrape_duration_seconds{target="cache"}`, `_version_info{target="cache"`, `pgbouncer_version_info{target="primary"`)
+	for _, name := range []string{"primary", "replica", "dead"} {
+		v, ok := sampleValue(text, `pg_exporter_last_scrape_duration_seconds{target="`+name+`"}`)
+		probe, _ := sampleValue(text, `persistence_exporter_probe_duration_seconds{target="`+name+`"}`)
+		if !ok || v <= 0 || v < probe {
+			t.Errorf("%s: pg_exporter_last_scrape_duration_seconds %v (found %v), want > 0 and at least the probe's %v", name, v, ok, probe)
+		}
+	}
+
+	// a failed query makes it 1, and /probe has it without the target label
+	e = newEngine(t, "pg_stat_database", "t_broken")
+	text = scrapeText(t, e, ctxT(t, 5*time.Second), e.Targets, true)
+	requireLines(t, text, `pg_exporter_last_scrape_error{target="primary"} 1`, `pg_exporter_last_scrape_error{target="replica"} 1`)
+	probe := scrapeText(t, e, ctxT(t, 5*time.Second), []*Target{e.Target("primary")}, false)
+	requireLines(t, probe, "\npg_exporter_last_scrape_error 1\n", "\npg_exporter_last_scrape_duration_seconds ")
+	forbidLines(t, probe, "target=")
+}
+
+// sampleValue is the value of the series written exactly as series (name and labels).
+func sampleValue(text, series string) (float64, bool) {
+	for _, line := range strings.Split(text, "\n") {
+		if rest, ok := strings.CutPrefix(line, series+" "); ok {
+			var v float64
+			if _, err := fmt.Sscan(rest, &v); err == nil {
+				return v, true
+			}
+		}
+	}
+	return 0, false
+}

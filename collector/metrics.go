@@ -35,6 +35,31 @@ var selfHelp = map[string]string{
 	metricTargetInfo:    "What the probe found (value 1): the kind of target, its version number and its role.",
 }
 
+// kindSelf names the self-metrics that the established exporter of a kind writes under names
+// of its own, which community dashboards and alerts select on.
+type kindSelf struct {
+	// lastScrapeError is 1 when the target's last gather had an error (the target was down
+	// or a query failed), else 0; lastScrapeDuration is how long that gather took.
+	lastScrapeError, lastScrapeDuration string
+	// versionInfo has the value 1 and the label version: the version as the server reports
+	// it.
+	versionInfo string
+}
+
+var kindSelfMetrics = map[string]kindSelf{
+	// postgres_exporter's, used by postgres-mixin and awesome-prometheus-alerts
+	queries.SourcePostgres: {lastScrapeError: "pg_exporter_last_scrape_error", lastScrapeDuration: "pg_exporter_last_scrape_duration_seconds"},
+	// pgbouncer_exporter's: SHOW VERSION as it answers ("PgBouncer 1.18.0")
+	queries.SourcePgbouncer: {versionInfo: "pgbouncer_version_info"},
+}
+
+var (
+	lastScrapeErrorHelp    = "Whether the last scrape of the target had an error (1: the target was down or a query failed) or not (0)."
+	lastScrapeDurationHelp = "How long the last scrape of the target took: its probe and every query, run or served from the store."
+	versionInfoHelp        = "The server's version as it reports it, in the label version; the value is 1."
+	versionLabel           = []string{"version"}
+)
+
 // A scrape builds the exposition's metric families directly, rather than through
 // prometheus.Registry: on a large catalog a scrape carries ten thousand series, and const
 // metrics with the registry's consistency checks cost several times the work. The engine
@@ -162,8 +187,20 @@ func (e *Engine) emit(f *families, snap *Snapshot, withTarget bool) {
 	targetOnly := labelPairs(t.Name, withTarget, nil)
 	f.sample(t.UpMetric, upHelp, gauge, targetOnly, up)
 	f.sample(metricProbeDuration, selfHelp[metricProbeDuration], gauge, targetOnly, snap.ProbeDuration.Seconds())
+	ks := kindSelfMetrics[t.Kind]
+	if ks.lastScrapeError != "" {
+		failed := 0.0
+		if snap.Failed() {
+			failed = 1
+		}
+		f.sample(ks.lastScrapeError, lastScrapeErrorHelp, gauge, targetOnly, failed)
+		f.sample(ks.lastScrapeDuration, lastScrapeDurationHelp, gauge, targetOnly, snap.Duration.Seconds())
+	}
 	if !snap.Up {
 		return
+	}
+	if ks.versionInfo != "" && snap.Info.VersionText != "" {
+		f.sample(ks.versionInfo, versionInfoHelp, gauge, labelPairs(t.Name, withTarget, versionLabel, snap.Info.VersionText), 1)
 	}
 	f.sample(metricTargetInfo, selfHelp[metricTargetInfo], gauge,
 		labelPairs(t.Name, withTarget, infoLabels, t.Kind, strconv.Itoa(snap.Info.Version), string(snap.Info.Role)), 1)

@@ -58,6 +58,14 @@ func parseCompat(doc *yamlx.Document, data []byte) (*Pack, error) {
 	var errs []error
 	for _, name := range names {
 		cq := raw[name]
+		// postgres_exporter's HISTOGRAM reads <column>_bucket, _sum and _count arrays into a
+		// histogram; that has no counterpart here. The query is left out, not the file (the
+		// example queries.yaml of postgres_exporter 0.12 has one).
+		if col, line, ok := histogramColumn(doc, name, cq); ok {
+			p.Skipped = append(p.Skipped, Skipped{File: doc.File, Line: line, Query: name,
+				Reason: fmt.Sprintf("column %q has usage HISTOGRAM, which persistence_exporter does not export; the file's other queries are loaded", col)})
+			continue
+		}
 		before := len(errs)
 		q := &Query{
 			Name: name, Body: Body{SQL: cq.Query}, Source: SourcePostgres, File: doc.File, Line: doc.Line(name),
@@ -82,11 +90,8 @@ func parseCompat(doc *yamlx.Document, data []byte) (*Pack, error) {
 				colPath[col] = []any{name, "metrics", i, col}
 				u, ok := compatUsages[strings.ToUpper(cc.Usage)]
 				if !ok {
-					msg := fmt.Sprintf("query %q: column %q: unknown usage %q (want LABEL, COUNTER, GAUGE, MAPPEDMETRIC, DURATION or DISCARD)", name, col, cc.Usage)
-					if strings.EqualFold(cc.Usage, "HISTOGRAM") {
-						msg = fmt.Sprintf("query %q: column %q: usage HISTOGRAM is not supported", name, col)
-					}
-					errs = append(errs, doc.Errorf([]any{name, "metrics", i, col, "usage"}, "%s", msg))
+					errs = append(errs, doc.Errorf([]any{name, "metrics", i, col, "usage"},
+						"query %q: column %q: unknown usage %q (want LABEL, COUNTER, GAUGE, MAPPEDMETRIC, DURATION or DISCARD)", name, col, cc.Usage))
 					continue
 				}
 				c := Column{Name: col, Usage: u, Help: cc.Description, Mapping: cc.MetricMapping}
@@ -125,10 +130,23 @@ func parseCompat(doc *yamlx.Document, data []byte) (*Pack, error) {
 	if err := yamlx.Join(errs...); err != nil {
 		return nil, err
 	}
-	if len(p.Queries) == 0 {
+	if len(p.Queries) == 0 && len(p.Skipped) == 0 {
 		return nil, yamlx.Errorf(doc.File, 0, "the pack has no queries")
 	}
 	return p, nil
+}
+
+// histogramColumn finds the first column of a compat query with usage HISTOGRAM, and the
+// line of its usage.
+func histogramColumn(doc *yamlx.Document, name string, cq compatQuery) (col string, line int, ok bool) {
+	for i, m := range cq.Metrics {
+		for c, cc := range m {
+			if strings.EqualFold(cc.Usage, "HISTOGRAM") {
+				return c, doc.Line(name, "metrics", i, c, "usage"), true
+			}
+		}
+	}
+	return "", 0, false
 }
 
 // parseSemverRange reads postgres_exporter's runonserver, such as ">=10.0.0 <13.0.0", into a

@@ -70,6 +70,17 @@ func TestParseExpr(t *testing.T) {
 		{"x | since ms", Expr{Sources: []Ref{{Path: []string{"x"}}}, Funcs: []Func{{Name: "since", Arg: "ms"}}}},
 		{"disk.used | div ^disk.total", Expr{Sources: []Ref{{Path: []string{"disk", "used"}}},
 			Funcs: []Func{{Name: "div", Arg: "^disk.total", Ref: &Ref{Up: 1, Path: []string{"disk", "total"}}}}}},
+		{"stop | sub start", Expr{Sources: []Ref{{Path: []string{"stop"}}},
+			Funcs: []Func{{Name: "sub", Arg: "start", Ref: &Ref{Path: []string{"start"}}}}}},
+		{"^db | find id=database.id, repo-key=$.k | get version", Expr{Sources: []Ref{{Up: 1, Path: []string{"db"}}},
+			Funcs: []Func{
+				{Name: "find", Arg: "id=database.id, repo-key=$.k", Match: []FuncMatch{
+					{Key: []string{"id"}, Ref: Ref{Path: []string{"database", "id"}}},
+					{Key: []string{"repo-key"}, Ref: Ref{Root: true, Path: []string{"k"}}}}},
+				{Name: "get", Arg: "version", Path: []string{"version"}}}}},
+		{"x | exists | map true=y, false=n", Expr{Sources: []Ref{{Path: []string{"x"}}},
+			Funcs: []Func{{Name: "exists"}, {Name: "map", Arg: "true=y, false=n", Pairs: map[string]string{"true": "y", "false": "n"}}}}},
+		{"t | datetime s", Expr{Sources: []Ref{{Path: []string{"t"}}}, Funcs: []Func{{Name: "datetime", Arg: "s"}}}},
 	} {
 		got, err := ParseExpr(tc.in)
 		if err != nil {
@@ -91,6 +102,13 @@ func TestParseExpr(t *testing.T) {
 		"a | truncate -2": "needs a positive integer",
 		"a | div":         "div needs an argument",
 		"a | div b..c":    "div: path \"b..c\" has an empty part",
+		"a | sub":         "sub needs an argument",
+		"a | get b..c":    "get: path \"b..c\" has an empty part",
+		"a | map y":       "map takes A=X,B=Y",
+		"a | map =y":      "map takes A=X,B=Y",
+		"a | find id":     "find takes KEY=SOURCE",
+		"a | find id=$x":  "find: unknown variable $x",
+		"a | datetime h":  "datetime takes ms or s",
 		"a..b":            "empty part",
 		"'open":           "not closed",
 		"$nope":           "unknown variable $nope",

@@ -37,7 +37,8 @@ type JSON struct {
 // Group merges rows that have the same values in the By columns. Count, when set, is a column
 // that receives the number of rows merged; Max and Min columns keep their largest or smallest
 // value; every other column is summed. With Latest, the merged row is instead the one whose
-// Latest column is largest, kept whole (the newest backup of each type, say).
+// Latest column is largest, kept whole (the newest backup of each type, say); that column may
+// be a discarded one.
 type Group struct {
 	By     []string `yaml:"by"`
 	Count  string   `yaml:"count"`
@@ -270,10 +271,21 @@ type Func struct {
 	Name string
 	Arg  string
 	// Args is Arg split on commas (in); N is Arg as a number (truncate); Ref is Arg as a
-	// source (div).
-	Args []string
-	N    int
-	Ref  *Ref
+	// source (div, sub); Path is Arg as a path (get); Pairs is Arg as A=X,B=Y (map); Match is
+	// Arg as KEY=SOURCE,... (find).
+	Args  []string
+	N     int
+	Ref   *Ref
+	Path  []string
+	Pairs map[string]string
+	Match []FuncMatch
+}
+
+// FuncMatch is one condition of find: the element's Key path equals, as text, the value of
+// Ref read from the row.
+type FuncMatch struct {
+	Key []string
+	Ref Ref
 }
 
 // Expr is a parsed expression: "source[, source...] [| func [arg]]...". The value is the first
@@ -302,12 +314,14 @@ func (e *Expr) Optional() bool {
 
 // funcArgs says which functions exist and what argument each takes: "" none, "text" any
 // text, "list" a comma-separated list, "n" a positive integer, "unit" ms or s, "source" a
-// source as in the expression (a path from the row, ^path, $.path).
+// source as in the expression (a path from the row, ^path, $.path), "path" a dotted path,
+// "pairs" A=X,B=Y, "match" KEY=SOURCE,KEY=SOURCE.
 var funcArgs = map[string]string{
 	"ratio": "", "bytes": "", "seconds": "", "count": "", "fields": "", "exists": "",
 	"empty": "", "not": "", "join": "",
 	"since": "unit", "contains": "text", "prefix": "text", "eq": "text", "ne": "text", "wal": "",
-	"default": "text", "in": "list", "truncate": "n", "div": "source",
+	"default": "text", "in": "list", "truncate": "n", "div": "source", "sub": "source",
+	"get": "path", "map": "pairs", "find": "match", "datetime": "unit",
 }
 
 // FuncNames lists the functions of the expression language.
@@ -344,7 +358,7 @@ func ParseExpr(s string) (*Expr, error) {
 		case kind != "" && arg == "":
 			return nil, fmt.Errorf("expression %q: %s needs an argument", s, name)
 		case kind == "unit" && arg != "ms" && arg != "s":
-			return nil, fmt.Errorf("expression %q: since takes ms or s (the unit of the epoch timestamp), not %q", s, arg)
+			return nil, fmt.Errorf("expression %q: %s takes ms or s (the unit of the epoch timestamp), not %q", s, name, arg)
 		case kind == "n":
 			n, err := strconv.Atoi(arg)
 			if err != nil || n < 1 {
@@ -361,6 +375,37 @@ func ParseExpr(s string) (*Expr, error) {
 				return nil, fmt.Errorf("expression %q: %s: %w", s, name, err)
 			}
 			f.Ref = &r
+		case kind == "path":
+			segs, err := splitPath(arg)
+			if err != nil {
+				return nil, fmt.Errorf("expression %q: %s: %w", s, name, err)
+			}
+			f.Path = segs
+		case kind == "pairs":
+			f.Pairs = map[string]string{}
+			for _, p := range strings.Split(arg, ",") {
+				from, to, ok := strings.Cut(strings.TrimSpace(p), "=")
+				if !ok || from == "" {
+					return nil, fmt.Errorf("expression %q: %s takes A=X,B=Y (a value and what it becomes), not %q", s, name, p)
+				}
+				f.Pairs[from] = to
+			}
+		case kind == "match":
+			for _, p := range strings.Split(arg, ",") {
+				key, src, ok := strings.Cut(strings.TrimSpace(p), "=")
+				if !ok || key == "" {
+					return nil, fmt.Errorf("expression %q: %s takes KEY=SOURCE,... (a path in the element and a source of the row), not %q", s, name, p)
+				}
+				segs, err := splitPath(key)
+				if err != nil {
+					return nil, fmt.Errorf("expression %q: %s: %w", s, name, err)
+				}
+				r, err := parseRef(strings.TrimSpace(src))
+				if err != nil {
+					return nil, fmt.Errorf("expression %q: %s: %w", s, name, err)
+				}
+				f.Match = append(f.Match, FuncMatch{Key: segs, Ref: r})
+			}
 		}
 		e.Funcs = append(e.Funcs, f)
 	}

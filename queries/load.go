@@ -25,6 +25,22 @@ type Pack struct {
 	File    string
 	Source  string
 	Queries []*Query
+	// Skipped are queries of the file that were left out without failing it (a
+	// postgres_exporter HISTOGRAM query): the loader's caller logs them.
+	Skipped []Skipped
+}
+
+// Skipped is a query of a pack file that was left out, and why.
+type Skipped struct {
+	File   string
+	Line   int
+	Query  string
+	Reason string
+}
+
+// String is the warning: file:line, the query and why it is skipped.
+func (s Skipped) String() string {
+	return fmt.Sprintf("%s:%d: query %q is skipped: %s", s.File, s.Line, s.Query, s.Reason)
 }
 
 type packFile struct {
@@ -346,6 +362,15 @@ var versionRe = regexp.MustCompile(`^[0-9]+(\.[0-9]+)*$`)
 type Set struct {
 	Packs    []*Pack
 	Replaced []Replacement
+	// Shadowed are metrics of default queries that a user query produces too: the user's
+	// wins, and the default query keeps running for its other metrics.
+	Shadowed []Shadow
+}
+
+// Shadow records a metric of a default query that a user query took over.
+type Shadow struct {
+	Metric      string
+	Default, By *Query
 }
 
 // For returns the queries of a source kind, in pack and file order.
@@ -360,9 +385,11 @@ func (s *Set) For(source string) []*Query {
 }
 
 // NewSet checks packs against each other. A query of a user pack replaces the default query
-// of the same source and name (Replaced lists them); two user queries of one name are an
-// error. A metric produced by several queries (version variants written as separate queries,
-// say) must have one type, help and label set.
+// of the same source and name (Replaced lists them), and a metric of a user query replaces
+// the same metric of a default query (Shadowed: postgres_exporter's queries.yaml names
+// pg_postmaster_start_time_seconds as the default pg_system does); two user queries of one
+// name are an error. A metric produced by several queries (version variants written as
+// separate queries, say) must have one type, help and label set.
 func NewSet(defaults, user []*Pack) (*Set, error) {
 	type owner struct {
 		q *Query
@@ -382,6 +409,16 @@ func NewSet(defaults, user []*Pack) (*Set, error) {
 			userNames[key] = q
 		}
 	}
+	userMetrics := map[string]*Query{}
+	for _, p := range user {
+		for _, q := range p.Queries {
+			for _, m := range q.Metrics {
+				if _, ok := userMetrics[m.Name]; !ok && !dup[q] {
+					userMetrics[m.Name] = q
+				}
+			}
+		}
+	}
 	set := &Set{}
 	for _, p := range defaults {
 		kept := &Pack{File: p.File, Source: p.Source}
@@ -390,7 +427,7 @@ func NewSet(defaults, user []*Pack) (*Set, error) {
 				set.Replaced = append(set.Replaced, Replacement{Default: q, By: u})
 				continue
 			}
-			kept.Queries = append(kept.Queries, q)
+			kept.Queries = append(kept.Queries, set.shadow(q, userMetrics))
 		}
 		if len(kept.Queries) > 0 {
 			set.Packs = append(set.Packs, kept)
@@ -424,6 +461,25 @@ func NewSet(defaults, user []*Pack) (*Set, error) {
 		return nil, err
 	}
 	return set, nil
+}
+
+// shadow returns q without the metrics a user query produces (a copy; q itself when it
+// keeps them all), and records them.
+func (s *Set) shadow(q *Query, userMetrics map[string]*Query) *Query {
+	var keep []Metric
+	for _, m := range q.Metrics {
+		if u, ok := userMetrics[m.Name]; ok && u.Source == q.Source {
+			s.Shadowed = append(s.Shadowed, Shadow{Metric: m.Name, Default: q, By: u})
+			continue
+		}
+		keep = append(keep, m)
+	}
+	if len(keep) == len(q.Metrics) {
+		return q
+	}
+	qc := *q
+	qc.Metrics = keep
+	return &qc
 }
 
 // Replacement records a default query that a user pack replaced.

@@ -2,6 +2,7 @@ package queries
 
 import (
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -158,12 +159,6 @@ func TestParseErrors(t *testing.T) {
     - c:
         usage: "HISTOGRAM"
 `, []string{`bad.yaml:3: unknown key "querry" in q (did you mean "query"?)`}},
-		{"compat histogram", `q:
-  query: SELECT 1 AS c
-  metrics:
-    - c:
-        usage: "HISTOGRAM"
-`, []string{`bad.yaml:5: query "q": column "c": usage HISTOGRAM is not supported`}},
 		{"empty", "", []string{`bad.yaml: the pack is empty`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -331,7 +326,27 @@ func TestSetReplacesAndChecks(t *testing.T) {
 	clash := mustParse(t, "clash.yaml", `queries:
   - {name: c, help: C, sql: SELECT 1 AS v, columns: [{name: v, usage: counter, metric: a_v}]}
 `)
-	if _, err := NewSet([]*Pack{def}, []*Pack{clash}); err == nil || !strings.Contains(err.Error(), `clash.yaml:2: query "c": metric "a_v" is a untyped here but a gauge in query "a"`) {
+	// a user query's metric replaces the default query's of the same name, whatever its type
+	set, err = NewSet([]*Pack{def}, []*Pack{clash})
+	if err != nil {
+		t.Fatalf("a user metric named as a default one: %v", err)
+	}
+	if len(set.Shadowed) != 1 || set.Shadowed[0].Metric != "a_v" || set.Shadowed[0].Default.Name != "a" || set.Shadowed[0].By.Name != "c" {
+		t.Errorf("shadowed %+v", set.Shadowed)
+	}
+	for _, q := range set.For(SourcePostgres) {
+		if q.Name == "a" && len(q.Metrics) != 0 {
+			t.Errorf("the default query a still produces %v", q.Metrics)
+		}
+	}
+	if len(def.Queries[0].Metrics) != 1 {
+		t.Error("shadowing changed the default pack itself")
+	}
+	// between user queries, a metric must keep one type
+	mine := mustParse(t, "mine.yaml", `queries:
+  - {name: d, help: D, sql: SELECT 1 AS v, columns: [{name: v, usage: gauge, metric: a_v}]}
+`)
+	if _, err := NewSet([]*Pack{def}, []*Pack{mine, clash}); err == nil || !strings.Contains(err.Error(), `clash.yaml:2: query "c": metric "a_v" is a untyped here but a gauge in query "d"`) {
 		t.Errorf("a metric with two types: %v", err)
 	}
 }
@@ -518,5 +533,69 @@ func TestTable(t *testing.T) {
 	r.Append(rowMajor)
 	if r.Len() != 4 || r.Value(3, 0) != "not an int" || r.Value(0, 0) != int64(7) {
 		t.Errorf("mixed append: %d rows, %v, %v", r.Len(), r.Value(3, 0), r.Value(0, 0))
+	}
+}
+
+// The example queries.yaml of postgres_exporter 0.12 has a HISTOGRAM query: the file loads,
+// that query is left out with one warning that names its file:line, and the others join the
+// default packs (replacing the default queries and metrics they share names with).
+func TestCompatExampleWithHistogram(t *testing.T) {
+	const file = "testdata/postgres_exporter_example.yaml"
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Parse(file, data)
+	if err != nil {
+		t.Fatalf("the example does not load: %v", err)
+	}
+	var names []string
+	for _, q := range p.Queries {
+		names = append(names, q.Name)
+	}
+	if strings.Join(names, ",") != "pg_replication,pg_postmaster,pg_stat_user_tables" {
+		t.Errorf("queries %v", names)
+	}
+	want := file + `:63: query "pg_process_idle" is skipped: column "seconds" has usage HISTOGRAM, which persistence_exporter does not export; the file's other queries are loaded`
+	if len(p.Skipped) != 1 || p.Skipped[0].String() != want {
+		t.Errorf("skipped %v, want one: %s", p.Skipped, want)
+	}
+	defaults, err := Defaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := NewSet(defaults, []*Pack{p})
+	if err != nil {
+		t.Fatalf("the example does not join the default packs: %v", err)
+	}
+	var replaced []string
+	for _, r := range set.Replaced {
+		replaced = append(replaced, r.Default.Name)
+	}
+	slices.Sort(replaced)
+	if strings.Join(replaced, ",") != "pg_replication,pg_stat_user_tables" {
+		t.Errorf("replaced default queries %v", replaced)
+	}
+	if len(set.Shadowed) != 1 || set.Shadowed[0].Metric != "pg_postmaster_start_time_seconds" || set.Shadowed[0].Default.Name != "pg_system" || set.Shadowed[0].By.Name != "pg_postmaster" {
+		t.Errorf("shadowed default metrics %+v", set.Shadowed)
+	}
+	// one query produces each metric: the default pg_system keeps its other metrics
+	producers := map[string][]string{}
+	for _, q := range set.For(SourcePostgres) {
+		for _, m := range q.Metrics {
+			producers[m.Name] = append(producers[m.Name], q.Name)
+		}
+		if q.Name == "pg_system" && len(q.Metrics) == 0 {
+			t.Error("pg_system lost all its metrics")
+		}
+	}
+	if got := producers["pg_postmaster_start_time_seconds"]; len(got) != 1 || got[0] != "pg_postmaster" {
+		t.Errorf("pg_postmaster_start_time_seconds comes from %v, want the user's pg_postmaster alone", got)
+	}
+
+	// a file of a HISTOGRAM query alone loads too, with nothing in it
+	only, err := Parse("only.yaml", []byte("q:\n  query: SELECT 1\n  metrics:\n    - h:\n        usage: histogram\n"))
+	if err != nil || len(only.Queries) != 0 || len(only.Skipped) != 1 || only.Skipped[0].Line != 5 {
+		t.Errorf("a file with one HISTOGRAM query: %+v, %v", only, err)
 	}
 }

@@ -228,7 +228,10 @@ func (m *Metric) InVersion(v int) bool { return inRange(v, m.MinVersion, m.MaxVe
 // queries are sent.
 type ServerInfo struct {
 	Version int
-	Role    Role
+	// VersionText is the version as the server reports it ("PgBouncer 1.18.0"), where a
+	// source keeps it.
+	VersionText string
+	Role        Role
 	// Features maps what the server has ("extension:pg_stat_statements") to its version
 	// ("1.10"), or to "" when it has no version.
 	Features map[string]string

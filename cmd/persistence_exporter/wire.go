@@ -51,6 +51,11 @@ func load(file string, red *secret.Redactor, logger *slog.Logger) (*wiring, erro
 	if err != nil {
 		return nil, err
 	}
+	for _, p := range user {
+		for _, sk := range p.Skipped {
+			logger.Warn("a query of a pack is skipped", "at", fmt.Sprintf("%s:%d", sk.File, sk.Line), "query", sk.Query, "reason", sk.Reason)
+		}
+	}
 	set, err := queries.NewSet(packs, user)
 	if err != nil {
 		return nil, err
@@ -58,6 +63,10 @@ func load(file string, red *secret.Redactor, logger *slog.Logger) (*wiring, erro
 	for _, r := range set.Replaced {
 		logger.Info("a user pack replaces a default query", "query", r.Default.Name,
 			"default", fmt.Sprintf("%s:%d", r.Default.File, r.Default.Line), "by", fmt.Sprintf("%s:%d", r.By.File, r.By.Line))
+	}
+	for _, sh := range set.Shadowed {
+		logger.Info("a user pack's query replaces a metric of a default query", "metric", sh.Metric,
+			"default", fmt.Sprintf("%s:%d", sh.Default.File, sh.Default.Line), "by", fmt.Sprintf("%s:%d", sh.By.File, sh.By.Line))
 	}
 	if err := checkTopN(cfg, set); err != nil {
 		return nil, err

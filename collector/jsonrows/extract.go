@@ -85,7 +85,9 @@ func Compile(q *queries.Query, h *queries.JSON) (*Plan, error) {
 	for i := range q.Columns {
 		c := &q.Columns[i]
 		pc := planColumn{name: c.Name, version: c.InVersion}
-		if !h.Derived(c.Name) && c.Usage != queries.UsageDiscard {
+		// a discarded column is still read when the group picks rows by it
+		picks := h.Group != nil && h.Group.Latest == c.Name
+		if !h.Derived(c.Name) && (c.Usage != queries.UsageDiscard || picks) {
 			e, err := queries.ParseExpr(h.ColumnExpr(c.Name))
 			if err != nil {
 				return nil, fmt.Errorf("column %q: %w", c.Name, err)
@@ -252,12 +254,19 @@ func eval(x *queries.Expr, stack []frame, e Env) (v any, found bool) {
 		}
 	}
 	for _, f := range x.Funcs {
-		if f.Ref != nil { // div: its argument is read from the row too
+		switch f.Name {
+		case "div", "sub": // the argument is read from the row too
 			d, _ := resolve(*f.Ref, stack, e)
-			v = divide(v, d)
-			continue
+			if f.Name == "div" {
+				v = divide(v, d)
+			} else {
+				v = subtract(v, d)
+			}
+		case "find":
+			v = find(v, f.Match, stack, e)
+		default:
+			v = apply(f, v, e)
 		}
-		v = apply(f, v, e)
 	}
 	return normalize(v), found
 }
@@ -283,6 +292,47 @@ func resolve(r queries.Ref, stack []frame, e Env) (any, bool) {
 		return stack[i].value, true
 	}
 	return Lookup(stack[i].value, r.Path)
+}
+
+// find returns the first element of a list (or of a map, by sorted key) whose Key paths all
+// equal, as text, the values their sources read from the row: the database entry of a backup
+// (^db | find id=database.id,repo-key=database.repo-key). nil when none does.
+func find(v any, match []queries.FuncMatch, stack []frame, e Env) any {
+	var elems []any
+	switch t := v.(type) {
+	case []any:
+		elems = t
+	case map[string]any:
+		keys := make([]string, 0, len(t))
+		for k := range t {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			elems = append(elems, t[k])
+		}
+	}
+	want := make([]string, len(match))
+	for i, m := range match {
+		rv, _ := resolve(m.Ref, stack, e)
+		s, ok := text(rv)
+		if !ok {
+			return nil
+		}
+		want[i] = s
+	}
+	for _, el := range elems {
+		ok := true
+		for i, m := range match {
+			ev, found := Lookup(el, m.Key)
+			s, isText := text(ev)
+			ok = ok && found && isText && s == want[i]
+		}
+		if ok {
+			return el
+		}
+	}
+	return nil
 }
 
 // normalize turns a JSON value into one of the types queries.Rows holds. Objects and lists

@@ -146,6 +146,43 @@ func TestExtractDiv(t *testing.T) {
 	}
 }
 
+// find picks the element of a list that matches fields of the row, get reads a path in it,
+// and sub takes one field from another: pgbackrest info's backups with the PostgreSQL version
+// of their database (kept in the stanza's db list) and their duration.
+func TestExtractFindAndSub(t *testing.T) {
+	q := query(t, `  - name: b
+    http:
+      path: /x
+      rows: "*.backup.*"
+      fields:
+        label: label
+        pg_version: ^db | find id=database.id,repo-key=database.repo-key | get version
+        duration: timestamp.stop | sub timestamp.start
+    columns:
+      - {name: label, usage: label}
+      - {name: pg_version, usage: label}
+      - {name: duration, usage: gauge}
+`)
+	rows := run(t, q, `[{"name": "s", "db": [
+			{"id": 1, "repo-key": 1, "version": "13"},
+			{"id": 2, "repo-key": 1, "version": "15"},
+			{"id": 1, "repo-key": 2, "version": "15"}],
+		"backup": [
+			{"label": "a", "database": {"id": 1, "repo-key": 1}, "timestamp": {"start": 100, "stop": 160}},
+			{"label": "b", "database": {"id": 2, "repo-key": 1}, "timestamp": {"start": 200, "stop": 205}},
+			{"label": "c", "database": {"id": 1, "repo-key": 2}, "timestamp": {"start": 300}},
+			{"label": "d", "database": {"id": 3, "repo-key": 1}, "timestamp": {"start": 1, "stop": 2}}]}]`, Env{})
+	want := [][]any{
+		{"a", "13", float64(60)},
+		{"b", "15", float64(5)},
+		{"c", "15", nil},
+		{"d", nil, float64(1)},
+	}
+	if !reflect.DeepEqual(rows.Values, want) {
+		t.Errorf("rows:\n%v\nwant\n%v", rows.Values, want)
+	}
+}
+
 // A field that no row has is a rename (or a typo): the query fails loudly, unless the pack
 // marks the field optional.
 func TestExtractMissingField(t *testing.T) {
@@ -246,6 +283,16 @@ func TestFuncs(t *testing.T) {
 		if name == "truncate" {
 			fn.N = 3
 		}
+		if name == "get" {
+			fn.Path = strings.Split(arg, ".")
+		}
+		if name == "map" {
+			fn.Pairs = map[string]string{}
+			for _, p := range strings.Split(arg, ",") {
+				from, to, _ := strings.Cut(p, "=")
+				fn.Pairs[from] = to
+			}
+		}
 		return normalize(apply(fn, v, e))
 	}
 	for _, tc := range []struct {
@@ -298,6 +345,16 @@ func TestFuncs(t *testing.T) {
 		{"default", "none", "x", "x"},
 		{"truncate", "3", "abcdef", "abc"},
 		{"truncate", "3", "ab", "ab"},
+		{"get", "a.b", map[string]any{"a": map[string]any{"b": "x"}}, "x"},
+		{"get", "a.c", map[string]any{"a": map[string]any{"b": "x"}}, nil},
+		{"get", "a", nil, nil},
+		{"map", "true=y,false=n", true, "y"},
+		{"map", "true=y,false=n", false, "n"},
+		{"map", "true=y,false=n", "maybe", nil},
+		{"map", "true=y,false=n", nil, nil},
+		{"datetime", "s", json.Number("1795759457"), "2026-11-27 06:04:17"},
+		{"datetime", "ms", json.Number("1795759457000"), "2026-11-27 06:04:17"},
+		{"datetime", "s", "soon", nil},
 	} {
 		got := f(tc.name, tc.arg, tc.in)
 		if gf, ok := got.(float64); ok {

@@ -97,6 +97,23 @@ func apply(f queries.Func, v any, e Env) any {
 			return f.Arg
 		}
 		return v
+	case "get":
+		r, ok := Lookup(v, f.Path)
+		if !ok {
+			return nil
+		}
+		return r
+	case "map":
+		s, ok := text(v)
+		if !ok {
+			return nil
+		}
+		if to, ok := f.Pairs[s]; ok {
+			return to
+		}
+		return nil
+	case "datetime":
+		return datetime(v, f.Arg)
 	case "truncate":
 		s, ok := v.(string)
 		if !ok || utf8.RuneCountInString(s) <= f.N {
@@ -136,6 +153,34 @@ func divide(a, b any) any {
 		return nil
 	}
 	return x / y
+}
+
+// subtract is a - b for two numbers (or strings holding them); nil when either is missing.
+func subtract(a, b any) any {
+	x, ok1 := number(a)
+	y, ok2 := number(b)
+	if !ok1 || !ok2 {
+		return nil
+	}
+	return x - y
+}
+
+// datetimeLayout is how datetime writes a time: pgbackrest_exporter's start_time and
+// stop_time labels.
+const datetimeLayout = "2006-01-02 15:04:05"
+
+// datetime writes an epoch timestamp in unit ("ms" or "s") as a UTC date and time, for a
+// label.
+func datetime(v any, unit string) any {
+	f, ok := number(v)
+	if !ok || math.IsInf(f, 0) {
+		return nil
+	}
+	if unit == "ms" {
+		f /= 1000
+	}
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(frac*1e9)).UTC().Format(datetimeLayout)
 }
 
 // unit is a suffix of an Elasticsearch value and what one of it is in base units.

@@ -63,6 +63,7 @@ func (s *Source) probePgbouncer(ctx context.Context) (queries.ServerInfo, error)
 	minor, _ := strconv.Atoi(m[2])
 	patch, _ := strconv.Atoi(m[3])
 	info.Version = major*10000 + minor*100 + patch
+	info.VersionText = text
 	info.Features = map[string]string{"feature:pgbouncer": text}
 	return info, nil
 }

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -83,13 +84,30 @@ func TestPgbouncerPack(t *testing.T) {
 	f := parse(t, text)
 	for _, m := range []string{
 		"pgbouncer_up", "pgbouncer_pools_client_active_connections", "pgbouncer_pools_server_idle_connections",
-		"pgbouncer_stats_totals_queries_pooled_total", "pgbouncer_stats_totals_queries_duration_seconds_total",
+		"pgbouncer_stats_queries_pooled_total", "pgbouncer_stats_queries_duration_seconds_total",
 		"pgbouncer_databases_pool_size", "pgbouncer_databases", "pgbouncer_free_clients",
 		"pgbouncer_config_max_client_connections", "pgbouncer_config_default_pool_size",
 	} {
 		if !has(f, m, "pooler", nil) {
 			t.Errorf("%s is missing", m)
 		}
+	}
+	// SHOW VERSION as pgbouncer answers it, as pgbouncer_exporter labels it
+	if !strings.HasPrefix(snap.Info.VersionText, "PgBouncer 1.") || !has(f, "pgbouncer_version_info", "pooler", map[string]string{"version": snap.Info.VersionText}) {
+		t.Errorf("no pgbouncer_version_info{version=%q}", snap.Info.VersionText)
+	}
+	if v, ok := value(t, text, "pgbouncer_version_info", "pooler"); !ok || v != 1 {
+		t.Errorf("pgbouncer_version_info = %v, want 1", v)
+	}
+	// SHOW LISTS: dns_queries is pgbouncer_exporter's in-flight DNS queries; dns_pending keeps
+	// a name of its own
+	for _, m := range []string{"pgbouncer_in_flight_dns_queries", "pgbouncer_dns_pending", "pgbouncer_cached_dns_names", "pgbouncer_cached_dns_zones"} {
+		if !has(f, m, "pooler", nil) {
+			t.Errorf("%s is missing", m)
+		}
+	}
+	if has(f, "pgbouncer_dns_queries", "pooler", nil) {
+		t.Error("SHOW LISTS' dns_queries is exported as pgbouncer_dns_queries, not pgbouncer_in_flight_dns_queries")
 	}
 	if v, ok := value(t, text, "pgbouncer_config_default_pool_size", "pooler"); !ok || v != 5 {
 		t.Errorf("pgbouncer_config_default_pool_size = %v, want 5 (testenv's setting)", v)

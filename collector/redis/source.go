@@ -62,6 +62,11 @@ const (
 // require it, so an ACL that forbids CONFIG skips them (the engine logs that once).
 const FeatureConfig = "feature:config"
 
+// FeatureCluster is the probe's feature for "the server runs in cluster mode" (INFO's
+// cluster_enabled:1): queries that send CLUSTER commands require it, so a standalone server or
+// a sentinel is never asked.
+const FeatureCluster = "feature:cluster"
+
 // Source runs queries on one Redis target.
 type Source struct {
 	client *redis.Client
@@ -176,8 +181,8 @@ func (s *Source) Close() { _ = s.client.Close() }
 
 // Probe sends INFO (the default sections): it is the up check, it tells the version (7.0.15
 // is 70015) and the role (a sentinel, or the replication role), and its reply serves the
-// queries that send plain INFO in this gather. On a data node it also learns, every few
-// minutes, whether CONFIG GET is allowed.
+// queries that send plain INFO in this gather, and it tells whether the server runs in cluster
+// mode. On a data node it also learns, every few minutes, whether CONFIG GET is allowed.
 func (s *Source) Probe(ctx context.Context) (queries.ServerInfo, error) {
 	var info queries.ServerInfo
 	s.replies.Reset()
@@ -206,6 +211,9 @@ func (s *Source) Probe(ctx context.Context) (queries.ServerInfo, error) {
 	s.mu.Unlock()
 
 	info.Features = map[string]string{}
+	if enabled, _ := fields.Get("cluster_enabled"); enabled == "1" {
+		info.Features[FeatureCluster] = ""
+	}
 	if info.Role != queries.RoleSentinel {
 		if time.Since(cfg.checked) >= s.opts.ConfigCheckEvery {
 			err := s.client.ConfigGet(ctx, "maxmemory").Err()

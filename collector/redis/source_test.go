@@ -284,6 +284,7 @@ func checkDefaultPack(t *testing.T, set *testenv.RedisSet) {
 		// primary: the seed's settings
 		{"redis_memory_max_bytes", []string{`target="primary"`}, 1536 << 20, 0},
 		{"redis_config_maxmemory", []string{`target="primary"`}, 1536 << 20, 0},
+		{"redis_config_maxclients", []string{`target="primary"`}, present, 0},
 		{"redis_config_info", []string{`target="primary"`, `maxmemory_policy="allkeys-lru"`, `save="900 1 300 10 60 10000"`}, 1, 0},
 		{"redis_config_stop_writes_on_bgsave_error", []string{`target="primary"`}, 1, 0},
 		{"redis_config_appendonly", []string{`target="primary"`}, 0, 0},
@@ -343,8 +344,8 @@ func checkDefaultPack(t *testing.T, set *testenv.RedisSet) {
 			t.Errorf("%s{%s} = %g, want %g", tc.name, strings.Join(tc.labels, ","), got, tc.want)
 		}
 	}
-	// role-specific queries stay on their role
-	for _, bad := range []string{`redis_master_link_up{target="primary"`, `redis_sentinel_masters{target="primary"`,
+	// role-specific queries stay on their role, and CLUSTER INFO off a cluster
+	for _, bad := range []string{`redis_master_link_up{target="primary"`, `redis_cluster_state{`, `redis_sentinel_masters{target="primary"`,
 		`redis_memory_used_bytes{target="sentinel"`, `redis_config_maxmemory{target="sentinel"`, testenv.RedisPassword, testenv.RedisSentinelPassword} {
 		if strings.Contains(metrics, bad) {
 			t.Errorf("/metrics has %q", bad)
@@ -475,16 +476,16 @@ queries:
   - name: my_redis_config
     help: Settings the default pack does not read.
     requires: [feature:config]
-    redis: {command: [CONFIG, GET, maxclients, hz], reply: pairs}
+    redis: {command: [CONFIG, GET, timeout, hz], reply: pairs}
     columns:
-      - {name: maxclients, usage: gauge, metric: redis_config_maxclients}
+      - {name: timeout, usage: gauge, metric: my_redis_config_timeout_seconds}
       - {name: hz, usage: gauge, metric: my_redis_config_hz}
 `))
 	if err != nil {
 		t.Fatal(err)
 	}
 	metrics, _ := scrapeTargets(t, target(t, "primary", direct(set.Primary), p.Queries))
-	for name, want := range map[string]float64{"my_redis_arch_bits": 64, "redis_config_maxclients": 10000, "my_redis_config_hz": 10} {
+	for name, want := range map[string]float64{"my_redis_arch_bits": 64, "my_redis_config_timeout_seconds": 0, "my_redis_config_hz": 10} {
 		if got, ok := sample(metrics, name); !ok || got != want {
 			t.Errorf("%s = %v (present %v), want %v", name, got, ok, want)
 		}
@@ -626,4 +627,106 @@ func TestDB(t *testing.T) {
 	if _, err := s.do(cx, []string{"SENTINEL", "MASTERS"}); err != nil {
 		t.Errorf("SENTINEL MASTERS: %v", err)
 	}
+}
+
+// TestClusterMode: a node of a Redis Cluster (one node serving all 16384 slots) gets
+// redis_exporter's CLUSTER INFO metrics; a standalone server is never sent CLUSTER INFO and
+// fails no query for it.
+func TestClusterMode(t *testing.T) {
+	cluster := testenv.StartRedisT(t, testenv.RedisOptions{Cluster: true})
+	standalone := env.Redis(t).Primary
+	cx := ctx(t)
+	for _, tc := range []struct {
+		srv  *testenv.RedisServer
+		want bool
+	}{{cluster.Primary, true}, {standalone, false}} {
+		info, err := newSource(t, direct(tc.srv)).Probe(cx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, got := info.Features[FeatureCluster]; got != tc.want {
+			t.Errorf("%s: feature:cluster %v, want %v", tc.srv.Name, got, tc.want)
+		}
+	}
+	sc := standalone.Client()
+	defer sc.Close()
+	clusterCalls := func() string {
+		t.Helper()
+		stats, err := sc.Info(cx, "commandstats").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// cmdstat_cluster before 7.0, cmdstat_cluster|info since
+		var lines []string
+		for _, line := range strings.Split(stats, "\n") {
+			if strings.HasPrefix(line, "cmdstat_cluster") {
+				lines = append(lines, strings.TrimSpace(line))
+			}
+		}
+		return strings.Join(lines, " ")
+	}
+	before := clusterCalls()
+	cc := cluster.Primary.Client()
+	defer cc.Close()
+	maxclients, err := cc.ConfigGet(cx, "maxclients").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	qs := scrapeQueries(t)
+	metrics, logs := scrapeTargets(t, target(t, "cluster", direct(cluster.Primary), qs), target(t, "standalone", direct(standalone), qs))
+	for _, tc := range []struct {
+		name   string
+		target string
+		want   float64
+	}{
+		{"redis_up", "cluster", 1},
+		{"redis_cluster_enabled", "cluster", 1},
+		{"redis_cluster_state", "cluster", 1},
+		{"redis_cluster_slots_assigned", "cluster", 16384},
+		{"redis_cluster_slots_ok", "cluster", 16384},
+		{"redis_cluster_slots_pfail", "cluster", 0},
+		{"redis_cluster_slots_fail", "cluster", 0},
+		{"redis_cluster_known_nodes", "cluster", 1},
+		{"redis_cluster_size", "cluster", 1},
+		{"redis_config_maxclients", "cluster", mustFloat(t, maxclients["maxclients"])},
+		{"redis_cluster_enabled", "standalone", 0},
+	} {
+		got, ok := sample(metrics, tc.name, `target="`+tc.target+`"`)
+		if !ok || got != tc.want {
+			t.Errorf("%s{target=%q} = %v (found %v), want %v", tc.name, tc.target, got, ok, tc.want)
+		}
+	}
+	for _, name := range []string{"redis_cluster_current_epoch", "redis_cluster_my_epoch", "redis_cluster_messages_sent_total", "redis_cluster_messages_received_total"} {
+		if _, ok := sample(metrics, name, `target="cluster"`); !ok {
+			t.Errorf("no %s{target=\"cluster\"}", name)
+		}
+	}
+	if v, ok := sample(metrics, "persistence_exporter_query_enabled", `query="redis_cluster_info"`, `target="standalone"`); !ok || v != 0 {
+		t.Errorf("redis_cluster_info on the standalone server: enabled %v (found %v), want 0", v, ok)
+	}
+	if _, ok := sample(metrics, "redis_cluster_state", `target="standalone"`); ok {
+		t.Error("a standalone server has redis_cluster_state")
+	}
+	if after := clusterCalls(); after != before {
+		t.Errorf("the standalone server was sent CLUSTER commands: %q, then %q", before, after)
+	}
+	for _, line := range strings.Split(metrics, "\n") {
+		if strings.HasPrefix(line, "persistence_exporter_query_errors_total") && !strings.HasSuffix(line, " 0") {
+			t.Errorf("a query failed: %s", line)
+		}
+	}
+	if strings.Contains(logs, "query failed") {
+		t.Errorf("the log has failures:\n%s", logs)
+	}
+	promtool(t, metrics)
+}
+
+func mustFloat(t *testing.T, s string) float64 {
+	t.Helper()
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		t.Fatalf("%q: %v", s, err)
+	}
+	return f
 }

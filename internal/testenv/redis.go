@@ -54,6 +54,10 @@ type RedisOptions struct {
 	// TLS makes the primary listen with TLS only (certificates signed by RedisSet.CAFile, for
 	// 127.0.0.1); it implies NoReplica.
 	TLS bool
+	// Cluster starts the primary in cluster mode (cluster-enabled yes) as a one-node Redis
+	// Cluster that serves all 16384 hash slots, and waits for cluster_state:ok; it implies
+	// NoReplica.
+	Cluster bool
 }
 
 // RedisServer is one running redis-server (or sentinel).
@@ -252,10 +256,19 @@ func StartRedis(opts RedisOptions) (set *RedisSet, err error) {
 			"--tls-cert-file", filepath.Join(dir, "server.pem"), "--tls-key-file", filepath.Join(dir, "server.key"),
 			"--tls-ca-cert-file", set.CAFile, "--tls-auth-clients", "no")
 	}
+	if opts.Cluster {
+		opts.NoReplica = true
+		p.args = append(p.args, "--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(dir, "primary", "nodes.conf"))
+	}
 	if err := p.start(ctx); err != nil {
 		return nil, err
 	}
 	set.Primary = p
+	if opts.Cluster {
+		if err := p.serveAllSlots(ctx); err != nil {
+			return nil, err
+		}
+	}
 	if opts.NoReplica {
 		return set, nil
 	}
@@ -330,6 +343,31 @@ func (s *RedisServer) start(ctx context.Context) error {
 		return fmt.Errorf("redis %s did not start: %w\n%s", s.Name, err, tailFile(s.logFile, 20))
 	}
 	return nil
+}
+
+// serveAllSlots assigns every hash slot to s, a node in cluster mode, and waits until the
+// cluster (of this one node) is ok.
+func (s *RedisServer) serveAllSlots(ctx context.Context) error {
+	c := s.Client()
+	defer c.Close()
+	slots := make([]int, 16384)
+	for i := range slots {
+		slots[i] = i
+	}
+	// ADDSLOTS with every slot: ADDSLOTSRANGE is 7.0+
+	if err := c.ClusterAddSlots(ctx, slots...).Err(); err != nil {
+		return fmt.Errorf("redis %s: CLUSTER ADDSLOTS: %w", s.Name, err)
+	}
+	return poll(ctx, 30*time.Second, func() error {
+		info, err := c.ClusterInfo(ctx).Result()
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(info, "cluster_state:ok") {
+			return fmt.Errorf("redis %s: the cluster is not ok yet", s.Name)
+		}
+		return nil
+	})
 }
 
 // Start starts a stopped server again on the same port, with the same arguments.

@@ -542,12 +542,14 @@ func abs(f float64) float64 {
 
 // DefaultChecks are the checks the advisor runs, in report order.
 func DefaultChecks() []Check {
-	return []Check{
+	return append([]Check{
 		splitBrain{}, replicationLag{}, replayPaused{}, notStreaming{}, slots{},
 		wraparound{}, longTransactions{}, connections{},
 		slowQueries{}, topStatements{},
 		bloat{index: false}, bloat{index: true}, deadTuples{},
 		unusedIndexes{}, duplicateIndexes{}, invalidIndexes{}, missingIndexes{},
 		sequences{}, setup{}, settingsProfile{},
-	}
+		backupRecoveryPoint{}, backupError{}, backupWALArchive{}, backupStanzaUnmatched{}, backupRepoStatus{},
+		redisMemory{}, redisTTLPolicy{}, redisFragmentation{}, redisPersistence{}, redisReplication{}, redisSentinel{},
+	}, elasticsearchChecks()...)
 }

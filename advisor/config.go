@@ -89,6 +89,81 @@ type Thresholds struct {
 	MissingIndexMinRowsPerScan float64 `yaml:"missing_index_min_rows_per_scan"`
 	// WraparoundCritical: transaction ID age that is critical (2^31 stops writes).
 	WraparoundCritical float64 `yaml:"wraparound_critical"`
+
+	// Backups (checks_backups.go). BackupFullPeriod, BackupDiffPeriod, BackupIncrPeriod: how
+	// often each type of backup is scheduled (the seed's: full weekly, differential daily,
+	// incremental every 6 hours; 0 for diff or incr: not scheduled). A backup is late past
+	// its period plus BackupGrace, critical past twice its period plus BackupGrace.
+	BackupFullPeriod time.Duration `yaml:"backup_full_period"`
+	BackupDiffPeriod time.Duration `yaml:"backup_diff_period"`
+	BackupIncrPeriod time.Duration `yaml:"backup_incr_period"`
+	BackupGrace      time.Duration `yaml:"backup_grace"`
+	// BackupArchiveLagBytes: WAL the primary wrote that the stanza's archive does not hold
+	// yet (critical at 8 times it).
+	BackupArchiveLagBytes Bytes `yaml:"backup_archive_lag_bytes"`
+	// BackupArchiveDelay: archiving failing with no success for this long is critical.
+	BackupArchiveDelay time.Duration `yaml:"backup_archive_delay"`
+
+	// Redis (checks_redis.go). RedisMemoryWarning, RedisMemoryCritical: share of maxmemory
+	// in use; RedisMaxmemory is the maxmemory a server without one is told to set (the
+	// seed's 1536mb).
+	RedisMemoryWarning  float64 `yaml:"redis_memory_warning"`
+	RedisMemoryCritical float64 `yaml:"redis_memory_critical"`
+	RedisMaxmemory      Bytes   `yaml:"redis_maxmemory"`
+	// RedisTTLPolicy is the longest TTL of each cache namespace (key prefix), the seed's
+	// cache_patterns by default; entries given in the file are added to these.
+	RedisTTLPolicy map[string]time.Duration `yaml:"redis_ttl_policy"`
+	// RedisFragmentation: mem_fragmentation_ratio above it, on servers using at least
+	// RedisFragmentationMinMemory (small servers have high ratios that cost nothing).
+	RedisFragmentation          float64 `yaml:"redis_fragmentation"`
+	RedisFragmentationMinMemory Bytes   `yaml:"redis_fragmentation_min_memory"`
+	// RedisReplicaLagBytes and RedisReplicaLag: a replica behind its primary by this many
+	// bytes of the replication stream, or silent this long.
+	RedisReplicaLagBytes Bytes         `yaml:"redis_replica_lag_bytes"`
+	RedisReplicaLag      time.Duration `yaml:"redis_replica_lag"`
+	// RedisReplicas and RedisSentinels: the replicas each primary should have and the
+	// sentinels each master should be watched by (the seed's 2 and 3; 0: not checked).
+	RedisReplicas  int `yaml:"redis_replicas"`
+	RedisSentinels int `yaml:"redis_sentinels"`
+
+	// Elasticsearch (checks_elasticsearch.go), the seed's visibility cluster by default.
+	ES ESThresholds `yaml:",inline"`
+}
+
+// ESThresholds are the Elasticsearch checks' thresholds. Disk watermarks and breaker limits
+// are the cluster's own settings, read with the rest.
+type ESThresholds struct {
+	// ESILMStepStuck: an index in one ILM step (other than waiting for its rollover or its
+	// next phase) this long.
+	ESILMStepStuck time.Duration `yaml:"es_ilm_step_stuck"`
+	// ESRolloverMaxAge and ESRolloverMaxPrimaryShardSize: the rollover conditions of the
+	// visibility policy (the seed's 7d and 5GB); an index past one by ESRolloverGrace (age)
+	// or a fifth (size) that still waits for its rollover did not roll.
+	ESRolloverMaxAge              time.Duration `yaml:"es_rollover_max_age"`
+	ESRolloverMaxPrimaryShardSize Bytes         `yaml:"es_rollover_max_primary_shard_size"`
+	ESRolloverGrace               time.Duration `yaml:"es_rollover_grace"`
+	// ESFieldsWarning, ESFieldsCritical: mapped fields as a share of
+	// index.mapping.total_fields.limit (the seed's 2000).
+	ESFieldsWarning  float64 `yaml:"es_fields_warning"`
+	ESFieldsCritical float64 `yaml:"es_fields_critical"`
+	// ESHeapWarning, ESHeapCritical: a node's heap in use, as a share of its max.
+	ESHeapWarning  float64 `yaml:"es_heap_warning"`
+	ESHeapCritical float64 `yaml:"es_heap_critical"`
+	// ESBreakerWarning: a breaker's estimate as a share of its limit.
+	ESBreakerWarning float64 `yaml:"es_breaker_warning"`
+	// ESShardsWarning: shards on a node as a share of cluster.max_shards_per_node.
+	ESShardsWarning float64 `yaml:"es_shards_warning"`
+	// ESSnapshotMaxAge: the last successful snapshot of an SLM policy or repository.
+	ESSnapshotMaxAge time.Duration `yaml:"es_snapshot_max_age"`
+}
+
+// DefaultESThresholds are the seed deployment's.
+func DefaultESThresholds() ESThresholds {
+	return ESThresholds{
+		ESILMStepStuck: 24 * time.Hour, ESRolloverMaxAge: 7 * 24 * time.Hour, ESRolloverMaxPrimaryShardSize: 5 << 30,
+		ESRolloverGrace: time.Hour, ESFieldsWarning: 0.9, ESFieldsCritical: 0.98, ESHeapWarning: 0.85, ESHeapCritical: 0.95,
+		ESBreakerWarning: 0.9, ESShardsWarning: 0.85, ESSnapshotMaxAge: 26 * time.Hour,
+	}
 }
 
 // DefaultConfig is the configuration when the file says nothing.
@@ -97,6 +172,7 @@ func DefaultConfig() Config {
 		Enabled:  true,
 		Interval: time.Minute,
 		Thresholds: Thresholds{
+			ES:                         DefaultESThresholds(),
 			SlowQueryMean:              time.Second,
 			SlowQueryMinCalls:          3,
 			SlowQueryWindow:            time.Hour,
@@ -123,6 +199,26 @@ func DefaultConfig() Config {
 			MissingIndexMinSeqScans:    10,
 			MissingIndexMinRowsPerScan: 10000,
 			WraparoundCritical:         1.5e9,
+
+			BackupFullPeriod:      7 * 24 * time.Hour,
+			BackupDiffPeriod:      24 * time.Hour,
+			BackupIncrPeriod:      6 * time.Hour,
+			BackupGrace:           time.Hour,
+			BackupArchiveLagBytes: 256 << 20,
+			BackupArchiveDelay:    5 * time.Minute,
+
+			RedisMemoryWarning:  0.85,
+			RedisMemoryCritical: 0.95,
+			RedisMaxmemory:      1536 << 20,
+			RedisTTLPolicy: map[string]time.Duration{
+				"session:": time.Hour, "wf_meta:": 10 * time.Minute, "tq_info:": 5 * time.Minute,
+			},
+			RedisFragmentation:          1.5,
+			RedisFragmentationMinMemory: 100 << 20,
+			RedisReplicaLagBytes:        1 << 20,
+			RedisReplicaLag:             30 * time.Second,
+			RedisReplicas:               2,
+			RedisSentinels:              3,
 		},
 		Profile:             SeedProfile(),
 		IndexTestBudget:     5 * time.Second,

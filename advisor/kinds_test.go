@@ -1,6 +1,7 @@
 package advisor_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/persistence-exporter/persistence_exporter/advisor"
@@ -29,6 +30,9 @@ func TestTargetsOfOtherKinds(t *testing.T) {
 	cfg := advisor.DefaultConfig()
 	rep := advisor.Evaluate(f, advisor.DefaultChecks(), &cfg, advisor.NewHistory())
 	for _, s := range rep.Skipped {
+		if strings.HasPrefix(s.Check, "redis_") {
+			continue // a Redis check may skip the Redis target that is down
+		}
 		if s.Target != "pg" {
 			t.Errorf("a PostgreSQL check skipped the Redis target %s: %s", s.Target, s.Reason)
 		}

@@ -6,6 +6,7 @@ package facts
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -240,6 +241,11 @@ func (r *Rows) Num(i int, col string) (float64, bool) {
 	j, ok := r.idx[col]
 	if !ok {
 		return 0, false
+	}
+	if v, isText := r.rows.Value(i, j).(string); isText {
+		// JSON APIs give numbers as text too (Elasticsearch's cat APIs, "2000" settings)
+		f, err := strconv.ParseFloat(v, 64)
+		return f, err == nil
 	}
 	return r.rows.Number(i, j)
 }

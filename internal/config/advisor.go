@@ -1,11 +1,12 @@
 package config
 
 import (
+	"fmt"
 	"regexp"
-	"slices"
 	"time"
 
 	"github.com/persistence-exporter/persistence_exporter/advisor"
+	"github.com/persistence-exporter/persistence_exporter/internal/yamlx"
 )
 
 // settingNameRe is the shape of a pg_settings name (extensions' settings carry a prefix:
@@ -30,6 +31,20 @@ func (v *validator) advisor(c *Config) {
 	positive(th, "long_transaction_critical", t.LongTransactionCritical)
 	positive(th, "idle_in_transaction", t.IdleInTransaction)
 	positive(path, "index_test_budget", a.IndexTestBudget)
+	// backups: a full backup is always scheduled; 0 leaves diff or incr unchecked
+	positive(th, "backup_full_period", t.BackupFullPeriod)
+	positive(th, "backup_archive_delay", t.BackupArchiveDelay)
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"backup_diff_period", t.BackupDiffPeriod}, {"backup_incr_period", t.BackupIncrPeriod}, {"backup_grace", t.BackupGrace}} {
+		if d.v < 0 {
+			v.errorf(append(th, d.key), "%s must not be negative, not %s (0 for a period: that type is not scheduled)", d.key, d.v)
+		}
+	}
+	if t.BackupArchiveLagBytes <= 0 {
+		v.errorf(append(th, "backup_archive_lag_bytes"), "backup_archive_lag_bytes must be above 0 (every stanza would be reported)")
+	}
 	for _, b := range []struct {
 		key string
 		v   advisor.Bytes
@@ -71,6 +86,9 @@ func (v *validator) advisor(c *Config) {
 		{"connections_warning", t.ConnectionsWarning}, {"connections_critical", t.ConnectionsCritical},
 		{"sequence_warning", t.SequenceWarning}, {"sequence_critical", t.SequenceCritical},
 		{"index_steady_density", t.IndexSteadyDensity},
+		{"es_fields_warning", t.ES.ESFieldsWarning}, {"es_fields_critical", t.ES.ESFieldsCritical},
+		{"es_heap_warning", t.ES.ESHeapWarning}, {"es_heap_critical", t.ES.ESHeapCritical},
+		{"es_breaker_warning", t.ES.ESBreakerWarning}, {"es_shards_warning", t.ES.ESShardsWarning},
 	} {
 		if r.v <= 0 || r.v > 1 {
 			v.errorf(append(th, r.key), "%s is a share: want a number above 0 and at most 1, not %g", r.key, r.v)
@@ -83,6 +101,40 @@ func (v *validator) advisor(c *Config) {
 		w, c := p[1].(float64), p[2].(float64)
 		if w > 0 && w <= 1 && c > 0 && c <= 1 && w > c { // an invalid share is reported above
 			v.errorf(append(th, p[0].(string)+"_critical"), "%s_critical must not be below %s_warning", p[0], p[0])
+		}
+	}
+	// Redis (advisor/checks_redis.go)
+	for _, r := range [][2]any{{"redis_memory_warning", t.RedisMemoryWarning}, {"redis_memory_critical", t.RedisMemoryCritical}} {
+		if f := r[1].(float64); f <= 0 || f > 1 {
+			v.errorf(append(th, r[0]), "%s is a share of maxmemory: want a number above 0 and at most 1, not %g", r[0], f)
+		}
+	}
+	if w, c := t.RedisMemoryWarning, t.RedisMemoryCritical; w > 0 && w <= 1 && c > 0 && c <= 1 && c < w {
+		v.errorf(append(th, "redis_memory_critical"), "redis_memory_critical must not be below redis_memory_warning")
+	}
+	for _, b := range [][2]any{{"redis_maxmemory", t.RedisMaxmemory}, {"redis_replica_lag_bytes", t.RedisReplicaLagBytes}} {
+		if b[1].(advisor.Bytes) <= 0 {
+			v.errorf(append(th, b[0]), "%s must be above 0", b[0])
+		}
+	}
+	if t.RedisFragmentationMinMemory < 0 {
+		v.errorf(append(th, "redis_fragmentation_min_memory"), "redis_fragmentation_min_memory must not be negative")
+	}
+	if t.RedisFragmentation <= 1 {
+		v.errorf(append(th, "redis_fragmentation"), "redis_fragmentation %g: want a mem_fragmentation_ratio above 1 (1 is no fragmentation)", t.RedisFragmentation)
+	}
+	positive(th, "redis_replica_lag", t.RedisReplicaLag)
+	for _, n := range [][2]any{{"redis_replicas", t.RedisReplicas}, {"redis_sentinels", t.RedisSentinels}} {
+		if n[1].(int) < 0 {
+			v.errorf(append(th, n[0]), "%s must not be negative (0: not checked)", n[0])
+		}
+	}
+	for prefix, d := range t.RedisTTLPolicy {
+		if prefix == "" {
+			v.errorf(append(th, "redis_ttl_policy"), "redis_ttl_policy: a namespace needs its key prefix (session:, ...)")
+		}
+		if d <= 0 {
+			v.errorf(append(append(th, "redis_ttl_policy"), prefix), "the TTL policy of %q must be positive, not %s", prefix, d)
 		}
 	}
 	if t.LongTransactionCritical < t.LongTransaction {
@@ -107,8 +159,11 @@ func (v *validator) advisor(c *Config) {
 			for k := range known {
 				ids = append(ids, k)
 			}
-			slices.Sort(ids)
-			v.errorf(append(append(path, "disable"), i), "unknown check %q (checks: %v)", id, ids)
+			hint := "docs/advisor.md lists every check"
+			if c := yamlx.Closest(id, ids); c != "" {
+				hint = fmt.Sprintf("did you mean %q? %s", c, hint)
+			}
+			v.errorf(append(append(path, "disable"), i), "unknown check %q (%s)", id, hint)
 		}
 	}
 }

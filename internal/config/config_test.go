@@ -167,11 +167,11 @@ packs: [/nonexistent/packs]
 advisor:
   interval: 0s
   max_findings_per_check: -1
-  disable: [slow_query, slow_queries]
+  disable: [slow_query, slow_querys]
 `, []string{
 			`bad.yml:6: interval must be positive, not 0s`,
 			`bad.yml:7: max_findings_per_check must not be negative (0: no limit)`,
-			`bad.yml:8: unknown check "slow_queries" (checks: [connections dead_tuples index_bloat invalid_index long_transaction missing_index redundant_index replay_paused replica_not_streaming replication_lag replication_slot sequence_exhaustion settings_profile setup slow_query split_brain table_bloat top_statement unused_index xid_wraparound])`,
+			`bad.yml:8: unknown check "slow_querys" (did you mean "slow_query"? docs/advisor.md lists every check)`,
 		}},
 		{"advisor size", `targets:
   postgres:

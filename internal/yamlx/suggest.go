@@ -15,8 +15,14 @@ func suggest(t reflect.Type, path, key string) string {
 	if t = typeAt(t, path); t == nil {
 		return ""
 	}
+	return Closest(key, keys(t))
+}
+
+// Closest returns the word of words that key most likely misspells (at most two edits, or
+// the same but for case and underscores), or "" when none is close.
+func Closest(key string, words []string) string {
 	best, bestDist := "", 3 // at most two edits
-	for _, k := range keys(t) {
+	for _, k := range words {
 		if strings.EqualFold(strings.ReplaceAll(k, "_", ""), strings.ReplaceAll(key, "_", "")) {
 			return k // maxConnections, MAX_CONNECTIONS
 		}

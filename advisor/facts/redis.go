@@ -1,0 +1,340 @@
+package facts
+
+import (
+	"math"
+	"strconv"
+	"strings"
+)
+
+// Redis facts: what the Redis pack's queries (queries/packs/redis.yaml) read from a data node
+// (INFO, the cache-namespace audit) or a sentinel. INFO values arrive as Redis sends them,
+// mostly text: these functions turn them into numbers.
+
+// rnum reads a column as a number: a number, or text that parses as one.
+func rnum(r *Rows, i int, col string) (float64, bool) {
+	if v, ok := r.Num(i, col); ok {
+		return v, true
+	}
+	s := strings.TrimSpace(r.Str(i, col))
+	if s == "" {
+		return 0, false
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return 0, false
+	}
+	return v, true
+}
+
+// rfloat reads a column as a number, 0 when it is not one.
+func rfloat(r *Rows, i int, col string) float64 {
+	v, _ := rnum(r, i, col)
+	return v
+}
+
+// rstatus reads a status column: "ok" (or "up", or a mapped 1) is true.
+func rstatus(r *Rows, i int, col string, ok ...string) bool {
+	if v, isNum := r.Num(i, col); isNum {
+		return v != 0
+	}
+	s := r.Str(i, col)
+	for _, o := range ok {
+		if s == o {
+			return true
+		}
+	}
+	return false
+}
+
+// RedisInfo is a Redis data node's INFO: memory, persistence and replication.
+type RedisInfo struct {
+	Role string // primary or replica (the probe's role)
+	// Memory.
+	UsedMemory, UsedMemoryRSS, MaxMemory float64
+	FragmentationRatio                   float64
+	MaxmemoryPolicy                      string // from redis_instance_info; "" when unknown
+	EvictedKeys                          float64
+	ActiveDefragRunning                  bool
+	// Uptime is seconds since the server started: the window of the counters.
+	Uptime float64
+	// Persistence.
+	RDBLastBgsaveStatus    string // "ok" or "err"
+	RDBLastSaveTime        float64
+	RDBChangesSinceSave    float64
+	AOFEnabled             bool
+	AOFLastBgrewriteStatus string
+	AOFLastWriteStatus     string
+	// Replication.
+	ConnectedReplicas float64
+	MasterReplOffset  float64
+}
+
+// RedisInfo returns the target's INFO (redis_info, with maxmemory_policy from
+// redis_instance_info), and false when redis_info is not available.
+func (t *Target) RedisInfo() (RedisInfo, bool) {
+	r := t.Rows("redis_info")
+	if r == nil || r.Len() == 0 {
+		return RedisInfo{}, false
+	}
+	in := RedisInfo{
+		Role:                   string(t.Role),
+		UsedMemory:             rfloat(r, 0, "used_memory"),
+		UsedMemoryRSS:          rfloat(r, 0, "used_memory_rss"),
+		MaxMemory:              rfloat(r, 0, "maxmemory"),
+		FragmentationRatio:     rfloat(r, 0, "mem_fragmentation_ratio"),
+		EvictedKeys:            rfloat(r, 0, "evicted_keys"),
+		ActiveDefragRunning:    rfloat(r, 0, "active_defrag_running") != 0,
+		Uptime:                 rfloat(r, 0, "uptime_in_seconds"),
+		RDBLastBgsaveStatus:    status(r, "rdb_last_bgsave_status"),
+		RDBLastSaveTime:        rfloat(r, 0, "rdb_last_save_time"),
+		RDBChangesSinceSave:    rfloat(r, 0, "rdb_changes_since_last_save"),
+		AOFEnabled:             rfloat(r, 0, "aof_enabled") != 0,
+		AOFLastBgrewriteStatus: status(r, "aof_last_bgrewrite_status"),
+		AOFLastWriteStatus:     status(r, "aof_last_write_status"),
+		ConnectedReplicas:      rfloat(r, 0, "connected_slaves"),
+		MasterReplOffset:       rfloat(r, 0, "master_repl_offset"),
+	}
+	if ii := t.Rows("redis_instance_info"); ii != nil && ii.Len() > 0 {
+		in.MaxmemoryPolicy = ii.Str(0, "maxmemory_policy")
+	}
+	return in, true
+}
+
+// status reads an ok/err INFO field as text ("ok", "err"; a mapped 1/0 as ok/err).
+func status(r *Rows, col string) string {
+	if v, ok := r.Num(0, col); ok {
+		if v != 0 {
+			return "ok"
+		}
+		return "err"
+	}
+	return r.Str(0, col)
+}
+
+// RedisReplicaLink is a replica's link to its primary (redis_replica).
+type RedisReplicaLink struct {
+	MasterHost, MasterPort string
+	LinkUp                 bool
+	LastIOSecondsAgo       float64 // -1 while the link is down
+	SyncInProgress         bool
+	SlaveReplOffset        float64
+	// LinkDownSince is the seconds the link has been down; HasLinkDownSince says whether the
+	// server reported it (only while the link is down).
+	LinkDownSince    float64
+	HasLinkDownSince bool
+}
+
+// RedisReplicaLink returns a replica's link, and false when redis_replica is not available.
+func (t *Target) RedisReplicaLink() (RedisReplicaLink, bool) {
+	r := t.Rows("redis_replica")
+	if r == nil || r.Len() == 0 {
+		return RedisReplicaLink{}, false
+	}
+	l := RedisReplicaLink{
+		MasterHost:       r.Str(0, "master_host"),
+		MasterPort:       r.Str(0, "master_port"),
+		LinkUp:           rstatus(r, 0, "master_link_status", "up"),
+		LastIOSecondsAgo: rfloat(r, 0, "master_last_io_seconds_ago"),
+		SyncInProgress:   rfloat(r, 0, "master_sync_in_progress") != 0,
+		SlaveReplOffset:  rfloat(r, 0, "slave_repl_offset"),
+	}
+	l.LinkDownSince, l.HasLinkDownSince = rnum(r, 0, "master_link_down_since_seconds")
+	return l, true
+}
+
+// RedisConnectedReplica is a replica as its primary sees it (redis_connected_slave).
+type RedisConnectedReplica struct {
+	IP, Port, State string
+	Offset          float64 // the offset the replica acknowledged
+	Lag             float64 // seconds since its last acknowledgement
+}
+
+// Addr is ip:port.
+func (c RedisConnectedReplica) Addr() string { return c.IP + ":" + c.Port }
+
+// RedisConnectedReplicas returns the replicas connected to the target.
+func (t *Target) RedisConnectedReplicas() []RedisConnectedReplica {
+	return each(t.Rows("redis_connected_slave"), func(r *Rows, i int) RedisConnectedReplica {
+		return RedisConnectedReplica{
+			IP: r.Str(i, "slave_ip"), Port: r.Str(i, "slave_port"), State: r.Str(i, "slave_state"),
+			Offset: rfloat(r, i, "slave_offset"), Lag: rfloat(r, i, "slave_lag"),
+		}
+	})
+}
+
+// RedisTTLBucket is one bucket of a namespace's TTL histogram: keys of the sample whose TTL
+// is at most LE seconds (+Inf: all keys with a TTL).
+type RedisTTLBucket struct {
+	LE      float64
+	Sampled float64
+}
+
+// RedisNamespace is one cache namespace (key prefix) as the audit saw it.
+type RedisNamespace struct {
+	Prefix string
+	// Keys is the estimated number of keys with the prefix (HasKeys: whether there is one).
+	Keys    float64
+	HasKeys bool
+	// SampledKeys are the keys of the sample with the prefix; TTLSampled those whose TTL the
+	// audit read.
+	SampledKeys, TTLSampled float64
+	// NoTTLRatio is the share of TTLSampled without a TTL.
+	NoTTLRatio float64
+	// Policy is the audit's TTL policy in seconds (0: none); OverPolicyRatio the share of
+	// TTLSampled above it.
+	Policy          float64
+	OverPolicyRatio float64
+	// Buckets is the TTL histogram (cumulative, ascending LE, the last +Inf), from
+	// redis_cache_namespace_ttl when available.
+	Buckets []RedisTTLBucket
+}
+
+// RedisAudit is one run of the cache-namespace audit.
+type RedisAudit struct {
+	DBKeys, ScannedKeys, Coverage float64
+	Complete                      bool
+	Namespaces                    []RedisNamespace
+}
+
+// RedisAudit returns the audit (redis_cache_namespace, with redis_cache_namespace_audit and
+// redis_cache_namespace_ttl when available), and false without one.
+func (t *Target) RedisAudit() (RedisAudit, bool) {
+	r := t.Rows("redis_cache_namespace")
+	if r == nil {
+		return RedisAudit{}, false
+	}
+	var a RedisAudit
+	if run := t.Rows("redis_cache_namespace_audit"); run != nil && run.Len() > 0 {
+		a.DBKeys = rfloat(run, 0, "db_keys")
+		a.ScannedKeys = rfloat(run, 0, "scanned_keys")
+		a.Coverage = rfloat(run, 0, "coverage_ratio")
+		a.Complete = rfloat(run, 0, "complete") != 0
+	}
+	buckets := map[string][]RedisTTLBucket{}
+	if h := t.Rows("redis_cache_namespace_ttl"); h != nil {
+		for i := range h.Len() {
+			le := math.Inf(1)
+			if s := h.Str(i, "ttl_le"); s != "+Inf" {
+				v, err := strconv.ParseFloat(s, 64)
+				if err != nil {
+					continue
+				}
+				le = v
+			}
+			p := h.Str(i, "prefix")
+			buckets[p] = append(buckets[p], RedisTTLBucket{LE: le, Sampled: rfloat(h, i, "sampled_keys")})
+		}
+	}
+	a.Namespaces = each(r, func(r *Rows, i int) RedisNamespace {
+		n := RedisNamespace{
+			Prefix:          r.Str(i, "prefix"),
+			SampledKeys:     rfloat(r, i, "sampled_keys"),
+			TTLSampled:      rfloat(r, i, "ttl_sampled_keys"),
+			NoTTLRatio:      rfloat(r, i, "no_ttl_ratio"),
+			Policy:          rfloat(r, i, "ttl_policy_seconds"),
+			OverPolicyRatio: rfloat(r, i, "over_policy_ratio"),
+		}
+		n.Keys, n.HasKeys = rnum(r, i, "keys")
+		n.Buckets = buckets[n.Prefix]
+		return n
+	})
+	return a, true
+}
+
+// RedisSentinelMaster is a master a sentinel monitors, as that sentinel sees it.
+type RedisSentinelMaster struct {
+	Name    string
+	Address string // ip:port of the primary
+	Status  string // ok, sdown, odown
+	Quorum  float64
+	// ConfigEpoch is bumped by each failover: the higher, the newer the configuration.
+	ConfigEpoch float64
+	// Sentinels are the sentinels watching the master, this one included; Replicas the
+	// replicas the sentinel knows.
+	Sentinels, Replicas float64
+	SDown, ODown        bool
+	// HealthyReplicas are the known replicas that are neither down nor disconnected and
+	// whose link to the primary is up (from redis_sentinel_replica).
+	HealthyReplicas float64
+	ReplicaStates   []string // address: state, for the evidence
+	// CKQuorum is SENTINEL CKQUORUM's answer (HasCKQuorum: whether the sentinel answered).
+	CKQuorumOK  bool
+	CKQuorumMsg string
+	HasCKQuorum bool
+}
+
+// RedisSentinel is a sentinel's own state and its masters.
+type RedisSentinel struct {
+	Tilt    bool
+	Masters []RedisSentinelMaster
+}
+
+// RedisSentinel returns what a sentinel target sees (redis_sentinel_master, with the
+// quorum and flags of redis_sentinel_master_settings, the replicas of redis_sentinel_replica
+// and the answer of redis_sentinel_ckquorum), and false without redis_sentinel_master.
+func (t *Target) RedisSentinel() (RedisSentinel, bool) {
+	r := t.Rows("redis_sentinel_master")
+	if r == nil {
+		return RedisSentinel{}, false
+	}
+	var s RedisSentinel
+	if in := t.Rows("redis_sentinel"); in != nil && in.Len() > 0 {
+		s.Tilt = rfloat(in, 0, "sentinel_tilt") != 0
+	}
+	byName := map[string]int{}
+	s.Masters = each(r, func(r *Rows, i int) RedisSentinelMaster {
+		return RedisSentinelMaster{
+			Name: r.Str(i, "master_name"), Address: r.Str(i, "master_address"), Status: r.Str(i, "master_status"),
+			Sentinels: rfloat(r, i, "master_sentinels"), Replicas: rfloat(r, i, "master_slaves"),
+		}
+	})
+	for i, m := range s.Masters {
+		byName[m.Name] = i
+	}
+	if st := t.Rows("redis_sentinel_master_settings"); st != nil {
+		for i := range st.Len() {
+			if j, ok := byName[st.Str(i, "master_name")]; ok {
+				m := &s.Masters[j]
+				m.Quorum = rfloat(st, i, "master_quorum")
+				m.ConfigEpoch = rfloat(st, i, "master_config_epoch")
+				m.SDown = rfloat(st, i, "master_s_down") != 0
+				m.ODown = rfloat(st, i, "master_o_down") != 0
+			}
+		}
+	}
+	if rp := t.Rows("redis_sentinel_replica"); rp != nil {
+		for i := range rp.Len() {
+			j, ok := byName[rp.Str(i, "master_name")]
+			if !ok {
+				continue
+			}
+			m := &s.Masters[j]
+			link := rstatus(rp, i, "replica_master_link_status", "ok")
+			sdown := rfloat(rp, i, "replica_s_down") != 0
+			disc := rfloat(rp, i, "replica_disconnected") != 0
+			state := "ok"
+			switch {
+			case sdown:
+				state = "down (s_down)"
+			case disc:
+				state = "disconnected"
+			case !link:
+				state = "link to the primary down"
+			default:
+				m.HealthyReplicas++
+			}
+			m.ReplicaStates = append(m.ReplicaStates, rp.Str(i, "replica_address")+": "+state)
+		}
+	}
+	if ck := t.Rows("redis_sentinel_ckquorum"); ck != nil {
+		for i := range ck.Len() {
+			if j, ok := byName[ck.Str(i, "master_name")]; ok {
+				m := &s.Masters[j]
+				m.HasCKQuorum = true
+				m.CKQuorumOK = rfloat(ck, i, "ok") != 0
+				m.CKQuorumMsg = ck.Str(i, "message")
+			}
+		}
+	}
+	return s, true
+}

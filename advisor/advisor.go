@@ -314,3 +314,15 @@ func humanDuration(s float64) string {
 }
 
 func pct(r float64) string { return fmt.Sprintf("%.0f%%", r*100) }
+
+// severityAt is the severity of a value against its warning and critical thresholds; ok is
+// false below the warning one.
+func severityAt(v, warning, critical float64) (sev Severity, ok bool) {
+	switch {
+	case v >= critical:
+		return Critical, true
+	case v >= warning:
+		return Warning, true
+	}
+	return Info, false
+}

@@ -198,13 +198,8 @@ func esMappingFields(t *facts.Target, th *ESThresholds) []Finding {
 			continue
 		}
 		share := n / s.TotalFieldsLimit
-		sev := Info
-		switch {
-		case share >= th.ESFieldsCritical:
-			sev = Critical
-		case share >= th.ESFieldsWarning:
-			sev = Warning
-		default:
+		sev, ok := severityAt(share, th.ESFieldsWarning, th.ESFieldsCritical)
+		if !ok {
 			continue
 		}
 		out = append(out, Finding{Severity: sev, Object: s.Index,
@@ -239,13 +234,8 @@ func esHeap(t *facts.Target, th *ESThresholds) []Finding {
 			continue
 		}
 		share := h.Used / h.Max
-		sev := Info
-		switch {
-		case share >= th.ESHeapCritical:
-			sev = Critical
-		case share >= th.ESHeapWarning:
-			sev = Warning
-		default:
+		sev, ok := severityAt(share, th.ESHeapWarning, th.ESHeapCritical)
+		if !ok {
 			continue
 		}
 		out = append(out, Finding{Severity: sev, Object: "node " + h.Node,

@@ -67,13 +67,8 @@ func (b bloat) Run(c *Context) []Finding {
 			if ratio*x.Bytes < float64(th.BloatMinWaste) {
 				continue
 			}
-			sev := Info
-			switch {
-			case ratio >= th.BloatCritical:
-				sev = Critical
-			case ratio >= th.BloatWarning:
-				sev = Warning
-			default:
+			sev, ok := severityAt(ratio, th.BloatWarning, th.BloatCritical)
+			if !ok {
 				continue
 			}
 			measured := "not measured (pgstattuple is not installed, or the relation is not among the top candidates)"

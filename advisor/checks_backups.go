@@ -42,6 +42,19 @@ func (s *stanzaBackups) latest() *facts.Backup {
 }
 
 // stanzas groups a pgBackRest target's facts by stanza, in the order pgbackrest reports them.
+// eachStanza calls fn with every stanza of the eligible pgBackRest targets (a check may be
+// eligible on PostgreSQL targets too, for what it reads of them).
+func eachStanza(c *Context, fn func(t *facts.Target, st *stanzaBackups)) {
+	for _, t := range c.Eligible {
+		if t.Kind != queries.SourcePgbackrest {
+			continue
+		}
+		for _, st := range stanzas(t) {
+			fn(t, st)
+		}
+	}
+}
+
 func stanzas(t *facts.Target) []*stanzaBackups {
 	var out []*stanzaBackups
 	get := func(name string) *stanzaBackups {
@@ -145,65 +158,60 @@ func (backupRecoveryPoint) Run(c *Context) []Finding {
 	periods := map[string]time.Duration{"full": th.BackupFullPeriod, "diff": th.BackupDiffPeriod, "incr": th.BackupIncrPeriod}
 	at := c.Facts.At
 	var out []Finding
-	for _, t := range c.Eligible {
-		if t.Kind != queries.SourcePgbackrest {
-			continue
+	eachStanza(c, func(t *facts.Target, st *stanzaBackups) {
+		if st.troubled() {
+			return
 		}
-		for _, st := range stanzas(t) {
-			if st.troubled() {
+		ev := backupEvidence(st, at)
+		if _, ok := st.newest["full"]; !ok {
+			out = append(out, Finding{
+				Severity: Critical, Target: t.Name, Object: stanzaObject(st.name, "full"),
+				Summary:  fmt.Sprintf("stanza %s has no full backup: there is nothing to restore", st.name),
+				Evidence: ev,
+				Fix: Fix{Kind: "action", Text: pgbackrestCommand(st.name, "--type=full", "backup"),
+					Why: "every restore starts from a full backup; then check the scheduler (cron, systemd timer) that should run it and pgbackrest's log"},
+			})
+			return
+		}
+		for i, typ := range backupTypes {
+			period := periods[typ]
+			if period <= 0 {
+				continue // not scheduled
+			}
+			// the newest backup of this type or a larger one: a full is also that day's diff
+			var newest facts.Backup
+			for _, larger := range backupTypes[:i+1] {
+				if b, ok := st.newest[larger]; ok && b.Stop.After(newest.Stop) {
+					newest = b
+				}
+			}
+			age := at.Sub(newest.Stop)
+			if age <= period+th.BackupGrace {
 				continue
 			}
-			ev := backupEvidence(st, at)
-			if _, ok := st.newest["full"]; !ok {
-				out = append(out, Finding{
-					Severity: Critical, Target: t.Name, Object: stanzaObject(st.name, "full"),
-					Summary:  fmt.Sprintf("stanza %s has no full backup: there is nothing to restore", st.name),
-					Evidence: ev,
-					Fix: Fix{Kind: "action", Text: pgbackrestCommand(st.name, "--type=full", "backup"),
-						Why: "every restore starts from a full backup; then check the scheduler (cron, systemd timer) that should run it and pgbackrest's log"},
-				})
-				continue
+			sev := Warning
+			if age > 2*period+th.BackupGrace {
+				sev = Critical
 			}
-			for i, typ := range backupTypes {
-				period := periods[typ]
-				if period <= 0 {
-					continue // not scheduled
-				}
-				// the newest backup of this type or a larger one: a full is also that day's diff
-				var newest facts.Backup
-				for _, larger := range backupTypes[:i+1] {
-					if b, ok := st.newest[larger]; ok && b.Stop.After(newest.Stop) {
-						newest = b
-					}
-				}
-				age := at.Sub(newest.Stop)
-				if age <= period+th.BackupGrace {
-					continue
-				}
-				sev := Warning
-				if age > 2*period+th.BackupGrace {
-					sev = Critical
-				}
-				name := backupTypeNames[typ]
-				summary := fmt.Sprintf("the newest %s backup of stanza %s ended %s ago; one is scheduled every %s",
-					name, st.name, humanDuration(age.Seconds()), humanDuration(period.Seconds()))
-				if newest.Type != typ {
-					summary = fmt.Sprintf("no %s backup of stanza %s since %s ago (the newest backup, %s, is a %s); one is scheduled every %s",
-						name, st.name, humanDuration(age.Seconds()), newest.Label, backupTypeNames[newest.Type], humanDuration(period.Seconds()))
-				}
-				out = append(out, Finding{
-					Severity: sev, Target: t.Name, Object: stanzaObject(st.name, typ),
-					Summary: summary,
-					Evidence: append(ev, Evidence{"schedule", fmt.Sprintf("%s every %s, late after %s more (critical after twice the period)",
-						name, humanDuration(period.Seconds()), humanDuration(th.BackupGrace.Seconds()))}),
-					Window: &Window{From: newest.Stop, To: at, Basis: "since the newest backup that serves as the " + name + " recovery point"},
-					Fix: Fix{Kind: "action", Text: pgbackrestCommand(st.name, "--type="+typ, "backup"),
-						Why: "a restore replays the WAL since the newest backup: the older it is, the longer a restore takes, and the more WAL it depends on. " +
-							"Check the scheduler (cron, systemd timer) that runs this backup, and pgbackrest's log for the runs that failed"},
-				})
+			name := backupTypeNames[typ]
+			summary := fmt.Sprintf("the newest %s backup of stanza %s ended %s ago; one is scheduled every %s",
+				name, st.name, humanDuration(age.Seconds()), humanDuration(period.Seconds()))
+			if newest.Type != typ {
+				summary = fmt.Sprintf("no %s backup of stanza %s since %s ago (the newest backup, %s, is a %s); one is scheduled every %s",
+					name, st.name, humanDuration(age.Seconds()), newest.Label, backupTypeNames[newest.Type], humanDuration(period.Seconds()))
 			}
+			out = append(out, Finding{
+				Severity: sev, Target: t.Name, Object: stanzaObject(st.name, typ),
+				Summary: summary,
+				Evidence: append(ev, Evidence{"schedule", fmt.Sprintf("%s every %s, late after %s more (critical after twice the period)",
+					name, humanDuration(period.Seconds()), humanDuration(th.BackupGrace.Seconds()))}),
+				Window: &Window{From: newest.Stop, To: at, Basis: "since the newest backup that serves as the " + name + " recovery point"},
+				Fix: Fix{Kind: "action", Text: pgbackrestCommand(st.name, "--type="+typ, "backup"),
+					Why: "a restore replays the WAL since the newest backup: the older it is, the longer a restore takes, and the more WAL it depends on. " +
+						"Check the scheduler (cron, systemd timer) that runs this backup, and pgbackrest's log for the runs that failed"},
+			})
 		}
-	}
+	})
 	return out
 }
 
@@ -220,36 +228,31 @@ func (backupError) Needs() []Need {
 
 func (backupError) Run(c *Context) []Finding {
 	var out []Finding
-	for _, t := range c.Eligible {
-		if t.Kind != queries.SourcePgbackrest {
-			continue
-		}
-		for _, st := range stanzas(t) {
-			latest := st.latest()
-			for _, typ := range backupTypes {
-				b, ok := st.newest[typ]
-				if !ok || !b.Error {
-					continue
-				}
-				// a full is the base of every later backup; the newest is what a restore uses
-				sev := Warning
-				if typ == "full" || b.Label == latest.Label {
-					sev = Critical
-				}
-				out = append(out, Finding{
-					Severity: sev, Target: t.Name, Object: stanzaObject(st.name, typ),
-					Summary: fmt.Sprintf("the newest %s backup of stanza %s, %s, has errors: pgbackrest found pages that failed their checksums",
-						backupTypeNames[typ], st.name, b.Label),
-					Evidence: append([]Evidence{{"backup", fmt.Sprintf("%s (%s), ended %s", b.Label, typ, b.Stop.UTC().Format(time.RFC3339))}},
-						backupEvidence(st, c.Facts.At)...),
-					Fix: Fix{Kind: "action",
-						Text: pgbackrestCommand(st.name, "verify") + "\n" + pgbackrestCommand(st.name, "--type=full", "backup"),
-						Why: "the pages are corrupt in the database itself, not only in the backup: pgbackrest's backup log names the files; " +
-							"repair the relations (from a replica, or restore them from an older backup), then take a new full backup, which the next diffs and incrs build on"},
-				})
+	eachStanza(c, func(t *facts.Target, st *stanzaBackups) {
+		latest := st.latest()
+		for _, typ := range backupTypes {
+			b, ok := st.newest[typ]
+			if !ok || !b.Error {
+				continue
 			}
+			// a full is the base of every later backup; the newest is what a restore uses
+			sev := Warning
+			if typ == "full" || b.Label == latest.Label {
+				sev = Critical
+			}
+			out = append(out, Finding{
+				Severity: sev, Target: t.Name, Object: stanzaObject(st.name, typ),
+				Summary: fmt.Sprintf("the newest %s backup of stanza %s, %s, has errors: pgbackrest found pages that failed their checksums",
+					backupTypeNames[typ], st.name, b.Label),
+				Evidence: append([]Evidence{{"backup", fmt.Sprintf("%s (%s), ended %s", b.Label, typ, b.Stop.UTC().Format(time.RFC3339))}},
+					backupEvidence(st, c.Facts.At)...),
+				Fix: Fix{Kind: "action",
+					Text: pgbackrestCommand(st.name, "verify") + "\n" + pgbackrestCommand(st.name, "--type=full", "backup"),
+					Why: "the pages are corrupt in the database itself, not only in the backup: pgbackrest's backup log names the files; " +
+						"repair the relations (from a replica, or restore them from an older backup), then take a new full backup, which the next diffs and incrs build on"},
+			})
 		}
-	}
+	})
 	return out
 }
 
@@ -277,107 +280,102 @@ func (backupWALArchive) Run(c *Context) []Finding {
 	at := c.Facts.At
 	var out []Finding
 	seenPG := map[string]bool{}
-	for _, t := range c.Eligible {
-		if t.Kind != queries.SourcePgbackrest {
-			continue
+	eachStanza(c, func(t *facts.Target, st *stanzaBackups) {
+		if st.troubled() {
+			return
 		}
-		for _, st := range stanzas(t) {
-			if st.troubled() {
+		latest := st.latest()
+		archiveCmd := fmt.Sprintf("archive_command = 'pgbackrest --stanza=%s archive-push %%p'", st.name)
+		if st.archive == nil || !st.archive.HasWAL {
+			sev, summary := Warning, fmt.Sprintf("the WAL archive of stanza %s holds no WAL", st.name)
+			if latest != nil {
+				sev, summary = Critical, summary+": no backup of it can be restored"
+			}
+			out = append(out, Finding{
+				Severity: sev, Target: t.Name, Object: stanzaObject(st.name, "archive"), Summary: summary,
+				Evidence: backupEvidence(st, at),
+				Fix: Fix{Kind: "action", Text: pgbackrestCommand(st.name, "check"),
+					Why: "check reports why WAL does not reach the repository; the cluster needs archive_mode = on and " + archiveCmd},
+			})
+			return
+		}
+		a := st.archive
+		archiveEv := Evidence{"archive " + a.ID, fmt.Sprintf("%s to %s", walName(a.Min), walName(a.Max))}
+		if latest != nil && latest.HasArchive && (a.Min > latest.ArchiveStart || a.Max < latest.ArchiveStop) {
+			out = append(out, Finding{
+				Severity: Critical, Target: t.Name, Object: stanzaObject(st.name, "archive"),
+				Summary: fmt.Sprintf("the WAL archive of stanza %s lacks WAL the newest backup, %s, needs to be consistent", st.name, latest.Label),
+				Evidence: []Evidence{archiveEv,
+					{"backup " + latest.Label + " needs", fmt.Sprintf("%s to %s", walName(latest.ArchiveStart), walName(latest.ArchiveStop))}},
+				Fix: Fix{Kind: "action", Text: pgbackrestCommand(st.name, "check") + "\n" + pgbackrestCommand(st.name, "--type=full", "backup"),
+					Why: "without that WAL the backup cannot be restored; check that archiving works, then take a new backup"},
+			})
+		}
+		cl := stanzaCluster(c.Facts, st)
+		if cl == nil {
+			return // backup_stanza_unmatched says so
+		}
+		for _, m := range cl.Members {
+			if !slices.Contains(c.Eligible, m) {
 				continue
 			}
-			latest := st.latest()
-			archiveCmd := fmt.Sprintf("archive_command = 'pgbackrest --stanza=%s archive-push %%p'", st.name)
-			if st.archive == nil || !st.archive.HasWAL {
-				sev, summary := Warning, fmt.Sprintf("the WAL archive of stanza %s holds no WAL", st.name)
-				if latest != nil {
-					sev, summary = Critical, summary+": no backup of it can be restored"
-				}
-				out = append(out, Finding{
-					Severity: sev, Target: t.Name, Object: stanzaObject(st.name, "archive"), Summary: summary,
-					Evidence: backupEvidence(st, at),
-					Fix: Fix{Kind: "action", Text: pgbackrestCommand(st.name, "check"),
-						Why: "check reports why WAL does not reach the repository; the cluster needs archive_mode = on and " + archiveCmd},
-				})
-				continue
-			}
-			a := st.archive
-			archiveEv := Evidence{"archive " + a.ID, fmt.Sprintf("%s to %s", walName(a.Min), walName(a.Max))}
-			if latest != nil && latest.HasArchive && (a.Min > latest.ArchiveStart || a.Max < latest.ArchiveStop) {
-				out = append(out, Finding{
-					Severity: Critical, Target: t.Name, Object: stanzaObject(st.name, "archive"),
-					Summary: fmt.Sprintf("the WAL archive of stanza %s lacks WAL the newest backup, %s, needs to be consistent", st.name, latest.Label),
-					Evidence: []Evidence{archiveEv,
-						{"backup " + latest.Label + " needs", fmt.Sprintf("%s to %s", walName(latest.ArchiveStart), walName(latest.ArchiveStop))}},
-					Fix: Fix{Kind: "action", Text: pgbackrestCommand(st.name, "check") + "\n" + pgbackrestCommand(st.name, "--type=full", "backup"),
-						Why: "without that WAL the backup cannot be restored; check that archiving works, then take a new backup"},
-				})
-			}
-			cl := stanzaCluster(c.Facts, st)
-			if cl == nil {
-				continue // backup_stanza_unmatched says so
-			}
-			for _, m := range cl.Members {
-				if !slices.Contains(c.Eligible, m) {
-					continue
-				}
-				if pos, ok := m.WALPosition(); ok && m.Role == queries.RolePrimary {
-					// the segment being written cannot be archived yet: count the ones before it
-					done := a.Max + facts.WALSegmentSize
-					lag := float64(int64(pos)/facts.WALSegmentSize*facts.WALSegmentSize) - done
-					if lag >= float64(th.BackupArchiveLagBytes) {
-						sev := Warning
-						if lag >= 8*float64(th.BackupArchiveLagBytes) {
-							sev = Critical
-						}
-						out = append(out, Finding{
-							Severity: sev, Target: t.Name, Cluster: cl.Name, Object: stanzaObject(st.name, "archive_lag"),
-							Summary: fmt.Sprintf("the WAL archive of stanza %s is %s behind the WAL %s wrote", st.name, humanBytes(lag), m.Name),
-							Evidence: []Evidence{archiveEv, {"WAL position of " + m.Name, walName(pos)},
-								{"WAL not archived", fmt.Sprintf("%s (%.0f segments)", humanBytes(lag), lag/facts.WALSegmentSize)}},
-							Fix: Fix{Kind: "sql", Text: "SELECT * FROM pg_stat_archiver;",
-								Why: "run it on " + m.Name + ": WAL not in the archive is lost with the server, and it piles up in pg_wal until archiving catches up; " +
-									"a failing archive_command shows in last_failed_wal and the server log (then run " + pgbackrestCommand(st.name, "check") + ")"},
-						})
-					}
-				}
-				ar, ok := m.Archiver()
-				if !ok || seenPG[m.Name] {
-					continue
-				}
-				seenPG[m.Name] = true
-				ev := []Evidence{{"failed attempts", fmt.Sprintf("%.0f", ar.FailedCount)}, {"archived", fmt.Sprintf("%.0f WAL files", ar.ArchivedCount)}}
-				if ar.HasArchived {
-					ev = append(ev, Evidence{"last archived", humanDuration(ar.LastArchiveAge) + " ago"})
-				} else {
-					ev = append(ev, Evidence{"last archived", "never"})
-				}
-				if ar.HasFailed {
-					ev = append(ev, Evidence{"last failed", humanDuration(ar.LastFailedAge) + " ago"})
-				}
-				fix := Fix{Kind: "action", Text: pgbackrestCommand(st.name, "check"),
-					Why: "check runs archive-push as the server does and says why it fails (repository unreachable, full disk, stanza mismatch); the server log of " + m.Name + " has archive_command's error. " +
-						"While archiving fails, WAL piles up in pg_wal and no new WAL reaches the backups"}
-				switch {
-				case ar.Failing:
+			if pos, ok := m.WALPosition(); ok && m.Role == queries.RolePrimary {
+				// the segment being written cannot be archived yet: count the ones before it
+				done := a.Max + facts.WALSegmentSize
+				lag := float64(int64(pos)/facts.WALSegmentSize*facts.WALSegmentSize) - done
+				if lag >= float64(th.BackupArchiveLagBytes) {
 					sev := Warning
-					if !ar.HasArchived || ar.LastArchiveAge >= th.BackupArchiveDelay.Seconds() {
+					if lag >= 8*float64(th.BackupArchiveLagBytes) {
 						sev = Critical
 					}
 					out = append(out, Finding{
-						Severity: sev, Target: m.Name, Cluster: cl.Name, Object: "archiver",
-						Summary:  fmt.Sprintf("WAL archiving into stanza %s is failing: the latest attempt failed", st.name),
-						Evidence: ev, Fix: fix,
-					})
-				case ar.HasFailed && ar.LastFailedAge <= th.BackupGrace.Seconds():
-					out = append(out, Finding{
-						Severity: Info, Target: m.Name, Cluster: cl.Name, Object: "archiver",
-						Summary:  fmt.Sprintf("WAL archiving into stanza %s failed %s ago; it has succeeded since", st.name, humanDuration(ar.LastFailedAge)),
-						Evidence: ev, Fix: fix,
+						Severity: sev, Target: t.Name, Cluster: cl.Name, Object: stanzaObject(st.name, "archive_lag"),
+						Summary: fmt.Sprintf("the WAL archive of stanza %s is %s behind the WAL %s wrote", st.name, humanBytes(lag), m.Name),
+						Evidence: []Evidence{archiveEv, {"WAL position of " + m.Name, walName(pos)},
+							{"WAL not archived", fmt.Sprintf("%s (%.0f segments)", humanBytes(lag), lag/facts.WALSegmentSize)}},
+						Fix: Fix{Kind: "sql", Text: "SELECT * FROM pg_stat_archiver;",
+							Why: "run it on " + m.Name + ": WAL not in the archive is lost with the server, and it piles up in pg_wal until archiving catches up; " +
+								"a failing archive_command shows in last_failed_wal and the server log (then run " + pgbackrestCommand(st.name, "check") + ")"},
 					})
 				}
 			}
+			ar, ok := m.Archiver()
+			if !ok || seenPG[m.Name] {
+				continue
+			}
+			seenPG[m.Name] = true
+			ev := []Evidence{{"failed attempts", fmt.Sprintf("%.0f", ar.FailedCount)}, {"archived", fmt.Sprintf("%.0f WAL files", ar.ArchivedCount)}}
+			if ar.HasArchived {
+				ev = append(ev, Evidence{"last archived", humanDuration(ar.LastArchiveAge) + " ago"})
+			} else {
+				ev = append(ev, Evidence{"last archived", "never"})
+			}
+			if ar.HasFailed {
+				ev = append(ev, Evidence{"last failed", humanDuration(ar.LastFailedAge) + " ago"})
+			}
+			fix := Fix{Kind: "action", Text: pgbackrestCommand(st.name, "check"),
+				Why: "check runs archive-push as the server does and says why it fails (repository unreachable, full disk, stanza mismatch); the server log of " + m.Name + " has archive_command's error. " +
+					"While archiving fails, WAL piles up in pg_wal and no new WAL reaches the backups"}
+			switch {
+			case ar.Failing:
+				sev := Warning
+				if !ar.HasArchived || ar.LastArchiveAge >= th.BackupArchiveDelay.Seconds() {
+					sev = Critical
+				}
+				out = append(out, Finding{
+					Severity: sev, Target: m.Name, Cluster: cl.Name, Object: "archiver",
+					Summary:  fmt.Sprintf("WAL archiving into stanza %s is failing: the latest attempt failed", st.name),
+					Evidence: ev, Fix: fix,
+				})
+			case ar.HasFailed && ar.LastFailedAge <= th.BackupGrace.Seconds():
+				out = append(out, Finding{
+					Severity: Info, Target: m.Name, Cluster: cl.Name, Object: "archiver",
+					Summary:  fmt.Sprintf("WAL archiving into stanza %s failed %s ago; it has succeeded since", st.name, humanDuration(ar.LastFailedAge)),
+					Evidence: ev, Fix: fix,
+				})
+			}
 		}
-	}
+	})
 	return out
 }
 
@@ -410,40 +408,35 @@ func (backupStanzaUnmatched) Run(c *Context) []Finding {
 		}
 	}
 	var out []Finding
-	for _, t := range c.Eligible {
-		if t.Kind != queries.SourcePgbackrest {
-			continue
+	eachStanza(c, func(t *facts.Target, st *stanzaBackups) {
+		if len(st.dbs) == 0 || stanzaCluster(c.Facts, st) != nil {
+			return
 		}
-		for _, st := range stanzas(t) {
-			if len(st.dbs) == 0 || stanzaCluster(c.Facts, st) != nil {
-				continue
-			}
-			var ids []string
-			for _, db := range st.dbs {
-				ids = append(ids, fmt.Sprintf("%s (PostgreSQL %s)", db.SystemID, db.PGVersion))
-			}
-			watched := "none"
-			if len(known) > 0 {
-				watched = strings.Join(known, ", ")
-			}
-			ev := []Evidence{{"stanza databases", strings.Join(ids, ", ")}, {"watched clusters", watched}}
-			sev := Warning
-			summary := fmt.Sprintf("stanza %s backs up no watched PostgreSQL cluster: its system identifier matches none", st.name)
-			if unknown > 0 {
-				sev = Info
-				summary += fmt.Sprintf(" (%d PostgreSQL targets have not answered yet: one may be its cluster)", unknown)
-			}
-			out = append(out, Finding{
-				Severity: sev, Target: t.Name, Object: stanzaObject(st.name, "system_identifier"),
-				Summary: summary, Evidence: ev,
-				Fix: Fix{Kind: "action",
-					Text: "SELECT system_identifier FROM pg_control_system(); -- on the cluster the stanza should back up\n" +
-						pgbackrestCommand(st.name, "stanza-upgrade") + " -- after pg_upgrade; a rebuilt cluster needs a stanza of its own (stanza-create) and a full backup",
-					Why: "the stanza holds backups of another cluster, or of this one before it was rebuilt (initdb, pg_upgrade, a restore under a new identifier): " +
-						"archive-push into it then fails and the running cluster has no usable backup. If it backs up a cluster the exporter does not watch, add that cluster as a postgres target"},
-			})
+		var ids []string
+		for _, db := range st.dbs {
+			ids = append(ids, fmt.Sprintf("%s (PostgreSQL %s)", db.SystemID, db.PGVersion))
 		}
-	}
+		watched := "none"
+		if len(known) > 0 {
+			watched = strings.Join(known, ", ")
+		}
+		ev := []Evidence{{"stanza databases", strings.Join(ids, ", ")}, {"watched clusters", watched}}
+		sev := Warning
+		summary := fmt.Sprintf("stanza %s backs up no watched PostgreSQL cluster: its system identifier matches none", st.name)
+		if unknown > 0 {
+			sev = Info
+			summary += fmt.Sprintf(" (%d PostgreSQL targets have not answered yet: one may be its cluster)", unknown)
+		}
+		out = append(out, Finding{
+			Severity: sev, Target: t.Name, Object: stanzaObject(st.name, "system_identifier"),
+			Summary: summary, Evidence: ev,
+			Fix: Fix{Kind: "action",
+				Text: "SELECT system_identifier FROM pg_control_system(); -- on the cluster the stanza should back up\n" +
+					pgbackrestCommand(st.name, "stanza-upgrade") + " -- after pg_upgrade; a rebuilt cluster needs a stanza of its own (stanza-create) and a full backup",
+				Why: "the stanza holds backups of another cluster, or of this one before it was rebuilt (initdb, pg_upgrade, a restore under a new identifier): " +
+					"archive-push into it then fails and the running cluster has no usable backup. If it backs up a cluster the exporter does not watch, add that cluster as a postgres target"},
+		})
+	})
 	return out
 }
 

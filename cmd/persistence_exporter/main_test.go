@@ -311,16 +311,7 @@ func TestServeWithWebConfig(t *testing.T) {
 		t.Errorf("check-config with a bad web config: exit %d %s", code, errOut)
 	}
 
-	port, err := testenv.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	done := make(chan int, 1)
-	var stderr testenv.SyncBuffer
-	go func() {
-		done <- run([]string{"--config.file=" + cfg, "--web.listen-address=" + addr, "--web.config.file=" + webCfg}, io.Discard, &stderr)
-	}()
+	addr, done, stderr := serveInBackground(t, "--config.file="+cfg, "--web.config.file="+webCfg)
 	var resp *http.Response
 	for i := 0; i < 100; i++ {
 		if resp, err = http.Get("http://" + addr + "/metrics"); err == nil {
@@ -417,4 +408,20 @@ func TestPoolerAndBackupTargets(t *testing.T) {
 			t.Errorf("the landing page lacks %q", want)
 		}
 	}
+}
+
+// serveInBackground runs serve with args on a free loopback port; done receives its exit
+// code, stderr holds its log.
+func serveInBackground(t *testing.T, args ...string) (addr string, done chan int, stderr *testenv.SyncBuffer) {
+	t.Helper()
+	port, err := testenv.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr = fmt.Sprintf("127.0.0.1:%d", port)
+	done, stderr = make(chan int, 1), &testenv.SyncBuffer{}
+	go func() {
+		done <- run(append(args, "--web.listen-address="+addr), io.Discard, stderr)
+	}()
+	return addr, done, stderr
 }

@@ -23,7 +23,6 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/persistence-exporter/persistence_exporter/collector/elasticsearch/estest"
-	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
 )
 
 // selfSigned writes a new self-signed certificate for 127.0.0.1 and its key as PEM files into
@@ -84,16 +83,7 @@ basic_auth_users:
 		t.Fatalf("check-config with a TLS web config: exit %d %s %s", code, out, errOut)
 	}
 
-	port, err := testenv.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	done := make(chan int, 1)
-	var stderr testenv.SyncBuffer
-	go func() {
-		done <- run([]string{"--config.file=" + cfg, "--web.listen-address=" + addr, "--web.config.file=" + webCfg}, io.Discard, &stderr)
-	}()
+	addr, done, stderr := serveInBackground(t, "--config.file="+cfg, "--web.config.file="+webCfg)
 	stopped := false
 	stop := func() {
 		// serve has its signal handler installed once it listens: SIGTERM ends it cleanly

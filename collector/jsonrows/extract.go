@@ -62,7 +62,7 @@ type Plan struct {
 
 type planColumn struct {
 	name    string
-	expr    *queries.Expr // nil for a derived column (group count, states label) or a discarded one
+	expr    *queries.Expr // nil for a derived column (group count, states label) or a discarded one without a field
 	check   bool          // some row must have it: a missing path is a rename or a typo
 	version func(int) bool
 }
@@ -85,9 +85,11 @@ func Compile(q *queries.Query, h *queries.JSON) (*Plan, error) {
 	for i := range q.Columns {
 		c := &q.Columns[i]
 		pc := planColumn{name: c.Name, version: c.InVersion}
-		// a discarded column is still read when the group picks rows by it
+		// a discarded column is still read when the group picks rows by it, or when it has a
+		// field of its own: the advisor reads it (a backup's label, a stanza's message)
 		picks := h.Group != nil && h.Group.Latest == c.Name
-		if !h.Derived(c.Name) && (c.Usage != queries.UsageDiscard || picks) {
+		_, field := h.Fields[c.Name]
+		if !h.Derived(c.Name) && (c.Usage != queries.UsageDiscard || picks || field) {
 			e, err := queries.ParseExpr(h.ColumnExpr(c.Name))
 			if err != nil {
 				return nil, fmt.Errorf("column %q: %w", c.Name, err)

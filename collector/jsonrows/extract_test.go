@@ -433,3 +433,30 @@ func TestGroupLatestAndWAL(t *testing.T) {
 		}
 	}
 }
+
+// A discarded column with a field is extracted (the advisor reads it, no metric is made of
+// it); one without a field stays empty.
+func TestExtractDiscardedFields(t *testing.T) {
+	q := query(t, `  - name: d
+    http:
+      path: /x
+      rows: "*.backup.*"
+      fields: {stanza: ^name, label: label, archive_stop: "archive.stop? | wal", message: "status.message?"}
+    columns:
+      - {name: stanza, usage: label}
+      - {name: label, usage: discard}
+      - {name: archive_stop, usage: discard}
+      - {name: message, usage: discard}
+      - {name: unread, usage: discard}
+`)
+	rows := run(t, q, `[{"name": "main", "backup": [
+		{"label": "20261205-101010F", "archive": {"stop": "000000010000000000000005"}, "status": {"message": "ok"}, "unread": 1},
+		{"label": "20261205-111111F_20261205-121212I"}]}]`, Env{})
+	want := [][]any{
+		{"main", "20261205-101010F", float64(5 * 16 << 20), "ok", nil},
+		{"main", "20261205-111111F_20261205-121212I", nil, nil, nil},
+	}
+	if !reflect.DeepEqual(rows.Values, want) {
+		t.Errorf("rows:\n%v\nwant\n%v", rows.Values, want)
+	}
+}

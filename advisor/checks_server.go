@@ -551,5 +551,5 @@ func DefaultChecks() []Check {
 		sequences{}, setup{}, settingsProfile{},
 		backupRecoveryPoint{}, backupError{}, backupWALArchive{}, backupStanzaUnmatched{}, backupRepoStatus{},
 		redisMemory{}, redisTTLPolicy{}, redisFragmentation{}, redisPersistence{}, redisReplication{}, redisSentinel{},
-	}, elasticsearchChecks()...)
+	}, append(elasticsearchChecks(), jobChecks()...)...)
 }

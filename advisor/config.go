@@ -126,6 +126,25 @@ type Thresholds struct {
 	RedisReplicas  int `yaml:"redis_replicas"`
 	RedisSentinels int `yaml:"redis_sentinels"`
 
+	// pg_cron, partitions and subscriptions (checks_jobs.go). CronGrace: an active job whose
+	// first scheduled run after its last success is this late has missed it (critical when
+	// the run after that is late too); CronFailuresCritical: failures in the last 24 hours
+	// that make a job whose latest run failed critical (fewer: warning).
+	CronGrace            time.Duration `yaml:"cron_grace"`
+	CronFailuresCritical int           `yaml:"cron_failures_critical"`
+	// PartitionHorizon (warning) and PartitionHorizonCritical: the last partition of a
+	// time-range partitioned table ends sooner than this. The seed creates next month's
+	// partition on the 1st, so a healthy table reaches four weeks ahead or more.
+	PartitionHorizon         time.Duration `yaml:"partition_horizon"`
+	PartitionHorizonCritical time.Duration `yaml:"partition_horizon_critical"`
+	// SubscriptionLagBytes and SubscriptionLag: a subscription that received this much WAL
+	// it has not confirmed, or confirmed nothing for this long (the publisher's keepalives
+	// come every wal_sender_timeout/2, 30 s, when there is nothing to send).
+	SubscriptionLagBytes Bytes         `yaml:"subscription_lag_bytes"`
+	SubscriptionLag      time.Duration `yaml:"subscription_lag"`
+	// SubscriptionErrorWindow: error counters rising within it make a subscription erroring.
+	SubscriptionErrorWindow time.Duration `yaml:"subscription_error_window"`
+
 	// Elasticsearch (checks_elasticsearch.go), the seed's visibility cluster by default.
 	ES ESThresholds `yaml:",inline"`
 }
@@ -206,6 +225,14 @@ func DefaultConfig() Config {
 			BackupGrace:           time.Hour,
 			BackupArchiveLagBytes: 256 << 20,
 			BackupArchiveDelay:    5 * time.Minute,
+
+			CronGrace:                time.Hour,
+			CronFailuresCritical:     3,
+			PartitionHorizon:         7 * 24 * time.Hour,
+			PartitionHorizonCritical: 24 * time.Hour,
+			SubscriptionLagBytes:     16 << 20,
+			SubscriptionLag:          5 * time.Minute,
+			SubscriptionErrorWindow:  time.Hour,
 
 			RedisMemoryWarning:  0.85,
 			RedisMemoryCritical: 0.95,

@@ -16,6 +16,7 @@ type History struct {
 	started    time.Time
 	statements map[string][]statementSample // by target, oldest first
 	firstSeen  map[string]time.Time         // by index key
+	subs       subscriptionHistory          // checks_jobs.go
 }
 
 type statementSample struct {
@@ -38,6 +39,7 @@ func (h *History) Record(s *facts.Snapshot, keep time.Duration) {
 	if h.started.IsZero() {
 		h.started = s.At
 	}
+	h.subs.record(s, keep)
 	seen := map[string]bool{}
 	for _, t := range s.Targets {
 		for _, ix := range t.Indexes() {

@@ -42,13 +42,26 @@ func (v *validator) advisor(c *Config) {
 			v.errorf(append(th, d.key), "%s must not be negative, not %s (0 for a period: that type is not scheduled)", d.key, d.v)
 		}
 	}
+	// pg_cron, partitions, subscriptions (checks_jobs.go)
+	positive(th, "partition_horizon", t.PartitionHorizon)
+	positive(th, "subscription_lag", t.SubscriptionLag)
+	positive(th, "subscription_error_window", t.SubscriptionErrorWindow)
+	if t.PartitionHorizonCritical < 0 || t.PartitionHorizonCritical > t.PartitionHorizon {
+		v.errorf(append(th, "partition_horizon_critical"), "partition_horizon_critical %s: want at least 0 and at most partition_horizon (%s)", t.PartitionHorizonCritical, t.PartitionHorizon)
+	}
+	if t.CronGrace < 0 {
+		v.errorf(append(th, "cron_grace"), "cron_grace must not be negative, not %s", t.CronGrace)
+	}
+	if t.CronFailuresCritical < 1 {
+		v.errorf(append(th, "cron_failures_critical"), "cron_failures_critical must be at least 1")
+	}
 	if t.BackupArchiveLagBytes <= 0 {
 		v.errorf(append(th, "backup_archive_lag_bytes"), "backup_archive_lag_bytes must be above 0 (every stanza would be reported)")
 	}
 	for _, b := range []struct {
 		key string
 		v   advisor.Bytes
-	}{{"replica_lag_bytes", t.ReplicaLagBytes}, {"slot_retained_bytes", t.SlotRetainedBytes}} {
+	}{{"replica_lag_bytes", t.ReplicaLagBytes}, {"slot_retained_bytes", t.SlotRetainedBytes}, {"subscription_lag_bytes", t.SubscriptionLagBytes}} {
 		if b.v <= 0 {
 			v.errorf(append(th, b.key), "%s must be above 0 (every replica and slot would be reported)", b.key)
 		}

@@ -228,6 +228,9 @@ advisor:
     dead_tuple_factor: -1
     missing_index_min_seq_scans: -3
     wraparound_critical: 5e9
+    partition_horizon: 48h
+    partition_horizon_critical: 72h
+    cron_failures_critical: 0
 `, []string{
 			`bad.yml:6: index_test_budget must be positive, not -5s`,
 			`bad.yml:7: "Shared Buffers" is not a PostgreSQL setting name`,
@@ -235,6 +238,8 @@ advisor:
 			`bad.yml:10: dead_tuple_factor must not be negative, not -1`,
 			`bad.yml:11: missing_index_min_seq_scans must not be negative, not -3`,
 			`bad.yml:12: wraparound_critical 5e+09: want a transaction ID age above 0 and below 2^31 (2147483648, where writes stop)`,
+			`bad.yml:14: partition_horizon_critical 72h0m0s: want at least 0 and at most partition_horizon (48h0m0s)`,
+			`bad.yml:15: cron_failures_critical must be at least 1`,
 		}},
 		{"empty file", ``, []string{`bad.yml: the file is empty`}}, // and nothing else: no "no targets" echo
 		{"dsn does not parse", `targets:

@@ -294,9 +294,9 @@ func partitionFindings(target string, tables []facts.PartitionedTable, at time.T
 		if !ok {
 			continue
 		}
-		ends := "ends in " + humanDuration(left.Seconds())
+		end, ends := "in "+humanDuration(left.Seconds()), "ends in "+humanDuration(left.Seconds())
 		if left <= 0 {
-			ends = "ended " + humanDuration(-left.Seconds()) + " ago"
+			end, ends = humanDuration(-left.Seconds())+" ago", "ended "+humanDuration(-left.Seconds())+" ago"
 		}
 		why := "an INSERT whose " + p.KeyType + " key is past " + boundLiteral(p.LastTo, p.KeyType) +
 			" fails with \"no partition of relation found for row\"; create the partitions ahead of time (the seed's create-partition " +
@@ -320,7 +320,7 @@ func partitionFindings(target string, tables []facts.PartitionedTable, at time.T
 			Evidence: []Evidence{
 				{"partitions", strconv.Itoa(p.Partitions)},
 				{"last partition", fmt.Sprintf("%s FROM (%s) TO (%s)", p.Last, boundLiteral(p.LastFrom, p.KeyType), boundLiteral(p.LastTo, p.KeyType))},
-				{"ends", ends},
+				{"last partition ends", end},
 				{"default partition", map[bool]string{true: "yes", false: "no"}[p.HasDefault]},
 				{"horizon", humanDuration(th.PartitionHorizon.Seconds())},
 			},

@@ -161,6 +161,11 @@ func prepareCluster(t *testing.T, c context.Context, pg *testenv.PGCluster, majo
 		"INSERT INTO things (v) SELECT 'x' FROM generate_series(1, 10)",
 		"CREATE SCHEMA temporal",
 		"CREATE TABLE temporal.tasks (range_hash BIGINT NOT NULL, task_queue_id BYTEA NOT NULL, task_id BIGINT NOT NULL, data BYTEA NOT NULL, data_encoding VARCHAR(16) NOT NULL, PRIMARY KEY (range_hash, task_queue_id, task_id))",
+		// a date-range partitioned table with a MINVALUE bound and a DEFAULT partition
+		"CREATE TABLE days (d date NOT NULL) PARTITION BY RANGE (d)",
+		"CREATE TABLE days_old PARTITION OF days FOR VALUES FROM (MINVALUE) TO ('2026-01-01')",
+		"CREATE TABLE days_2026 PARTITION OF days FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')",
+		"CREATE TABLE days_default PARTITION OF days DEFAULT",
 		fmt.Sprintf("CREATE SUBSCRIPTION dr CONNECTION 'host=127.0.0.1 port=%d dbname=temporal user=postgres' PUBLICATION dr WITH (create_slot = false, slot_name = 'dr_slot', copy_data = false)", p.Port),
 	)
 	// the extension version a server keeps after pg_upgrade without ALTER EXTENSION UPDATE
@@ -254,6 +259,7 @@ func expectations(major int, hasCron bool) []expectation {
 		replica("pg_replication_wal_receiver_streaming", true),
 		replica("pg_stat_wal_receiver_status", true),
 		both("pg_stat_subscription_apply_workers", true),
+		both("pg_stat_subscription_enabled", true),
 		primary("pg_stat_subscription_received_lag_bytes", true),
 		both("pg_stat_subscription_apply_errors_total", major >= 15),
 		both("pg_stat_archiver_archived_count", true),
@@ -274,6 +280,9 @@ func expectations(major int, hasCron bool) []expectation {
 		primary("pg_stat_user_indexes_last_idx_scan", major >= 16),
 		both("pg_statio_user_indexes_idx_blks_hit_total", true),
 		in("pg_sequences_used_ratio", "other"),
+		in("pg_partitioned_table_range_end_timestamp_seconds", "temporal"), // the seed's executions_template
+		in("pg_partitioned_table_range_end_timestamp_seconds", "other"),
+		in("pg_partitioned_table_default_partitions", "other"),
 		both("pg_stat_statements_calls_total", true),
 		both("pg_stat_statements_seconds_total", true),
 		both("pg_stat_statements_wal_bytes_total", true),

@@ -27,6 +27,9 @@ type PGOptions struct {
 	Replica bool
 	// Conf is appended to the primary's postgresql.conf.
 	Conf []string
+	// Checksums initializes the cluster with data checksums (initdb -k), so that a corrupt
+	// page can be found (pgBackRest verifies them while it copies).
+	Checksums bool
 }
 
 // PGServer is one running PostgreSQL server.
@@ -127,7 +130,11 @@ func StartPostgres(opts PGOptions) (c *PGCluster, err error) {
 	if p.Port, err = FreePort(); err != nil {
 		return nil, err
 	}
-	if err := c.run("initdb", "-D", p.DataDir, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"); err != nil {
+	initdb := []string{"-D", p.DataDir, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"}
+	if opts.Checksums {
+		initdb = append(initdb, "--data-checksums")
+	}
+	if err := c.run("initdb", initdb...); err != nil {
 		return nil, err
 	}
 	libs := []string{"pg_stat_statements"}

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/persistence-exporter/persistence_exporter/advisor/facts"
+	"github.com/persistence-exporter/persistence_exporter/collector"
+	"github.com/persistence-exporter/persistence_exporter/queries"
 )
 
 var jobsNow = time.Date(2026, 12, 5, 13, 0, 0, 0, time.UTC)
@@ -193,5 +195,33 @@ func TestSubscriptionFindings(t *testing.T) {
 		if s, ok := got[obj]; !ok || s != sev {
 			t.Errorf("%s: %v (present %v), want %v", obj, s, ok, sev)
 		}
+	}
+}
+
+// A pack that replaces a default query without a column a check reads: the check says which
+// query and column, and judges nothing else on that target.
+func TestJobFactsMissingColumn(t *testing.T) {
+	snap := &collector.Snapshot{Target: &collector.Target{Name: "p", Kind: queries.SourcePostgres}, At: jobsNow, Up: true,
+		Info: queries.ServerInfo{Version: 150000, Role: queries.RolePrimary}}
+	for name, cols := range map[string]string{
+		"pg_cron_jobs":          "job job_database active failed succeeded last_failure last_error last_success_any timezone", // no schedule
+		"pg_partitioned_tables": "datname schemaname relname key_type partitions default_partitions unbounded_partitions last_partition last_from last_to",
+		"pg_stat_subscription":  "subname workers apply_lag_bytes latest_end_age", // no enabled
+	} {
+		snap.Results = append(snap.Results, &collector.Result{Query: &queries.Query{Name: name},
+			Rows: &queries.Rows{Columns: strings.Fields(cols)}, Started: jobsNow})
+	}
+	cfg := DefaultConfig()
+	rep := Evaluate(facts.FromSnapshots(jobsNow, []*collector.Snapshot{snap}, nil), jobChecks(), &cfg, nil)
+	got := map[string]string{}
+	for _, f := range rep.Findings {
+		got[f.Check] = f.Object + ": " + f.Summary
+	}
+	want := map[string]string{
+		"cron_jobs":             "facts: the check cannot read its facts: query pg_cron_jobs has no column schedule",
+		"logical_subscriptions": "facts: the check cannot read its facts: query pg_stat_subscription has no column enabled",
+	}
+	if len(got) != len(want) || got["cron_jobs"] != want["cron_jobs"] || got["logical_subscriptions"] != want["logical_subscriptions"] {
+		t.Errorf("findings %v, want %v", got, want)
 	}
 }

@@ -102,7 +102,7 @@ func cronFindings(target string, jobs []facts.CronJob, at time.Time, th Threshol
 				Evidence: append(ev, Evidence{"last error", msg},
 					Evidence{"last failure", j.LastFailure.UTC().Format(time.RFC3339)}),
 				Window: &Window{From: at.Add(-24 * time.Hour), To: at, Basis: "cron.job_run_details"},
-				Fix: Fix{Kind: "sql", Text: history, Database: j.Database,
+				Fix: Fix{Kind: "sql", Text: history, Database: j.CronDatabase,
 					Why: "the job's own error is in return_message; fix its command or what it depends on, then watch the next run succeed " +
 						"(cron.job_run_details keeps every run)"}})
 		}
@@ -125,7 +125,7 @@ func cronFindings(target string, jobs []facts.CronJob, at time.Time, th Threshol
 			Summary: fmt.Sprintf("pg_cron job %s has not succeeded since %s: its run due at %s is %s late",
 				j.Name, j.LastSuccess.UTC().Format(time.RFC3339), due.UTC().Format(time.RFC3339), humanDuration(at.Sub(due).Seconds())),
 			Evidence: append(ev, Evidence{"due", due.UTC().Format(time.RFC3339)}, Evidence{"grace", humanDuration(th.CronGrace.Seconds())}),
-			Fix: Fix{Kind: "sql", Text: history, Database: j.Database,
+			Fix: Fix{Kind: "sql", Text: history, Database: j.CronDatabase,
 				Why: "a run that is not recorded did not start (pg_cron not running: check cron.database_name and the server log) " +
 					"or is still running (a stuck job holds its slot: see pg_stat_activity); one that failed is in return_message"}})
 	}

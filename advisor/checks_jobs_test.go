@@ -204,7 +204,7 @@ func TestJobFactsMissingColumn(t *testing.T) {
 	snap := &collector.Snapshot{Target: &collector.Target{Name: "p", Kind: queries.SourcePostgres}, At: jobsNow, Up: true,
 		Info: queries.ServerInfo{Version: 150000, Role: queries.RolePrimary}}
 	for name, cols := range map[string]string{
-		"pg_cron_jobs":          "job job_database active failed succeeded last_failure last_error last_success_any timezone", // no schedule
+		"pg_cron_jobs":          "job job_database active failed succeeded last_failure last_error last_success_any timezone cron_database", // no schedule
 		"pg_partitioned_tables": "datname schemaname relname key_type partitions default_partitions unbounded_partitions last_partition last_from last_to",
 		"pg_stat_subscription":  "subname workers apply_lag_bytes latest_end_age", // no enabled
 	} {

@@ -13,9 +13,10 @@ import (
 
 // CronJob is a pg_cron job and its runs (pg_cron_jobs).
 type CronJob struct {
-	// Name is the job's name, or its id when it has none; Database is where it runs.
-	Name, Database string
-	Active         bool
+	// Name is the job's name, or its id when it has none; Database is where it runs, and
+	// CronDatabase where pg_cron keeps its tables (cron.database_name).
+	Name, Database, CronDatabase string
+	Active                       bool
 	// Schedule is the job's cron expression ("0 3 * * *") or interval ("30 seconds");
 	// Timezone is the zone pg_cron reads it in (cron.timezone, GMT by default).
 	Schedule, Timezone string
@@ -34,11 +35,12 @@ func (t *Target) CronJobs() ([]CronJob, error) {
 	const q = "pg_cron_jobs"
 	r := t.Rows(q)
 	if err := r.need(q, "job", "job_database", "active", "failed", "succeeded", "last_failure",
-		"last_error", "last_success_any", "schedule", "timezone"); err != nil {
+		"last_error", "last_success_any", "schedule", "timezone", "cron_database"); err != nil {
 		return nil, err
 	}
 	return each(r, func(r *Rows, i int) CronJob {
-		return CronJob{Name: r.Str(i, "job"), Database: r.Str(i, "job_database"), Active: r.Bool(i, "active"),
+		return CronJob{Name: r.Str(i, "job"), Database: r.Str(i, "job_database"), CronDatabase: r.Str(i, "cron_database"),
+			Active:   r.Bool(i, "active"),
 			Schedule: r.Str(i, "schedule"), Timezone: r.Str(i, "timezone"),
 			Failed: int(r.Float(i, "failed")), Succeeded: int(r.Float(i, "succeeded")),
 			LastFailure: r.Time(i, "last_failure"), LastError: r.Str(i, "last_error"),

@@ -20,7 +20,7 @@ var jobCheckIDs = []string{"cron_jobs", "partition_horizon", "logical_subscripti
 // jobsRunner builds the advisor's pg_cron, partition and subscription checks over a
 // cluster's primary, on a fresh engine (nothing served from an earlier run's cache) that
 // shares h with the other runs of the test.
-func jobsRunner(t *testing.T, pg *testenv.PGCluster, h *advisor.History) *advisor.Runner {
+func jobsRunner(t *testing.T, pg *testenv.PGCluster, h *advisor.History, cfg advisor.Config) *advisor.Runner {
 	t.Helper()
 	set, err := queries.DefaultSet()
 	if err != nil {
@@ -47,7 +47,7 @@ func jobsRunner(t *testing.T, pg *testenv.PGCluster, h *advisor.History) *adviso
 	}
 	eng := collector.NewEngine(targets, logger)
 	t.Cleanup(eng.Close)
-	return &advisor.Runner{Engine: eng, Targets: targets, Checks: checks, Config: advisor.DefaultConfig(), History: h, Log: logger}
+	return &advisor.Runner{Engine: eng, Targets: targets, Checks: checks, Config: cfg, History: h, Log: logger}
 }
 
 // await polls query (one boolean) on db until it is true.
@@ -121,9 +121,14 @@ func TestJobChecksOnRealServer(t *testing.T) {
 	await(t, c, p, "dr", "the first row replicated", "SELECT count(*) = 1 FROM public.tasks")
 
 	h := advisor.NewHistory()
+	var runWith func(advisor.Config) *advisor.Report
 	run := func() *advisor.Report {
 		t.Helper()
-		rep := jobsRunner(t, pg, h).Run(c)
+		return runWith(advisor.DefaultConfig())
+	}
+	runWith = func(cfg advisor.Config) *advisor.Report {
+		t.Helper()
+		rep := jobsRunner(t, pg, h, cfg).Run(c)
 		for _, s := range rep.Skipped {
 			t.Errorf("%s skipped %s: %s", s.Check, s.Target, s.Reason)
 		}
@@ -227,6 +232,25 @@ func TestJobChecksOnRealServer(t *testing.T) {
 	exec("postgres", partitionFix, "INSERT INTO temporal_visibility.visibility_template VALUES ('r', now())")
 	exec("dr", "DELETE FROM public.tasks WHERE id = 2")
 	await(t, c, p, "dr", "the conflicting row applied", "SELECT count(*) = 1 FROM public.tasks WHERE v = 'conflicts'")
+	// the subscriber's table locked: the apply worker waits, and confirms nothing
+	lock, err := p.Connect(c, "dr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lock.Exec(c, "BEGIN; LOCK TABLE public.tasks IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	exec("postgres", "INSERT INTO public.tasks VALUES (3, 'waits')")
+	await(t, c, p, "postgres", "the apply worker stalled", "SELECT extract(epoch FROM now() - latest_end_time) > 3 FROM pg_stat_subscription "+
+		"WHERE subname = 'temporal_sub' AND relid IS NULL")
+	cfg := advisor.DefaultConfig()
+	cfg.Thresholds.SubscriptionLag = 3 * time.Second
+	rep = runWith(cfg)
+	find(rep, "logical_subscriptions", "subscription:temporal_sub/lag", advisor.Warning)
+	if err := lock.Close(c); err != nil { // ends the transaction and its lock
+		t.Fatal(err)
+	}
+	await(t, c, p, "dr", "the waiting row applied", "SELECT count(*) = 1 FROM public.tasks WHERE id = 3")
 	exec("dr", "ALTER SUBSCRIPTION temporal_sub DISABLE")
 	await(t, c, p, "postgres", "the apply worker gone",
 		"SELECT count(*) = 0 FROM pg_stat_subscription WHERE subname = 'temporal_sub' AND pid IS NOT NULL")

@@ -82,17 +82,6 @@ func loadSeed(t *testing.T, pg *testenv.PGCluster) {
 		"CREATE EXTENSION hypopg"); err != nil {
 		t.Fatal(err)
 	}
-	// the seed's create-partition job has kept the partitions current: this month's and next
-	// month's exist (its 2024 ones are long past)
-	month := time.Now().UTC()
-	month = time.Date(month.Year(), month.Month(), 1, 0, 0, 0, 0, time.UTC)
-	for _, m := range []time.Time{month, month.AddDate(0, 1, 0)} {
-		if err := pg.Primary.Exec(c, "temporal", fmt.Sprintf(
-			"CREATE TABLE temporal_visibility.executions_%s PARTITION OF temporal_visibility.executions_template FOR VALUES FROM ('%s') TO ('%s')",
-			m.Format("2006_01"), m.Format(time.DateOnly), m.AddDate(0, 1, 0).Format(time.DateOnly))); err != nil {
-			t.Fatal(err)
-		}
-	}
 }
 
 // planted is the report of a cluster with every problem the advisor looks for planted in it.

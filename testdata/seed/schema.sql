@@ -157,6 +157,17 @@ BEGIN
 END;
 $$ LANGUAGE plpgsql;
 
+-- The create-partition job keeps the partitions current: a deployment running today has this
+-- month's partition and next month's (the two of 2024 above are the document's examples).
+DO $$
+DECLARE m date := date_trunc('month', CURRENT_DATE);
+BEGIN
+  EXECUTE format('CREATE TABLE IF NOT EXISTS temporal_visibility.%I
+    PARTITION OF temporal_visibility.executions_template FOR VALUES FROM (%L) TO (%L)',
+    'executions_' || to_char(m, 'YYYY_MM'), m, (m + interval '1 month')::date);
+END $$;
+SELECT create_monthly_partition();
+
 -- The document's composite, partial and functional indexes (it builds them CONCURRENTLY on a
 -- live table; on an empty one a plain build is the same). idx_executions_composite_status
 -- and friends start with the columns of idx_executions_status and friends: the redundant

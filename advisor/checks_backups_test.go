@@ -14,6 +14,27 @@ import (
 // The backup checks read pgBackRest targets' rows as the pgbackrest pack makes them, and the
 // PostgreSQL cluster whose system identifier the stanza carries.
 
+// server is a PostgreSQL target's rows by query name.
+type server struct {
+	name    string
+	role    queries.Role
+	rows    map[string]*queries.Rows
+	down    bool
+	cluster string // configured cluster name
+}
+
+func rows(cols string, values ...[]any) *queries.Rows {
+	return &queries.Rows{Columns: strings.Fields(cols), Values: values}
+}
+
+type errString string
+
+func (e errString) Error() string { return string(e) }
+
+func system(id string) *queries.Rows {
+	return rows("system_identifier start_time", []any{id, float64(now.Add(-30 * 24 * time.Hour).Unix())})
+}
+
 // repo is a pgBackRest target: its rows by query name.
 type backupRepo struct {
 	name string

@@ -226,10 +226,13 @@ func replica(link, lastIO string) redisServer {
 	s := dataNode("replica", queries.RoleReplica)
 	s.rows["redis_replica"] = info("master_host", "10.0.0.1", "master_port", "6379", "master_link_status", link,
 		"master_last_io_seconds_ago", lastIO, "master_sync_in_progress", "0", "slave_repl_offset", "1000000")
+	// the server reports master_link_down_since_seconds only while the link is down: NULL
+	var since any
 	if link == "down" {
-		s.rows["redis_replica"].Columns = append(s.rows["redis_replica"].Columns, "master_link_down_since_seconds")
-		s.rows["redis_replica"].Values[0] = append(s.rows["redis_replica"].Values[0], "120")
+		since = "120"
 	}
+	s.rows["redis_replica"].Columns = append(s.rows["redis_replica"].Columns, "master_link_down_since_seconds")
+	s.rows["redis_replica"].Values[0] = append(s.rows["redis_replica"].Values[0], since)
 	return s
 }
 

@@ -33,7 +33,7 @@ func (replicationLag) Run(c *Context) []Finding {
 	}
 	var out []Finding
 	for _, t := range c.Eligible {
-		for _, sb := range t.Standbys() {
+		for _, sb := range t.Standbys {
 			sev, ok := severity(sb.ReplayLagBytes, sb.ReplayLagSeconds)
 			if !ok {
 				continue
@@ -52,7 +52,7 @@ func (replicationLag) Run(c *Context) []Finding {
 		}
 		// a replica's own view, when no primary of its cluster reports on it and replay is
 		// not paused (replay_paused says so)
-		if r := t.Recovery(); r != nil && !r.Paused && !primaryEligible(c, t) {
+		if r := t.Recovery; r != nil && !r.Paused && !primaryEligible(c, t) {
 			if sev, ok := severity(r.ReplayLagBytes, r.LagSeconds); ok {
 				out = append(out, Finding{
 					Severity: sev, Target: t.Name, Object: "replay",
@@ -151,7 +151,7 @@ func splitBrainFinding(cl *facts.Cluster, primaries []*facts.Target) Finding {
 	}
 	ms := make([]member, len(primaries))
 	for i, p := range primaries {
-		tl, ok := p.Timeline()
+		tl, ok := p.Timeline, p.HasTimeline
 		ms[i] = member{p, tl, ok}
 	}
 	// the oldest timeline first: that primary was promoted earliest, so it is the old one
@@ -233,7 +233,7 @@ func (replayPaused) Needs() []Need {
 func (replayPaused) Run(c *Context) []Finding {
 	var out []Finding
 	for _, t := range c.Eligible {
-		if r := t.Recovery(); r != nil && r.Paused {
+		if r := t.Recovery; r != nil && r.Paused {
 			out = append(out, Finding{
 				Severity: Warning, Target: t.Name, Object: "replay",
 				Summary:  "WAL replay is paused",
@@ -257,7 +257,7 @@ func (notStreaming) Needs() []Need {
 func (notStreaming) Run(c *Context) []Finding {
 	var out []Finding
 	for _, t := range c.Eligible {
-		if r := t.Recovery(); r != nil && !r.Streaming {
+		if r := t.Recovery; r != nil && !r.Streaming {
 			out = append(out, Finding{
 				Severity: Critical, Target: t.Name, Object: "wal_receiver",
 				Summary:  "the replica's WAL receiver is not streaming",
@@ -282,7 +282,7 @@ func (slots) Run(c *Context) []Finding {
 	limit := float64(c.Config.Thresholds.SlotRetainedBytes)
 	var out []Finding
 	for _, t := range primaries(c) {
-		for _, s := range t.Slots() {
+		for _, s := range t.Slots {
 			var sev Severity
 			var why []string
 			switch {
@@ -324,11 +324,11 @@ func (longTransactions) Run(c *Context) []Finding {
 	th := c.Config.Thresholds
 	var out []Finding
 	for _, t := range c.Eligible {
-		o := t.Oldest()
+		o := t.Oldest
 		if o == nil {
 			continue
 		}
-		sessions := t.LongSessions()
+		sessions := t.LongSessions
 		var ev []Evidence
 		var pids []string
 		for _, s := range sessions {
@@ -379,7 +379,7 @@ func (connections) Run(c *Context) []Finding {
 	th := c.Config.Thresholds
 	var out []Finding
 	for _, t := range c.Eligible {
-		cn := t.Connections()
+		cn := t.Connections
 		if cn == nil || cn.Max-cn.Reserved <= 0 {
 			continue
 		}
@@ -412,7 +412,7 @@ func (setup) Needs() []Need { return []Need{{Query: "pg_settings"}} }
 func (setup) Run(c *Context) []Finding {
 	var out []Finding
 	for _, t := range c.Eligible {
-		set := t.Settings()
+		set := t.Settings
 		if _, ok := t.Extensions["pg_stat_statements"]; !ok && t.Role == "primary" {
 			preload := set["shared_preload_libraries"].Setting
 			text := "CREATE EXTENSION pg_stat_statements;"
@@ -469,7 +469,7 @@ func (settingsProfile) Run(c *Context) []Finding {
 	}
 	sort.Strings(names)
 	for _, t := range c.Eligible {
-		set := t.Settings()
+		set := t.Settings
 		var ev, bad []Evidence
 		var fix []string
 		for _, name := range names {

@@ -93,11 +93,7 @@ func (d *decoder) backupLast() []Backup {
 	return each(d.rows("pgbackrest_backup_last"), func(r *Rows, i int) Backup {
 		b := Backup{Stanza: r.Str(i, "stanza"), Type: r.Str(i, "backup_type"), Label: r.Str(i, "label"),
 			Start: unix(r.Float(i, "start")), Stop: unix(r.Float(i, "stop")), Error: r.Bool(i, "error")}
-		start, ok1 := r.Num(i, "archive_start")
-		stop, ok2 := r.Num(i, "archive_stop")
-		if ok1 && ok2 {
-			b.ArchiveStart, b.ArchiveStop, b.HasArchive = start, stop, true
-		}
+		b.ArchiveStart, b.ArchiveStop, b.HasArchive = r.range2(i, "archive_start", "archive_stop")
 		return b
 	})
 }
@@ -114,11 +110,7 @@ type Archive struct {
 func (d *decoder) archives() []Archive {
 	return each(d.rows("pgbackrest_archive"), func(r *Rows, i int) Archive {
 		a := Archive{Stanza: r.Str(i, "stanza"), ID: r.Str(i, "archive_id")}
-		lo, ok1 := r.Num(i, "min")
-		hi, ok2 := r.Num(i, "max")
-		if ok1 && ok2 {
-			a.Min, a.Max, a.HasWAL = lo, hi, true
-		}
+		a.Min, a.Max, a.HasWAL = r.range2(i, "min", "max")
 		return a
 	})
 }
@@ -154,6 +146,17 @@ func (d *decoder) archiver() *Archiver {
 		a.LastFailedAge, a.HasFailed = r.Num(0, "last_failed_age")
 		return a
 	})
+}
+
+// range2 reads two numbers that are known together (a range of WAL positions); both are 0
+// and ok false unless both are numbers.
+func (r *Rows) range2(i int, lo, hi string) (float64, float64, bool) {
+	a, ok1 := r.Num(i, lo)
+	b, ok2 := r.Num(i, hi)
+	if !ok1 || !ok2 {
+		return 0, 0, false
+	}
+	return a, b, true
 }
 
 func unix(s float64) time.Time {

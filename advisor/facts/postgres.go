@@ -103,12 +103,12 @@ func (d *decoder) postgres() {
 func (d *decoder) tables() []Table {
 	sizes := map[Relation][3]float64{}
 	forEach(d.rows("pg_table_sizes"), func(s *Rows, i int) {
-		sizes[Relation{s.Str(i, "datname"), s.Str(i, "schemaname"), s.Str(i, "relname")}] =
+		sizes[s.relation(i, "relname")] =
 			[3]float64{s.Float(i, "table_bytes"), s.Float(i, "index_bytes"), s.Float(i, "toast_bytes")}
 	})
 	return each(d.rows("pg_stat_user_tables"), func(r *Rows, i int) Table {
 		tb := Table{
-			Relation:        Relation{r.Str(i, "datname"), r.Str(i, "schemaname"), r.Str(i, "relname")},
+			Relation:        r.relation(i, "relname"),
 			SeqScan:         r.Float(i, "seq_scan"),
 			SeqTupRead:      r.Float(i, "seq_tup_read"),
 			IdxScan:         r.Float(i, "idx_scan"),
@@ -164,11 +164,11 @@ const blockSize = 8192
 func (d *decoder) indexes() []Index {
 	sizes := map[Relation]float64{}
 	forEach(d.rows("pg_index_sizes"), func(s *Rows, i int) {
-		sizes[Relation{s.Str(i, "datname"), s.Str(i, "schemaname"), s.Str(i, "indexrelname")}] = s.Float(i, "size_bytes")
+		sizes[s.relation(i, "indexrelname")] = s.Float(i, "size_bytes")
 	})
 	return each(d.rows("pg_stat_user_indexes"), func(r *Rows, i int) Index {
 		ix := Index{
-			Relation:         Relation{r.Str(i, "datname"), r.Str(i, "schemaname"), r.Str(i, "indexrelname")},
+			Relation:         r.relation(i, "indexrelname"),
 			Table:            r.Str(i, "relname"),
 			Scans:            r.Float(i, "idx_scan"),
 			Unique:           r.Bool(i, "is_unique"),
@@ -207,7 +207,7 @@ type IndexDef struct {
 func (d *decoder) indexDefs() []IndexDef {
 	return each(d.rows("pg_index_definitions"), func(r *Rows, i int) IndexDef {
 		d := IndexDef{
-			Relation:       Relation{r.Str(i, "datname"), r.Str(i, "schemaname"), r.Str(i, "indexrelname")},
+			Relation:       r.relation(i, "indexrelname"),
 			Table:          r.Str(i, "relname"),
 			Method:         r.Str(i, "amname"),
 			Options:        r.Str(i, "options"),
@@ -418,7 +418,7 @@ type Sequence struct {
 
 func (d *decoder) sequences() []Sequence {
 	return each(d.rows("pg_sequences"), func(r *Rows, i int) Sequence {
-		return Sequence{Relation: Relation{r.Str(i, "datname"), r.Str(i, "schemaname"), r.Str(i, "sequencename")},
+		return Sequence{Relation: r.relation(i, "sequencename"),
 			DataType: r.Str(i, "data_type"), LastValue: r.Float(i, "last_value"), UsedRatio: r.Float(i, "used_ratio"),
 			Cycle: r.Bool(i, "cycle")}
 	})
@@ -442,14 +442,19 @@ func (d *decoder) bloat(query string, index bool) []Bloat {
 		b := Bloat{Bytes: r.Float(i, "bytes"), BloatBytes: r.Float(i, "bloat_bytes"), EstimateRatio: r.Float(i, "bloat_ratio")}
 		b.Measured, b.HasMeasured = r.Num(i, "measured_ratio")
 		if index {
-			b.Relation = Relation{r.Str(i, "datname"), r.Str(i, "schemaname"), r.Str(i, "indexrelname")}
+			b.Relation = r.relation(i, "indexrelname")
 			b.Table = r.Str(i, "relname")
 			b.Fillfactor = r.Float(i, "fillfactor")
 		} else {
-			b.Relation = Relation{r.Str(i, "datname"), r.Str(i, "schemaname"), r.Str(i, "relname")}
+			b.Relation = r.relation(i, "relname")
 		}
 		return b
 	})
+}
+
+// relation reads a relation from the datname and schemaname columns and the name column.
+func (r *Rows) relation(i int, name string) Relation {
+	return Relation{r.Str(i, "datname"), r.Str(i, "schemaname"), r.Str(i, name)}
 }
 
 // value is what p points to, the zero value for nil.

@@ -203,14 +203,14 @@ func TestRedisReplication(t *testing.T) {
 		return facts.RedisConnectedReplica{IP: "10.0.0.3", Port: "6379", State: state, Offset: offset, Lag: lag}
 	}
 	ok := facts.RedisConnectedReplica{IP: "10.0.0.2", Port: "6379", State: "online", Offset: behind(1000)}
-	none(t, "two replicas in step", evaluateRedis(t, cfg, "redis_replication", primary(2, ok, second("online", behind(1 << 20), 1))))
+	none(t, "two replicas in step", evaluateRedis(t, cfg, "redis_replication", primary(2, ok, second("online", behind(1<<20), 1))))
 	f = only(t, "one replica 2 MiB behind", evaluateRedis(t, cfg, "redis_replication",
-		primary(2, ok, second("online", behind(2 << 20), 0))), advisor.Warning, "replica:10.0.0.3:6379")
+		primary(2, ok, second("online", behind(2<<20), 0))), advisor.Warning, "replica:10.0.0.3:6379")
 	if !strings.Contains(f.Summary, "2.0 MiB behind") {
 		t.Errorf("summary %q", f.Summary)
 	}
 	only(t, "one replica 200 MiB behind", evaluateRedis(t, cfg, "redis_replication",
-		primary(2, ok, second("online", behind(200 << 20), 0))), advisor.Critical, "replica:10.0.0.3:6379")
+		primary(2, ok, second("online", behind(200<<20), 0))), advisor.Critical, "replica:10.0.0.3:6379")
 	only(t, "one replica syncing", evaluateRedis(t, cfg, "redis_replication",
 		primary(2, ok, second("wait_bgsave", 0, 0))), advisor.Critical, "replica:10.0.0.3:6379")
 	only(t, "one replica silent", evaluateRedis(t, cfg, "redis_replication",

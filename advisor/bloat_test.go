@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/persistence-exporter/persistence_exporter/advisor"
+	"github.com/persistence-exporter/persistence_exporter/advisor/facts"
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
 
@@ -12,18 +13,18 @@ import (
 // full — and that is no finding; an index a retention DELETE emptied to a fifth is; and a
 // share of waste too small to be worth a rebuild is not, whatever the share.
 func TestIndexBloatAgainstSteadyState(t *testing.T) {
-	cols := "datname schemaname relname indexrelname bytes fillfactor bloat_bytes bloat_ratio measured_ratio"
 	mib := float64(1 << 20)
-	idx := func(name string, bytes, ff, measured float64) []any {
-		return []any{"temporal", "public", "executions", name, bytes * mib, ff, 0.0, 0.0, measured}
+	idx := func(name string, bytes, ff, measured float64) facts.Bloat {
+		return facts.Bloat{Relation: facts.Relation{Database: "temporal", Schema: "public", Name: name}, Table: "executions",
+			Bytes: bytes * mib, Fillfactor: ff, Measured: measured, HasMeasured: true}
 	}
-	s := snapshot(now, server{name: "pg", role: "primary", rows: map[string]*queries.Rows{"pg_index_bloat": rows(cols,
+	s := snapshot(now, pg("pg", queries.RolePrimary, facts.PostgresFacts{IndexBloat: []facts.Bloat{
 		idx("random_inserts", 200, 90, 0.41), // steady state: 24 % beyond it, no finding
 		idx("retention", 200, 90, 0.80),      // 74 % beyond: warning
 		idx("emptied_small", 20, 90, 0.80),   // 74 % of 20 MiB: 15 MiB, under bloat_min_waste
 		idx("emptied_ff50", 200, 50, 0.80),   // packed at 50 %: the steady state is no denser
 		idx("nearly_empty", 200, 90, 0.995),  // 99 %: critical
-	)}})
+	}}))
 	cfg := advisor.DefaultConfig()
 	got := map[string]advisor.Severity{}
 	for _, f := range evaluate(t, s, cfg, nil, "index_bloat") {

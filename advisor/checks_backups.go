@@ -67,20 +67,20 @@ func stanzas(t *facts.Target) []*stanzaBackups {
 		out = append(out, s)
 		return s
 	}
-	for _, st := range t.Stanzas() {
+	for _, st := range t.Stanzas {
 		get(st.Name).status = &st
 	}
-	for _, b := range t.Backups() {
+	for _, b := range t.Backups {
 		s := get(b.Stanza)
 		if old, ok := s.newest[b.Type]; !ok || b.Stop.After(old.Stop) {
 			s.newest[b.Type] = b
 		}
 	}
-	for _, db := range t.StanzaDBs() {
+	for _, db := range t.StanzaDBs {
 		s := get(db.Stanza)
 		s.dbs = append(s.dbs, db)
 	}
-	for _, a := range t.Archives() {
+	for _, a := range t.Archives {
 		s := get(a.Stanza)
 		if s.archive == nil || archiveDBID(a.ID) > archiveDBID(s.archive.ID) {
 			s.archive = &a
@@ -319,7 +319,7 @@ func (backupWALArchive) Run(c *Context) []Finding {
 			if !slices.Contains(c.Eligible, m) {
 				continue
 			}
-			if pos, ok := m.WALPosition(); ok && m.Role == queries.RolePrimary {
+			if pos, ok := m.WALPosition, m.HasWALPosition; ok && m.Role == queries.RolePrimary {
 				// the segment being written cannot be archived yet: count the ones before it
 				done := a.Max + facts.WALSegmentSize
 				lag := float64(int64(pos)/facts.WALSegmentSize*facts.WALSegmentSize) - done
@@ -339,7 +339,7 @@ func (backupWALArchive) Run(c *Context) []Finding {
 					})
 				}
 			}
-			ar, ok := m.Archiver()
+			ar, ok := m.Archiver, m.Archiver != nil
 			if !ok || seenPG[m.Name] {
 				continue
 			}
@@ -480,12 +480,12 @@ func (backupRepoStatus) Run(c *Context) []Finding {
 		if t.Kind != queries.SourcePgbackrest {
 			continue
 		}
-		for _, st := range t.Stanzas() {
+		for _, st := range t.Stanzas {
 			if st.Status != 0 && st.Status != noValidBackups {
 				add(t, st.Name, stanzaObject(st.Name, "status"), "stanza "+st.Name, st.Status, st.Message)
 			}
 		}
-		for _, r := range t.Repos() {
+		for _, r := range t.Repos {
 			if r.Status != 0 && r.Status != noValidBackups {
 				add(t, r.Stanza, stanzaObject(r.Stanza, "repo"+r.Key), fmt.Sprintf("repository %s of stanza %s", r.Key, r.Stanza), r.Status, r.Message)
 			}

@@ -7,43 +7,30 @@ import (
 
 	"github.com/persistence-exporter/persistence_exporter/advisor"
 	"github.com/persistence-exporter/persistence_exporter/advisor/facts"
-	"github.com/persistence-exporter/persistence_exporter/collector"
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
 
-// The backup checks read pgBackRest targets' rows as the pgbackrest pack makes them, and the
-// PostgreSQL cluster whose system identifier the stanza carries.
+// The backup checks read pgBackRest targets' facts, and the PostgreSQL cluster whose system
+// identifier the stanza carries.
 
-// repo is a pgBackRest target: its rows by query name.
+// backupRepo is a pgBackRest target.
 type backupRepo struct {
-	name string
-	rows map[string]*queries.Rows
-	down bool
+	name  string
+	facts facts.BackupFacts
+	down  bool
 }
 
-// backupSnapshot builds facts from PostgreSQL servers and pgBackRest targets.
-func backupSnapshot(at time.Time, servers []server, repos ...backupRepo) *facts.Snapshot {
-	var snaps []*collector.Snapshot
-	clusterOf := map[string]string{}
-	add := func(name, kind string, down bool, role queries.Role, rs map[string]*queries.Rows) {
-		snap := &collector.Snapshot{Target: &collector.Target{Name: name, Kind: kind}, At: at,
-			Up: !down, Info: queries.ServerInfo{Version: 170000, Role: role}}
-		if down {
-			snap.ProbeErr = errString("connection refused")
-		}
-		for q, r := range rs {
-			snap.Results = append(snap.Results, &collector.Result{Query: &queries.Query{Name: q}, Rows: r, Started: at})
-		}
-		snaps = append(snaps, snap)
-	}
-	for _, s := range servers {
-		clusterOf[s.name] = s.cluster
-		add(s.name, queries.SourcePostgres, s.down, s.role, s.rows)
-	}
+// backupSnapshot builds the facts of PostgreSQL servers and pgBackRest targets.
+func backupSnapshot(at time.Time, servers []*facts.Target, repos ...backupRepo) *facts.Snapshot {
+	targets := servers
 	for _, r := range repos {
-		add(r.name, queries.SourcePgbackrest, r.down, "", r.rows)
+		t := &facts.Target{Name: r.name, Kind: queries.SourcePgbackrest, BackupFacts: r.facts}
+		if r.down {
+			t.Down = "connection refused"
+		}
+		targets = append(targets, t)
 	}
-	return facts.FromSnapshots(at, snaps, clusterOf)
+	return snapshot(at, targets...)
 }
 
 const segment = 16 << 20 // a WAL segment
@@ -56,22 +43,27 @@ type bk struct {
 	start, end float64 // WAL positions it needs
 }
 
-// stanzaRows are the pgbackrest pack's rows of stanza temporal: status ok, database with
-// system identifier sysid, the backups given, WAL archived from segment 1 to maxSeg.
-func stanzaRows(sysid string, maxSeg float64, backups ...bk) map[string]*queries.Rows {
-	b := rows("stanza backup_type stop start age size delta repo_size repo_delta error label archive_start archive_stop")
+// stanza is stanza temporal as pgbackrest info reports it: status ok, database with system
+// identifier sysid, the backups given, WAL archived from segment 1 to maxSeg (none when
+// maxSeg < 0).
+func stanza(sysid string, maxSeg float64, backups ...bk) facts.BackupFacts {
+	f := facts.BackupFacts{
+		Stanzas:   []facts.Stanza{{Name: "temporal", Message: "ok"}},
+		StanzaDBs: []facts.StanzaDB{{Stanza: "temporal", SystemID: sysid, PGVersion: "15"}},
+		Backups:   []facts.Backup{},
+		Archives:  []facts.Archive{{Stanza: "temporal", ID: "15-1"}},
+		Repos:     []facts.Repo{{Stanza: "temporal", Key: "1", Message: "ok"}},
+	}
+	if maxSeg >= 0 {
+		f.Archives[0].Min, f.Archives[0].Max, f.Archives[0].HasWAL = 1*segment, maxSeg*segment, true
+	}
 	for _, x := range backups {
-		stop := float64(now.Add(-x.ago).Unix())
-		label := now.Add(-x.ago).Format("20060102-150405") + map[string]string{"full": "F", "diff": "D", "incr": "I"}[x.typ]
-		b.Values = append(b.Values, []any{"temporal", x.typ, stop, stop - 60, x.ago.Seconds(), 1e9, 1e8, 1e9, 1e8, x.err, label, x.start, x.end})
+		stop := now.Add(-x.ago).Truncate(time.Second)
+		label := stop.Format("20060102-150405") + map[string]string{"full": "F", "diff": "D", "incr": "I"}[x.typ]
+		f.Backups = append(f.Backups, facts.Backup{Stanza: "temporal", Type: x.typ, Label: label, Start: stop.Add(-time.Minute).UTC(),
+			Stop: stop.UTC(), Error: x.err, ArchiveStart: x.start, ArchiveStop: x.end, HasArchive: true})
 	}
-	return map[string]*queries.Rows{
-		"pgbackrest_stanza":      rows("stanza status locked message", []any{"temporal", 0.0, false, "ok"}),
-		"pgbackrest_stanza_info": rows("stanza system_identifier pg_version info", []any{"temporal", sysid, "15", 1.0}),
-		"pgbackrest_backup_last": b,
-		"pgbackrest_archive":     rows("stanza archive_id min max", []any{"temporal", "15-1", 1.0 * segment, maxSeg * segment}),
-		"pgbackrest_repo":        rows("stanza repo_key status message", []any{"temporal", "1", 0.0, "ok"}),
-	}
+	return f
 }
 
 // onSchedule is the seed's schedule kept: full 3 days ago, diff 10 h, incr 1 h; each needs the
@@ -97,18 +89,24 @@ func weeklyWith(typ string, ago time.Duration) []bk {
 	return out
 }
 
-// primary is PostgreSQL cluster sysid's primary, its WAL at segment walSeg, with the archiver
-// row given.
-func archivingPrimary(sysid string, walSeg float64, archiver []any) server {
-	return server{name: "pg", role: queries.RolePrimary, rows: map[string]*queries.Rows{
-		"pg_system":        system(sysid),
-		"pg_wal_position":  rows("current insert", []any{walSeg*segment + 4096, walSeg*segment + 4096}),
-		"pg_stat_archiver": rows("archived_count failed_count last_archive_age last_failed_age failing", archiver),
-	}}
+// archivingPrimary is PostgreSQL cluster sysid's primary, its WAL at segment walSeg, with the
+// archiver given.
+func archivingPrimary(sysid string, walSeg float64, archiver facts.Archiver) *facts.Target {
+	t := pg("pg", queries.RolePrimary, facts.PostgresFacts{StartTime: started})
+	t.SystemID = sysid
+	t.BackupFacts = facts.BackupFacts{WALPosition: walSeg*segment + 4096, HasWALPosition: true, Archiver: &archiver}
+	return t
 }
 
 // archiverOK: archived 30 s ago, never failed.
-var archiverOK = []any{100.0, 0.0, 30.0, nil, 0.0}
+var archiverOK = facts.Archiver{ArchivedCount: 100, LastArchiveAge: 30, HasArchived: true}
+
+// failing is an archiver whose last attempts failed: count failed, the last success and
+// failure that long ago (a negative age: never).
+func failing(archived, failed, lastArchive, lastFailed float64, now bool) facts.Archiver {
+	return facts.Archiver{ArchivedCount: archived, FailedCount: failed, LastArchiveAge: max(lastArchive, 0), HasArchived: lastArchive >= 0,
+		LastFailedAge: lastFailed, HasFailed: true, Failing: now}
+}
 
 func backupFindings(t *testing.T, s *facts.Snapshot, cfg advisor.Config, check string) []advisor.Finding {
 	t.Helper()
@@ -147,7 +145,7 @@ func TestBackupRecoveryPoint(t *testing.T) {
 		name    string
 		backups []bk
 		cfg     func(*advisor.Thresholds)
-		status  float64
+		status  int
 		want    string
 	}{
 		{name: "on schedule", backups: onSchedule},
@@ -179,9 +177,9 @@ func TestBackupRecoveryPoint(t *testing.T) {
 			if tc.cfg != nil {
 				tc.cfg(&cfg.Thresholds)
 			}
-			r := stanzaRows("42", 9, tc.backups...)
-			r["pgbackrest_stanza"].Values[0][1] = tc.status
-			s := backupSnapshot(now, nil, backupRepo{name: "backups", rows: r})
+			r := stanza("42", 9, tc.backups...)
+			r.Stanzas[0].Status = tc.status
+			s := backupSnapshot(now, nil, backupRepo{name: "backups", facts: r})
 			fs := backupFindings(t, s, cfg, "backup_recovery_point")
 			if got := backupSummary(fs); got != tc.want {
 				t.Fatalf("findings %q, want %q", got, tc.want)
@@ -198,7 +196,7 @@ func TestBackupRecoveryPoint(t *testing.T) {
 		})
 	}
 	// the evidence names the newest backup of each type with its age
-	s := backupSnapshot(now, nil, backupRepo{name: "backups", rows: stanzaRows("42", 9, weeklyWith("incr", 8*h)...)})
+	s := backupSnapshot(now, nil, backupRepo{name: "backups", facts: stanza("42", 9, weeklyWith("incr", 8*h)...)})
 	fs := backupFindings(t, s, advisor.DefaultConfig(), "backup_recovery_point")
 	if len(fs) != 1 {
 		t.Fatalf("%d findings", len(fs))
@@ -226,7 +224,7 @@ func TestBackupError(t *testing.T) {
 		{name: "full", backups: []bk{{typ: "full", ago: 72 * time.Hour, err: true}, onSchedule[1], onSchedule[2]}, want: "critical stanza:temporal/full"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := backupSnapshot(now, nil, backupRepo{name: "backups", rows: stanzaRows("42", 9, tc.backups...)})
+			s := backupSnapshot(now, nil, backupRepo{name: "backups", facts: stanza("42", 9, tc.backups...)})
 			fs := backupFindings(t, s, advisor.DefaultConfig(), "backup_error")
 			if got := backupSummary(fs); got != tc.want {
 				t.Fatalf("findings %q, want %q", got, tc.want)
@@ -248,10 +246,10 @@ func TestBackupWALArchive(t *testing.T) {
 		sysid    string // the stanza's
 		maxSeg   float64
 		walSeg   float64 // the primary's current segment
-		archiver []any
+		archiver facts.Archiver
 		backups  []bk
 		noPG     bool
-		status   float64
+		status   int
 		want     string
 	}{
 		{name: "healthy", walSeg: 10, archiver: archiverOK},
@@ -259,13 +257,13 @@ func TestBackupWALArchive(t *testing.T) {
 		{name: "lag below threshold", walSeg: 10 + 256*mib/segment - 1, archiver: archiverOK},
 		{name: "lag", walSeg: 10 + 256*mib/segment, archiver: archiverOK, want: "warning stanza:temporal/archive_lag"},
 		{name: "lag critical", walSeg: 10 + 8*256*mib/segment, archiver: archiverOK, want: "critical stanza:temporal/archive_lag"},
-		{name: "failing since a minute", walSeg: 10, archiver: []any{100.0, 3.0, 60.0, 10.0, 1.0}, want: "warning archiver"},
-		{name: "failing for long", walSeg: 10, archiver: []any{100.0, 30.0, 600.0, 10.0, 1.0}, want: "critical archiver"},
-		{name: "never archived", walSeg: 10, archiver: []any{0.0, 30.0, nil, 10.0, 1.0}, want: "critical archiver"},
-		{name: "recovered", walSeg: 10, archiver: []any{100.0, 3.0, 10.0, 600.0, 0.0}, want: "info archiver"},
-		{name: "recovered long ago", walSeg: 10, archiver: []any{100.0, 3.0, 10.0, 7200.0, 0.0}},
+		{name: "failing since a minute", walSeg: 10, archiver: failing(100, 3, 60, 10, true), want: "warning archiver"},
+		{name: "failing for long", walSeg: 10, archiver: failing(100, 30, 600, 10, true), want: "critical archiver"},
+		{name: "never archived", walSeg: 10, archiver: failing(0, 30, -1, 10, true), want: "critical archiver"},
+		{name: "recovered", walSeg: 10, archiver: failing(100, 3, 10, 600, false), want: "info archiver"},
+		{name: "recovered long ago", walSeg: 10, archiver: failing(100, 3, 10, 7200, false)},
 		// a failing archiver of a cluster the stanza does not back up is not this check's
-		{name: "other cluster", sysid: "43", walSeg: 10 + 8*256*mib/segment, archiver: []any{100.0, 30.0, 600.0, 10.0, 1.0}},
+		{name: "other cluster", sysid: "43", walSeg: 10 + 8*256*mib/segment, archiver: failing(100, 30, 600, 10, true)},
 		{name: "backup WAL missing", maxSeg: 7, walSeg: 8, archiver: archiverOK, want: "critical stanza:temporal/archive"},
 		{name: "no WAL, backups", maxSeg: -1, walSeg: 10, archiver: archiverOK, want: "critical stanza:temporal/archive"},
 		{name: "no WAL, no backups", maxSeg: -1, backups: []bk{}, walSeg: 10, archiver: archiverOK, want: "warning stanza:temporal/archive"},
@@ -283,16 +281,13 @@ func TestBackupWALArchive(t *testing.T) {
 			if tc.backups != nil {
 				backups = tc.backups
 			}
-			r := stanzaRows(sysid, maxSeg, backups...)
-			r["pgbackrest_stanza"].Values[0][1] = tc.status
-			if maxSeg < 0 {
-				r["pgbackrest_archive"] = rows("stanza archive_id min max", []any{"temporal", "15-1", nil, nil})
-			}
-			var pgs []server
+			r := stanza(sysid, maxSeg, backups...)
+			r.Stanzas[0].Status = tc.status
+			var pgs []*facts.Target
 			if !tc.noPG {
 				pgs = append(pgs, archivingPrimary("42", tc.walSeg, tc.archiver))
 			}
-			s := backupSnapshot(now, pgs, backupRepo{name: "backups", rows: r})
+			s := backupSnapshot(now, pgs, backupRepo{name: "backups", facts: r})
 			fs := backupFindings(t, s, advisor.DefaultConfig(), "backup_wal_archive")
 			if got := backupSummary(fs); got != tc.want {
 				t.Fatalf("findings %q, want %q", got, tc.want)
@@ -305,34 +300,35 @@ func TestBackupWALArchive(t *testing.T) {
 		})
 	}
 	// after a stanza-upgrade the newest archive id is the one read
-	r := stanzaRows("42", 9, onSchedule...)
-	r["pgbackrest_archive"] = rows("stanza archive_id min max", []any{"temporal", "15-2", 1.0 * segment, 9.0 * segment}, []any{"temporal", "14-1", 1.0 * segment, 2.0 * segment})
-	s := backupSnapshot(now, []server{archivingPrimary("42", 10, archiverOK)}, backupRepo{name: "backups", rows: r})
+	r := stanza("42", 9, onSchedule...)
+	r.Archives = []facts.Archive{{Stanza: "temporal", ID: "15-2", Min: 1 * segment, Max: 9 * segment, HasWAL: true},
+		{Stanza: "temporal", ID: "14-1", Min: 1 * segment, Max: 2 * segment, HasWAL: true}}
+	s := backupSnapshot(now, []*facts.Target{archivingPrimary("42", 10, archiverOK)}, backupRepo{name: "backups", facts: r})
 	if fs := backupFindings(t, s, advisor.DefaultConfig(), "backup_wal_archive"); len(fs) != 0 {
 		t.Errorf("upgraded stanza: %q", backupSummary(fs))
 	}
 }
 
 func TestBackupStanzaUnmatched(t *testing.T) {
-	upgraded := stanzaRows("42", 9, onSchedule...)
-	upgraded["pgbackrest_stanza_info"] = rows("stanza system_identifier pg_version info", []any{"temporal", "41", "14", 1.0}, []any{"temporal", "42", "15", 1.0})
+	upgraded := stanza("42", 9, onSchedule...)
+	upgraded.StanzaDBs = []facts.StanzaDB{{Stanza: "temporal", SystemID: "41", PGVersion: "14"}, {Stanza: "temporal", SystemID: "42", PGVersion: "15"}}
 	for _, tc := range []struct {
 		name    string
-		servers []server
-		rows    map[string]*queries.Rows
+		servers []*facts.Target
+		facts   facts.BackupFacts
 		want    string
 	}{
-		{name: "matched", servers: []server{archivingPrimary("42", 10, archiverOK)}, rows: stanzaRows("42", 9, onSchedule...)},
-		{name: "matched after stanza-upgrade", servers: []server{archivingPrimary("42", 10, archiverOK)}, rows: upgraded},
-		{name: "other cluster", servers: []server{archivingPrimary("43", 10, archiverOK)}, rows: stanzaRows("42", 9, onSchedule...),
+		{name: "matched", servers: []*facts.Target{archivingPrimary("42", 10, archiverOK)}, facts: stanza("42", 9, onSchedule...)},
+		{name: "matched after stanza-upgrade", servers: []*facts.Target{archivingPrimary("42", 10, archiverOK)}, facts: upgraded},
+		{name: "other cluster", servers: []*facts.Target{archivingPrimary("43", 10, archiverOK)}, facts: stanza("42", 9, onSchedule...),
 			want: "warning stanza:temporal/system_identifier"},
-		{name: "no PostgreSQL watched", rows: stanzaRows("42", 9, onSchedule...), want: "warning stanza:temporal/system_identifier"},
+		{name: "no PostgreSQL watched", facts: stanza("42", 9, onSchedule...), want: "warning stanza:temporal/system_identifier"},
 		// a target that never answered may be the stanza's cluster
-		{name: "unknown cluster", servers: []server{archivingPrimary("43", 10, archiverOK), {name: "down", down: true}},
-			rows: stanzaRows("42", 9, onSchedule...), want: "info stanza:temporal/system_identifier"},
+		{name: "unknown cluster", servers: []*facts.Target{archivingPrimary("43", 10, archiverOK), {Name: "down", Down: "connection refused"}},
+			facts: stanza("42", 9, onSchedule...), want: "info stanza:temporal/system_identifier"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := backupSnapshot(now, tc.servers, backupRepo{name: "backups", rows: tc.rows})
+			s := backupSnapshot(now, tc.servers, backupRepo{name: "backups", facts: tc.facts})
 			fs := backupFindings(t, s, advisor.DefaultConfig(), "backup_stanza_unmatched")
 			if got := backupSummary(fs); got != tc.want {
 				t.Fatalf("findings %q, want %q", got, tc.want)
@@ -349,44 +345,46 @@ func TestBackupStanzaUnmatched(t *testing.T) {
 func TestBackupRepoStatus(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
-		stanza []any
-		repo   []any
+		stanza *facts.Stanza
+		repo   *facts.Repo
 		want   string
 	}{
 		{name: "ok"},
-		{name: "missing stanza path", stanza: []any{"temporal", 1.0, false, "missing stanza path"}, want: "critical stanza:temporal/status"},
-		{name: "database mismatch", stanza: []any{"temporal", 5.0, false, "database mismatch"}, want: "critical stanza:temporal/status"},
+		{name: "missing stanza path", stanza: &facts.Stanza{Name: "temporal", Status: 1, Message: "missing stanza path"}, want: "critical stanza:temporal/status"},
+		{name: "database mismatch", stanza: &facts.Stanza{Name: "temporal", Status: 5, Message: "database mismatch"}, want: "critical stanza:temporal/status"},
 		// no valid backups: backup_recovery_point reports it as no full backup
-		{name: "no backups", stanza: []any{"temporal", 2.0, false, "no valid backups"}},
-		{name: "repository", repo: []any{"temporal", "2", 99.0, "other"}, want: "critical stanza:temporal/repo2"},
+		{name: "no backups", stanza: &facts.Stanza{Name: "temporal", Status: 2, Message: "no valid backups"}},
+		{name: "repository", repo: &facts.Repo{Stanza: "temporal", Key: "2", Status: 99, Message: "other"}, want: "critical stanza:temporal/repo2"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := stanzaRows("42", 9, onSchedule...)
+			r := stanza("42", 9, onSchedule...)
 			if tc.stanza != nil {
-				r["pgbackrest_stanza"] = rows("stanza status locked message", tc.stanza)
+				r.Stanzas = []facts.Stanza{*tc.stanza}
 			}
 			if tc.repo != nil {
-				r["pgbackrest_repo"].Values = append(r["pgbackrest_repo"].Values, tc.repo)
+				r.Repos = append(r.Repos, *tc.repo)
 			}
-			fs := backupFindings(t, backupSnapshot(now, nil, backupRepo{name: "backups", rows: r}), advisor.DefaultConfig(), "backup_repo_status")
+			fs := backupFindings(t, backupSnapshot(now, nil, backupRepo{name: "backups", facts: r}), advisor.DefaultConfig(), "backup_repo_status")
 			if got := backupSummary(fs); got != tc.want {
 				t.Fatalf("findings %q, want %q", got, tc.want)
 			}
 			for _, f := range fs {
-				msg := tc.stanza
-				if msg == nil {
-					msg = tc.repo
+				var msg string
+				if tc.stanza != nil {
+					msg = tc.stanza.Message
+				} else {
+					msg = tc.repo.Message
 				}
-				if !strings.Contains(f.Summary, msg[3].(string)) || !strings.HasPrefix(f.Fix.Text, "pgbackrest --stanza=temporal ") {
+				if !strings.Contains(f.Summary, msg) || !strings.HasPrefix(f.Fix.Text, "pgbackrest --stanza=temporal ") {
 					t.Errorf("finding %+v", f)
 				}
 			}
 		})
 	}
 	// a stanza-upgrade is the fix for a database mismatch
-	r := stanzaRows("42", 9, onSchedule...)
-	r["pgbackrest_stanza"] = rows("stanza status locked message", []any{"temporal", 5.0, false, "database mismatch"})
-	fs := backupFindings(t, backupSnapshot(now, nil, backupRepo{name: "backups", rows: r}), advisor.DefaultConfig(), "backup_repo_status")
+	r := stanza("42", 9, onSchedule...)
+	r.Stanzas = []facts.Stanza{{Name: "temporal", Status: 5, Message: "database mismatch"}}
+	fs := backupFindings(t, backupSnapshot(now, nil, backupRepo{name: "backups", facts: r}), advisor.DefaultConfig(), "backup_repo_status")
 	if len(fs) != 1 || fs[0].Fix.Text != "pgbackrest --stanza=temporal stanza-upgrade" {
 		t.Errorf("findings %+v", fs)
 	}
@@ -395,7 +393,7 @@ func TestBackupRepoStatus(t *testing.T) {
 // TestBackupChecksSkipDown: a pgBackRest target that is down is skipped with the reason, and
 // the PostgreSQL checks neither read nor skip it.
 func TestBackupChecksSkipDown(t *testing.T) {
-	s := backupSnapshot(now, []server{archivingPrimary("42", 10, archiverOK)}, backupRepo{name: "backups", down: true})
+	s := backupSnapshot(now, []*facts.Target{archivingPrimary("42", 10, archiverOK)}, backupRepo{name: "backups", down: true})
 	cfg := advisor.DefaultConfig()
 	rep := advisor.Evaluate(s, advisor.DefaultChecks(), &cfg, nil)
 	skipped := map[string]bool{}

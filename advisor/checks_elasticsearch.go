@@ -61,7 +61,7 @@ func elasticsearchChecks() []Check {
 
 func esILMErrors(t *facts.Target, _ *ESThresholds) []Finding {
 	var out []Finding
-	for _, e := range t.ILMErrors() {
+	for _, e := range t.ILMErrors {
 		reason := e.Reason
 		if e.Type != "" {
 			reason = e.Type + ": " + reason
@@ -82,7 +82,7 @@ var waitingSteps = map[string]bool{"check-rollover-ready": true, "complete": tru
 
 func esILMStuck(t *facts.Target, th *ESThresholds) []Finding {
 	var out []Finding
-	for _, x := range t.ILMIndices() {
+	for _, x := range t.ILMIndices {
 		if !x.HasStepAge || waitingSteps[x.Step] || x.Step == "" || x.StepAge < th.ESILMStepStuck.Seconds() {
 			continue
 		}
@@ -96,15 +96,10 @@ func esILMStuck(t *facts.Target, th *ESThresholds) []Finding {
 }
 
 func esRolloverOverdue(t *facts.Target, th *ESThresholds) []Finding {
-	sizes := t.PrimaryBytes()
-	pri := map[string]float64{}
-	if r := t.Rows("elasticsearch_index_settings_shards"); r != nil {
-		for i := range r.Len() {
-			pri[r.Str(i, "index")] = r.Float(i, "pri")
-		}
-	}
+	sizes := t.PrimaryBytes
+	pri := t.PrimaryShards
 	var out []Finding
-	for _, x := range t.ILMIndices() {
+	for _, x := range t.ILMIndices {
 		if x.Step != "check-rollover-ready" {
 			continue
 		}
@@ -136,12 +131,12 @@ func watermarkPassed(d facts.NodeDisk, w facts.Watermark) bool {
 }
 
 func esDiskWatermarks(t *facts.Target, _ *ESThresholds) []Finding {
-	cs, ok := t.ClusterSettings()
+	cs, ok := t.ClusterSettings, t.ClusterSettings != nil
 	if !ok || !cs.ThresholdEnabled {
 		return nil
 	}
 	var out []Finding
-	for _, d := range t.NodeDisks() {
+	for _, d := range t.NodeDisks {
 		sev, stage, effect := Info, "", ""
 		switch {
 		case watermarkPassed(d, cs.Flood):
@@ -176,7 +171,7 @@ func wmString(w facts.Watermark) string {
 
 func esReadOnly(t *facts.Target, _ *ESThresholds) []Finding {
 	var out []Finding
-	for _, s := range t.IndexSettings() {
+	for _, s := range t.IndexSettings {
 		if !s.ReadOnlyAllowDelete {
 			continue
 		}
@@ -190,9 +185,9 @@ func esReadOnly(t *facts.Target, _ *ESThresholds) []Finding {
 }
 
 func esMappingFields(t *facts.Target, th *ESThresholds) []Finding {
-	fields := t.MappingFields()
+	fields := t.MappingFields
 	var out []Finding
-	for _, s := range t.IndexSettings() {
+	for _, s := range t.IndexSettings {
 		n, ok := fields[s.Index]
 		if !ok || s.TotalFieldsLimit <= 0 {
 			continue
@@ -213,7 +208,7 @@ func esMappingFields(t *facts.Target, th *ESThresholds) []Finding {
 
 func esUnassigned(t *facts.Target, _ *ESThresholds) []Finding {
 	var out []Finding
-	for _, u := range t.UnassignedShards() {
+	for _, u := range t.UnassignedShards {
 		sev, kind, why := Warning, "replica", "the index has fewer copies than configured: one more node loss can lose data"
 		if u.Primary {
 			sev, kind, why = Critical, "primary", "the index is red: writes to those shards fail and their documents are not searchable"
@@ -229,7 +224,7 @@ func esUnassigned(t *facts.Target, _ *ESThresholds) []Finding {
 
 func esHeap(t *facts.Target, th *ESThresholds) []Finding {
 	var out []Finding
-	for _, h := range t.NodeHeaps() {
+	for _, h := range t.NodeHeaps {
 		if h.Max <= 0 {
 			continue
 		}
@@ -244,7 +239,7 @@ func esHeap(t *facts.Target, th *ESThresholds) []Finding {
 			Fix: Fix{Kind: "setting", Text: "give the node more heap (-Xms/-Xmx, half the RAM, below 31 GB), or cut fielddata and large aggregations",
 				Why: "a heap that stays full means long garbage collections and circuit breakers refusing requests"}})
 	}
-	for _, b := range t.Breakers() {
+	for _, b := range t.Breakers {
 		share := 0.0
 		if b.Limit > 0 {
 			share = b.Estimated / b.Limit
@@ -262,14 +257,13 @@ func esHeap(t *facts.Target, th *ESThresholds) []Finding {
 }
 
 func esShardsPerNode(t *facts.Target, th *ESThresholds) []Finding {
-	cs, ok := t.ClusterSettings()
+	cs, ok := t.ClusterSettings, t.ClusterSettings != nil
 	if !ok || cs.MaxShardsPerNode <= 0 {
 		return nil
 	}
-	r := t.Rows("elasticsearch_node_shards")
 	var out []Finding
-	for i := range r.Len() {
-		node, n := r.Str(i, "node"), r.Float(i, "shards")
+	for _, ns := range t.NodeShards {
+		node, n := ns.Node, ns.Shards
 		if n < th.ESShardsWarning*cs.MaxShardsPerNode {
 			continue
 		}
@@ -285,7 +279,7 @@ func esShardsPerNode(t *facts.Target, th *ESThresholds) []Finding {
 
 func esSnapshotAge(t *facts.Target, th *ESThresholds) []Finding {
 	var out []Finding
-	for _, a := range t.SnapshotAges() {
+	for _, a := range t.SnapshotAges {
 		if a.Known && a.Age < th.ESSnapshotMaxAge.Seconds() {
 			continue
 		}

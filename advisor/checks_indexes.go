@@ -54,7 +54,7 @@ func (unusedIndexes) Run(c *Context) []Finding {
 		}
 		scans := map[string]map[string]float64{} // index key -> member -> scans
 		for _, m := range cl.Members {
-			for _, ix := range m.Indexes() {
+			for _, ix := range m.Indexes {
 				k := ix.Database + "\x00" + ix.Schema + "\x00" + ix.Name
 				if scans[k] == nil {
 					scans[k] = map[string]float64{}
@@ -62,7 +62,7 @@ func (unusedIndexes) Run(c *Context) []Finding {
 				scans[k][m.Name] = ix.Scans
 			}
 		}
-		primaryIndexes := p.Indexes()
+		primaryIndexes := p.Indexes
 		for _, ix := range primaryIndexes {
 			if ix.Unique || ix.Primary || ix.ConstraintBacked || !ix.Valid || ix.SizeBytes < float64(c.Config.Thresholds.UnusedIndexMinSize) {
 				continue
@@ -87,7 +87,7 @@ func (unusedIndexes) Run(c *Context) []Finding {
 			for _, m := range cl.Members {
 				s := statsReset(m, ix.Database)
 				if s.IsZero() {
-					s = m.StartTime()
+					s = m.StartTime
 				}
 				if s.After(start) {
 					start = s
@@ -133,11 +133,11 @@ func (unusedIndexes) Run(c *Context) []Finding {
 // cluster has watched replicas, and nil otherwise.
 func unwatchedStandbys(p *facts.Target, cl *facts.Cluster) []string {
 	logical := map[string]bool{}
-	for _, s := range p.Slots() {
+	for _, s := range p.Slots {
 		logical[s.Name] = s.Type == "logical"
 	}
 	var names []string
-	for _, sb := range p.Standbys() {
+	for _, sb := range p.Standbys {
 		if !logical[sb.Slot] {
 			names = append(names, sb.Name)
 		}
@@ -150,7 +150,7 @@ func unwatchedStandbys(p *facts.Target, cl *facts.Cluster) []string {
 
 // statsReset is when a member's statistics of a database were last reset (zero if never).
 func statsReset(t *facts.Target, db string) time.Time {
-	for _, d := range t.Databases() {
+	for _, d := range t.Databases {
 		if d.Name == db {
 			return d.StatsReset
 		}
@@ -193,10 +193,10 @@ func (duplicateIndexes) Run(c *Context) []Finding {
 	var out []Finding
 	for _, t := range c.Eligible {
 		sizes := map[string]facts.Index{}
-		for _, ix := range t.Indexes() {
+		for _, ix := range t.Indexes {
 			sizes[ix.Database+"\x00"+ix.Schema+"\x00"+ix.Name] = ix
 		}
-		defs := t.IndexDefs()
+		defs := t.IndexDefs
 		byTable := map[string][]facts.IndexDef{}
 		for _, d := range defs {
 			if !d.Valid || d.Exclusion {
@@ -273,7 +273,7 @@ func (invalidIndexes) Needs() []Need {
 func (invalidIndexes) Run(c *Context) []Finding {
 	var out []Finding
 	for _, t := range c.Eligible {
-		ixs := t.Indexes()
+		ixs := t.Indexes
 		for _, ix := range ixs {
 			if ix.Valid {
 				continue
@@ -352,18 +352,18 @@ func (missingIndexes) Run(c *Context) []Finding {
 			if !slices.Contains(c.Eligible, m) {
 				continue
 			}
-			for _, tb := range m.Tables() {
+			for _, tb := range m.Tables {
 				k := tb.Database + "\x00" + tb.Schema + "\x00" + tb.Name
 				v := seq[k]
 				seq[k] = [3]float64{v[0] + tb.SeqScan, v[1] + tb.SeqTupRead, v[2] + tb.IdxScan}
 			}
-			stmts = append(stmts, m.Statements()...)
+			stmts = append(stmts, m.Statements...)
 		}
-		tables := p.Tables()
+		tables := p.Tables
 		for _, tb := range tables {
 			v := seq[tb.Database+"\x00"+tb.Schema+"\x00"+tb.Name]
 			size := tb.SizeBytes
-			if !tb.HasSize() {
+			if !tb.HasSize {
 				size = tb.RelPages * 8192
 			}
 			if size < float64(th.MissingIndexMinSize) || v[0] < th.MissingIndexMinSeqScans || v[0] <= v[2] {

@@ -57,7 +57,7 @@ func (redisMemory) Run(c *Context) []Finding {
 	th := c.Config.Thresholds
 	var out []Finding
 	for _, t := range c.Eligible {
-		in, ok := t.RedisInfo()
+		in, ok := t.RedisInfo, t.RedisInfo != nil
 		if !ok {
 			continue
 		}
@@ -143,7 +143,7 @@ func (redisTTLPolicy) Run(c *Context) []Finding {
 	policy := c.Config.Thresholds.RedisTTLPolicy
 	var out []Finding
 	for _, t := range c.Eligible {
-		a, ok := t.RedisAudit()
+		a, ok := t.RedisAudit, t.RedisAudit != nil
 		if !ok {
 			continue
 		}
@@ -244,7 +244,7 @@ func (redisFragmentation) Run(c *Context) []Finding {
 	th := c.Config.Thresholds
 	var out []Finding
 	for _, t := range c.Eligible {
-		in, ok := t.RedisInfo()
+		in, ok := t.RedisInfo, t.RedisInfo != nil
 		if !ok || in.UsedMemory < float64(th.RedisFragmentationMinMemory) || in.FragmentationRatio <= 0 {
 			continue
 		}
@@ -291,7 +291,7 @@ func (redisPersistence) Needs() []Need { return []Need{redisNeed("redis_info", d
 func (redisPersistence) Run(c *Context) []Finding {
 	var out []Finding
 	for _, t := range c.Eligible {
-		in, ok := t.RedisInfo()
+		in, ok := t.RedisInfo, t.RedisInfo != nil
 		if !ok {
 			continue
 		}
@@ -349,7 +349,7 @@ func (redisReplication) Run(c *Context) []Finding {
 	for _, t := range c.Eligible {
 		switch t.Role {
 		case queries.RoleReplica:
-			l, ok := t.RedisReplicaLink()
+			l, ok := t.RedisReplicaLink, t.RedisReplicaLink != nil
 			if !ok {
 				continue
 			}
@@ -382,11 +382,11 @@ func (redisReplication) Run(c *Context) []Finding {
 				})
 			}
 		case queries.RolePrimary:
-			in, ok := t.RedisInfo()
+			in, ok := t.RedisInfo, t.RedisInfo != nil
 			if !ok {
 				continue
 			}
-			for _, r := range t.RedisConnectedReplicas() {
+			for _, r := range t.RedisConnectedReplicas {
 				lag := in.MasterReplOffset - r.Offset
 				var problems []string
 				sev := Warning
@@ -452,7 +452,7 @@ func (redisSentinel) Run(c *Context) []Finding {
 	watchers := map[[2]string][]view{} // by configured cluster and master name
 	var keys [][2]string
 	for _, t := range c.Eligible {
-		s, ok := t.RedisSentinel()
+		s, ok := t.RedisSentinel, t.RedisSentinel != nil
 		if !ok {
 			continue
 		}

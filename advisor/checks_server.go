@@ -33,7 +33,7 @@ func (replicationLag) Run(c *Context) []Finding {
 	}
 	var out []Finding
 	for _, t := range c.Eligible {
-		for _, sb := range t.Standbys() {
+		for _, sb := range t.Standbys {
 			sev, ok := severity(sb.ReplayLagBytes, sb.ReplayLagSeconds)
 			if !ok {
 				continue
@@ -52,7 +52,7 @@ func (replicationLag) Run(c *Context) []Finding {
 		}
 		// a replica's own view, when no primary of its cluster reports on it and replay is
 		// not paused (replay_paused says so)
-		if r := t.Recovery(); r != nil && !r.Paused && !primaryEligible(c, t) {
+		if r := t.Recovery; r != nil && !r.Paused && !primaryEligible(c, t) {
 			if sev, ok := severity(r.ReplayLagBytes, r.LagSeconds); ok {
 				out = append(out, Finding{
 					Severity: sev, Target: t.Name, Object: "replay",
@@ -151,7 +151,7 @@ func splitBrainFinding(cl *facts.Cluster, primaries []*facts.Target) Finding {
 	}
 	ms := make([]member, len(primaries))
 	for i, p := range primaries {
-		tl, ok := p.Timeline()
+		tl, ok := p.Timeline, p.HasTimeline
 		ms[i] = member{p, tl, ok}
 	}
 	// the oldest timeline first: that primary was promoted earliest, so it is the old one
@@ -222,53 +222,60 @@ func joinNames(names []string) string {
 	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }
 
-type replayPaused struct{}
-
-func (replayPaused) ID() string    { return "replay_paused" }
-func (replayPaused) Title() string { return "Replicas with WAL replay paused" }
-func (replayPaused) Needs() []Need {
-	return []Need{{Query: "pg_replication", Roles: []string{"replica"}}}
+// targetCheck is a check that looks at each eligible target on its own and finds at most one
+// thing wrong with it; the finding gets the target's name.
+type targetCheck struct {
+	id, title string
+	needs     []Need
+	run       func(c *Context, t *facts.Target) (Finding, bool)
 }
 
-func (replayPaused) Run(c *Context) []Finding {
+func (c targetCheck) ID() string    { return c.id }
+func (c targetCheck) Title() string { return c.title }
+func (c targetCheck) Needs() []Need { return c.needs }
+
+func (c targetCheck) Run(ctx *Context) []Finding {
 	var out []Finding
-	for _, t := range c.Eligible {
-		if r := t.Recovery(); r != nil && r.Paused {
-			out = append(out, Finding{
-				Severity: Warning, Target: t.Name, Object: "replay",
-				Summary:  "WAL replay is paused",
-				Evidence: []Evidence{{"receive - replay", humanBytes(r.ReplayLagBytes)}, {"since last replay", humanDuration(r.LastReplaySeconds)}},
-				Fix: Fix{Kind: "sql", Text: "SELECT pg_wal_replay_resume();",
-					Why: "run it on the replica: while replay is paused the replica falls further behind and WAL piles up on it"},
-			})
+	for _, t := range ctx.Eligible {
+		if f, ok := c.run(ctx, t); ok {
+			f.Target = t.Name
+			out = append(out, f)
 		}
 	}
 	return out
 }
 
-type notStreaming struct{}
-
-func (notStreaming) ID() string    { return "replica_not_streaming" }
-func (notStreaming) Title() string { return "Replicas not streaming from their primary" }
-func (notStreaming) Needs() []Need {
-	return []Need{{Query: "pg_replication", Roles: []string{"replica"}}}
-}
-
-func (notStreaming) Run(c *Context) []Finding {
-	var out []Finding
-	for _, t := range c.Eligible {
-		if r := t.Recovery(); r != nil && !r.Streaming {
-			out = append(out, Finding{
-				Severity: Critical, Target: t.Name, Object: "wal_receiver",
-				Summary:  "the replica's WAL receiver is not streaming",
-				Evidence: []Evidence{{"since last replay", humanDuration(r.LastReplaySeconds)}},
-				Fix: Fix{Kind: "action", Text: "SELECT * FROM pg_stat_wal_receiver; -- and the replica's log",
-					Why: "without streaming the replica only catches up from the WAL archive, if at all: check primary_conninfo, the network, and the primary's replication slot"},
-			})
+var replayPaused = targetCheck{id: "replay_paused", title: "Replicas with WAL replay paused",
+	needs: []Need{{Query: "pg_replication", Roles: []string{"replica"}}},
+	run: func(_ *Context, t *facts.Target) (Finding, bool) {
+		r := t.Recovery
+		if r == nil || !r.Paused {
+			return Finding{}, false
 		}
-	}
-	return out
-}
+		return Finding{
+			Severity: Warning, Object: "replay",
+			Summary:  "WAL replay is paused",
+			Evidence: []Evidence{{"receive - replay", humanBytes(r.ReplayLagBytes)}, {"since last replay", humanDuration(r.LastReplaySeconds)}},
+			Fix: Fix{Kind: "sql", Text: "SELECT pg_wal_replay_resume();",
+				Why: "run it on the replica: while replay is paused the replica falls further behind and WAL piles up on it"},
+		}, true
+	}}
+
+var notStreaming = targetCheck{id: "replica_not_streaming", title: "Replicas not streaming from their primary",
+	needs: []Need{{Query: "pg_replication", Roles: []string{"replica"}}},
+	run: func(_ *Context, t *facts.Target) (Finding, bool) {
+		r := t.Recovery
+		if r == nil || r.Streaming {
+			return Finding{}, false
+		}
+		return Finding{
+			Severity: Critical, Object: "wal_receiver",
+			Summary:  "the replica's WAL receiver is not streaming",
+			Evidence: []Evidence{{"since last replay", humanDuration(r.LastReplaySeconds)}},
+			Fix: Fix{Kind: "action", Text: "SELECT * FROM pg_stat_wal_receiver; -- and the replica's log",
+				Why: "without streaming the replica only catches up from the WAL archive, if at all: check primary_conninfo, the network, and the primary's replication slot"},
+		}, true
+	}}
 
 type slots struct{}
 
@@ -282,7 +289,7 @@ func (slots) Run(c *Context) []Finding {
 	limit := float64(c.Config.Thresholds.SlotRetainedBytes)
 	var out []Finding
 	for _, t := range primaries(c) {
-		for _, s := range t.Slots() {
+		for _, s := range t.Slots {
 			var sev Severity
 			var why []string
 			switch {
@@ -324,11 +331,11 @@ func (longTransactions) Run(c *Context) []Finding {
 	th := c.Config.Thresholds
 	var out []Finding
 	for _, t := range c.Eligible {
-		o := t.Oldest()
+		o := t.Oldest
 		if o == nil {
 			continue
 		}
-		sessions := t.LongSessions()
+		sessions := t.LongSessions
 		var ev []Evidence
 		var pids []string
 		for _, s := range sessions {
@@ -369,39 +376,24 @@ func (longTransactions) Run(c *Context) []Finding {
 	return out
 }
 
-type connections struct{}
-
-func (connections) ID() string    { return "connections" }
-func (connections) Title() string { return "Connections near max_connections" }
-func (connections) Needs() []Need { return []Need{{Query: "pg_connections"}} }
-
-func (connections) Run(c *Context) []Finding {
-	th := c.Config.Thresholds
-	var out []Finding
-	for _, t := range c.Eligible {
-		cn := t.Connections()
+var connections = targetCheck{id: "connections", title: "Connections near max_connections",
+	needs: []Need{{Query: "pg_connections"}},
+	run: func(c *Context, t *facts.Target) (Finding, bool) {
+		th := c.Config.Thresholds
+		cn := t.Connections
 		if cn == nil || cn.Max-cn.Reserved <= 0 {
-			continue
+			return Finding{}, false
 		}
 		use := cn.Used / (cn.Max - cn.Reserved)
-		sev := Warning
-		switch {
-		case use >= th.ConnectionsCritical:
-			sev = Critical
-		case use >= th.ConnectionsWarning:
-		default:
-			continue
-		}
-		out = append(out, Finding{
-			Severity: sev, Target: t.Name, Object: "connections",
+		sev, ok := severityAt(use, th.ConnectionsWarning, th.ConnectionsCritical)
+		return Finding{
+			Severity: sev, Object: "connections",
 			Summary:  fmt.Sprintf("%.0f of %.0f usable connection slots in use (%s)", cn.Used, cn.Max-cn.Reserved, pct(use)),
 			Evidence: []Evidence{{"client backends", fmt.Sprintf("%.0f", cn.Used)}, {"max_connections", fmt.Sprintf("%.0f", cn.Max)}, {"reserved", fmt.Sprintf("%.0f", cn.Reserved)}},
 			Fix: Fix{Kind: "action", Text: "route clients through pgbouncer (transaction pooling), or raise max_connections (a restart, and memory per connection)",
 				Why: "when the slots run out, new connections fail"},
-		})
-	}
-	return out
-}
+		}, ok
+	}}
 
 type setup struct{}
 
@@ -412,7 +404,7 @@ func (setup) Needs() []Need { return []Need{{Query: "pg_settings"}} }
 func (setup) Run(c *Context) []Finding {
 	var out []Finding
 	for _, t := range c.Eligible {
-		set := t.Settings()
+		set := t.Settings
 		if _, ok := t.Extensions["pg_stat_statements"]; !ok && t.Role == "primary" {
 			preload := set["shared_preload_libraries"].Setting
 			text := "CREATE EXTENSION pg_stat_statements;"
@@ -469,7 +461,7 @@ func (settingsProfile) Run(c *Context) []Finding {
 	}
 	sort.Strings(names)
 	for _, t := range c.Eligible {
-		set := t.Settings()
+		set := t.Settings
 		var ev, bad []Evidence
 		var fix []string
 		for _, name := range names {
@@ -543,8 +535,8 @@ func abs(f float64) float64 {
 // DefaultChecks are the checks the advisor runs, in report order.
 func DefaultChecks() []Check {
 	return append([]Check{
-		splitBrain{}, replicationLag{}, replayPaused{}, notStreaming{}, slots{},
-		wraparound{}, longTransactions{}, connections{},
+		splitBrain{}, replicationLag{}, replayPaused, notStreaming, slots{},
+		wraparound{}, longTransactions{}, connections,
 		slowQueries{}, topStatements{},
 		bloat{index: false}, bloat{index: true}, deadTuples{},
 		unusedIndexes{}, duplicateIndexes{}, invalidIndexes{}, missingIndexes{},

@@ -12,7 +12,7 @@ import (
 // totals since pg_stat_statements was last reset.
 func statementWindow(c *Context, t *facts.Target) ([]facts.Statement, *Window) {
 	now := c.Facts.At
-	cur := t.Statements()
+	cur := t.Statements
 	base, at, ok := c.History.Baseline(t.Name, now, c.Config.Thresholds.SlowQueryWindow)
 	if ok && sameCalls(base, cur) {
 		// the same (cached) result as the baseline, or a server that ran nothing since:
@@ -21,7 +21,7 @@ func statementWindow(c *Context, t *facts.Target) ([]facts.Statement, *Window) {
 	}
 	if !ok {
 		w := &Window{To: now, Basis: "totals since pg_stat_statements was reset"}
-		if r := t.StatementsReset(); !r.IsZero() {
+		if r := t.StatementsReset; !r.IsZero() {
 			w.From = r
 		}
 		return cur, w

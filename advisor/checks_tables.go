@@ -49,9 +49,9 @@ func (b bloat) Run(c *Context) []Finding {
 	th := c.Config.Thresholds
 	var out []Finding
 	for _, t := range primaries(c) {
-		list := t.TableBloat()
+		list := t.TableBloat
 		if b.index {
-			list = t.IndexBloat()
+			list = t.IndexBloat
 		}
 		for _, x := range list {
 			if x.Bytes < float64(th.BloatMinSize) {
@@ -137,10 +137,10 @@ func option(tb facts.Table, name string, def float64) float64 {
 func (deadTuples) Run(c *Context) []Finding {
 	var out []Finding
 	for _, t := range primaries(c) {
-		set := t.Settings()
+		set := t.Settings
 		baseT := set["autovacuum_vacuum_threshold"].Value
 		baseF := set["autovacuum_vacuum_scale_factor"].Value
-		tables := t.Tables()
+		tables := t.Tables
 		for _, tb := range tables {
 			thr := option(tb, "autovacuum_vacuum_threshold", baseT)
 			sf := option(tb, "autovacuum_vacuum_scale_factor", baseF)
@@ -195,8 +195,8 @@ func (wraparound) Run(c *Context) []Finding {
 	th := c.Config.Thresholds
 	var out []Finding
 	for _, t := range primaries(c) {
-		set := t.Settings()
-		for _, d := range t.Databases() {
+		set := t.Settings
+		for _, d := range t.Databases {
 			for _, x := range []struct {
 				what, setting string
 				age           float64
@@ -240,7 +240,7 @@ func (sequences) Run(c *Context) []Finding {
 	th := c.Config.Thresholds
 	var out []Finding
 	for _, t := range primaries(c) {
-		seqs := t.Sequences()
+		seqs := t.Sequences
 		for _, s := range seqs {
 			if s.Cycle || s.UsedRatio < th.SequenceWarning {
 				continue

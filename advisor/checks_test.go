@@ -3,6 +3,7 @@ package advisor_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -18,53 +19,43 @@ import (
 // cannot be brought into quickly (two billion transactions, a broken replica) and check the
 // edges of their rules.
 
-type server struct {
-	name    string
-	role    queries.Role
-	rows    map[string]*queries.Rows
-	down    bool
-	cluster string // configured cluster name
-}
-
-func rows(cols string, values ...[]any) *queries.Rows {
-	return &queries.Rows{Columns: strings.Fields(cols), Values: values}
-}
-
 var now = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 
-func snapshot(at time.Time, servers ...server) *facts.Snapshot {
-	var snaps []*collector.Snapshot
-	clusterOf := map[string]string{}
-	for _, s := range servers {
-		clusterOf[s.name] = s.cluster
-		snap := &collector.Snapshot{Target: &collector.Target{Name: s.name, Kind: queries.SourcePostgres}, At: at,
-			Up: !s.down, Info: queries.ServerInfo{Version: 170000, Role: s.role}}
-		if s.down {
-			snap.ProbeErr = errString("connection refused")
+// snapshot is the facts of targets built directly: a target is up unless it says why it is
+// down, PostgreSQL 17 unless it says otherwise, and joins the cluster of its system
+// identifier.
+func snapshot(at time.Time, targets ...*facts.Target) *facts.Snapshot {
+	for _, t := range targets {
+		t.Up = t.Down == ""
+		if t.Kind == "" {
+			t.Kind = queries.SourcePostgres
 		}
-		for name, r := range s.rows {
-			snap.Results = append(snap.Results, &collector.Result{Query: &queries.Query{Name: name}, Rows: r, Started: at})
+		if t.Version == 0 && t.Kind == queries.SourcePostgres {
+			t.Version = 170000
 		}
-		snaps = append(snaps, snap)
 	}
-	return facts.FromSnapshots(at, snaps, clusterOf)
+	s := &facts.Snapshot{At: at, Targets: targets}
+	s.Group()
+	return s
 }
 
-type errString string
+// pg is a PostgreSQL target with the facts given.
+func pg(name string, role queries.Role, f facts.PostgresFacts) *facts.Target {
+	return &facts.Target{Name: name, Role: role, PostgresFacts: f}
+}
 
-func (e errString) Error() string { return string(e) }
-
-func settings(kv ...any) *queries.Rows {
-	r := rows("name setting unit vartype source value")
+// settings are pg_settings with the values given (name, value, ...).
+func settings(kv ...any) map[string]facts.Setting {
+	m := map[string]facts.Setting{}
 	for i := 0; i+1 < len(kv); i += 2 {
-		r.Values = append(r.Values, []any{kv[i], "", "", "integer", "default", kv[i+1]})
+		name := kv[i].(string)
+		m[name] = facts.Setting{Name: name, Type: "integer", Source: "default", Value: kv[i+1].(float64), IsNumber: true}
 	}
-	return r
+	return m
 }
 
-func system(id string) *queries.Rows {
-	return rows("system_identifier start_time", []any{id, float64(now.Add(-30 * 24 * time.Hour).Unix())})
-}
+// started is when the servers of the tests started: 30 days before now.
+var started = now.Add(-30 * 24 * time.Hour)
 
 func evaluate(t *testing.T, s *facts.Snapshot, cfg advisor.Config, h *advisor.History, check string) []advisor.Finding {
 	t.Helper()
@@ -90,10 +81,10 @@ func TestWraparound(t *testing.T) {
 		{xid: 1.6e9, want: []advisor.Severity{advisor.Critical}},
 		{xid: 1e6, mxid: 500e6, want: []advisor.Severity{advisor.Warning}}, // multixacts have their own limit
 	} {
-		s := snapshot(now, server{name: "p", role: queries.RolePrimary, rows: map[string]*queries.Rows{
-			"pg_database": rows("datname size_bytes datfrozenxid_age datminmxid_age", []any{"temporal", 1e9, tc.xid, tc.mxid}),
-			"pg_settings": settings("autovacuum_freeze_max_age", 200e6, "autovacuum_multixact_freeze_max_age", 400e6),
-		}})
+		s := snapshot(now, pg("p", queries.RolePrimary, facts.PostgresFacts{
+			Databases: []facts.Database{{Name: "temporal", SizeBytes: 1e9, FrozenXIDAge: tc.xid, MinMXIDAge: tc.mxid}},
+			Settings:  settings("autovacuum_freeze_max_age", 200e6, "autovacuum_multixact_freeze_max_age", 400e6),
+		}))
 		fs := evaluate(t, s, advisor.DefaultConfig(), nil, "xid_wraparound")
 		if len(fs) != len(tc.want) {
 			t.Fatalf("xid age %g, mxid age %g: %d findings, want %d", tc.xid, tc.mxid, len(fs), len(tc.want))
@@ -108,9 +99,9 @@ func TestWraparound(t *testing.T) {
 
 func TestConnections(t *testing.T) {
 	for used, want := range map[float64]string{50: "", 80: "warning", 95: "critical"} {
-		s := snapshot(now, server{name: "p", role: queries.RolePrimary, rows: map[string]*queries.Rows{
-			"pg_connections": rows("used max reserved", []any{used, 103.0, 3.0}),
-		}})
+		s := snapshot(now, pg("p", queries.RolePrimary, facts.PostgresFacts{
+			Connections: &facts.Connections{Used: used, Max: 103, Reserved: 3},
+		}))
 		fs := evaluate(t, s, advisor.DefaultConfig(), nil, "connections")
 		got := ""
 		if len(fs) == 1 {
@@ -123,13 +114,10 @@ func TestConnections(t *testing.T) {
 }
 
 func TestReplicaNotStreaming(t *testing.T) {
-	recovery := func(streaming bool) *queries.Rows {
-		return rows("is_replica replay_lag_bytes lag_seconds last_replay_seconds replay_paused streaming",
-			[]any{true, 0.0, 0.0, 5.0, false, streaming})
+	recovery := func(streaming bool) facts.PostgresFacts {
+		return facts.PostgresFacts{Recovery: &facts.Recovery{LastReplaySeconds: 5, Streaming: streaming}}
 	}
-	s := snapshot(now,
-		server{name: "r1", role: queries.RoleReplica, rows: map[string]*queries.Rows{"pg_replication": recovery(false)}},
-		server{name: "r2", role: queries.RoleReplica, rows: map[string]*queries.Rows{"pg_replication": recovery(true)}})
+	s := snapshot(now, pg("r1", queries.RoleReplica, recovery(false)), pg("r2", queries.RoleReplica, recovery(true)))
 	fs := evaluate(t, s, advisor.DefaultConfig(), nil, "replica_not_streaming")
 	if len(fs) != 1 || fs[0].Target != "r1" || fs[0].Severity != advisor.Critical {
 		t.Fatalf("want one critical finding on r1, got %+v", fs)
@@ -138,20 +126,18 @@ func TestReplicaNotStreaming(t *testing.T) {
 
 func TestReplicaLagWithoutPrimary(t *testing.T) {
 	// only the replica is watched: its own view of the lag is reported
-	s := snapshot(now, server{name: "r1", role: queries.RoleReplica, rows: map[string]*queries.Rows{
-		"pg_replication": rows("is_replica replay_lag_bytes lag_seconds last_replay_seconds replay_paused streaming",
-			[]any{true, 5.0 * (1 << 20), 2.0, 2.0, false, true}),
-	}})
+	s := snapshot(now, pg("r1", queries.RoleReplica, facts.PostgresFacts{
+		Recovery: &facts.Recovery{ReplayLagBytes: 5 << 20, LagSeconds: 2, LastReplaySeconds: 2, Streaming: true},
+	}))
 	fs := evaluate(t, s, advisor.DefaultConfig(), nil, "replication_lag")
 	if len(fs) != 1 || fs[0].Object != "replay" || fs[0].Severity != advisor.Warning {
 		t.Fatalf("want one warning on the replica's replay, got %+v", fs)
 	}
 	// 200 MiB is more than 100 times the 1 MiB threshold
-	s = snapshot(now, server{name: "p", role: queries.RolePrimary, rows: map[string]*queries.Rows{
-		"pg_stat_replication": rows("application_name client_addr state sync_state slot_name sent_lag_bytes replay_lag_bytes replay_lag_seconds",
-			[]any{"replica1", "10.0.0.2", "streaming", "async", "replica1", 0.0, 200.0 * (1 << 20), 3.0},
-			[]any{"replica2", "10.0.0.3", "streaming", "async", "replica2", 0.0, 1000.0, 0.1}),
-	}})
+	s = snapshot(now, pg("p", queries.RolePrimary, facts.PostgresFacts{Standbys: []facts.Standby{
+		{Name: "replica1", ClientAddr: "10.0.0.2", State: "streaming", SyncState: "async", Slot: "replica1", ReplayLagBytes: 200 << 20, ReplayLagSeconds: 3},
+		{Name: "replica2", ClientAddr: "10.0.0.3", State: "streaming", SyncState: "async", Slot: "replica2", ReplayLagBytes: 1000, ReplayLagSeconds: 0.1},
+	}}))
 	fs = evaluate(t, s, advisor.DefaultConfig(), nil, "replication_lag")
 	if len(fs) != 1 || fs[0].Object != "replica:replica1" || fs[0].Severity != advisor.Critical {
 		t.Fatalf("want one critical finding on replica1, got %+v", fs)
@@ -161,31 +147,30 @@ func TestReplicaLagWithoutPrimary(t *testing.T) {
 func TestSplitBrain(t *testing.T) {
 	// pg_system and pg_replication of a server: its system identifier, whether it is in
 	// recovery, and its timeline (0: not reported)
-	pg := func(name string, role queries.Role, id string, timeline int64, cluster string) server {
-		var tl any
-		if timeline > 0 {
-			tl = timeline
+	server := func(name string, role queries.Role, id string, timeline int, cluster string) *facts.Target {
+		f := facts.PostgresFacts{StartTime: started, Timeline: timeline, HasTimeline: timeline > 0}
+		if role == queries.RoleReplica {
+			f.Recovery = &facts.Recovery{}
 		}
-		return server{name: name, role: role, cluster: cluster, rows: map[string]*queries.Rows{
-			"pg_system":      system(id),
-			"pg_replication": rows("is_replica timeline_id", []any{role == queries.RoleReplica, tl}),
-		}}
+		t := pg(name, role, f)
+		t.SystemID, t.Cluster = id, cluster
+		return t
 	}
 	const id = "7712767019546798259"
 	for _, tc := range []struct {
 		name    string
-		servers []server
+		servers []*facts.Target
 		want    string // the target of the finding, "" for none
 	}{
-		{"a primary and its replica", []server{pg("primary", queries.RolePrimary, id, 1, ""), pg("replica1", queries.RoleReplica, id, 1, "")}, ""},
-		{"two clusters", []server{pg("a", queries.RolePrimary, id, 1, ""), pg("b", queries.RolePrimary, "42", 1, "")}, ""},
-		{"a promoted replica", []server{pg("primary", queries.RolePrimary, id, 1, ""), pg("replica1", queries.RolePrimary, id, 2, "")}, "primary"},
-		{"the old primary listed second", []server{pg("pg-b", queries.RolePrimary, id, 3, ""), pg("pg-a", queries.RolePrimary, id, 2, "")}, "pg-a"},
-		{"timelines unknown", []server{pg("primary", queries.RolePrimary, id, 0, ""), pg("replica1", queries.RolePrimary, id, 0, "")}, "primary"},
-		{"configured in one cluster", []server{pg("primary", queries.RolePrimary, id, 1, "temporal"), pg("replica1", queries.RolePrimary, id, 2, "temporal")}, "primary"},
-		{"one configured, one not", []server{pg("primary", queries.RolePrimary, id, 1, "temporal"), pg("replica1", queries.RolePrimary, id, 2, "")}, "primary"},
+		{"a primary and its replica", []*facts.Target{server("primary", queries.RolePrimary, id, 1, ""), server("replica1", queries.RoleReplica, id, 1, "")}, ""},
+		{"two clusters", []*facts.Target{server("a", queries.RolePrimary, id, 1, ""), server("b", queries.RolePrimary, "42", 1, "")}, ""},
+		{"a promoted replica", []*facts.Target{server("primary", queries.RolePrimary, id, 1, ""), server("replica1", queries.RolePrimary, id, 2, "")}, "primary"},
+		{"the old primary listed second", []*facts.Target{server("pg-b", queries.RolePrimary, id, 3, ""), server("pg-a", queries.RolePrimary, id, 2, "")}, "pg-a"},
+		{"timelines unknown", []*facts.Target{server("primary", queries.RolePrimary, id, 0, ""), server("replica1", queries.RolePrimary, id, 0, "")}, "primary"},
+		{"configured in one cluster", []*facts.Target{server("primary", queries.RolePrimary, id, 1, "temporal"), server("replica1", queries.RolePrimary, id, 2, "temporal")}, "primary"},
+		{"one configured, one not", []*facts.Target{server("primary", queries.RolePrimary, id, 1, "temporal"), server("replica1", queries.RolePrimary, id, 2, "")}, "primary"},
 		// a restore of a backup keeps the system identifier: a deliberate copy, declared apart
-		{"configured in different clusters", []server{pg("prod", queries.RolePrimary, id, 1, "prod"), pg("staging", queries.RolePrimary, id, 2, "staging")}, ""},
+		{"configured in different clusters", []*facts.Target{server("prod", queries.RolePrimary, id, 1, "prod"), server("staging", queries.RolePrimary, id, 2, "staging")}, ""},
 	} {
 		fs := evaluate(t, snapshot(now, tc.servers...), advisor.DefaultConfig(), nil, "split_brain")
 		if tc.want == "" {
@@ -210,8 +195,8 @@ func TestSplitBrain(t *testing.T) {
 			t.Errorf("%s: evidence %v lacks the system identifier", tc.name, f.Evidence)
 		}
 		for _, s := range tc.servers {
-			if !strings.Contains(f.Summary, s.name) || !strings.Contains(ev[s.name], "role primary") {
-				t.Errorf("%s: summary %q or evidence %v does not name %s as a primary", tc.name, f.Summary, f.Evidence, s.name)
+			if !strings.Contains(f.Summary, s.Name) || !strings.Contains(ev[s.Name], "role primary") {
+				t.Errorf("%s: summary %q or evidence %v does not name %s as a primary", tc.name, f.Summary, f.Evidence, s.Name)
 			}
 		}
 		for _, want := range []string{"pg_ctl stop", "pgbouncer", "pg_rewind", "standby.signal"} {
@@ -225,7 +210,7 @@ func TestSplitBrain(t *testing.T) {
 	}
 
 	// the evidence and the fix tell the old primary from the new by their timelines
-	fs := evaluate(t, snapshot(now, pg("primary", queries.RolePrimary, id, 1, ""), pg("replica1", queries.RolePrimary, id, 2, "")),
+	fs := evaluate(t, snapshot(now, server("primary", queries.RolePrimary, id, 1, ""), server("replica1", queries.RolePrimary, id, 2, "")),
 		advisor.DefaultConfig(), nil, "split_brain")
 	if len(fs) != 1 {
 		t.Fatalf("want one finding, got %+v", fs)
@@ -239,35 +224,35 @@ func TestSplitBrain(t *testing.T) {
 	if !strings.HasPrefix(fs[0].Fix.Text, "1. Keep replica1, promoted last (timeline 2); the old primary is primary.") {
 		t.Errorf("fix %q: want replica1 kept", fs[0].Fix.Text)
 	}
-	fs = evaluate(t, snapshot(now, pg("primary", queries.RolePrimary, id, 0, ""), pg("replica1", queries.RolePrimary, id, 0, "")),
+	fs = evaluate(t, snapshot(now, server("primary", queries.RolePrimary, id, 0, ""), server("replica1", queries.RolePrimary, id, 0, "")),
 		advisor.DefaultConfig(), nil, "split_brain")
 	if len(fs) != 1 || !strings.Contains(fs[0].Fix.Text, "the timelines do not tell") {
 		t.Errorf("without timelines the fix must not pick a primary: %+v", fs)
 	}
 }
 
-// indexes builds pg_stat_user_indexes rows: name, scans, unique, size in bytes (as relpages:
-// no pg_index_sizes result).
-func indexes(list ...[]any) *queries.Rows {
-	r := rows("datname schemaname relname indexrelname idx_scan is_unique is_primary is_valid constraint_backed relpages")
-	for _, ix := range list {
-		r.Values = append(r.Values, []any{"temporal", "public", "t", ix[0], ix[1], ix[2], false, true, false, ix[3].(float64) / 8192})
-	}
-	return r
+// index is a valid index of table public.t in database temporal.
+func index(name string, scans float64, unique bool, size float64) facts.Index {
+	return facts.Index{Relation: facts.Relation{Database: "temporal", Schema: "public", Name: name}, Table: "t",
+		Scans: scans, Unique: unique, Valid: true, SizeBytes: size}
+}
+
+// member is a server of cluster 42 started 30 days ago, with the indexes given.
+func member(name string, role queries.Role, f facts.PostgresFacts) *facts.Target {
+	f.StartTime = started
+	t := pg(name, role, f)
+	t.SystemID = "42"
+	return t
 }
 
 func TestUnusedIndexCountsReplicas(t *testing.T) {
-	stats := rows("datname stats_reset", []any{"temporal", nil})
-	primary := server{name: "p", role: queries.RolePrimary, rows: map[string]*queries.Rows{
-		"pg_system": system("42"), "pg_stat_database": stats,
-		"pg_stat_user_indexes": indexes([]any{"t_a", 0.0, false, 50e6}, []any{"t_u", 0.0, true, 50e6}, []any{"t_small", 0.0, false, 8192.0}),
-	}}
+	primary := func() *facts.Target {
+		return member("p", queries.RolePrimary, facts.PostgresFacts{
+			Indexes: []facts.Index{index("t_a", 0, false, 50e6), index("t_u", 0, true, 50e6), index("t_small", 0, false, 8192)}})
+	}
 	members := func(replicaScans float64) *facts.Snapshot {
-		return snapshot(now, primary,
-			server{name: "r", role: queries.RoleReplica, rows: map[string]*queries.Rows{
-				"pg_system": system("42"), "pg_stat_database": stats,
-				"pg_stat_user_indexes": indexes([]any{"t_a", replicaScans, false, 50e6}, []any{"t_u", 0.0, true, 50e6}, []any{"t_small", 0.0, false, 8192.0}),
-			}})
+		return snapshot(now, primary(), member("r", queries.RoleReplica, facts.PostgresFacts{
+			Indexes: []facts.Index{index("t_a", replicaScans, false, 50e6), index("t_u", 0, true, 50e6), index("t_small", 0, false, 8192)}}))
 	}
 	cfg := advisor.DefaultConfig()
 	fs := evaluate(t, members(0), cfg, nil, "unused_index")
@@ -286,33 +271,30 @@ func TestUnusedIndexCountsReplicas(t *testing.T) {
 		t.Errorf("30 days of statistics are less than the minimum window of 31: %+v", fs)
 	}
 	// a member that did not report: no verdict
-	s := snapshot(now, primary, server{name: "r", role: queries.RoleReplica, down: true})
+	s := snapshot(now, primary(), &facts.Target{Name: "r", Role: queries.RoleReplica, Down: "connection refused"})
 	if fs := evaluate(t, s, advisor.DefaultConfig(), nil, "unused_index"); len(fs) != 0 {
 		t.Errorf("a down replica may be the one using the index: %+v", fs)
 	}
 }
 
-func indexDefs(list ...[]any) *queries.Rows {
-	r := rows("datname schemaname relname indexrelname amname key_columns options opclasses collations predicate expressions indisunique indisprimary indisexclusion indisvalid constraint_type")
-	for _, d := range list {
-		// name, columns, unique, predicate, method
-		r.Values = append(r.Values, []any{"temporal", "public", "t", d[0], d[4], d[1], "0 0 0", "1 1 1", "0 0 0", d[3], "", d[2], false, false, true, ""})
-	}
-	return r
+// indexDef is a valid index of table public.t: its name, key columns, whether it is unique,
+// its predicate and its method.
+func indexDef(name, columns string, unique bool, predicate, method string) facts.IndexDef {
+	return facts.IndexDef{Relation: facts.Relation{Database: "temporal", Schema: "public", Name: name}, Table: "t",
+		Method: method, Columns: strings.Split(columns, ","), Options: "0 0 0", Opclasses: "1 1 1", Collations: "0 0 0",
+		Predicate: predicate, Unique: unique, Valid: true}
 }
 
 func TestRedundantIndexRules(t *testing.T) {
-	s := snapshot(now, server{name: "p", role: queries.RolePrimary, rows: map[string]*queries.Rows{
-		"pg_index_definitions": indexDefs(
-			[]any{"ab", "a,b", false, "", "btree"},
-			[]any{"a", "a", false, "", "btree"},              // a left prefix of ab: redundant
-			[]any{"a_partial", "a", false, "b > 0", "btree"}, // another predicate: not
-			[]any{"a_unique", "a", true, "", "btree"},        // enforces uniqueness: not
-			[]any{"b", "b", false, "", "btree"},              // not a prefix: not
-			[]any{"ab_hash", "a", false, "", "hash"},         // another method: not
-			[]any{"ab2", "a,b", false, "", "btree"},          // a duplicate of ab: one finding
-		),
-	}})
+	s := snapshot(now, pg("p", queries.RolePrimary, facts.PostgresFacts{IndexDefs: []facts.IndexDef{
+		indexDef("ab", "a,b", false, "", "btree"),
+		indexDef("a", "a", false, "", "btree"),              // a left prefix of ab: redundant
+		indexDef("a_partial", "a", false, "b > 0", "btree"), // another predicate: not
+		indexDef("a_unique", "a", true, "", "btree"),        // enforces uniqueness: not
+		indexDef("b", "b", false, "", "btree"),              // not a prefix: not
+		indexDef("ab_hash", "a", false, "", "hash"),         // another method: not
+		indexDef("ab2", "a,b", false, "", "btree"),          // a duplicate of ab: one finding
+	}}))
 	fs := evaluate(t, s, advisor.DefaultConfig(), nil, "redundant_index")
 	var got []string
 	for _, f := range fs {
@@ -323,9 +305,10 @@ func TestRedundantIndexRules(t *testing.T) {
 	}
 }
 
-func statements(calls, seconds float64) *queries.Rows {
-	return rows("queryid datname user calls seconds query",
-		[]any{"11", "temporal", "app", calls, seconds, "SELECT * FROM executions WHERE namespace_id = $1"})
+// statements is primary p with one statement's totals.
+func statements(calls, seconds float64) *facts.Target {
+	return pg("p", queries.RolePrimary, facts.PostgresFacts{Statements: []facts.Statement{{QueryID: "11", Database: "temporal",
+		User: "app", Text: "SELECT * FROM executions WHERE namespace_id = $1", Calls: calls, Seconds: seconds}}})
 }
 
 // TestSlowQueryWindow: with an earlier sample, the mean is computed over the change between
@@ -334,19 +317,19 @@ func TestSlowQueryWindow(t *testing.T) {
 	h := advisor.NewHistory()
 	cfg := advisor.DefaultConfig()
 	// a statement slow long ago: 10 calls of 5 s
-	first := snapshot(now, server{name: "p", role: queries.RolePrimary, rows: map[string]*queries.Rows{"pg_stat_statements_advisor": statements(10, 50)}})
+	first := snapshot(now, statements(10, 50))
 	fs := evaluate(t, first, cfg, h, "slow_query")
 	if len(fs) != 1 || fs[0].Window.Basis != "totals since pg_stat_statements was reset" {
 		t.Fatalf("first run, from totals: %+v", fs)
 	}
 	h.Record(first, time.Hour)
 	// the same result again (cached): still the totals
-	again := snapshot(now.Add(time.Minute), server{name: "p", role: queries.RolePrimary, rows: map[string]*queries.Rows{"pg_stat_statements_advisor": statements(10, 50)}})
+	again := snapshot(now.Add(time.Minute), statements(10, 50))
 	if fs := evaluate(t, again, cfg, h, "slow_query"); len(fs) != 1 {
 		t.Fatalf("an unchanged sample hides nothing: %+v", fs)
 	}
 	// since then, 1000 fast calls: 1000 calls in 10 s, 10 ms each
-	later := snapshot(now.Add(10*time.Minute), server{name: "p", role: queries.RolePrimary, rows: map[string]*queries.Rows{"pg_stat_statements_advisor": statements(1010, 60)}})
+	later := snapshot(now.Add(10*time.Minute), statements(1010, 60))
 	if fs := evaluate(t, later, cfg, h, "slow_query"); len(fs) != 0 {
 		t.Errorf("the statement got fast; the window shows it: %+v", fs)
 	}
@@ -354,7 +337,7 @@ func TestSlowQueryWindow(t *testing.T) {
 	// sample of 10 minutes ago
 	h.Record(later, time.Hour)
 	cfg.Thresholds.SlowQueryWindow = 15 * time.Minute
-	slow := snapshot(now.Add(20*time.Minute), server{name: "p", role: queries.RolePrimary, rows: map[string]*queries.Rows{"pg_stat_statements_advisor": statements(1015, 70)}})
+	slow := snapshot(now.Add(20*time.Minute), statements(1015, 70))
 	fs = evaluate(t, slow, cfg, h, "slow_query")
 	if len(fs) != 1 {
 		t.Fatalf("slow again over the window: %+v", fs)
@@ -368,8 +351,12 @@ func TestSlowQueryWindow(t *testing.T) {
 }
 
 func TestSkippedWithReason(t *testing.T) {
-	s := snapshot(now, server{name: "p", role: queries.RolePrimary, rows: map[string]*queries.Rows{}},
-		server{name: "gone", role: queries.RolePrimary, down: true})
+	// the reasons come from the gather: FromSnapshots reads them off the collector's snapshots
+	info := queries.ServerInfo{Version: 170000, Role: queries.RolePrimary}
+	s := facts.FromSnapshots(now, []*collector.Snapshot{
+		{Target: &collector.Target{Name: "p", Kind: queries.SourcePostgres}, At: now, Up: true, Info: info},
+		{Target: &collector.Target{Name: "gone", Kind: queries.SourcePostgres}, At: now, Info: info, ProbeErr: errors.New("connection refused")},
+	}, nil)
 	cfg := advisor.DefaultConfig()
 	rep := advisor.Evaluate(s, advisor.DefaultChecks(), &cfg, nil)
 	reasons := map[string]string{}
@@ -388,13 +375,11 @@ func TestSkippedWithReason(t *testing.T) {
 }
 
 func TestMaxFindingsPerCheck(t *testing.T) {
-	var list [][]any
+	var list []facts.Index
 	for _, n := range []string{"a", "b", "c", "d", "e"} {
-		list = append(list, []any{"t_" + n, 0.0, false, 2e6})
+		list = append(list, index("t_"+n, 0, false, 2e6))
 	}
-	s := snapshot(now, server{name: "p", role: queries.RolePrimary, rows: map[string]*queries.Rows{
-		"pg_system": system("1"), "pg_stat_database": rows("datname stats_reset"), "pg_stat_user_indexes": indexes(list...),
-	}})
+	s := snapshot(now, member("p", queries.RolePrimary, facts.PostgresFacts{Indexes: list}))
 	cfg := advisor.DefaultConfig()
 	cfg.MaxFindingsPerCheck = 2
 	var checks []advisor.Check
@@ -412,11 +397,11 @@ func TestMaxFindingsPerCheck(t *testing.T) {
 // TestSurfaces checks the report's JSON field names (docs/advisor.md documents them: a change
 // here is a change of schema_version), the metrics, and that every format carries the fix.
 func TestSurfaces(t *testing.T) {
-	s := snapshot(now, server{name: "p", role: queries.RolePrimary, rows: map[string]*queries.Rows{
-		"pg_connections": rows("used max reserved", []any{99.0, 103.0, 3.0}),
-		"pg_database":    rows("datname size_bytes datfrozenxid_age datminmxid_age", []any{"a<b>", 1.0, 1.7e9, 0.0}),
-		"pg_settings":    settings("autovacuum_freeze_max_age", 200e6, "autovacuum_multixact_freeze_max_age", 400e6),
-	}})
+	s := snapshot(now, pg("p", queries.RolePrimary, facts.PostgresFacts{
+		Connections: &facts.Connections{Used: 99, Max: 103, Reserved: 3},
+		Databases:   []facts.Database{{Name: "a<b>", SizeBytes: 1, FrozenXIDAge: 1.7e9}},
+		Settings:    settings("autovacuum_freeze_max_age", 200e6, "autovacuum_multixact_freeze_max_age", 400e6),
+	}))
 	cfg := advisor.DefaultConfig()
 	rep := advisor.Evaluate(s, advisor.DefaultChecks(), &cfg, nil)
 	if rep.MaxSeverity() != advisor.Critical {
@@ -484,23 +469,21 @@ func TestSurfaces(t *testing.T) {
 }
 
 func TestUnusedIndexWithUnwatchedReplica(t *testing.T) {
-	s := snapshot(now, server{name: "p", role: queries.RolePrimary, rows: map[string]*queries.Rows{
-		"pg_system": system("42"), "pg_stat_database": rows("datname stats_reset"),
-		"pg_stat_user_indexes": indexes([]any{"t_a", 0.0, false, 50e6}),
-		"pg_stat_replication":  rows("application_name slot_name", []any{"replica1", "replica1"}, []any{"dr", "dr_sub"}),
-		"pg_replication_slots": rows("slot_name slot_type active", []any{"replica1", "physical", true}, []any{"dr_sub", "logical", true}),
-	}})
+	s := snapshot(now, member("p", queries.RolePrimary, facts.PostgresFacts{
+		Indexes:  []facts.Index{index("t_a", 0, false, 50e6)},
+		Standbys: []facts.Standby{{Name: "replica1", Slot: "replica1"}, {Name: "dr", Slot: "dr_sub"}},
+		Slots:    []facts.Slot{{Name: "replica1", Type: "physical", Active: true}, {Name: "dr_sub", Type: "logical", Active: true}},
+	}))
 	fs := evaluate(t, s, advisor.DefaultConfig(), nil, "unused_index")
 	if len(fs) != 1 || fs[0].Severity != advisor.Info || evidence(fs[0], "replicas streaming from the primary") != "replica1 (0 watched)" {
 		t.Fatalf("a replica no one watches may scan the index: want info, got %+v", fs)
 	}
 	// the logical subscriber alone does not count
-	s = snapshot(now, server{name: "p", role: queries.RolePrimary, rows: map[string]*queries.Rows{
-		"pg_system": system("42"), "pg_stat_database": rows("datname stats_reset"),
-		"pg_stat_user_indexes": indexes([]any{"t_a", 0.0, false, 50e6}),
-		"pg_stat_replication":  rows("application_name slot_name", []any{"dr", "dr_sub"}),
-		"pg_replication_slots": rows("slot_name slot_type active", []any{"dr_sub", "logical", true}),
-	}})
+	s = snapshot(now, member("p", queries.RolePrimary, facts.PostgresFacts{
+		Indexes:  []facts.Index{index("t_a", 0, false, 50e6)},
+		Standbys: []facts.Standby{{Name: "dr", Slot: "dr_sub"}},
+		Slots:    []facts.Slot{{Name: "dr_sub", Type: "logical", Active: true}},
+	}))
 	if fs := evaluate(t, s, advisor.DefaultConfig(), nil, "unused_index"); len(fs) != 1 || fs[0].Severity != advisor.Warning {
 		t.Fatalf("want a warning, got %+v", fs)
 	}
@@ -510,9 +493,9 @@ func TestUnusedIndexWithUnwatchedReplica(t *testing.T) {
 // server has no setting for, or whose value is no number for a numeric setting, is said, and
 // never turned into an ALTER SYSTEM.
 func TestSettingsProfile(t *testing.T) {
-	s := snapshot(now, server{name: "p", role: queries.RolePrimary, rows: map[string]*queries.Rows{
-		"pg_settings": settings("shared_buffers", float64(128<<20), "work_mem", float64(4<<20), "max_connections", 100.0),
-	}})
+	s := snapshot(now, pg("p", queries.RolePrimary, facts.PostgresFacts{
+		Settings: settings("shared_buffers", float64(128<<20), "work_mem", float64(4<<20), "max_connections", 100.0),
+	}))
 	cfg := advisor.DefaultConfig()
 	cfg.Profile = map[string]string{"shared_buffers": "4GB", "shard_buffers": "4GB", "work_mem": "lots", "max_connections": "100"}
 	fs := evaluate(t, s, cfg, nil, "settings_profile")

@@ -115,18 +115,16 @@ func TestElasticsearchChecksOnReplay(t *testing.T) {
 
 // TestElasticsearchChecksOnFacts: the checks the recordings hold no fault for.
 func TestElasticsearchChecksOnFacts(t *testing.T) {
-	snap := &collector.Snapshot{Target: &collector.Target{Name: "es", Kind: queries.SourceElasticsearch}, At: now, Up: true}
-	add := func(name string, r *queries.Rows) {
-		snap.Results = append(snap.Results, &collector.Result{Query: &queries.Query{Name: name}, Rows: r, Started: now})
-	}
 	day := 86400.0
-	add("elasticsearch_ilm_index", rows("index policy phase action step age_seconds step_age_seconds",
-		[]any{"stuck", "p", "warm", "allocate", "check-allocation", 9 * day, 2 * day},
-		[]any{"moving", "p", "warm", "allocate", "check-allocation", 9 * day, 600.0},
-		[]any{"waiting", "p", "hot", "rollover", "check-rollover-ready", 2 * day, 2 * day}))
-	add("elasticsearch_clustersettings", rows("max_shards_per_node threshold_enabled", []any{int64(1000), true}))
-	add("elasticsearch_node_shards", rows("node shards", []any{"full", 900.0}, []any{"roomy", 100.0}))
-	f := facts.FromSnapshots(now, []*collector.Snapshot{snap}, nil)
+	f := snapshot(now, &facts.Target{Name: "es", Kind: queries.SourceElasticsearch, ElasticsearchFacts: facts.ElasticsearchFacts{
+		ILMIndices: []facts.ILMIndex{
+			{Index: "stuck", Policy: "p", Phase: "warm", Action: "allocate", Step: "check-allocation", Age: 9 * day, StepAge: 2 * day, HasStepAge: true},
+			{Index: "moving", Policy: "p", Phase: "warm", Action: "allocate", Step: "check-allocation", Age: 9 * day, StepAge: 600, HasStepAge: true},
+			{Index: "waiting", Policy: "p", Phase: "hot", Action: "rollover", Step: "check-rollover-ready", Age: 2 * day, StepAge: 2 * day, HasStepAge: true},
+		},
+		ClusterSettings: &facts.ClusterSettings{MaxShardsPerNode: 1000, ThresholdEnabled: true},
+		NodeShards:      []facts.NodeShards{{Node: "full", Shards: 900}, {Node: "roomy", Shards: 100}},
+	}})
 	cfg := advisor.DefaultConfig()
 	for check, want := range map[string]string{"es_ilm_stuck": "stuck", "es_shards_per_node": "node full"} {
 		fs := evaluate(t, f, cfg, nil, check)

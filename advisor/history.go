@@ -42,7 +42,7 @@ func (h *History) Record(s *facts.Snapshot, keep time.Duration) {
 	h.subs.record(s, keep)
 	seen := map[string]bool{}
 	for _, t := range s.Targets {
-		for _, ix := range t.Indexes() {
+		for _, ix := range t.Indexes {
 			k := IndexKey(t, ix.Relation)
 			seen[k] = true
 			if _, ok := h.firstSeen[k]; !ok {
@@ -60,7 +60,7 @@ func (h *History) Record(s *facts.Snapshot, keep time.Duration) {
 			continue
 		}
 		stats := map[string]facts.Statement{}
-		for _, st := range t.Statements() {
+		for _, st := range t.Statements {
 			stats[st.Key()] = st
 		}
 		samples := append(h.statements[t.Name], statementSample{at: s.At, stats: stats})

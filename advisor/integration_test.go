@@ -37,6 +37,12 @@ func newRunner(t *testing.T, pg *testenv.PGCluster, db string, cfg advisor.Confi
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newRunnerWith(t, pg, db, cfg, set)
+}
+
+// newRunnerWith is newRunner with the packs of set.
+func newRunnerWith(t *testing.T, pg *testenv.PGCluster, db string, cfg advisor.Config, set *queries.Set) *advisor.Runner {
+	t.Helper()
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	hyp := postgres.Hypothetical{}
 	var targets []*collector.Target

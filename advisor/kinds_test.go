@@ -1,6 +1,7 @@
 package advisor_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -16,9 +17,9 @@ func TestTargetsOfOtherKinds(t *testing.T) {
 	snaps := []*collector.Snapshot{
 		{Target: &collector.Target{Name: "pg", Kind: queries.SourcePostgres}, At: now, Up: true,
 			Info:    queries.ServerInfo{Role: queries.RolePrimary},
-			Results: []*collector.Result{{Query: &queries.Query{Name: "pg_system"}, Rows: system("42"), Started: now}}},
+			Results: []*collector.Result{{Query: &queries.Query{Name: "pg_system"}, Rows: &queries.Rows{Columns: []string{"system_identifier", "start_time"}, Values: [][]any{{"42", 0.0}}}, Started: now}}},
 		{Target: &collector.Target{Name: "cache", Kind: queries.SourceRedis}, At: now, Up: true},
-		{Target: &collector.Target{Name: "cache-down", Kind: queries.SourceRedis}, At: now, ProbeErr: errString("refused")},
+		{Target: &collector.Target{Name: "cache-down", Kind: queries.SourceRedis}, At: now, ProbeErr: errors.New("refused")},
 	}
 	f := facts.FromSnapshots(now, snaps, map[string]string{"cache": "temporal"})
 	if len(f.Clusters) != 1 || len(f.Clusters[0].Members) != 1 || f.Clusters[0].Members[0].Name != "pg" {

@@ -3,6 +3,67 @@ package facts
 // The facts of an Elasticsearch target, from the default pack's queries (queries/packs/
 // elasticsearch.yaml). Ratios are 0-1, sizes bytes, ages seconds.
 
+// ElasticsearchFacts are an Elasticsearch target's facts.
+type ElasticsearchFacts struct {
+	ILMIndices []ILMIndex // elasticsearch_ilm_index
+	ILMErrors  []ILMError // elasticsearch_ilm_index_step
+	// PrimaryBytes is each index's primary store size (elasticsearch_index_stats).
+	PrimaryBytes map[string]float64
+	// PrimaryShards is each configured index's number of primary shards
+	// (elasticsearch_index_settings_shards).
+	PrimaryShards map[string]float64
+	IndexSettings []IndexSettings // elasticsearch_indices_settings
+	// MappingFields is the number of mapped fields of each index
+	// (elasticsearch_indices_mappings_stats).
+	MappingFields map[string]float64
+	// NodeDisks are elasticsearch_cat_allocation, without the UNASSIGNED row.
+	NodeDisks []NodeDisk
+	// NodeShards are the started shards per node (elasticsearch_node_shards).
+	NodeShards []NodeShards
+	// ClusterSettings are elasticsearch_clustersettings, nil without a result.
+	ClusterSettings  *ClusterSettings
+	UnassignedShards []Unassigned // elasticsearch_unassigned_shards
+	NodeHeaps        []NodeHeap   // elasticsearch_jvm_memory_heap
+	Breakers         []Breaker    // elasticsearch_breakers
+	// SnapshotAges are elasticsearch_slm_policy and elasticsearch_snapshot_last_success.
+	SnapshotAges []SnapshotAge
+}
+
+// elasticsearch decodes the Elasticsearch facts.
+func (d *decoder) elasticsearch() {
+	t := d.t
+	t.ILMIndices, t.ILMErrors = d.iLMIndices(), d.iLMErrors()
+	t.PrimaryBytes = d.perIndex("elasticsearch_index_stats", "primaries.store.size_in_bytes")
+	t.PrimaryShards = d.perIndex("elasticsearch_index_settings_shards", "pri")
+	t.MappingFields = d.perIndex("elasticsearch_indices_mappings_stats", "fields")
+	t.IndexSettings, t.NodeDisks, t.ClusterSettings = d.indexSettings(), d.nodeDisks(), d.clusterSettings()
+	t.NodeShards = each(d.rows("elasticsearch_node_shards"), func(r *Rows, i int) NodeShards {
+		return NodeShards{Node: r.Str(i, "node"), Shards: r.Float(i, "shards")}
+	})
+	t.UnassignedShards, t.NodeHeaps, t.Breakers = d.unassignedShards(), d.nodeHeaps(), d.breakers()
+	t.SnapshotAges = d.snapshotAges()
+}
+
+// NodeShards is the number of started shards on a node.
+type NodeShards struct {
+	Node   string
+	Shards float64
+}
+
+// perIndex reads a number per index from a query with an index column.
+func (d *decoder) perIndex(query, col string) map[string]float64 {
+	type kv struct {
+		index string
+		v     float64
+	}
+	m := byKey(each(d.rows(query), func(r *Rows, i int) kv { return kv{r.Str(i, "index"), r.Float(i, col)} }),
+		func(x kv) (string, float64) { return x.index, x.v })
+	if m == nil {
+		m = map[string]float64{}
+	}
+	return m
+}
+
 // ILMIndex is an index managed by ILM (elasticsearch_ilm_index).
 type ILMIndex struct {
 	Index, Policy, Phase, Action, Step string
@@ -12,9 +73,8 @@ type ILMIndex struct {
 	HasStepAge   bool
 }
 
-// ILMIndices returns elasticsearch_ilm_index.
-func (t *Target) ILMIndices() []ILMIndex {
-	return each(t.Rows("elasticsearch_ilm_index"), func(r *Rows, i int) ILMIndex {
+func (d *decoder) iLMIndices() []ILMIndex {
+	return each(d.rows("elasticsearch_ilm_index"), func(r *Rows, i int) ILMIndex {
 		x := ILMIndex{Index: r.Str(i, "index"), Policy: r.Str(i, "policy"), Phase: r.Str(i, "phase"),
 			Action: r.Str(i, "action"), Step: r.Str(i, "step"), Age: r.Float(i, "age_seconds")}
 		x.StepAge, x.HasStepAge = r.Num(i, "step_age_seconds")
@@ -28,24 +88,12 @@ type ILMError struct {
 	Retries                                                float64
 }
 
-// ILMErrors returns elasticsearch_ilm_index_step.
-func (t *Target) ILMErrors() []ILMError {
-	return each(t.Rows("elasticsearch_ilm_index_step"), func(r *Rows, i int) ILMError {
+func (d *decoder) iLMErrors() []ILMError {
+	return each(d.rows("elasticsearch_ilm_index_step"), func(r *Rows, i int) ILMError {
 		return ILMError{Index: r.Str(i, "index"), Policy: r.Str(i, "policy"), Phase: r.Str(i, "phase"),
 			Action: r.Str(i, "action"), FailedStep: r.Str(i, "failed_step"), Type: r.Str(i, "error_type"),
 			Reason: r.Str(i, "reason"), Retries: r.Float(i, "retries")}
 	})
-}
-
-// PrimaryBytes returns each index's primary store size (elasticsearch_index_stats).
-func (t *Target) PrimaryBytes() map[string]float64 {
-	out := map[string]float64{}
-	for _, x := range each(t.Rows("elasticsearch_index_stats"), func(r *Rows, i int) [2]any {
-		return [2]any{r.Str(i, "index"), r.Float(i, "primaries.store.size_in_bytes")}
-	}) {
-		out[x[0].(string)] = x[1].(float64)
-	}
-	return out
 }
 
 // IndexSettings are an index's settings that checks read (elasticsearch_indices_settings).
@@ -55,24 +103,11 @@ type IndexSettings struct {
 	ReadOnlyAllowDelete bool
 }
 
-// IndexSettings returns elasticsearch_indices_settings.
-func (t *Target) IndexSettings() []IndexSettings {
-	return each(t.Rows("elasticsearch_indices_settings"), func(r *Rows, i int) IndexSettings {
+func (d *decoder) indexSettings() []IndexSettings {
+	return each(d.rows("elasticsearch_indices_settings"), func(r *Rows, i int) IndexSettings {
 		return IndexSettings{Index: r.Str(i, "index"), TotalFieldsLimit: r.Float(i, "total_fields"),
 			ReadOnlyAllowDelete: r.Bool(i, "read_only_allow_delete")}
 	})
-}
-
-// MappingFields returns the number of mapped fields of each index
-// (elasticsearch_indices_mappings_stats).
-func (t *Target) MappingFields() map[string]float64 {
-	out := map[string]float64{}
-	for _, x := range each(t.Rows("elasticsearch_indices_mappings_stats"), func(r *Rows, i int) [2]any {
-		return [2]any{r.Str(i, "index"), r.Float(i, "fields")}
-	}) {
-		out[x[0].(string)] = x[1].(float64)
-	}
-	return out
 }
 
 // NodeDisk is a node's disk as the allocation deciders see it (elasticsearch_cat_allocation).
@@ -82,10 +117,9 @@ type NodeDisk struct {
 	Used, Avail, Total, Ratio float64
 }
 
-// NodeDisks returns elasticsearch_cat_allocation, without the UNASSIGNED row.
-func (t *Target) NodeDisks() []NodeDisk {
+func (d *decoder) nodeDisks() []NodeDisk {
 	var out []NodeDisk
-	for _, d := range each(t.Rows("elasticsearch_cat_allocation"), func(r *Rows, i int) NodeDisk {
+	for _, d := range each(d.rows("elasticsearch_cat_allocation"), func(r *Rows, i int) NodeDisk {
 		return NodeDisk{Node: r.Str(i, "node"), Host: r.Str(i, "host"), Shards: r.Float(i, "shards"),
 			Used: r.Float(i, "disk.used"), Avail: r.Float(i, "disk.avail"), Total: r.Float(i, "disk.total"),
 			Ratio: r.Float(i, "disk_used_ratio")}
@@ -112,22 +146,19 @@ type ClusterSettings struct {
 	FielddataBreakerLimit, RequestBreakerLimit float64
 }
 
-// ClusterSettings returns elasticsearch_clustersettings; ok is false without a result.
-func (t *Target) ClusterSettings() (ClusterSettings, bool) {
-	r := t.Rows("elasticsearch_clustersettings")
-	if r == nil || r.Len() == 0 {
-		return ClusterSettings{}, false
-	}
-	wm := func(name string) Watermark {
-		var w Watermark
-		w.Ratio, w.HasRatio = r.Num(0, "watermark_"+name+"_ratio")
-		w.FreeBytes, w.HasFreeBytes = r.Num(0, "watermark_"+name+"_bytes")
-		return w
-	}
-	return ClusterSettings{Low: wm("low"), High: wm("high"), Flood: wm("flood_stage"),
-		ThresholdEnabled:      !r.Has("threshold_enabled") || r.Bool(0, "threshold_enabled"),
-		MaxShardsPerNode:      r.Float(0, "max_shards_per_node"),
-		FielddataBreakerLimit: r.Float(0, "breaker_fielddata_limit"), RequestBreakerLimit: r.Float(0, "breaker_request_limit")}, true
+func (d *decoder) clusterSettings() *ClusterSettings {
+	return first(d.rows("elasticsearch_clustersettings"), func(r *Rows) ClusterSettings {
+		wm := func(name string) Watermark {
+			var w Watermark
+			w.Ratio, w.HasRatio = r.Num(0, "watermark_"+name+"_ratio")
+			w.FreeBytes, w.HasFreeBytes = r.Num(0, "watermark_"+name+"_bytes")
+			return w
+		}
+		return ClusterSettings{Low: wm("low"), High: wm("high"), Flood: wm("flood_stage"),
+			ThresholdEnabled:      r.Bool(0, "threshold_enabled"),
+			MaxShardsPerNode:      r.Float(0, "max_shards_per_node"),
+			FielddataBreakerLimit: r.Float(0, "breaker_fielddata_limit"), RequestBreakerLimit: r.Float(0, "breaker_request_limit")}
+	})
 }
 
 // Unassigned counts unassigned shards of an index (elasticsearch_unassigned_shards).
@@ -137,9 +168,8 @@ type Unassigned struct {
 	Shards        float64
 }
 
-// UnassignedShards returns elasticsearch_unassigned_shards.
-func (t *Target) UnassignedShards() []Unassigned {
-	return each(t.Rows("elasticsearch_unassigned_shards"), func(r *Rows, i int) Unassigned {
+func (d *decoder) unassignedShards() []Unassigned {
+	return each(d.rows("elasticsearch_unassigned_shards"), func(r *Rows, i int) Unassigned {
 		return Unassigned{Index: r.Str(i, "index"), Reason: r.Str(i, "reason"), Primary: r.Str(i, "prirep") == "p",
 			Shards: r.Float(i, "shards")}
 	})
@@ -151,9 +181,8 @@ type NodeHeap struct {
 	Used, Max float64
 }
 
-// NodeHeaps returns elasticsearch_jvm_memory_heap.
-func (t *Target) NodeHeaps() []NodeHeap {
-	return each(t.Rows("elasticsearch_jvm_memory_heap"), func(r *Rows, i int) NodeHeap {
+func (d *decoder) nodeHeaps() []NodeHeap {
+	return each(d.rows("elasticsearch_jvm_memory_heap"), func(r *Rows, i int) NodeHeap {
 		return NodeHeap{Node: r.Str(i, "name"), Used: r.Float(i, "jvm.mem.heap_used_in_bytes"), Max: r.Float(i, "jvm.mem.heap_max_in_bytes")}
 	})
 }
@@ -164,9 +193,8 @@ type Breaker struct {
 	Limit, Estimated, Tripped float64
 }
 
-// Breakers returns elasticsearch_breakers.
-func (t *Target) Breakers() []Breaker {
-	return each(t.Rows("elasticsearch_breakers"), func(r *Rows, i int) Breaker {
+func (d *decoder) breakers() []Breaker {
+	return each(d.rows("elasticsearch_breakers"), func(r *Rows, i int) Breaker {
 		return Breaker{Node: r.Str(i, "name"), Name: r.Str(i, "breaker"), Limit: r.Float(i, "limit_size_in_bytes"),
 			Estimated: r.Float(i, "estimated_size_in_bytes"), Tripped: r.Float(i, "tripped")}
 	})
@@ -179,14 +207,13 @@ type SnapshotAge struct {
 	Known      bool // false: no successful snapshot at all
 }
 
-// SnapshotAges returns elasticsearch_slm_policy and elasticsearch_snapshot_last_success.
-func (t *Target) SnapshotAges() []SnapshotAge {
-	out := each(t.Rows("elasticsearch_slm_policy"), func(r *Rows, i int) SnapshotAge {
+func (d *decoder) snapshotAges() []SnapshotAge {
+	out := each(d.rows("elasticsearch_slm_policy"), func(r *Rows, i int) SnapshotAge {
 		a := SnapshotAge{Name: r.Str(i, "policy"), Kind: "SLM policy"}
 		a.Age, a.Known = r.Num(i, "last_success_age_seconds")
 		return a
 	})
-	return append(out, each(t.Rows("elasticsearch_snapshot_last_success"), func(r *Rows, i int) SnapshotAge {
+	return append(out, each(d.rows("elasticsearch_snapshot_last_success"), func(r *Rows, i int) SnapshotAge {
 		a := SnapshotAge{Name: r.Str(i, "repository"), Kind: "repository"}
 		a.Age, a.Known = r.Num(i, "age_seconds")
 		return a

@@ -12,6 +12,38 @@ import (
 // names into positions (PostgreSQL's default; pgbackrest info does not report it).
 const WALSegmentSize = 16 << 20
 
+// BackupFacts are a pgBackRest target's facts, and the PostgreSQL facts the backup checks
+// compare them with.
+type BackupFacts struct {
+	Stanzas   []Stanza   // pgbackrest_stanza
+	StanzaDBs []StanzaDB // pgbackrest_stanza_info
+	// Backups are pgbackrest_backup_last: the newest backup of each type of each stanza.
+	Backups  []Backup
+	Archives []Archive // pgbackrest_archive
+	Repos    []Repo    // pgbackrest_repo
+	// Archiver is PostgreSQL's pg_stat_archiver, nil when the result is not there.
+	Archiver *Archiver
+	// WALPosition is the primary's current WAL write position in bytes (pg_wal_position);
+	// HasWALPosition: whether it is there.
+	WALPosition    float64
+	HasWALPosition bool
+}
+
+// backups decodes the backup facts.
+func (d *decoder) backups() {
+	t := d.t
+	t.Stanzas, t.StanzaDBs, t.Backups = d.stanzas(), d.stanzaDBs(), d.backupLast()
+	t.Archives, t.Repos, t.Archiver = d.archives(), d.repos(), d.archiver()
+	if p := value(first(d.rows("pg_wal_position"), func(r *Rows) *float64 {
+		if v, ok := r.Num(0, "current"); ok {
+			return &v
+		}
+		return nil
+	})); p != nil {
+		t.WALPosition, t.HasWALPosition = *p, true
+	}
+}
+
 // Stanza is a stanza's status as pgbackrest info reports it (pgbackrest_stanza).
 type Stanza struct {
 	Name string
@@ -23,9 +55,8 @@ type Stanza struct {
 	Locked bool
 }
 
-// Stanzas returns pgbackrest_stanza.
-func (t *Target) Stanzas() []Stanza {
-	return each(t.Rows("pgbackrest_stanza"), func(r *Rows, i int) Stanza {
+func (d *decoder) stanzas() []Stanza {
+	return each(d.rows("pgbackrest_stanza"), func(r *Rows, i int) Stanza {
 		return Stanza{Name: r.Str(i, "stanza"), Status: int(r.Float(i, "status")),
 			Message: r.Str(i, "message"), Locked: r.Bool(i, "locked")}
 	})
@@ -37,9 +68,8 @@ type StanzaDB struct {
 	Stanza, SystemID, PGVersion string
 }
 
-// StanzaDBs returns pgbackrest_stanza_info.
-func (t *Target) StanzaDBs() []StanzaDB {
-	return each(t.Rows("pgbackrest_stanza_info"), func(r *Rows, i int) StanzaDB {
+func (d *decoder) stanzaDBs() []StanzaDB {
+	return each(d.rows("pgbackrest_stanza_info"), func(r *Rows, i int) StanzaDB {
 		return StanzaDB{Stanza: r.Str(i, "stanza"), SystemID: r.Str(i, "system_identifier"), PGVersion: r.Str(i, "pg_version")}
 	})
 }
@@ -59,16 +89,11 @@ type Backup struct {
 	HasArchive                bool
 }
 
-// Backups returns pgbackrest_backup_last: the newest backup of each type of each stanza.
-func (t *Target) Backups() []Backup {
-	return each(t.Rows("pgbackrest_backup_last"), func(r *Rows, i int) Backup {
+func (d *decoder) backupLast() []Backup {
+	return each(d.rows("pgbackrest_backup_last"), func(r *Rows, i int) Backup {
 		b := Backup{Stanza: r.Str(i, "stanza"), Type: r.Str(i, "backup_type"), Label: r.Str(i, "label"),
 			Start: unix(r.Float(i, "start")), Stop: unix(r.Float(i, "stop")), Error: r.Bool(i, "error")}
-		start, ok1 := r.Num(i, "archive_start")
-		stop, ok2 := r.Num(i, "archive_stop")
-		if ok1 && ok2 {
-			b.ArchiveStart, b.ArchiveStop, b.HasArchive = start, stop, true
-		}
+		b.ArchiveStart, b.ArchiveStop, b.HasArchive = r.range2(i, "archive_start", "archive_stop")
 		return b
 	})
 }
@@ -82,15 +107,10 @@ type Archive struct {
 	HasWAL     bool
 }
 
-// Archives returns pgbackrest_archive.
-func (t *Target) Archives() []Archive {
-	return each(t.Rows("pgbackrest_archive"), func(r *Rows, i int) Archive {
+func (d *decoder) archives() []Archive {
+	return each(d.rows("pgbackrest_archive"), func(r *Rows, i int) Archive {
 		a := Archive{Stanza: r.Str(i, "stanza"), ID: r.Str(i, "archive_id")}
-		lo, ok1 := r.Num(i, "min")
-		hi, ok2 := r.Num(i, "max")
-		if ok1 && ok2 {
-			a.Min, a.Max, a.HasWAL = lo, hi, true
-		}
+		a.Min, a.Max, a.HasWAL = r.range2(i, "min", "max")
 		return a
 	})
 }
@@ -102,9 +122,8 @@ type Repo struct {
 	Message     string
 }
 
-// Repos returns pgbackrest_repo.
-func (t *Target) Repos() []Repo {
-	return each(t.Rows("pgbackrest_repo"), func(r *Rows, i int) Repo {
+func (d *decoder) repos() []Repo {
+	return each(d.rows("pgbackrest_repo"), func(r *Rows, i int) Repo {
 		return Repo{Stanza: r.Str(i, "stanza"), Key: r.Str(i, "repo_key"), Status: int(r.Float(i, "status")), Message: r.Str(i, "message")}
 	})
 }
@@ -119,27 +138,25 @@ type Archiver struct {
 	Failing bool
 }
 
-// Archiver returns pg_stat_archiver, and false when the result is not there.
-func (t *Target) Archiver() (Archiver, bool) {
-	r := t.Rows("pg_stat_archiver")
-	if r == nil || r.Len() == 0 {
-		return Archiver{}, false
-	}
-	a := Archiver{ArchivedCount: r.Float(0, "archived_count"), FailedCount: r.Float(0, "failed_count"),
-		Failing: r.Bool(0, "failing")}
-	a.LastArchiveAge, a.HasArchived = r.Num(0, "last_archive_age")
-	a.LastFailedAge, a.HasFailed = r.Num(0, "last_failed_age")
-	return a, true
+func (d *decoder) archiver() *Archiver {
+	return first(d.rows("pg_stat_archiver"), func(r *Rows) Archiver {
+		a := Archiver{ArchivedCount: r.Float(0, "archived_count"), FailedCount: r.Float(0, "failed_count"),
+			Failing: r.Bool(0, "failing")}
+		a.LastArchiveAge, a.HasArchived = r.Num(0, "last_archive_age")
+		a.LastFailedAge, a.HasFailed = r.Num(0, "last_failed_age")
+		return a
+	})
 }
 
-// WALPosition returns the primary's current WAL write position in bytes (pg_wal_position),
-// and false when it is not there.
-func (t *Target) WALPosition() (float64, bool) {
-	r := t.Rows("pg_wal_position")
-	if r == nil || r.Len() == 0 {
-		return 0, false
+// range2 reads two numbers that are known together (a range of WAL positions); both are 0
+// and ok false unless both are numbers.
+func (r *Rows) range2(i int, lo, hi string) (float64, float64, bool) {
+	a, ok1 := r.Num(i, lo)
+	b, ok2 := r.Num(i, hi)
+	if !ok1 || !ok2 {
+		return 0, 0, false
 	}
-	return r.Num(0, "current")
+	return a, b, true
 }
 
 func unix(s float64) time.Time {

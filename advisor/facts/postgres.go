@@ -3,6 +3,8 @@ package facts
 import (
 	"strings"
 	"time"
+
+	"github.com/persistence-exporter/persistence_exporter/queries"
 )
 
 // Relation names a table or index: database, schema, name.
@@ -43,24 +45,70 @@ type Table struct {
 	VacuumCount, AutovacuumCount      float64
 	AnalyzeCount, AutoanalyzeCount    float64
 	LastAnalyze, LastAutoanalyze      time.Time
-	hasSize                           bool
+	// HasSize: whether the sizes are known.
+	HasSize bool
 }
 
-// HasSize reports whether the table's size is known.
-func (t *Table) HasSize() bool { return t.hasSize }
+// PostgresFacts are a PostgreSQL server's facts.
+type PostgresFacts struct {
+	// Tables are pg_stat_user_tables, with sizes from pg_table_sizes when available.
+	Tables []Table
+	// Indexes are pg_stat_user_indexes, with sizes from pg_index_sizes when available, else
+	// estimated from relpages.
+	Indexes   []Index
+	IndexDefs []IndexDef // pg_index_definitions
+	// Statements are pg_stat_statements_advisor: the slowest and most expensive statements.
+	Statements []Statement
+	// StatementsReset is when pg_stat_statements was last reset (zero when unknown).
+	StatementsReset time.Time
+	Standbys        []Standby // the primary's pg_stat_replication
+	// Recovery is the replica side of replication, nil on a primary.
+	Recovery *Recovery
+	// Timeline is the server's timeline (pg_replication; HasTimeline: whether it is known): on
+	// a primary the timeline it writes WAL on, on a replica that of its latest restartpoint. A
+	// promotion starts a new timeline.
+	Timeline    int
+	HasTimeline bool
+	Slots       []Slot             // pg_replication_slots
+	Settings    map[string]Setting // pg_settings by name
+	// Databases are pg_database with pg_stat_database's stats_reset.
+	Databases []Database
+	// StartTime is when the server started (zero when unknown).
+	StartTime    time.Time
+	Oldest       *Oldest      // pg_stat_activity_oldest
+	LongSessions []Session    // pg_stat_activity_long: the oldest transactions
+	Connections  *Connections // pg_connections
+	Sequences    []Sequence   // pg_sequences
+	TableBloat   []Bloat      // pg_table_bloat
+	IndexBloat   []Bloat      // pg_index_bloat
+}
 
-// Tables returns pg_stat_user_tables, with sizes from pg_table_sizes when available.
-func (t *Target) Tables() []Table {
-	sizes := map[Relation][3]float64{}
-	if s := t.Rows("pg_table_sizes"); s != nil {
-		for i := range s.Len() {
-			sizes[Relation{s.Str(i, "datname"), s.Str(i, "schemaname"), s.Str(i, "relname")}] =
-				[3]float64{s.Float(i, "table_bytes"), s.Float(i, "index_bytes"), s.Float(i, "toast_bytes")}
-		}
+// postgres decodes the PostgreSQL facts.
+func (d *decoder) postgres() {
+	t := d.t
+	if s := first(d.rows("pg_system"), func(r *Rows) string { return r.Str(0, "system_identifier") }); s != nil && t.Kind == queries.SourcePostgres {
+		t.SystemID = *s
 	}
-	return each(t.Rows("pg_stat_user_tables"), func(r *Rows, i int) Table {
+	t.Tables, t.Indexes, t.IndexDefs = d.tables(), d.indexes(), d.indexDefs()
+	t.Statements, t.StatementsReset = d.statements(), d.statementsReset()
+	t.Standbys, t.Recovery, t.Slots = d.standbys(), d.recovery(), d.slots()
+	t.Timeline, t.HasTimeline = d.timeline()
+	t.Settings, t.Databases, t.StartTime = d.settings(), d.databases(), d.startTime()
+	t.Oldest, t.LongSessions, t.Connections = d.oldest(), d.longSessions(), d.connections()
+	t.Sequences = d.sequences()
+	t.TableBloat, t.IndexBloat = d.bloat("pg_table_bloat", false), d.bloat("pg_index_bloat", true)
+}
+
+// tables decodes pg_stat_user_tables, with sizes from pg_table_sizes when available.
+func (d *decoder) tables() []Table {
+	sizes := map[Relation][3]float64{}
+	forEach(d.rows("pg_table_sizes"), func(s *Rows, i int) {
+		sizes[s.relation(i, "relname")] =
+			[3]float64{s.Float(i, "table_bytes"), s.Float(i, "index_bytes"), s.Float(i, "toast_bytes")}
+	})
+	return each(d.rows("pg_stat_user_tables"), func(r *Rows, i int) Table {
 		tb := Table{
-			Relation:        Relation{r.Str(i, "datname"), r.Str(i, "schemaname"), r.Str(i, "relname")},
+			Relation:        r.relation(i, "relname"),
 			SeqScan:         r.Float(i, "seq_scan"),
 			SeqTupRead:      r.Float(i, "seq_tup_read"),
 			IdxScan:         r.Float(i, "idx_scan"),
@@ -82,7 +130,7 @@ func (t *Target) Tables() []Table {
 		}
 		tb.AutoanalyzeCount = r.Float(i, "autoanalyze_count")
 		if sz, ok := sizes[tb.Relation]; ok {
-			tb.SizeBytes, tb.IndexBytes, tb.ToastBytes, tb.hasSize = sz[0], sz[1], sz[2], true
+			tb.SizeBytes, tb.IndexBytes, tb.ToastBytes, tb.HasSize = sz[0], sz[1], sz[2], true
 		}
 		return tb
 	})
@@ -113,18 +161,14 @@ type Index struct {
 // blockSize is PostgreSQL's page size (a compile-time constant nobody changes).
 const blockSize = 8192
 
-// Indexes returns pg_stat_user_indexes, with sizes from pg_index_sizes when available, else
-// estimated from relpages.
-func (t *Target) Indexes() []Index {
+func (d *decoder) indexes() []Index {
 	sizes := map[Relation]float64{}
-	if s := t.Rows("pg_index_sizes"); s != nil {
-		for i := range s.Len() {
-			sizes[Relation{s.Str(i, "datname"), s.Str(i, "schemaname"), s.Str(i, "indexrelname")}] = s.Float(i, "size_bytes")
-		}
-	}
-	return each(t.Rows("pg_stat_user_indexes"), func(r *Rows, i int) Index {
+	forEach(d.rows("pg_index_sizes"), func(s *Rows, i int) {
+		sizes[s.relation(i, "indexrelname")] = s.Float(i, "size_bytes")
+	})
+	return each(d.rows("pg_stat_user_indexes"), func(r *Rows, i int) Index {
 		ix := Index{
-			Relation:         Relation{r.Str(i, "datname"), r.Str(i, "schemaname"), r.Str(i, "indexrelname")},
+			Relation:         r.relation(i, "indexrelname"),
 			Table:            r.Str(i, "relname"),
 			Scans:            r.Float(i, "idx_scan"),
 			Unique:           r.Bool(i, "is_unique"),
@@ -160,11 +204,10 @@ type IndexDef struct {
 	ConstraintType string // p, u, x or "" when no constraint uses the index
 }
 
-// IndexDefs returns pg_index_definitions.
-func (t *Target) IndexDefs() []IndexDef {
-	return each(t.Rows("pg_index_definitions"), func(r *Rows, i int) IndexDef {
+func (d *decoder) indexDefs() []IndexDef {
+	return each(d.rows("pg_index_definitions"), func(r *Rows, i int) IndexDef {
 		d := IndexDef{
-			Relation:       Relation{r.Str(i, "datname"), r.Str(i, "schemaname"), r.Str(i, "indexrelname")},
+			Relation:       r.relation(i, "indexrelname"),
 			Table:          r.Str(i, "relname"),
 			Method:         r.Str(i, "amname"),
 			Options:        r.Str(i, "options"),
@@ -194,9 +237,8 @@ type Statement struct {
 // Key identifies a statement across snapshots.
 func (s Statement) Key() string { return s.Database + "\x00" + s.User + "\x00" + s.QueryID }
 
-// Statements returns pg_stat_statements_advisor: the slowest and most expensive statements.
-func (t *Target) Statements() []Statement {
-	return each(t.Rows("pg_stat_statements_advisor"), func(r *Rows, i int) Statement {
+func (d *decoder) statements() []Statement {
+	return each(d.rows("pg_stat_statements_advisor"), func(r *Rows, i int) Statement {
 		return Statement{
 			QueryID: r.Str(i, "queryid"), Database: r.Str(i, "datname"), User: r.Str(i, "user"),
 			Text: r.Str(i, "query"), Calls: r.Float(i, "calls"), Seconds: r.Float(i, "seconds"),
@@ -204,13 +246,9 @@ func (t *Target) Statements() []Statement {
 	})
 }
 
-// StatementsReset is when pg_stat_statements was last reset (zero when unknown).
-func (t *Target) StatementsReset() time.Time {
-	if r := t.Rows("pg_stat_statements_info"); r != nil && r.Len() > 0 {
-		// stats_reset is exported as a timestamp; the facts keep the time
-		return r.Time(0, "stats_reset")
-	}
-	return time.Time{}
+func (d *decoder) statementsReset() time.Time {
+	// stats_reset is exported as a timestamp; the facts keep the time
+	return value(first(d.rows("pg_stat_statements_info"), func(r *Rows) time.Time { return r.Time(0, "stats_reset") }))
 }
 
 // Standby is a streaming replica as its primary sees it (pg_stat_replication).
@@ -220,9 +258,8 @@ type Standby struct {
 	ReplayLagSeconds                         float64
 }
 
-// Standbys returns the primary's pg_stat_replication.
-func (t *Target) Standbys() []Standby {
-	return each(t.Rows("pg_stat_replication"), func(r *Rows, i int) Standby {
+func (d *decoder) standbys() []Standby {
+	return each(d.rows("pg_stat_replication"), func(r *Rows, i int) Standby {
 		return Standby{
 			Name: r.Str(i, "application_name"), ClientAddr: r.Str(i, "client_addr"),
 			State: r.Str(i, "state"), SyncState: r.Str(i, "sync_state"), Slot: r.Str(i, "slot_name"),
@@ -241,29 +278,32 @@ type Recovery struct {
 	Streaming         bool
 }
 
-// Recovery returns the replica side of replication, nil on a primary.
-func (t *Target) Recovery() *Recovery {
-	r := t.Rows("pg_replication")
-	if r == nil || r.Len() == 0 || !r.Bool(0, "is_replica") {
-		return nil
-	}
-	return &Recovery{
-		ReplayLagBytes: r.Float(0, "replay_lag_bytes"), LagSeconds: r.Float(0, "lag_seconds"),
-		LastReplaySeconds: r.Float(0, "last_replay_seconds"), Paused: r.Bool(0, "replay_paused"),
-		Streaming: r.Bool(0, "streaming"),
-	}
+func (d *decoder) recovery() *Recovery {
+	rec := first(d.rows("pg_replication"), func(r *Rows) *Recovery {
+		if !r.Bool(0, "is_replica") {
+			return nil
+		}
+		return &Recovery{
+			ReplayLagBytes: r.Float(0, "replay_lag_bytes"), LagSeconds: r.Float(0, "lag_seconds"),
+			LastReplaySeconds: r.Float(0, "last_replay_seconds"), Paused: r.Bool(0, "replay_paused"),
+			Streaming: r.Bool(0, "streaming"),
+		}
+	})
+	return value(rec)
 }
 
-// Timeline returns the server's timeline and whether it is known (pg_replication): on a
-// primary the timeline it writes WAL on, on a replica that of its latest restartpoint. A
-// promotion starts a new timeline.
-func (t *Target) Timeline() (int, bool) {
-	r := t.Rows("pg_replication")
-	if r == nil || r.Len() == 0 {
-		return 0, false
+func (d *decoder) timeline() (int, bool) {
+	tl := first(d.rows("pg_replication"), func(r *Rows) *int {
+		if v, ok := r.Num(0, "timeline_id"); ok {
+			n := int(v)
+			return &n
+		}
+		return nil
+	})
+	if v := value(tl); v != nil {
+		return *v, true
 	}
-	v, ok := r.Num(0, "timeline_id")
-	return int(v), ok
+	return 0, false
 }
 
 // Slot is a replication slot.
@@ -273,9 +313,8 @@ type Slot struct {
 	RetainedBytes                   float64
 }
 
-// Slots returns pg_replication_slots.
-func (t *Target) Slots() []Slot {
-	return each(t.Rows("pg_replication_slots"), func(r *Rows, i int) Slot {
+func (d *decoder) slots() []Slot {
+	return each(d.rows("pg_replication_slots"), func(r *Rows, i int) Slot {
 		return Slot{
 			Name: r.Str(i, "slot_name"), Type: r.Str(i, "slot_type"), Database: r.Str(i, "database"),
 			WALStatus: r.Str(i, "wal_status"), Active: r.Bool(i, "active"), RetainedBytes: r.Float(i, "retained_bytes"),
@@ -291,20 +330,13 @@ type Setting struct {
 	IsNumber bool
 }
 
-// Settings returns pg_settings by name.
-func (t *Target) Settings() map[string]Setting {
-	r := t.Rows("pg_settings")
-	if r == nil {
-		return nil
-	}
-	out := make(map[string]Setting, r.Len())
-	for i := range r.Len() {
+func (d *decoder) settings() map[string]Setting {
+	return byKey(each(d.rows("pg_settings"), func(r *Rows, i int) Setting {
 		s := Setting{Name: r.Str(i, "name"), Setting: r.Str(i, "setting"), Unit: r.Str(i, "unit"),
 			Type: r.Str(i, "vartype"), Source: r.Str(i, "source")}
 		s.Value, s.IsNumber = r.Num(i, "value")
-		out[s.Name] = s
-	}
-	return out
+		return s
+	}), func(s Setting) (string, Setting) { return s.Name, s })
 }
 
 // Database is one database of the server.
@@ -315,15 +347,11 @@ type Database struct {
 	StatsReset               time.Time
 }
 
-// Databases returns pg_database with pg_stat_database's stats_reset.
-func (t *Target) Databases() []Database {
-	resets := map[string]time.Time{}
-	if s := t.Rows("pg_stat_database"); s != nil {
-		for i := range s.Len() {
-			resets[s.Str(i, "datname")] = s.Time(i, "stats_reset")
-		}
-	}
-	return each(t.Rows("pg_database"), func(r *Rows, i int) Database {
+func (d *decoder) databases() []Database {
+	resets := byKey(each(d.rows("pg_stat_database"), func(s *Rows, i int) Database {
+		return Database{Name: s.Str(i, "datname"), StatsReset: s.Time(i, "stats_reset")}
+	}), func(d Database) (string, time.Time) { return d.Name, d.StatsReset })
+	return each(d.rows("pg_database"), func(r *Rows, i int) Database {
 		d := Database{Name: r.Str(i, "datname"), SizeBytes: r.Float(i, "size_bytes"),
 			FrozenXIDAge: r.Float(i, "datfrozenxid_age"), MinMXIDAge: r.Float(i, "datminmxid_age")}
 		d.StatsReset = resets[d.Name]
@@ -331,14 +359,13 @@ func (t *Target) Databases() []Database {
 	})
 }
 
-// StartTime is when the server started (zero when unknown).
-func (t *Target) StartTime() time.Time {
-	if r := t.Rows("pg_system"); r != nil && r.Len() > 0 {
+func (d *decoder) startTime() time.Time {
+	return value(first(d.rows("pg_system"), func(r *Rows) time.Time {
 		if v, ok := r.Num(0, "start_time"); ok {
 			return time.Unix(0, int64(v*1e9)).UTC()
 		}
-	}
-	return time.Time{}
+		return time.Time{}
+	}))
 }
 
 // Oldest is the age of the oldest work on the server, in seconds (transactions).
@@ -348,15 +375,12 @@ type Oldest struct {
 	IdleInTransaction                       float64 // sessions
 }
 
-// Oldest returns pg_stat_activity_oldest.
-func (t *Target) Oldest() *Oldest {
-	r := t.Rows("pg_stat_activity_oldest")
-	if r == nil || r.Len() == 0 {
-		return nil
-	}
-	return &Oldest{XactAge: r.Float(0, "xact_age"), IdleInTransactionAge: r.Float(0, "idle_in_transaction_age"),
-		QueryAge: r.Float(0, "active_query_age"), XminAge: r.Float(0, "backend_xmin_age"),
-		IdleInTransaction: r.Float(0, "idle_in_transaction")}
+func (d *decoder) oldest() *Oldest {
+	return first(d.rows("pg_stat_activity_oldest"), func(r *Rows) Oldest {
+		return Oldest{XactAge: r.Float(0, "xact_age"), IdleInTransactionAge: r.Float(0, "idle_in_transaction_age"),
+			QueryAge: r.Float(0, "active_query_age"), XminAge: r.Float(0, "backend_xmin_age"),
+			IdleInTransaction: r.Float(0, "idle_in_transaction")}
+	})
 }
 
 // Session is one of the oldest transactions (pg_stat_activity_long).
@@ -367,9 +391,8 @@ type Session struct {
 	Query                              string
 }
 
-// LongSessions returns the oldest transactions.
-func (t *Target) LongSessions() []Session {
-	return each(t.Rows("pg_stat_activity_long"), func(r *Rows, i int) Session {
+func (d *decoder) longSessions() []Session {
+	return each(d.rows("pg_stat_activity_long"), func(r *Rows, i int) Session {
 		return Session{PID: int64(r.Float(i, "pid")), Database: r.Str(i, "datname"), User: r.Str(i, "usename"),
 			Application: r.Str(i, "application_name"), State: r.Str(i, "state"),
 			XactAge: r.Float(i, "xact_age"), StateAge: r.Float(i, "state_age"), Query: r.Str(i, "query")}
@@ -379,13 +402,10 @@ func (t *Target) LongSessions() []Session {
 // Connections is the use of connection slots.
 type Connections struct{ Used, Max, Reserved float64 }
 
-// Connections returns pg_connections.
-func (t *Target) Connections() *Connections {
-	r := t.Rows("pg_connections")
-	if r == nil || r.Len() == 0 {
-		return nil
-	}
-	return &Connections{Used: r.Float(0, "used"), Max: r.Float(0, "max"), Reserved: r.Float(0, "reserved")}
+func (d *decoder) connections() *Connections {
+	return first(d.rows("pg_connections"), func(r *Rows) Connections {
+		return Connections{Used: r.Float(0, "used"), Max: r.Float(0, "max"), Reserved: r.Float(0, "reserved")}
+	})
 }
 
 // Sequence is a sequence and how much of its range it used.
@@ -396,10 +416,9 @@ type Sequence struct {
 	Cycle                bool
 }
 
-// Sequences returns pg_sequences.
-func (t *Target) Sequences() []Sequence {
-	return each(t.Rows("pg_sequences"), func(r *Rows, i int) Sequence {
-		return Sequence{Relation: Relation{r.Str(i, "datname"), r.Str(i, "schemaname"), r.Str(i, "sequencename")},
+func (d *decoder) sequences() []Sequence {
+	return each(d.rows("pg_sequences"), func(r *Rows, i int) Sequence {
+		return Sequence{Relation: r.relation(i, "sequencename"),
 			DataType: r.Str(i, "data_type"), LastValue: r.Float(i, "last_value"), UsedRatio: r.Float(i, "used_ratio"),
 			Cycle: r.Bool(i, "cycle")}
 	})
@@ -418,35 +437,44 @@ type Bloat struct {
 	Fillfactor float64
 }
 
-func (t *Target) bloat(query string, index bool) []Bloat {
-	return each(t.Rows(query), func(r *Rows, i int) Bloat {
+func (d *decoder) bloat(query string, index bool) []Bloat {
+	return each(d.rows(query), func(r *Rows, i int) Bloat {
 		b := Bloat{Bytes: r.Float(i, "bytes"), BloatBytes: r.Float(i, "bloat_bytes"), EstimateRatio: r.Float(i, "bloat_ratio")}
 		b.Measured, b.HasMeasured = r.Num(i, "measured_ratio")
 		if index {
-			b.Relation = Relation{r.Str(i, "datname"), r.Str(i, "schemaname"), r.Str(i, "indexrelname")}
+			b.Relation = r.relation(i, "indexrelname")
 			b.Table = r.Str(i, "relname")
 			b.Fillfactor = r.Float(i, "fillfactor")
 		} else {
-			b.Relation = Relation{r.Str(i, "datname"), r.Str(i, "schemaname"), r.Str(i, "relname")}
+			b.Relation = r.relation(i, "relname")
 		}
 		return b
 	})
 }
 
-// TableBloat returns pg_table_bloat.
-func (t *Target) TableBloat() []Bloat { return t.bloat("pg_table_bloat", false) }
+// relation reads a relation from the datname and schemaname columns and the name column.
+func (r *Rows) relation(i int, name string) Relation {
+	return Relation{r.Str(i, "datname"), r.Str(i, "schemaname"), r.Str(i, name)}
+}
 
-// IndexBloat returns pg_index_bloat.
-func (t *Target) IndexBloat() []Bloat { return t.bloat("pg_index_bloat", true) }
+// value is what p points to, the zero value for nil.
+func value[T any](p *T) T {
+	if p == nil {
+		var zero T
+		return zero
+	}
+	return *p
+}
 
-// each decodes every row of a result with f; nil when the target has no result for the query.
-func each[T any](r *Rows, f func(r *Rows, i int) T) []T {
-	if r == nil {
+// byKey indexes a list by a key of its elements.
+func byKey[E any, K comparable, V any](list []E, kv func(E) (K, V)) map[K]V {
+	if list == nil {
 		return nil
 	}
-	out := make([]T, 0, r.Len())
-	for i := range r.Len() {
-		out = append(out, f(r, i))
+	out := make(map[K]V, len(list))
+	for _, e := range list {
+		k, v := kv(e)
+		out[k] = v
 	}
 	return out
 }

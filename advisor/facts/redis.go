@@ -3,34 +3,11 @@ package facts
 import (
 	"math"
 	"strconv"
-	"strings"
 )
 
 // Redis facts: what the Redis pack's queries (queries/packs/redis.yaml) read from a data node
 // (INFO, the cache-namespace audit) or a sentinel. INFO values arrive as Redis sends them,
 // mostly text: these functions turn them into numbers.
-
-// rnum reads a column as a number: a number, or text that parses as one.
-func rnum(r *Rows, i int, col string) (float64, bool) {
-	if v, ok := r.Num(i, col); ok {
-		return v, true
-	}
-	s := strings.TrimSpace(r.Str(i, col))
-	if s == "" {
-		return 0, false
-	}
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return 0, false
-	}
-	return v, true
-}
-
-// rfloat reads a column as a number, 0 when it is not one.
-func rfloat(r *Rows, i int, col string) float64 {
-	v, _ := rnum(r, i, col)
-	return v
-}
 
 // rstatus reads a status column: "ok" (or "up", or a mapped 1) is true.
 func rstatus(r *Rows, i int, col string, ok ...string) bool {
@@ -44,6 +21,33 @@ func rstatus(r *Rows, i int, col string, ok ...string) bool {
 		}
 	}
 	return false
+}
+
+// RedisFacts are a Redis target's facts: a data node's or a sentinel's.
+type RedisFacts struct {
+	// RedisInfo is the node's INFO (redis_info, with maxmemory_policy from
+	// redis_instance_info), nil when redis_info is not available.
+	RedisInfo *RedisInfo
+	// RedisReplicaLink is a replica's link to its primary, nil without redis_replica.
+	RedisReplicaLink *RedisReplicaLink
+	// RedisConnectedReplicas are the replicas connected to the node.
+	RedisConnectedReplicas []RedisConnectedReplica
+	// RedisAudit is the cache-namespace audit (redis_cache_namespace, with
+	// redis_cache_namespace_audit and redis_cache_namespace_ttl when available), nil without
+	// one.
+	RedisAudit *RedisAudit
+	// RedisSentinel is what a sentinel target sees (redis_sentinel_master, with the quorum and
+	// flags of redis_sentinel_master_settings, the replicas of redis_sentinel_replica and the
+	// answer of redis_sentinel_ckquorum), nil without redis_sentinel_master.
+	RedisSentinel *RedisSentinel
+}
+
+// redis decodes the Redis facts.
+func (d *decoder) redis() {
+	t := d.t
+	t.RedisInfo, t.RedisReplicaLink = d.redisInfo(), d.redisReplicaLink()
+	t.RedisConnectedReplicas = d.redisConnectedReplicas()
+	t.RedisAudit, t.RedisSentinel = d.redisAudit(), d.redisSentinel()
 }
 
 // RedisInfo is a Redis data node's INFO: memory, persistence and replication.
@@ -69,35 +73,32 @@ type RedisInfo struct {
 	MasterReplOffset  float64
 }
 
-// RedisInfo returns the target's INFO (redis_info, with maxmemory_policy from
-// redis_instance_info), and false when redis_info is not available.
-func (t *Target) RedisInfo() (RedisInfo, bool) {
-	r := t.Rows("redis_info")
-	if r == nil || r.Len() == 0 {
-		return RedisInfo{}, false
+func (d *decoder) redisInfo() *RedisInfo {
+	in := first(d.rows("redis_info"), func(r *Rows) RedisInfo {
+		return RedisInfo{
+			Role:                   string(d.t.Role),
+			UsedMemory:             r.Float(0, "used_memory"),
+			UsedMemoryRSS:          r.Float(0, "used_memory_rss"),
+			MaxMemory:              r.Float(0, "maxmemory"),
+			FragmentationRatio:     r.Float(0, "mem_fragmentation_ratio"),
+			EvictedKeys:            r.Float(0, "evicted_keys"),
+			ActiveDefragRunning:    r.Float(0, "active_defrag_running") != 0,
+			Uptime:                 r.Float(0, "uptime_in_seconds"),
+			RDBLastBgsaveStatus:    status(r, "rdb_last_bgsave_status"),
+			RDBLastSaveTime:        r.Float(0, "rdb_last_save_time"),
+			RDBChangesSinceSave:    r.Float(0, "rdb_changes_since_last_save"),
+			AOFEnabled:             r.Float(0, "aof_enabled") != 0,
+			AOFLastBgrewriteStatus: status(r, "aof_last_bgrewrite_status"),
+			AOFLastWriteStatus:     status(r, "aof_last_write_status"),
+			ConnectedReplicas:      r.Float(0, "connected_slaves"),
+			MasterReplOffset:       r.Float(0, "master_repl_offset"),
+		}
+	})
+	policy := first(d.rows("redis_instance_info"), func(r *Rows) string { return r.Str(0, "maxmemory_policy") })
+	if in != nil && policy != nil {
+		in.MaxmemoryPolicy = *policy
 	}
-	in := RedisInfo{
-		Role:                   string(t.Role),
-		UsedMemory:             rfloat(r, 0, "used_memory"),
-		UsedMemoryRSS:          rfloat(r, 0, "used_memory_rss"),
-		MaxMemory:              rfloat(r, 0, "maxmemory"),
-		FragmentationRatio:     rfloat(r, 0, "mem_fragmentation_ratio"),
-		EvictedKeys:            rfloat(r, 0, "evicted_keys"),
-		ActiveDefragRunning:    rfloat(r, 0, "active_defrag_running") != 0,
-		Uptime:                 rfloat(r, 0, "uptime_in_seconds"),
-		RDBLastBgsaveStatus:    status(r, "rdb_last_bgsave_status"),
-		RDBLastSaveTime:        rfloat(r, 0, "rdb_last_save_time"),
-		RDBChangesSinceSave:    rfloat(r, 0, "rdb_changes_since_last_save"),
-		AOFEnabled:             rfloat(r, 0, "aof_enabled") != 0,
-		AOFLastBgrewriteStatus: status(r, "aof_last_bgrewrite_status"),
-		AOFLastWriteStatus:     status(r, "aof_last_write_status"),
-		ConnectedReplicas:      rfloat(r, 0, "connected_slaves"),
-		MasterReplOffset:       rfloat(r, 0, "master_repl_offset"),
-	}
-	if ii := t.Rows("redis_instance_info"); ii != nil && ii.Len() > 0 {
-		in.MaxmemoryPolicy = ii.Str(0, "maxmemory_policy")
-	}
-	return in, true
+	return in
 }
 
 // status reads an ok/err INFO field as text ("ok", "err"; a mapped 1/0 as ok/err).
@@ -124,22 +125,19 @@ type RedisReplicaLink struct {
 	HasLinkDownSince bool
 }
 
-// RedisReplicaLink returns a replica's link, and false when redis_replica is not available.
-func (t *Target) RedisReplicaLink() (RedisReplicaLink, bool) {
-	r := t.Rows("redis_replica")
-	if r == nil || r.Len() == 0 {
-		return RedisReplicaLink{}, false
-	}
-	l := RedisReplicaLink{
-		MasterHost:       r.Str(0, "master_host"),
-		MasterPort:       r.Str(0, "master_port"),
-		LinkUp:           rstatus(r, 0, "master_link_status", "up"),
-		LastIOSecondsAgo: rfloat(r, 0, "master_last_io_seconds_ago"),
-		SyncInProgress:   rfloat(r, 0, "master_sync_in_progress") != 0,
-		SlaveReplOffset:  rfloat(r, 0, "slave_repl_offset"),
-	}
-	l.LinkDownSince, l.HasLinkDownSince = rnum(r, 0, "master_link_down_since_seconds")
-	return l, true
+func (d *decoder) redisReplicaLink() *RedisReplicaLink {
+	return first(d.rows("redis_replica"), func(r *Rows) RedisReplicaLink {
+		l := RedisReplicaLink{
+			MasterHost:       r.Str(0, "master_host"),
+			MasterPort:       r.Str(0, "master_port"),
+			LinkUp:           rstatus(r, 0, "master_link_status", "up"),
+			LastIOSecondsAgo: r.Float(0, "master_last_io_seconds_ago"),
+			SyncInProgress:   r.Float(0, "master_sync_in_progress") != 0,
+			SlaveReplOffset:  r.Float(0, "slave_repl_offset"),
+		}
+		l.LinkDownSince, l.HasLinkDownSince = r.Num(0, "master_link_down_since_seconds")
+		return l
+	})
 }
 
 // RedisConnectedReplica is a replica as its primary sees it (redis_connected_slave).
@@ -152,12 +150,11 @@ type RedisConnectedReplica struct {
 // Addr is ip:port.
 func (c RedisConnectedReplica) Addr() string { return c.IP + ":" + c.Port }
 
-// RedisConnectedReplicas returns the replicas connected to the target.
-func (t *Target) RedisConnectedReplicas() []RedisConnectedReplica {
-	return each(t.Rows("redis_connected_slave"), func(r *Rows, i int) RedisConnectedReplica {
+func (d *decoder) redisConnectedReplicas() []RedisConnectedReplica {
+	return each(d.rows("redis_connected_slave"), func(r *Rows, i int) RedisConnectedReplica {
 		return RedisConnectedReplica{
 			IP: r.Str(i, "slave_ip"), Port: r.Str(i, "slave_port"), State: r.Str(i, "slave_state"),
-			Offset: rfloat(r, i, "slave_offset"), Lag: rfloat(r, i, "slave_lag"),
+			Offset: r.Float(i, "slave_offset"), Lag: r.Float(i, "slave_lag"),
 		}
 	})
 }
@@ -196,49 +193,42 @@ type RedisAudit struct {
 	Namespaces                    []RedisNamespace
 }
 
-// RedisAudit returns the audit (redis_cache_namespace, with redis_cache_namespace_audit and
-// redis_cache_namespace_ttl when available), and false without one.
-func (t *Target) RedisAudit() (RedisAudit, bool) {
-	r := t.Rows("redis_cache_namespace")
+func (d *decoder) redisAudit() *RedisAudit {
+	r := d.rows("redis_cache_namespace")
 	if r == nil {
-		return RedisAudit{}, false
+		return nil
 	}
-	var a RedisAudit
-	if run := t.Rows("redis_cache_namespace_audit"); run != nil && run.Len() > 0 {
-		a.DBKeys = rfloat(run, 0, "db_keys")
-		a.ScannedKeys = rfloat(run, 0, "scanned_keys")
-		a.Coverage = rfloat(run, 0, "coverage_ratio")
-		a.Complete = rfloat(run, 0, "complete") != 0
-	}
+	a := value(first(d.rows("redis_cache_namespace_audit"), func(run *Rows) RedisAudit {
+		return RedisAudit{DBKeys: run.Float(0, "db_keys"), ScannedKeys: run.Float(0, "scanned_keys"),
+			Coverage: run.Float(0, "coverage_ratio"), Complete: run.Float(0, "complete") != 0}
+	}))
 	buckets := map[string][]RedisTTLBucket{}
-	if h := t.Rows("redis_cache_namespace_ttl"); h != nil {
-		for i := range h.Len() {
-			le := math.Inf(1)
-			if s := h.Str(i, "ttl_le"); s != "+Inf" {
-				v, err := strconv.ParseFloat(s, 64)
-				if err != nil {
-					continue
-				}
-				le = v
+	forEach(d.rows("redis_cache_namespace_ttl"), func(h *Rows, i int) {
+		le := math.Inf(1)
+		if s := h.Str(i, "ttl_le"); s != "+Inf" {
+			v, err := strconv.ParseFloat(s, 64)
+			if err != nil {
+				return
 			}
-			p := h.Str(i, "prefix")
-			buckets[p] = append(buckets[p], RedisTTLBucket{LE: le, Sampled: rfloat(h, i, "sampled_keys")})
+			le = v
 		}
-	}
+		p := h.Str(i, "prefix")
+		buckets[p] = append(buckets[p], RedisTTLBucket{LE: le, Sampled: h.Float(i, "sampled_keys")})
+	})
 	a.Namespaces = each(r, func(r *Rows, i int) RedisNamespace {
 		n := RedisNamespace{
 			Prefix:          r.Str(i, "prefix"),
-			SampledKeys:     rfloat(r, i, "sampled_keys"),
-			TTLSampled:      rfloat(r, i, "ttl_sampled_keys"),
-			NoTTLRatio:      rfloat(r, i, "no_ttl_ratio"),
-			Policy:          rfloat(r, i, "ttl_policy_seconds"),
-			OverPolicyRatio: rfloat(r, i, "over_policy_ratio"),
+			SampledKeys:     r.Float(i, "sampled_keys"),
+			TTLSampled:      r.Float(i, "ttl_sampled_keys"),
+			NoTTLRatio:      r.Float(i, "no_ttl_ratio"),
+			Policy:          r.Float(i, "ttl_policy_seconds"),
+			OverPolicyRatio: r.Float(i, "over_policy_ratio"),
 		}
-		n.Keys, n.HasKeys = rnum(r, i, "keys")
+		n.Keys, n.HasKeys = r.Num(i, "keys")
 		n.Buckets = buckets[n.Prefix]
 		return n
 	})
-	return a, true
+	return &a
 }
 
 // RedisSentinelMaster is a master a sentinel monitors, as that sentinel sees it.
@@ -269,72 +259,61 @@ type RedisSentinel struct {
 	Masters []RedisSentinelMaster
 }
 
-// RedisSentinel returns what a sentinel target sees (redis_sentinel_master, with the
-// quorum and flags of redis_sentinel_master_settings, the replicas of redis_sentinel_replica
-// and the answer of redis_sentinel_ckquorum), and false without redis_sentinel_master.
-func (t *Target) RedisSentinel() (RedisSentinel, bool) {
-	r := t.Rows("redis_sentinel_master")
+func (d *decoder) redisSentinel() *RedisSentinel {
+	r := d.rows("redis_sentinel_master")
 	if r == nil {
-		return RedisSentinel{}, false
+		return nil
 	}
 	var s RedisSentinel
-	if in := t.Rows("redis_sentinel"); in != nil && in.Len() > 0 {
-		s.Tilt = rfloat(in, 0, "sentinel_tilt") != 0
-	}
+	s.Tilt = value(first(d.rows("redis_sentinel"), func(in *Rows) bool { return in.Float(0, "sentinel_tilt") != 0 }))
 	byName := map[string]int{}
 	s.Masters = each(r, func(r *Rows, i int) RedisSentinelMaster {
 		return RedisSentinelMaster{
 			Name: r.Str(i, "master_name"), Address: r.Str(i, "master_address"), Status: r.Str(i, "master_status"),
-			Sentinels: rfloat(r, i, "master_sentinels"), Replicas: rfloat(r, i, "master_slaves"),
+			Sentinels: r.Float(i, "master_sentinels"), Replicas: r.Float(i, "master_slaves"),
 		}
 	})
 	for i, m := range s.Masters {
 		byName[m.Name] = i
 	}
-	if st := t.Rows("redis_sentinel_master_settings"); st != nil {
-		for i := range st.Len() {
-			if j, ok := byName[st.Str(i, "master_name")]; ok {
-				m := &s.Masters[j]
-				m.Quorum = rfloat(st, i, "master_quorum")
-				m.ConfigEpoch = rfloat(st, i, "master_config_epoch")
-				m.SDown = rfloat(st, i, "master_s_down") != 0
-				m.ODown = rfloat(st, i, "master_o_down") != 0
-			}
-		}
-	}
-	if rp := t.Rows("redis_sentinel_replica"); rp != nil {
-		for i := range rp.Len() {
-			j, ok := byName[rp.Str(i, "master_name")]
-			if !ok {
-				continue
-			}
+	forEach(d.rows("redis_sentinel_master_settings"), func(st *Rows, i int) {
+		if j, ok := byName[st.Str(i, "master_name")]; ok {
 			m := &s.Masters[j]
-			link := rstatus(rp, i, "replica_master_link_status", "ok")
-			sdown := rfloat(rp, i, "replica_s_down") != 0
-			disc := rfloat(rp, i, "replica_disconnected") != 0
-			state := "ok"
-			switch {
-			case sdown:
-				state = "down (s_down)"
-			case disc:
-				state = "disconnected"
-			case !link:
-				state = "link to the primary down"
-			default:
-				m.HealthyReplicas++
-			}
-			m.ReplicaStates = append(m.ReplicaStates, rp.Str(i, "replica_address")+": "+state)
+			m.Quorum = st.Float(i, "master_quorum")
+			m.ConfigEpoch = st.Float(i, "master_config_epoch")
+			m.SDown = st.Float(i, "master_s_down") != 0
+			m.ODown = st.Float(i, "master_o_down") != 0
 		}
-	}
-	if ck := t.Rows("redis_sentinel_ckquorum"); ck != nil {
-		for i := range ck.Len() {
-			if j, ok := byName[ck.Str(i, "master_name")]; ok {
-				m := &s.Masters[j]
-				m.HasCKQuorum = true
-				m.CKQuorumOK = rfloat(ck, i, "ok") != 0
-				m.CKQuorumMsg = ck.Str(i, "message")
-			}
+	})
+	forEach(d.rows("redis_sentinel_replica"), func(rp *Rows, i int) {
+		j, ok := byName[rp.Str(i, "master_name")]
+		if !ok {
+			return
 		}
-	}
-	return s, true
+		m := &s.Masters[j]
+		link := rstatus(rp, i, "replica_master_link_status", "ok")
+		sdown := rp.Float(i, "replica_s_down") != 0
+		disc := rp.Float(i, "replica_disconnected") != 0
+		state := "ok"
+		switch {
+		case sdown:
+			state = "down (s_down)"
+		case disc:
+			state = "disconnected"
+		case !link:
+			state = "link to the primary down"
+		default:
+			m.HealthyReplicas++
+		}
+		m.ReplicaStates = append(m.ReplicaStates, rp.Str(i, "replica_address")+": "+state)
+	})
+	forEach(d.rows("redis_sentinel_ckquorum"), func(ck *Rows, i int) {
+		if j, ok := byName[ck.Str(i, "master_name")]; ok {
+			m := &s.Masters[j]
+			m.HasCKQuorum = true
+			m.CKQuorumOK = ck.Float(i, "ok") != 0
+			m.CKQuorumMsg = ck.Str(i, "message")
+		}
+	})
+	return &s
 }

@@ -19,30 +19,15 @@ import (
 // jobChecks are the checks of this file, in report order.
 func jobChecks() []Check { return []Check{cronJobs{}, partitionHorizon{}, subscriptions{}} }
 
-// factsError is the finding of a check that cannot read its facts: a query of a pack the
-// user replaced lacks a column the check needs.
-func factsError(t *facts.Target, err error) Finding {
-	return Finding{Severity: Warning, Target: t.Name, Object: "facts",
-		Summary:  "the check cannot read its facts: " + err.Error(),
-		Evidence: []Evidence{{"error", err.Error()}},
-		Fix: Fix{Kind: "action", Text: "restore the column in the query pack that replaces the default query",
-			Why: "the check reads that column; without it, it cannot tell whether anything is wrong"}}
-}
-
-// primaryFacts runs fn on the eligible PostgreSQL primaries with what decode read of them,
-// or a facts error.
-func primaryFacts[T any](c *Context, decode func(*facts.Target) ([]T, error), fn func(t *facts.Target, v []T) []Finding) []Finding {
+// primaryFacts runs fn on the eligible PostgreSQL primaries with the facts get reads of
+// them.
+func primaryFacts[T any](c *Context, get func(*facts.Target) []T, fn func(t *facts.Target, v []T) []Finding) []Finding {
 	var out []Finding
 	for _, t := range c.Eligible {
 		if t.Kind != queries.SourcePostgres || t.Role != queries.RolePrimary {
 			continue
 		}
-		v, err := decode(t)
-		if err != nil {
-			out = append(out, factsError(t, err))
-			continue
-		}
-		out = append(out, fn(t, v)...)
+		out = append(out, fn(t, get(t))...)
 	}
 	return out
 }
@@ -63,7 +48,7 @@ func (cronJobs) Title() string {
 func (cronJobs) Needs() []Need { return []Need{{Query: "pg_cron_jobs", Roles: primaryOnly}} }
 
 func (cronJobs) Run(c *Context) []Finding {
-	return primaryFacts(c, (*facts.Target).CronJobs, func(t *facts.Target, jobs []facts.CronJob) []Finding {
+	return primaryFacts(c, func(t *facts.Target) []facts.CronJob { return t.CronJobs }, func(t *facts.Target, jobs []facts.CronJob) []Finding {
 		return cronFindings(t.Name, jobs, c.Facts.At, c.Config.Thresholds)
 	})
 }
@@ -274,7 +259,7 @@ func (partitionHorizon) Needs() []Need {
 }
 
 func (partitionHorizon) Run(c *Context) []Finding {
-	return primaryFacts(c, (*facts.Target).PartitionedTables, func(t *facts.Target, tables []facts.PartitionedTable) []Finding {
+	return primaryFacts(c, func(t *facts.Target) []facts.PartitionedTable { return t.PartitionedTables }, func(t *facts.Target, tables []facts.PartitionedTable) []Finding {
 		return partitionFindings(t.Name, tables, c.Facts.At, c.Config.Thresholds)
 	})
 }
@@ -417,7 +402,7 @@ func (subscriptions) Needs() []Need {
 }
 
 func (subscriptions) Run(c *Context) []Finding {
-	return primaryFacts(c, (*facts.Target).Subscriptions, func(t *facts.Target, subs []facts.Subscription) []Finding {
+	return primaryFacts(c, func(t *facts.Target) []facts.Subscription { return t.Subscriptions }, func(t *facts.Target, subs []facts.Subscription) []Finding {
 		base := map[string]subscriptionErrors{}
 		since := time.Time{}
 		for _, s := range subs {
@@ -511,11 +496,7 @@ func (h *subscriptionHistory) record(s *facts.Snapshot, keep time.Duration) {
 		h.samples = map[string][]subscriptionSample{}
 	}
 	for _, t := range s.Targets {
-		subs, err := t.Subscriptions()
-		if err != nil {
-			continue
-		}
-		for _, sub := range subs {
+		for _, sub := range t.Subscriptions {
 			if !sub.HasErrors {
 				continue
 			}

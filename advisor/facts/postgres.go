@@ -81,6 +81,11 @@ type PostgresFacts struct {
 	Sequences    []Sequence   // pg_sequences
 	TableBloat   []Bloat      // pg_table_bloat
 	IndexBloat   []Bloat      // pg_index_bloat
+	// CronJobs, PartitionedTables and Subscriptions: scheduled work and logical replication
+	// (postgres_jobs.go).
+	CronJobs          []CronJob
+	PartitionedTables []PartitionedTable
+	Subscriptions     []Subscription
 }
 
 // postgres decodes the PostgreSQL facts.
@@ -97,6 +102,7 @@ func (d *decoder) postgres() {
 	t.Oldest, t.LongSessions, t.Connections = d.oldest(), d.longSessions(), d.connections()
 	t.Sequences = d.sequences()
 	t.TableBloat, t.IndexBloat = d.bloat("pg_table_bloat", false), d.bloat("pg_index_bloat", true)
+	t.CronJobs, t.PartitionedTables, t.Subscriptions = d.cronJobs(), d.partitionedTables(), d.subscriptions()
 }
 
 // tables decodes pg_stat_user_tables, with sizes from pg_table_sizes when available.

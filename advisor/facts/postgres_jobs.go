@@ -2,14 +2,14 @@ package facts
 
 import (
 	"fmt"
-	"strings"
 	"time"
 )
 
 // The facts of PostgreSQL's scheduled work and logical replication: pg_cron jobs
 // (pg_cron_jobs), time-range partitioned tables (pg_partitioned_tables) and subscriptions
-// (pg_stat_subscription, pg_stat_subscription_stats). Each is decoded once from its query's
-// rows; a column the decoder needs and does not find is an error naming the query and column.
+// (pg_stat_subscription, pg_stat_subscription_stats). Each is decoded once per gather with
+// the other PostgreSQL facts; a column it reads and the result lacks makes the query
+// unavailable, with a reason naming the query and column.
 
 // CronJob is a pg_cron job and its runs (pg_cron_jobs).
 type CronJob struct {
@@ -30,22 +30,16 @@ type CronJob struct {
 	LastSuccess time.Time
 }
 
-// CronJobs decodes pg_cron_jobs; nil when the result is not there.
-func (t *Target) CronJobs() ([]CronJob, error) {
-	const q = "pg_cron_jobs"
-	r := t.Rows(q)
-	if err := r.need(q, "job", "job_database", "active", "failed", "succeeded", "last_failure",
-		"last_error", "last_success_any", "schedule", "timezone", "cron_database"); err != nil {
-		return nil, err
-	}
-	return each(r, func(r *Rows, i int) CronJob {
+// cronJobs decodes pg_cron_jobs.
+func (d *decoder) cronJobs() []CronJob {
+	return each(d.rows("pg_cron_jobs"), func(r *Rows, i int) CronJob {
 		return CronJob{Name: r.Str(i, "job"), Database: r.Str(i, "job_database"), CronDatabase: r.Str(i, "cron_database"),
 			Active:   r.Bool(i, "active"),
 			Schedule: r.Str(i, "schedule"), Timezone: r.Str(i, "timezone"),
 			Failed: int(r.Float(i, "failed")), Succeeded: int(r.Float(i, "succeeded")),
 			LastFailure: r.Time(i, "last_failure"), LastError: r.Str(i, "last_error"),
 			LastSuccess: r.Time(i, "last_success_any")}
-	}), nil
+	})
 }
 
 // PartitionedTable is a table partitioned by range on one date or timestamp column
@@ -68,15 +62,9 @@ type PartitionedTable struct {
 	HasLast          bool
 }
 
-// PartitionedTables decodes pg_partitioned_tables; nil when the result is not there.
-func (t *Target) PartitionedTables() ([]PartitionedTable, error) {
-	const q = "pg_partitioned_tables"
-	r := t.Rows(q)
-	if err := r.need(q, "datname", "schemaname", "relname", "key_type", "partitions", "default_partitions",
-		"unbounded_partitions", "last_partition", "last_from", "last_to"); err != nil {
-		return nil, err
-	}
-	return each(r, func(r *Rows, i int) PartitionedTable {
+// partitionedTables decodes pg_partitioned_tables.
+func (d *decoder) partitionedTables() []PartitionedTable {
+	return each(d.rows("pg_partitioned_tables"), func(r *Rows, i int) PartitionedTable {
 		p := PartitionedTable{Relation: Relation{r.Str(i, "datname"), r.Str(i, "schemaname"), r.Str(i, "relname")},
 			KeyType: r.Str(i, "key_type"), Partitions: int(r.Float(i, "partitions")),
 			HasDefault: r.Float(i, "default_partitions") > 0, Unbounded: r.Float(i, "unbounded_partitions") > 0,
@@ -85,7 +73,7 @@ func (t *Target) PartitionedTables() ([]PartitionedTable, error) {
 		to, err2 := ParseBound(r.Str(i, "last_to"))
 		p.LastFrom, p.LastTo, p.HasLast = from, to, p.Last != "" && err1 == nil && err2 == nil && to.After(from)
 		return p
-	}), nil
+	})
 }
 
 // boundLayouts are the ways pg_get_expr writes a date or timestamp bound (DateStyle ISO).
@@ -123,26 +111,15 @@ type Subscription struct {
 	HasErrors               bool
 }
 
-// Subscriptions decodes pg_stat_subscription, joined with pg_stat_subscription_stats when
-// that result is there; nil when pg_stat_subscription is not.
-func (t *Target) Subscriptions() ([]Subscription, error) {
-	const q, qs = "pg_stat_subscription", "pg_stat_subscription_stats"
-	r := t.Rows(q)
-	if err := r.need(q, "subname", "enabled", "workers", "apply_lag_bytes", "latest_end_age"); err != nil {
-		return nil, err
-	}
+// subscriptions decodes pg_stat_subscription, joined with pg_stat_subscription_stats when
+// that result is there.
+func (d *decoder) subscriptions() []Subscription {
 	type counts struct{ apply, sync float64 }
 	errs := map[string]counts{}
-	s := t.Rows(qs)
-	if err := s.need(qs, "subname", "apply_error_count", "sync_error_count"); err != nil {
-		return nil, err
-	}
-	if s != nil {
-		for i := range s.Len() {
-			errs[s.Str(i, "subname")] = counts{s.Float(i, "apply_error_count"), s.Float(i, "sync_error_count")}
-		}
-	}
-	return each(r, func(r *Rows, i int) Subscription {
+	forEach(d.rows("pg_stat_subscription_stats"), func(s *Rows, i int) {
+		errs[s.Str(i, "subname")] = counts{s.Float(i, "apply_error_count"), s.Float(i, "sync_error_count")}
+	})
+	return each(d.rows("pg_stat_subscription"), func(r *Rows, i int) Subscription {
 		sub := Subscription{Name: r.Str(i, "subname"), Enabled: r.Bool(i, "enabled"), Workers: int(r.Float(i, "workers"))}
 		lag, ok1 := r.Num(i, "apply_lag_bytes")
 		age, ok2 := r.Num(i, "latest_end_age")
@@ -153,23 +130,5 @@ func (t *Target) Subscriptions() ([]Subscription, error) {
 			sub.ApplyErrors, sub.SyncErrors, sub.HasErrors = c.apply, c.sync, true
 		}
 		return sub
-	}), nil
-}
-
-// need reports the first of cols a result lacks, naming the query and column; a result that
-// is not there (nil) lacks nothing.
-func (r *Rows) need(query string, cols ...string) error {
-	if r == nil {
-		return nil
-	}
-	var missing []string
-	for _, c := range cols {
-		if !r.Has(c) {
-			missing = append(missing, c)
-		}
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("query %s has no column %s", query, strings.Join(missing, ", "))
-	}
-	return nil
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/persistence-exporter/persistence_exporter/advisor"
 	"github.com/persistence-exporter/persistence_exporter/collector"
 	"github.com/persistence-exporter/persistence_exporter/collector/postgres"
 	"github.com/persistence-exporter/persistence_exporter/internal/config"
@@ -18,6 +19,7 @@ import (
 // wiring is everything serve and check-config build from the configuration.
 type wiring struct {
 	cfg     *config.Config
+	adv     advisor.Config // the configuration's advisor section
 	set     *queries.Set
 	red     *secret.Redactor
 	log     *slog.Logger
@@ -38,7 +40,8 @@ type targetEntry struct {
 // load reads the configuration and the packs and builds one source per target. This is the
 // one table of what runs: each target kind, its source and its up metric.
 func load(file string, red *secret.Redactor, logger *slog.Logger) (*wiring, error) {
-	cfg, err := config.Load(file)
+	adv := advisor.DefaultConfig()
+	cfg, err := config.Load(file, config.Section{Key: "advisor", Value: &adv, Check: adv.Check})
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +74,7 @@ func load(file string, red *secret.Redactor, logger *slog.Logger) (*wiring, erro
 	if err := checkTopN(cfg, set); err != nil {
 		return nil, err
 	}
-	w := &wiring{cfg: cfg, set: set, red: red, log: logger, pgSources: map[string]*postgres.Source{}, clusters: map[string]string{}}
+	w := &wiring{cfg: cfg, adv: adv, set: set, red: red, log: logger, pgSources: map[string]*postgres.Source{}, clusters: map[string]string{}}
 	var errs []error
 	for _, k := range kinds {
 		if err := k.build(w); err != nil {

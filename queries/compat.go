@@ -117,15 +117,16 @@ func parseCompat(doc *yamlx.Document, data []byte) (*Pack, error) {
 				q.Columns[i].Metric = q.Name + "_" + c.Name + "_milliseconds"
 			}
 		}
-		errs = append(errs, validate(q, func(path ...any) int {
+		compiled, qerrs := compile(q, func(path ...any) int {
 			if len(path) >= 2 && path[0] == "columns" {
 				if i, ok := path[1].(int); ok && i < len(q.Columns) {
 					return doc.Line(colPath[q.Columns[i].Name]...)
 				}
 			}
 			return doc.Line(name)
-		})...)
-		p.Queries = append(p.Queries, q)
+		})
+		errs = append(errs, qerrs...)
+		p.Queries = append(p.Queries, compiled)
 	}
 	if err := yamlx.Join(errs...); err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package queries
 
 import (
+	"cmp"
 	"embed"
 	"errors"
 	"fmt"
@@ -81,9 +82,10 @@ func parseNative(doc *yamlx.Document, data []byte) (*Pack, error) {
 	}
 	for i, q := range p.Queries {
 		q.Source, q.File, q.Line = p.Source, doc.File, doc.Line("queries", i)
-		errs = append(errs, validate(q, func(path ...any) int {
+		cq, qerrs := compile(q, func(path ...any) int {
 			return doc.Line(append([]any{"queries", i}, path...)...)
-		})...)
+		})
+		p.Queries[i], errs = cq, append(errs, qerrs...)
 	}
 	if err := yamlx.Join(errs...); err != nil {
 		return nil, err
@@ -136,87 +138,133 @@ var (
 	knownRequires  = []string{"extension:", "feature:"}
 )
 
-// validate checks one query and fills in its Labels and Metrics. lineOf gives the line of a
-// path below the query, for error messages.
-func validate(q *Query, lineOf func(path ...any) int) []error {
-	var errs []error
-	add := func(path []any, msg string) {
-		errs = append(errs, yamlx.Errorf(q.File, lineOf(path...), "query %q: %s", q.Name, msg))
+// problem is what is wrong at a path below a query (nil: the query itself).
+type problem struct {
+	path []any
+	msg  string
+}
+
+func at(path ...any) func(format string, args ...any) problem {
+	return func(format string, args ...any) problem { return problem{path, fmt.Sprintf(format, args...)} }
+}
+
+// compile checks one decoded query and returns the query that runs: a new value holding what
+// the checks derive (its scope, the roles it runs on, its labels and metrics); the decoded
+// query is left as it is. lineOf gives the line of a path below the query, for errors.
+func compile(in *Query, lineOf func(path ...any) int) (*Query, []error) {
+	q := *in
+	q.Scope = cmp.Or(in.Scope, ScopeServer)
+	if len(in.Roles) == 0 {
+		q.Roles = defaultRoles[in.Source]
 	}
+	var problems []problem
+	problems = append(problems, checkBodies(in)...)
+	problems = append(problems, checkGates(in)...)
+	problems = append(problems, checkShape(in)...)
+	var columns []problem
+	q.Labels, q.Metrics, columns = compileColumns(in)
+	problems = append(problems, columns...)
+	for _, p := range in.checkJSONColumns() {
+		problems = append(problems, problem{[]any{p.kind}, p.msg})
+	}
+	errs := make([]error, len(problems))
+	for i, p := range problems {
+		errs[i] = yamlx.Errorf(in.File, lineOf(p.path...), "query %q: %s", in.Name, p.msg)
+	}
+	return &q, errs
+}
+
+// defaultRoles are the roles a query of a source runs on when it names none: a Redis query
+// runs on data nodes, not on sentinels.
+var defaultRoles = map[string][]Role{SourceRedis: {RolePrimary, RoleReplica}}
+
+// checkBodies checks the name, the body or variants and the version range of q.
+func checkBodies(q *Query) []problem {
+	var out []problem
 	if !queryNameRe.MatchString(q.Name) {
-		add([]any{"name"}, fmt.Sprintf("name %q is not a valid metric name prefix (letters, digits and _)", q.Name))
+		out = append(out, at("name")("name %q is not a valid metric name prefix (letters, digits and _)", q.Name))
 	}
 	field := bodyField[q.Source]
 	switch {
 	case q.Body.empty() && len(q.Variants) == 0:
-		add(nil, fmt.Sprintf("needs %s or variants", field))
+		out = append(out, at()("needs %s or variants", field))
 	case !q.Body.empty() && len(q.Variants) > 0:
-		add([]any{"variants"}, fmt.Sprintf("has both %s and variants: use one", field))
+		out = append(out, at("variants")("has both %s and variants: use one", field))
 	case !q.Body.empty():
 		for _, msg := range q.Body.validate(q.Source) {
-			add(nil, msg)
+			out = append(out, at()("%s", msg))
 		}
 	}
 	if q.MaxVersion != 0 && q.MaxVersion <= q.MinVersion {
-		add([]any{"max_version"}, fmt.Sprintf("max_version %d must be above min_version %d", q.MaxVersion, q.MinVersion))
+		out = append(out, at("max_version")("max_version %d must be above min_version %d", q.MaxVersion, q.MinVersion))
 	}
 	for i, v := range q.Variants {
 		if v.Body.empty() {
-			add([]any{"variants", i}, fmt.Sprintf("variant has no %s", field))
+			out = append(out, at("variants", i)("variant has no %s", field))
 		} else {
 			for _, msg := range v.Body.validate(q.Source) {
-				add([]any{"variants", i}, msg)
+				out = append(out, at("variants", i)("%s", msg))
 			}
 		}
 		if v.MaxVersion != 0 && v.MaxVersion <= v.MinVersion {
-			add([]any{"variants", i, "max_version"}, fmt.Sprintf("max_version %d must be above min_version %d", v.MaxVersion, v.MinVersion))
+			out = append(out, at("variants", i, "max_version")("max_version %d must be above min_version %d", v.MaxVersion, v.MinVersion))
 		}
 		for j := range i {
 			if len(q.Variants[j].Requires) == 0 && overlap(q.Variants[j], v) {
-				add([]any{"variants", i}, fmt.Sprintf("variant %d overlaps variant %d, which has no requires and so always wins: make the version ranges disjoint", i, j))
+				out = append(out, at("variants", i)("variant %d overlaps variant %d, which has no requires and so always wins: make the version ranges disjoint", i, j))
 			}
 		}
 		for k, r := range v.Requires {
 			if msg := checkRequirement(r); msg != "" {
-				add([]any{"variants", i, "requires", k}, msg)
+				out = append(out, at("variants", i, "requires", k)("%s", msg))
 			}
 		}
 	}
+	return out
+}
+
+// checkGates checks what decides where q runs: roles, requirements and scope.
+func checkGates(q *Query) []problem {
+	var out []problem
 	for i, r := range q.Roles {
 		switch {
 		case r == RoleSentinel && q.Source != SourceRedis:
-			add([]any{"roles", i}, "role sentinel is only for redis queries")
+			out = append(out, at("roles", i)("role sentinel is only for redis queries"))
 		case r != RolePrimary && r != RoleReplica && r != RoleSentinel:
-			add([]any{"roles", i}, fmt.Sprintf("unknown role %q (want primary, replica or sentinel)", r))
+			out = append(out, at("roles", i)("unknown role %q (want primary, replica or sentinel)", r))
 		}
 	}
 	for i, r := range q.Requires {
 		if msg := checkRequirement(r); msg != "" {
-			add([]any{"requires", i}, msg)
+			out = append(out, at("requires", i)("%s", msg))
 		}
 	}
 	switch q.Scope {
-	case "":
-		q.Scope = ScopeServer
-	case ScopeServer:
+	case "", ScopeServer:
 	case ScopeDatabase:
 		if q.Source != SourcePostgres {
-			add([]any{"scope"}, "scope database is only for postgres queries")
+			out = append(out, at("scope")("scope database is only for postgres queries"))
 		}
 	default:
-		add([]any{"scope"}, fmt.Sprintf("unknown scope %q (want server or database)", q.Scope))
+		out = append(out, at("scope")("unknown scope %q (want server or database)", q.Scope))
 	}
+	return out
+}
+
+// checkShape checks top, metric_name, the durations and that q has columns.
+func checkShape(q *Query) []problem {
+	var out []problem
 	if q.Top != nil {
 		if q.Top.N < 1 {
-			add([]any{"top", "n"}, "top.n must be at least 1")
+			out = append(out, at("top", "n")("top.n must be at least 1"))
 		}
 		if !slices.ContainsFunc(q.Columns, func(c Column) bool { return c.Name == q.Top.By && c.Usage != UsageLabel }) {
-			add([]any{"top", "by"}, fmt.Sprintf("top.by %q is not a value column of the query", q.Top.By))
+			out = append(out, at("top", "by")("top.by %q is not a value column of the query", q.Top.By))
 		}
 	}
 	if mn := q.MetricName; mn != nil {
 		if !slices.ContainsFunc(q.Columns, func(c Column) bool { return c.Name == mn.Column && c.Usage == UsageDiscard }) {
-			add([]any{"metric_name", "column"}, fmt.Sprintf("metric_name.column %q must be a column of usage discard", mn.Column))
+			out = append(out, at("metric_name", "column")("metric_name.column %q must be a column of usage discard", mn.Column))
 		}
 		values := 0
 		for _, c := range q.Columns {
@@ -225,104 +273,114 @@ func validate(q *Query, lineOf func(path ...any) int) []error {
 			}
 		}
 		if values != 1 {
-			add([]any{"metric_name"}, fmt.Sprintf("a query with metric_name has exactly one value column, not %d", values))
+			out = append(out, at("metric_name")("a query with metric_name has exactly one value column, not %d", values))
 		}
 	}
 	if q.TTL < 0 || q.Timeout < 0 {
-		add(nil, "ttl and timeout must not be negative")
+		out = append(out, at()("ttl and timeout must not be negative"))
 	}
 	for _, msg := range q.Body.Redis.checkTimeout(q.Timeout) {
-		add([]any{"timeout"}, msg)
+		out = append(out, at("timeout")("%s", msg))
 	}
 	for i, v := range q.Variants {
 		for _, msg := range v.Body.Redis.checkTimeout(q.Timeout) {
-			add([]any{"variants", i}, msg)
+			out = append(out, at("variants", i)("%s", msg))
 		}
 	}
 	if len(q.Columns) == 0 {
-		add([]any{"columns"}, "has no columns")
+		out = append(out, at("columns")("has no columns"))
 	}
+	return out
+}
+
+// compileColumns checks the columns of q and returns its label columns, in order, and the
+// metrics of its value columns.
+func compileColumns(q *Query) (labels []string, metrics []Metric, out []problem) {
 	seen := map[string]bool{}
-	q.Labels, q.Metrics = nil, nil
 	for i, c := range q.Columns {
 		path := []any{"columns", i}
 		if c.Name == "" {
-			add(path, "column has no name")
+			out = append(out, at(path...)("column has no name"))
 			continue
 		}
 		if seen[c.Name] {
-			add(path, fmt.Sprintf("column %q appears twice", c.Name))
+			out = append(out, at(path...)("column %q appears twice", c.Name))
 		}
 		seen[c.Name] = true
-		m := Metric{Name: c.Metric, Help: c.Help, Column: c.Name, Scale: c.Scale, Mapping: c.Mapping,
-			MinVersion: c.MinVersion, MaxVersion: c.MaxVersion}
 		if c.MaxVersion != 0 && c.MaxVersion <= c.MinVersion {
-			add(path, fmt.Sprintf("column %q: max_version %d must be above min_version %d", c.Name, c.MaxVersion, c.MinVersion))
-		}
-		if m.Name == "" {
-			m.Name = q.Name + "_" + c.Name
-		}
-		if m.Help == "" {
-			m.Help = q.Help
-		}
-		if m.Scale == 0 {
-			m.Scale = 1
+			out = append(out, at(path...)("column %q: max_version %d must be above min_version %d", c.Name, c.MaxVersion, c.MinVersion))
 		}
 		switch c.Usage {
 		case UsageLabel:
-			if c.MinVersion != 0 || c.MaxVersion != 0 {
-				add(path, fmt.Sprintf("label column %q cannot have a version range", c.Name))
-			}
-			if !labelNameRe.MatchString(c.Name) || strings.HasPrefix(c.Name, "__") {
-				add(path, fmt.Sprintf("column %q is not a valid label name", c.Name))
-			}
-			if slices.Contains(reservedLabels, c.Name) {
-				add(path, fmt.Sprintf("label %q is reserved: the exporter adds it to every series", c.Name))
-			}
-			q.Labels = append(q.Labels, c.Name)
+			out = append(out, checkLabel(path, c)...)
+			labels = append(labels, c.Name)
 			continue
 		case UsageDiscard:
 			continue
-		case UsageCounter:
-			m.Type = Counter
-		case UsageGauge:
-			m.Type = Gauge
-		case UsageMapped:
-			m.Type = Gauge
-			if len(c.Mapping) == 0 {
-				add(path, fmt.Sprintf("column %q: usage mapped needs a mapping", c.Name))
-			}
-		case UsageDuration:
-			m.Type = Gauge
-			m.Milliseconds = true
 		case "":
-			add(path, fmt.Sprintf("column %q has no usage (want label, counter, gauge, discard, mapped or duration)", c.Name))
-			continue
-		default:
-			add([]any{"columns", i, "usage"}, fmt.Sprintf("column %q: unknown usage %q (want label, counter, gauge, discard, mapped or duration)", c.Name, c.Usage))
+			out = append(out, at(path...)("column %q has no usage (want label, counter, gauge, discard, mapped or duration)", c.Name))
 			continue
 		}
-		if c.Usage != UsageMapped && len(c.Mapping) > 0 {
-			add([]any{"columns", i, "mapping"}, fmt.Sprintf("column %q: mapping is only for usage mapped", c.Name))
+		m, problems := compileMetric(q, path, c)
+		out = append(out, problems...)
+		if m == nil {
+			continue
 		}
-		if !metricNameRe.MatchString(m.Name) {
-			add(path, fmt.Sprintf("metric name %q is not valid", m.Name))
-		}
-		for _, prev := range q.Metrics {
+		for _, prev := range metrics {
 			if prev.Name == m.Name && overlapRange(prev.MinVersion, prev.MaxVersion, m.MinVersion, m.MaxVersion) {
-				add(path, fmt.Sprintf("metric %q is produced by two columns (allowed only for disjoint version ranges)", m.Name))
+				out = append(out, at(path...)("metric %q is produced by two columns (allowed only for disjoint version ranges)", m.Name))
 			}
 		}
-		if m.Help == "" {
-			m.Help = m.Name
+		metrics = append(metrics, *m)
+	}
+	return labels, metrics, out
+}
+
+// checkLabel checks a label column at path.
+func checkLabel(path []any, c Column) []problem {
+	var out []problem
+	if c.MinVersion != 0 || c.MaxVersion != 0 {
+		out = append(out, at(path...)("label column %q cannot have a version range", c.Name))
+	}
+	if !labelNameRe.MatchString(c.Name) || strings.HasPrefix(c.Name, "__") {
+		out = append(out, at(path...)("column %q is not a valid label name", c.Name))
+	}
+	if slices.Contains(reservedLabels, c.Name) {
+		out = append(out, at(path...)("label %q is reserved: the exporter adds it to every series", c.Name))
+	}
+	return out
+}
+
+// compileMetric returns the metric of a value column at path, nil for an unknown usage.
+func compileMetric(q *Query, path []any, c Column) (*Metric, []problem) {
+	var out []problem
+	m := Metric{Name: cmp.Or(c.Metric, q.Name+"_"+c.Name), Help: cmp.Or(c.Help, q.Help), Column: c.Name,
+		Scale: cmp.Or(c.Scale, 1), Mapping: c.Mapping, MinVersion: c.MinVersion, MaxVersion: c.MaxVersion}
+	switch c.Usage {
+	case UsageCounter:
+		m.Type = Counter
+	case UsageGauge:
+		m.Type = Gauge
+	case UsageMapped:
+		m.Type = Gauge
+		if len(c.Mapping) == 0 {
+			out = append(out, at(path...)("column %q: usage mapped needs a mapping", c.Name))
 		}
-		m.Type = ExposedType(m.Name, m.Type)
-		q.Metrics = append(q.Metrics, m)
+	case UsageDuration:
+		m.Type = Gauge
+		m.Milliseconds = true
+	default:
+		return nil, append(out, at(append(path, "usage")...)("column %q: unknown usage %q (want label, counter, gauge, discard, mapped or duration)", c.Name, c.Usage))
 	}
-	for _, p := range q.checkJSONColumns() {
-		add([]any{p.kind}, p.msg)
+	if c.Usage != UsageMapped && len(c.Mapping) > 0 {
+		out = append(out, at(append(path, "mapping")...)("column %q: mapping is only for usage mapped", c.Name))
 	}
-	return errs
+	if !metricNameRe.MatchString(m.Name) {
+		out = append(out, at(path...)("metric name %q is not valid", m.Name))
+	}
+	m.Help = cmp.Or(m.Help, m.Name)
+	m.Type = ExposedType(m.Name, m.Type)
+	return &m, out
 }
 
 func overlap(a, b Variant) bool {

@@ -317,11 +317,7 @@ func (q *Query) Plan(info ServerInfo) (body *Body, skip string, missing []string
 	if !inRange(info.Version, q.MinVersion, q.MaxVersion) {
 		return nil, fmt.Sprintf("server version %d is outside [%s)", info.Version, versionRange(q.MinVersion, q.MaxVersion)), nil
 	}
-	roles := q.Roles
-	if len(roles) == 0 && q.Source == SourceRedis {
-		roles = defaultRedisRoles
-	}
-	if len(roles) > 0 && info.Role != "" && !slices.Contains(roles, info.Role) {
+	if roles := q.Roles; len(roles) > 0 && info.Role != "" && !slices.Contains(roles, info.Role) {
 		return nil, fmt.Sprintf("runs only on %s, server is %s", joinRoles(roles), info.Role), nil
 	}
 	if q.Scope != ScopeDatabase {
@@ -360,9 +356,6 @@ func (q *Query) VariantFor(version int, features map[string]string) *Variant {
 	}
 	return nil
 }
-
-// defaultRedisRoles: a Redis query that names no role runs on data nodes, not on sentinels.
-var defaultRedisRoles = []Role{RolePrimary, RoleReplica}
 
 func inRange(v, lo, hi int) bool {
 	return (lo == 0 || v >= lo) && (hi == 0 || v < hi)

@@ -33,7 +33,7 @@ func ctx(t *testing.T, d time.Duration) context.Context {
 // default packs, one engine, hypothetical indexes through the sources.
 func newRunner(t *testing.T, pg *testenv.PGCluster, db string, cfg advisor.Config) *advisor.Runner {
 	t.Helper()
-	set, err := queries.DefaultSet()
+	set, err := queries.DefaultSet(queries.BuiltinKinds())
 	if err != nil {
 		t.Fatal(err)
 	}

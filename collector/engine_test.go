@@ -88,11 +88,11 @@ func newEngine(t *testing.T, only ...string) *Engine {
 	if err := pg.Primary.Exec(ctxT(t, 10*time.Second), "postgres", "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"); err != nil {
 		t.Fatal(err)
 	}
-	defaults, err := queries.Defaults()
+	defaults, err := queries.Defaults(queries.BuiltinKinds())
 	if err != nil {
 		t.Fatal(err)
 	}
-	tp, err := queries.Parse("test.yaml", []byte(testPack))
+	tp, err := queries.Parse("test.yaml", []byte(testPack), queries.BuiltinKinds())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,7 +323,7 @@ func TestHungTarget(t *testing.T) {
 type fakeSource struct{ info queries.ServerInfo }
 
 func (f fakeSource) Probe(context.Context) (queries.ServerInfo, error) { return f.info, nil }
-func (f fakeSource) Run(context.Context, *queries.Query, *queries.Body) (*queries.Rows, error) {
+func (f fakeSource) Run(context.Context, *queries.Query, queries.Body) (*queries.Rows, error) {
 	return nil, fmt.Errorf("no queries here")
 }
 func (f fakeSource) Close() {}

@@ -7,7 +7,7 @@ import (
 )
 
 func TestDefaultElasticsearchPack(t *testing.T) {
-	set, err := DefaultSet()
+	set, err := DefaultSet(BuiltinKinds())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -20,7 +20,7 @@ func TestDefaultElasticsearchPack(t *testing.T) {
 		if q.Help == "" {
 			t.Errorf("%s:%d: query %q has no help", q.File, q.Line, q.Name)
 		}
-		if q.HTTP == nil {
+		if _, ok := q.Body.(*HTTP); !ok {
 			t.Errorf("query %q has no http body", q.Name)
 		}
 		for _, m := range q.Metrics {
@@ -181,7 +181,7 @@ queries:
       states: {column: x}
     columns: [{name: index, usage: label}, {name: x, usage: gauge}]
 `
-	_, err := Parse("bad.yaml", []byte(text))
+	_, err := Parse("bad.yaml", []byte(text), BuiltinKinds())
 	if err == nil {
 		t.Fatal("no error")
 	}
@@ -224,8 +224,9 @@ queries:
       - {name: time_in_queue_millis, usage: gauge, scale: 0.001, metric: es_pending_tasks_max_wait_seconds}
 `)
 	q := p.Queries[0]
-	if q.HTTP.Path != "/_cluster/pending_tasks" || q.HTTP.Group.Count != "tasks" || !q.HTTP.Derived("tasks") {
-		t.Errorf("decoded %+v", q.HTTP)
+	h := q.Body.(*HTTP)
+	if h.Path != "/_cluster/pending_tasks" || h.Group.Count != "tasks" || !h.Derived("tasks") {
+		t.Errorf("decoded %+v", h)
 	}
 	if len(q.Metrics) != 2 || q.Metrics[1].Name != "es_pending_tasks_max_wait_seconds" {
 		t.Errorf("metrics %+v", q.Metrics)

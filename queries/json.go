@@ -108,90 +108,61 @@ func (j *JSON) ColumnExpr(column string) string {
 	return column
 }
 
-// jsonBodies returns the JSON specs of q's bodies (its own and its variants'), with the kind
-// of each.
-func (q *Query) jsonBodies() (specs []*JSON, kinds []string) {
-	add := func(b *Body) {
-		switch {
-		case b.HTTP != nil:
-			specs, kinds = append(specs, &b.HTTP.JSON), append(kinds, "http")
-		case b.Exec != nil:
-			specs, kinds = append(specs, &b.Exec.JSON), append(kinds, "exec")
-		}
-	}
-	add(&q.Body)
-	for i := range q.Variants {
-		add(&q.Variants[i].Body)
-	}
-	return specs, kinds
-}
-
-// jsonProblem is a problem checkJSONColumns found, in the body of kind (http, exec).
-type jsonProblem struct{ kind, msg string }
-
-// checkJSONColumns checks the JSON specs of q against its columns: every column must be
-// computable, fields must define columns, and group and states must name columns of the
-// right usage.
-func (q *Query) checkJSONColumns() []jsonProblem {
-	specs, kinds := q.jsonBodies()
+// checkColumns checks the spec against the columns of q: every column must be computable,
+// fields must define columns, and group and states must name columns of the right usage.
+// kind (http, exec) starts the messages.
+func (h *JSON) checkColumns(q *Query, kind string) []string {
 	usage := map[string]Usage{}
 	for _, c := range q.Columns {
 		usage[c.Name] = c.Usage
 	}
-	var out []jsonProblem
-	for k, h := range specs {
-		kind := kinds[k]
-		var msgs []string
-		for _, name := range sortedKeys(h.Fields) {
-			if _, ok := usage[name]; !ok {
-				msgs = append(msgs, fmt.Sprintf("%s field %q is not a column", kind, name))
-			}
-		}
-		for _, c := range q.Columns {
-			if _, ok := h.Fields[c.Name]; ok || h.Derived(c.Name) || c.Usage == UsageDiscard {
-				continue
-			}
-			if _, err := ParseExpr(c.Name); err != nil {
-				msgs = append(msgs, fmt.Sprintf("column %q is not a field and not an expression: %v", c.Name, err))
-			}
-		}
-		isCol := func(what, name string, want ...Usage) {
-			u, ok := usage[name]
-			switch {
-			case !ok:
-				msgs = append(msgs, fmt.Sprintf("%s %s %q is not a column", kind, what, name))
-			case len(want) > 0 && !slices.Contains(want, u):
-				msgs = append(msgs, fmt.Sprintf("%s %s %q must be a %s column, not %s", kind, what, name, want[0], u))
-			}
-		}
-		if g := h.Group; g != nil {
-			for _, c := range g.By {
-				isCol("group.by", c)
-			}
-			if g.Count != "" {
-				isCol("group.count", g.Count, UsageGauge, UsageCounter)
-			}
-			for _, c := range append(slices.Clone(g.Max), g.Min...) {
-				isCol("group max/min column", c)
-			}
-			if g.Latest != "" {
-				isCol("group.latest", g.Latest)
-			}
-			for _, c := range q.Columns {
-				if c.Usage == UsageLabel && !slices.Contains(g.By, c.Name) && !h.Derived(c.Name) {
-					msgs = append(msgs, fmt.Sprintf("label column %q must be in %s group.by (rows are merged on their labels)", c.Name, kind))
-				}
-			}
-		}
-		if s := h.States; s != nil && s.Column != "" && s.Label != "" {
-			isCol("states.column", s.Column, UsageGauge)
-			isCol("states.label", s.Label, UsageLabel)
-		}
-		for _, m := range msgs {
-			out = append(out, jsonProblem{kind, m})
+	var msgs []string
+	for _, name := range sortedKeys(h.Fields) {
+		if _, ok := usage[name]; !ok {
+			msgs = append(msgs, fmt.Sprintf("%s field %q is not a column", kind, name))
 		}
 	}
-	return out
+	for _, c := range q.Columns {
+		if _, ok := h.Fields[c.Name]; ok || h.Derived(c.Name) || c.Usage == UsageDiscard {
+			continue
+		}
+		if _, err := ParseExpr(c.Name); err != nil {
+			msgs = append(msgs, fmt.Sprintf("column %q is not a field and not an expression: %v", c.Name, err))
+		}
+	}
+	isCol := func(what, name string, want ...Usage) {
+		u, ok := usage[name]
+		switch {
+		case !ok:
+			msgs = append(msgs, fmt.Sprintf("%s %s %q is not a column", kind, what, name))
+		case len(want) > 0 && !slices.Contains(want, u):
+			msgs = append(msgs, fmt.Sprintf("%s %s %q must be a %s column, not %s", kind, what, name, want[0], u))
+		}
+	}
+	if g := h.Group; g != nil {
+		for _, c := range g.By {
+			isCol("group.by", c)
+		}
+		if g.Count != "" {
+			isCol("group.count", g.Count, UsageGauge, UsageCounter)
+		}
+		for _, c := range append(slices.Clone(g.Max), g.Min...) {
+			isCol("group max/min column", c)
+		}
+		if g.Latest != "" {
+			isCol("group.latest", g.Latest)
+		}
+		for _, c := range q.Columns {
+			if c.Usage == UsageLabel && !slices.Contains(g.By, c.Name) && !h.Derived(c.Name) {
+				msgs = append(msgs, fmt.Sprintf("label column %q must be in %s group.by (rows are merged on their labels)", c.Name, kind))
+			}
+		}
+	}
+	if s := h.States; s != nil && s.Column != "" && s.Label != "" {
+		isCol("states.column", s.Column, UsageGauge)
+		isCol("states.label", s.Label, UsageLabel)
+	}
+	return msgs
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -44,14 +45,9 @@ func (s Skipped) String() string {
 	return fmt.Sprintf("%s:%d: query %q is skipped: %s", s.File, s.Line, s.Query, s.Reason)
 }
 
-type packFile struct {
-	Source  string   `yaml:"source"`
-	Queries []*Query `yaml:"queries"`
-}
-
-// Parse decodes one pack file. The native format has a top-level "queries" list; any other
-// mapping is read as a postgres_exporter queries.yaml.
-func Parse(file string, data []byte) (*Pack, error) {
+// Parse decodes one pack file; kinds are the source kinds it may name. The native format has
+// a top-level "queries" list; any other mapping is read as a postgres_exporter queries.yaml.
+func Parse(file string, data []byte, kinds SourceKinds) (*Pack, error) {
 	doc, err := yamlx.Parse(file, data)
 	if err != nil {
 		return nil, err
@@ -60,73 +56,41 @@ func Parse(file string, data []byte) (*Pack, error) {
 		return nil, yamlx.Errorf(file, 0, "the pack is empty")
 	}
 	if q := doc.Node("queries"); q != nil && q.Kind == yaml.SequenceNode {
-		return parseNative(doc, data)
+		return parseNative(doc, data, kinds)
 	}
-	return parseCompat(doc, data)
+	return parseCompat(doc, data, kinds)
 }
 
-func parseNative(doc *yamlx.Document, data []byte) (*Pack, error) {
-	var pf packFile
-	if err := doc.DecodeStrict(data, &pf); err != nil {
+func parseNative(doc *yamlx.Document, data []byte, kinds SourceKinds) (*Pack, error) {
+	p := &Pack{File: doc.File, Source: SourcePostgres}
+	if n := doc.Node("source"); n != nil && n.Kind == yaml.ScalarNode && n.Value != "" {
+		p.Source = n.Value
+	}
+	kind, ok := kinds.get(p.Source)
+	if !ok {
+		return nil, doc.Errorf([]any{"source"}, "unknown source %q (want one of %s)", p.Source, kinds.names())
+	}
+	types := newPackTypes(kind, kinds)
+	out := reflect.New(types.pack)
+	if err := doc.DecodeStrict(data, out.Interface()); err != nil {
 		return nil, err
 	}
-	p := &Pack{File: doc.File, Source: pf.Source, Queries: pf.Queries}
 	var errs []error
-	if p.Source == "" {
-		p.Source = SourcePostgres
-	} else if !slices.Contains(sourceKinds, p.Source) {
-		errs = append(errs, doc.Errorf([]any{"source"}, "unknown source %q (want one of %s)", p.Source, strings.Join(sourceKinds, ", ")))
-	}
-	if len(p.Queries) == 0 {
+	qs := types.split(out)
+	if len(qs) == 0 {
 		errs = append(errs, doc.Errorf([]any{"queries"}, "the pack has no queries"))
 	}
-	for i, q := range p.Queries {
-		q.Source, q.File, q.Line = p.Source, doc.File, doc.Line("queries", i)
-		cq, qerrs := compile(q, func(path ...any) int {
+	for i, d := range qs {
+		d.q.Source, d.q.File, d.q.Line = p.Source, doc.File, doc.Line("queries", i)
+		q, qerrs := compile(d, kind, kinds, func(path ...any) int {
 			return doc.Line(append([]any{"queries", i}, path...)...)
 		})
-		p.Queries[i], errs = cq, append(errs, qerrs...)
+		p.Queries, errs = append(p.Queries, q), append(errs, qerrs...)
 	}
 	if err := yamlx.Join(errs...); err != nil {
 		return nil, err
 	}
 	return p, nil
-}
-
-// sourceKinds are the sources a pack may name, and bodyField the body key of each.
-var (
-	sourceKinds = []string{SourcePostgres, SourcePgbouncer, SourceRedis, SourceElasticsearch, SourcePgbackrest}
-	bodyField   = map[string]string{
-		SourcePostgres: "sql", SourcePgbouncer: "sql", SourceRedis: "redis",
-		SourceElasticsearch: "http", SourcePgbackrest: "exec",
-	}
-)
-
-// validate checks that the body is the one of the source, and checks that one.
-func (b *Body) validate(source string) []string {
-	want := bodyField[source]
-	var msgs []string
-	for field, set := range map[string]bool{
-		"sql": strings.TrimSpace(b.SQL) != "", "http": b.HTTP != nil, "redis": b.Redis != nil, "exec": b.Exec != nil,
-	} {
-		if set && field != want {
-			msgs = append(msgs, fmt.Sprintf("%s is not for a %s pack (it takes %s)", field, source, want))
-		}
-	}
-	sort.Strings(msgs)
-	switch {
-	case b.HTTP != nil && want == "http":
-		msgs = append(msgs, b.HTTP.validate()...)
-	case b.Redis != nil && want == "redis":
-		msgs = append(msgs, b.Redis.validate()...)
-	case b.Exec != nil && want == "exec":
-		msgs = append(msgs, b.Exec.validate()...)
-	case strings.TrimSpace(b.SQL) != "" && want == "sql":
-		if msg := checkReadSQL(source, b.SQL); msg != "" {
-			msgs = append(msgs, msg)
-		}
-	}
-	return msgs
 }
 
 var (
@@ -151,22 +115,20 @@ func at(path ...any) func(format string, args ...any) problem {
 // compile checks one decoded query and returns the query that runs: a new value holding what
 // the checks derive (its scope, the roles it runs on, its labels and metrics); the decoded
 // query is left as it is. lineOf gives the line of a path below the query, for errors.
-func compile(in *Query, lineOf func(path ...any) int) (*Query, []error) {
+func compile(d decoded, k SourceKind, kinds SourceKinds, lineOf func(path ...any) int) (*Query, []error) {
+	in := d.q
 	q := *in
 	q.Scope = cmp.Or(in.Scope, ScopeServer)
 	if len(in.Roles) == 0 {
-		q.Roles = defaultRoles[in.Source]
+		q.Roles = k.DefaultRoles
 	}
 	var problems []problem
-	problems = append(problems, checkBodies(in)...)
-	problems = append(problems, checkGates(in)...)
+	q.Body, q.Variants, problems = compileBodies(d, k)
+	problems = append(problems, checkGates(in, k, kinds)...)
 	problems = append(problems, checkShape(in)...)
 	var columns []problem
 	q.Labels, q.Metrics, columns = compileColumns(in)
 	problems = append(problems, columns...)
-	for _, p := range in.checkJSONColumns() {
-		problems = append(problems, problem{[]any{p.kind}, p.msg})
-	}
 	errs := make([]error, len(problems))
 	for i, p := range problems {
 		errs[i] = yamlx.Errorf(in.File, lineOf(p.path...), "query %q: %s", in.Name, p.msg)
@@ -174,43 +136,47 @@ func compile(in *Query, lineOf func(path ...any) int) (*Query, []error) {
 	return &q, errs
 }
 
-// defaultRoles are the roles a query of a source runs on when it names none: a Redis query
-// runs on data nodes, not on sentinels.
-var defaultRoles = map[string][]Role{SourceRedis: {RolePrimary, RoleReplica}}
-
-// checkBodies checks the name, the body or variants and the version range of q.
-func checkBodies(q *Query) []problem {
-	var out []problem
+// compileBodies checks the name, the body or variants and the version range of a decoded
+// query, and returns its compiled body and variants.
+func compileBodies(d decoded, k SourceKind) (body Body, variants []Variant, out []problem) {
+	q := d.q
 	if !queryNameRe.MatchString(q.Name) {
 		out = append(out, at("name")("name %q is not a valid metric name prefix (letters, digits and _)", q.Name))
 	}
-	field := bodyField[q.Source]
+	field := k.BodyKey
+	hasBody := d.body != nil || len(d.others) > 0
 	switch {
-	case q.Body.empty() && len(q.Variants) == 0:
+	case !hasBody && len(d.variants) == 0:
 		out = append(out, at()("needs %s or variants", field))
-	case !q.Body.empty() && len(q.Variants) > 0:
+	case hasBody && len(d.variants) > 0:
 		out = append(out, at("variants")("has both %s and variants: use one", field))
-	case !q.Body.empty():
-		for _, msg := range q.Body.validate(q.Source) {
-			out = append(out, at()("%s", msg))
+	case hasBody:
+		var problems []Problem
+		body, problems = compileBody(d.q, k, d.body, d.others)
+		for _, p := range problems {
+			out = append(out, problem{p.Path, p.Msg})
 		}
 	}
 	if q.MaxVersion != 0 && q.MaxVersion <= q.MinVersion {
 		out = append(out, at("max_version")("max_version %d must be above min_version %d", q.MaxVersion, q.MinVersion))
 	}
-	for i, v := range q.Variants {
-		if v.Body.empty() {
+	for i, dv := range d.variants {
+		v := *dv.v
+		if dv.body == nil && len(dv.others) == 0 {
 			out = append(out, at("variants", i)("variant has no %s", field))
 		} else {
-			for _, msg := range v.Body.validate(q.Source) {
-				out = append(out, at("variants", i)("%s", msg))
+			var problems []Problem
+			v.Body, problems = compileBody(d.q, k, dv.body, dv.others)
+			for _, p := range problems {
+				out = append(out, at("variants", i)("%s", p.Msg))
 			}
 		}
+		variants = append(variants, v)
 		if v.MaxVersion != 0 && v.MaxVersion <= v.MinVersion {
 			out = append(out, at("variants", i, "max_version")("max_version %d must be above min_version %d", v.MaxVersion, v.MinVersion))
 		}
 		for j := range i {
-			if len(q.Variants[j].Requires) == 0 && overlap(q.Variants[j], v) {
+			if len(d.variants[j].v.Requires) == 0 && overlap(*d.variants[j].v, v) {
 				out = append(out, at("variants", i)("variant %d overlaps variant %d, which has no requires and so always wins: make the version ranges disjoint", i, j))
 			}
 		}
@@ -220,18 +186,41 @@ func checkBodies(q *Query) []problem {
 			}
 		}
 	}
-	return out
+	return body, variants, out
+}
+
+// compileBody checks the body of a query or variant: one written for another kind (others
+// lists their keys), or the kind's own, which the kind compiles.
+func compileBody(q *Query, k SourceKind, body any, others []string) (Body, []Problem) {
+	var out []Problem
+	for _, o := range others {
+		out = append(out, Problem{nil, fmt.Sprintf("%s is not for a %s pack (it takes %s)", o, k.Name, k.BodyKey)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Msg < out[j].Msg })
+	if body == nil {
+		return nil, out
+	}
+	compiled, problems := k.Compile(body, q)
+	return compiled, append(out, problems...)
 }
 
 // checkGates checks what decides where q runs: roles, requirements and scope.
-func checkGates(q *Query) []problem {
+func checkGates(q *Query, k SourceKind, kinds SourceKinds) []problem {
 	var out []problem
+	roles := []Role{RolePrimary, RoleReplica}
+	for _, o := range kinds {
+		for _, r := range o.Roles {
+			if !slices.Contains(roles, r) {
+				roles = append(roles, r)
+			}
+		}
+	}
 	for i, r := range q.Roles {
 		switch {
-		case r == RoleSentinel && q.Source != SourceRedis:
-			out = append(out, at("roles", i)("role sentinel is only for redis queries"))
-		case r != RolePrimary && r != RoleReplica && r != RoleSentinel:
-			out = append(out, at("roles", i)("unknown role %q (want primary, replica or sentinel)", r))
+		case !slices.Contains(roles, r):
+			out = append(out, at("roles", i)("unknown role %q (want %s)", r, orList(roles)))
+		case r != RolePrimary && r != RoleReplica && !slices.Contains(k.Roles, r):
+			out = append(out, at("roles", i)("role %s is only for %s", r, kinds.onlyFor(func(o SourceKind) bool { return slices.Contains(o.Roles, r) })))
 		}
 	}
 	for i, r := range q.Requires {
@@ -239,16 +228,34 @@ func checkGates(q *Query) []problem {
 			out = append(out, at("requires", i)("%s", msg))
 		}
 	}
-	switch q.Scope {
-	case "", ScopeServer:
-	case ScopeDatabase:
-		if q.Source != SourcePostgres {
-			out = append(out, at("scope")("scope database is only for postgres queries"))
+	scopes := []string{ScopeServer}
+	for _, o := range kinds {
+		for _, sc := range o.Scopes {
+			if !slices.Contains(scopes, sc) {
+				scopes = append(scopes, sc)
+			}
 		}
-	default:
-		out = append(out, at("scope")("unknown scope %q (want server or database)", q.Scope))
+	}
+	switch {
+	case q.Scope == "" || q.Scope == ScopeServer:
+	case !slices.Contains(scopes, q.Scope):
+		out = append(out, at("scope")("unknown scope %q (want %s)", q.Scope, orList(scopes)))
+	case !slices.Contains(k.Scopes, q.Scope):
+		out = append(out, at("scope")("scope %s is only for %s", q.Scope, kinds.onlyFor(func(o SourceKind) bool { return slices.Contains(o.Scopes, q.Scope) })))
 	}
 	return out
+}
+
+// orList writes words as "a, b or c".
+func orList[S ~string](words []S) string {
+	s := make([]string, len(words))
+	for i, w := range words {
+		s[i] = string(w)
+	}
+	if len(s) < 2 {
+		return strings.Join(s, "")
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
 }
 
 // checkShape checks top, metric_name, the durations and that q has columns.
@@ -278,14 +285,6 @@ func checkShape(q *Query) []problem {
 	}
 	if q.TTL < 0 || q.Timeout < 0 {
 		out = append(out, at()("ttl and timeout must not be negative"))
-	}
-	for _, msg := range q.Body.Redis.checkTimeout(q.Timeout) {
-		out = append(out, at("timeout")("%s", msg))
-	}
-	for i, v := range q.Variants {
-		for _, msg := range v.Body.Redis.checkTimeout(q.Timeout) {
-			out = append(out, at("variants", i)("%s", msg))
-		}
 	}
 	if len(q.Columns) == 0 {
 		out = append(out, at("columns")("has no columns"))
@@ -545,22 +544,22 @@ type Replacement struct {
 	Default, By *Query
 }
 
-// Defaults returns the packs embedded in the binary.
-func Defaults() ([]*Pack, error) {
-	return loadFS(defaultPacks, "packs", "queries/")
+// Defaults returns the packs embedded in the binary; kinds must hold the source of each.
+func Defaults(kinds SourceKinds) ([]*Pack, error) {
+	return loadFS(defaultPacks, "packs", "queries/", kinds)
 }
 
 // DefaultSet is the set of the embedded packs alone, without user packs.
-func DefaultSet() (*Set, error) {
-	defaults, err := Defaults()
+func DefaultSet(kinds SourceKinds) (*Set, error) {
+	defaults, err := Defaults(kinds)
 	if err != nil {
 		return nil, err
 	}
 	return NewSet(defaults, nil)
 }
 
-// LoadPaths loads pack files, and every *.yml / *.yaml file of the directories given.
-func LoadPaths(paths []string) ([]*Pack, error) {
+// LoadPaths loads pack files of the given kinds, and every *.yml / *.yaml file of the directories given.
+func LoadPaths(paths []string, kinds SourceKinds) ([]*Pack, error) {
 	var packs []*Pack
 	var errs []error
 	for _, p := range paths {
@@ -570,7 +569,7 @@ func LoadPaths(paths []string) ([]*Pack, error) {
 			continue
 		}
 		if fi.IsDir() {
-			ps, err := loadFS(os.DirFS(p), ".", p+string(filepath.Separator))
+			ps, err := loadFS(os.DirFS(p), ".", p+string(filepath.Separator), kinds)
 			errs = append(errs, err)
 			packs = append(packs, ps...)
 			continue
@@ -580,7 +579,7 @@ func LoadPaths(paths []string) ([]*Pack, error) {
 			errs = append(errs, fmt.Errorf("pack: %w", err))
 			continue
 		}
-		pk, err := Parse(p, data)
+		pk, err := Parse(p, data, kinds)
 		errs = append(errs, err)
 		if pk != nil {
 			packs = append(packs, pk)
@@ -589,7 +588,7 @@ func LoadPaths(paths []string) ([]*Pack, error) {
 	return packs, errors.Join(errs...)
 }
 
-func loadFS(fsys fs.FS, dir, prefix string) ([]*Pack, error) {
+func loadFS(fsys fs.FS, dir, prefix string, kinds SourceKinds) ([]*Pack, error) {
 	entries, err := fs.ReadDir(fsys, dir)
 	if err != nil {
 		return nil, fmt.Errorf("reading packs in %s: %w", prefix, err)
@@ -609,7 +608,7 @@ func loadFS(fsys fs.FS, dir, prefix string) ([]*Pack, error) {
 			errs = append(errs, err)
 			continue
 		}
-		p, err := Parse(prefix+n, data)
+		p, err := Parse(prefix+n, data, kinds)
 		if err != nil {
 			errs = append(errs, err)
 			continue

@@ -9,7 +9,7 @@ import (
 )
 
 func TestDefaultPacksLoad(t *testing.T) {
-	set, err := DefaultSet()
+	set, err := DefaultSet(BuiltinKinds())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +34,7 @@ func TestDefaultPacksLoad(t *testing.T) {
 
 func mustParse(t *testing.T, name, text string) *Pack {
 	t.Helper()
-	p, err := Parse(name, []byte(text))
+	p, err := Parse(name, []byte(text), BuiltinKinds())
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
 	}
@@ -162,7 +162,7 @@ func TestParseErrors(t *testing.T) {
 		{"empty", "", []string{`bad.yaml: the pack is empty`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Parse("bad.yaml", []byte(tc.text))
+			_, err := Parse("bad.yaml", []byte(tc.text), BuiltinKinds())
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -178,12 +178,12 @@ func TestCompatSeedBlock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := Parse("testdata/seed_custom_queries.yaml", data)
+	p, err := Parse("testdata/seed_custom_queries.yaml", data, BuiltinKinds())
 	if err != nil {
 		t.Fatal(err)
 	}
 	q := p.Queries[0]
-	if q.Name != "temporal_metrics" || !strings.Contains(q.SQL, "FROM pg_stat_user_tables") || !q.ExportUnlisted {
+	if q.Name != "temporal_metrics" || !strings.Contains(string(q.Body.(SQL)), "FROM pg_stat_user_tables") || !q.ExportUnlisted {
 		t.Errorf("query %+v", q)
 	}
 	if strings.Join(q.Labels, ",") != "schemaname,tablename" {
@@ -212,7 +212,7 @@ func TestCompatFeatures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := Parse("x.yaml", data)
+	p, err := Parse("x.yaml", data, BuiltinKinds())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +288,7 @@ func TestPlan(t *testing.T) {
 		body, skip, missing := q.Plan(tc.info)
 		sql := ""
 		if body != nil {
-			sql = body.SQL
+			sql = string(body.(SQL))
 		}
 		if sql != tc.sql || skip != tc.skip || len(missing) != tc.missingLength {
 			t.Errorf("%+v: sql %q skip %q missing %v; want %q %q", tc.info, sql, skip, missing, tc.sql, tc.skip)
@@ -396,7 +396,7 @@ func TestVariantsByExtensionVersion(t *testing.T) {
 	q := p.Queries[0]
 	for ext, want := range map[string]string{"1.12": "SELECT new", "1.11": "SELECT new", "1.10": "SELECT mid", "1.8": "SELECT mid", "1.7": "SELECT old"} {
 		body, skip, _ := q.Plan(ServerInfo{Version: 170000, Features: map[string]string{"extension:pg_stat_statements": ext}})
-		if body == nil || body.SQL != want {
+		if body == nil || body.(SQL) != SQL(want) {
 			t.Errorf("extension %s: %+v %q, want %q", ext, body, skip, want)
 		}
 	}
@@ -407,7 +407,7 @@ func TestVariantsByExtensionVersion(t *testing.T) {
       - {sql: always}
       - {requires: [extension:x], sql: never}
     columns: [{name: c, usage: gauge}]
-`))
+`), BuiltinKinds())
 	if err == nil || !strings.Contains(err.Error(), "variant 1 overlaps variant 0, which has no requires") {
 		t.Errorf("unreachable variant: %v", err)
 	}
@@ -451,7 +451,7 @@ func TestMetricNameAndTopValidation(t *testing.T) {
       - {name: label, usage: label}
       - {name: v, usage: gauge}
       - {name: w, usage: gauge}
-`))
+`), BuiltinKinds())
 	want := []string{
 		`bad.yaml:4: query "q": top.n must be at least 1`,
 		`bad.yaml:4: query "q": top.by "label" is not a value column of the query`,
@@ -545,7 +545,7 @@ func TestCompatExampleWithHistogram(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := Parse(file, data)
+	p, err := Parse(file, data, BuiltinKinds())
 	if err != nil {
 		t.Fatalf("the example does not load: %v", err)
 	}
@@ -560,7 +560,7 @@ func TestCompatExampleWithHistogram(t *testing.T) {
 	if len(p.Skipped) != 1 || p.Skipped[0].String() != want {
 		t.Errorf("skipped %v, want one: %s", p.Skipped, want)
 	}
-	defaults, err := Defaults()
+	defaults, err := Defaults(BuiltinKinds())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -594,7 +594,7 @@ func TestCompatExampleWithHistogram(t *testing.T) {
 	}
 
 	// a file of a HISTOGRAM query alone loads too, with nothing in it
-	only, err := Parse("only.yaml", []byte("q:\n  query: SELECT 1\n  metrics:\n    - h:\n        usage: histogram\n"))
+	only, err := Parse("only.yaml", []byte("q:\n  query: SELECT 1\n  metrics:\n    - h:\n        usage: histogram\n"), BuiltinKinds())
 	if err != nil || len(only.Queries) != 0 || len(only.Skipped) != 1 || only.Skipped[0].Line != 5 {
 		t.Errorf("a file with one HISTOGRAM query: %+v, %v", only, err)
 	}

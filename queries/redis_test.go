@@ -45,7 +45,7 @@ func TestRedisPackErrors(t *testing.T) {
 			`test.yaml:3: query "q": audit budget 5s: at most 1s (the audit must stay cheap on the server)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Parse("test.yaml", []byte("source: redis\nqueries:\n  - name: q\n    redis: "+tc.body+"\n    columns: [{name: x, usage: gauge}]\n"))
+			_, err := Parse("test.yaml", []byte("source: redis\nqueries:\n  - name: q\n    redis: "+tc.body+"\n    columns: [{name: x, usage: gauge}]\n"), BuiltinKinds())
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %v\nwant it to contain %q", err, tc.want)
 			}
@@ -71,7 +71,7 @@ queries:
     timeout: 100ms
     redis: {reply: audit, audit: {budget: 50ms, namespaces: [{prefix: "a:"}]}}
     columns: [{name: prefix, usage: label}, {name: keys, usage: gauge}]
-`))
+`), BuiltinKinds())
 	want := `test.yaml:4: query "a": audit budget 50ms must be below the query's timeout 40ms
 test.yaml:10: query "b": audit budget 200ms must be below the query's timeout 100ms`
 	if err == nil || err.Error() != want {
@@ -95,11 +95,11 @@ queries:
     roles: [sentinel]
     redis: {command: [sentinel, replicas, "{master}"], reply: maps}
     columns: [{name: master_name, usage: label}]
-`))
+`), BuiltinKinds())
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := p.Queries[0].Redis.Audit
+	a := p.Queries[0].Body.(*Redis).Audit
 	if a.SampleKeys != DefaultAuditSampleKeys || a.TTLSample != DefaultAuditTTLSample || a.ScanCount != DefaultAuditScanCount || a.Budget != DefaultAuditBudget {
 		t.Errorf("defaults not applied: %+v", a)
 	}
@@ -114,13 +114,13 @@ queries:
 			break
 		}
 	}
-	if b := p.Queries[1].Redis.Audit; len(b.Namespaces) != 2 || b.Budget != DefaultAuditBudget {
+	if b := p.Queries[1].Body.(*Redis).Audit; len(b.Namespaces) != 2 || b.Budget != DefaultAuditBudget {
 		t.Errorf("the alias gives %+v", b)
 	}
 }
 
 func TestRedisDefaultPack(t *testing.T) {
-	set, err := DefaultSet()
+	set, err := DefaultSet(BuiltinKinds())
 	if err != nil {
 		t.Fatal(err)
 	}

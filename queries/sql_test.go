@@ -58,7 +58,7 @@ func TestWriteInPackIsRefused(t *testing.T) {
     variants:
       - {sql: SELEKT 1 AS c FROM}
     columns: [{name: c, usage: gauge}]
-`))
+`), BuiltinKinds())
 	if err == nil {
 		t.Fatal("a pack with a write was accepted")
 	}

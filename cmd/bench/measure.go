@@ -128,7 +128,7 @@ func measureAdvisor(ctx context.Context, exporter, cfg string) (*advisorRun, err
 // probe, then every default query that fits the server and exports metrics (the scrapes run
 // without the advisor, whose own queries 'advise' measures), in the catalog's database.
 func floorStatements(ctx context.Context, p *testenv.PGServer, db string) ([]string, error) {
-	set, err := queries.DefaultSet()
+	set, err := queries.DefaultSet(queries.BuiltinKinds())
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +156,7 @@ func floorStatements(ctx context.Context, p *testenv.PGServer, db string) ([]str
 				continue
 			}
 		}
-		stmts = append(stmts, body.SQL)
+		stmts = append(stmts, string(body.(queries.SQL)))
 	}
 	return stmts, nil
 }

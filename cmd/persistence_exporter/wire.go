@@ -46,11 +46,15 @@ func load(file string, red *secret.Redactor, logger *slog.Logger) (*wiring, erro
 		return nil, err
 	}
 	red.Add(cfg.Secrets()...)
-	packs, err := queries.Defaults()
+	packKinds := make(queries.SourceKinds, len(kinds))
+	for i, k := range kinds {
+		packKinds[i] = k.pack
+	}
+	packs, err := queries.Defaults(packKinds)
 	if err != nil {
 		return nil, fmt.Errorf("the embedded packs: %w", err)
 	}
-	user, err := queries.LoadPaths(cfg.Packs)
+	user, err := queries.LoadPaths(cfg.Packs, packKinds)
 	if err != nil {
 		return nil, err
 	}
@@ -89,17 +93,18 @@ func load(file string, red *secret.Redactor, logger *slog.Logger) (*wiring, erro
 	return w, nil
 }
 
-// kinds is the table of what runs: each target kind builds the targets of its section of the
-// configuration, with its source and its up metric (wire_<kind>.go).
+// kinds is the table of what runs: each source kind reads the bodies of its packs (pack) and
+// builds the targets of its section of the configuration, with its source and its up metric
+// (wire_<kind>.go).
 var kinds = []struct {
-	name  string
+	pack  queries.SourceKind
 	build func(w *wiring) error
 }{
-	{"postgres", buildPostgres},
-	{"pgbouncer", buildPgbouncer},
-	{"redis", buildRedis},
-	{"elasticsearch", buildElasticsearch},
-	{"pgbackrest", buildPgbackrest},
+	{queries.PostgresKind(), buildPostgres},
+	{queries.PgbouncerKind(), buildPgbouncer},
+	{queries.RedisKind(), buildRedis},
+	{queries.ElasticsearchKind(), buildElasticsearch},
+	{queries.PgbackrestKind(), buildPgbackrest},
 }
 
 // add registers a built target.

@@ -296,8 +296,8 @@ func ParseVersion(s string) (int, error) {
 
 // Run sends the body's GET (or takes the answer another query of this gather already got)
 // and extracts its rows.
-func (s *Source) Run(ctx context.Context, q *queries.Query, body *queries.Body) (*queries.Rows, error) {
-	h := body.HTTP
+func (s *Source) Run(ctx context.Context, q *queries.Query, body queries.Body) (*queries.Rows, error) {
+	h, _ := body.(*queries.HTTP)
 	if h == nil {
 		return nil, fmt.Errorf("query %q has no http body", q.Name)
 	}

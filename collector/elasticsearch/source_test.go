@@ -28,7 +28,7 @@ func defaultQueries(t *testing.T) []*queries.Query {
 	t.Helper()
 	packOnce.Do(func() {
 		var set *queries.Set
-		set, packErr = queries.DefaultSet()
+		set, packErr = queries.DefaultSet(queries.BuiltinKinds())
 		if packErr == nil {
 			pack = set.For(queries.SourceElasticsearch)
 		}
@@ -498,7 +498,7 @@ queries:
     columns:
       - {name: node, usage: label}
       - {name: heap, usage: gauge, scale: 0.01, metric: es_custom_heap_used_ratio}
-`))
+`), queries.BuiltinKinds())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -532,7 +532,7 @@ func TestAnswersReleasedAfterGather(t *testing.T) {
 		t.Fatalf("%d requests to /_nodes/stats in one scrape", n)
 	}
 	q := query(t, "elasticsearch_node")
-	rows, err := tg.Source.Run(t.Context(), q, &queries.Body{HTTP: q.HTTP})
+	rows, err := tg.Source.Run(t.Context(), q, q.Body)
 	if err != nil || rows.Len() == 0 {
 		t.Fatalf("%v, %v", rows, err)
 	}

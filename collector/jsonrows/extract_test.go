@@ -26,7 +26,7 @@ func decode(t *testing.T, s string) any {
 // query parses a one-query pack and returns it with its http body.
 func query(t *testing.T, body string) *queries.Query {
 	t.Helper()
-	p, err := queries.Parse("test.yaml", []byte("source: elasticsearch\nqueries:\n"+body))
+	p, err := queries.Parse("test.yaml", []byte("source: elasticsearch\nqueries:\n"+body), queries.BuiltinKinds())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +35,7 @@ func query(t *testing.T, body string) *queries.Query {
 
 func run(t *testing.T, q *queries.Query, doc string, e Env) *queries.Rows {
 	t.Helper()
-	p, err := Compile(q, &q.HTTP.JSON)
+	p, err := Compile(q, &q.Body.(*queries.HTTP).JSON)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +196,7 @@ func TestExtractMissingField(t *testing.T) {
       - {name: size_in_bytes, usage: gauge}
       - {name: "failed_step?", usage: gauge, metric: m_failed}
 `)
-	p, _ := Compile(q, &q.HTTP.JSON)
+	p, _ := Compile(q, &q.Body.(*queries.HTTP).JSON)
 	_, err := p.Extract(decode(t, `{"items": {"a": {"size_in_bytes": 1}, "b": {}}}`), Env{})
 	if err != nil {
 		t.Errorf("one row has it: %v", err)
@@ -217,7 +217,7 @@ func TestExtractMissingField(t *testing.T) {
     columns:
       - {name: new_field, usage: gauge, min_version: 80000}
 `)
-	p2, _ := Compile(q2, &q2.HTTP.JSON)
+	p2, _ := Compile(q2, &q2.Body.(*queries.HTTP).JSON)
 	if _, err := p2.Extract(decode(t, `{"items": {"a": {}}}`), Env{Version: 71700}); err != nil {
 		t.Errorf("a column of newer versions on 7.17: %v", err)
 	}

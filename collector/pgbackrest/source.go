@@ -106,15 +106,16 @@ func (s *Source) Probe(ctx context.Context) (queries.ServerInfo, error) {
 }
 
 // Run turns the JSON of the body's command into rows.
-func (s *Source) Run(ctx context.Context, q *queries.Query, body *queries.Body) (*queries.Rows, error) {
-	if body.Exec == nil {
+func (s *Source) Run(ctx context.Context, q *queries.Query, body queries.Body) (*queries.Rows, error) {
+	e, _ := body.(*queries.Exec)
+	if e == nil {
 		return nil, errors.New("the query has no exec body")
 	}
-	doc, err := s.document(ctx, body.Exec.Args)
+	doc, err := s.document(ctx, e.Args)
 	if err != nil {
 		return nil, err
 	}
-	p, err := s.plan(q, body.Exec)
+	p, err := s.plan(q, e)
 	if err != nil {
 		return nil, err
 	}

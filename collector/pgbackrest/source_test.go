@@ -33,7 +33,7 @@ func ctx(t *testing.T) context.Context {
 // engine runs the default pgbackrest pack on targets.
 func engine(t *testing.T, targets map[string]Options) *collector.Engine {
 	t.Helper()
-	set, err := queries.DefaultSet()
+	set, err := queries.DefaultSet(queries.BuiltinKinds())
 	if err != nil {
 		t.Fatal(err)
 	}

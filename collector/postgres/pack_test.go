@@ -32,7 +32,7 @@ import (
 // exposition passes promtool's lint.
 func TestDefaultPackOnEveryVersion(t *testing.T) {
 	versions := testenv.PGMatrix(t)
-	set, err := queries.DefaultSet()
+	set, err := queries.DefaultSet(queries.BuiltinKinds())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -69,8 +69,8 @@ func (ks keyspace) load(ctx context.Context, c *goredis.Client) error {
 func auditSpec(t testing.TB, budget time.Duration) *queries.RedisAudit {
 	t.Helper()
 	for _, q := range defaultQueries(t) {
-		if q.Redis != nil && q.Redis.Reply == queries.ReplyAudit {
-			a := *q.Redis.Audit
+		if redisOf(q.Body) != nil && redisOf(q.Body).Reply == queries.ReplyAudit {
+			a := *redisOf(q.Body).Audit
 			if budget > 0 {
 				a.Budget = budget
 			}
@@ -347,7 +347,7 @@ func (w *walkCounter) counts() (walks, most int) {
 func auditQuery(t testing.TB, reply queries.RedisReply) *queries.Query {
 	t.Helper()
 	for _, q := range defaultQueries(t) {
-		if q.Redis != nil && q.Redis.Reply == reply {
+		if redisOf(q.Body) != nil && redisOf(q.Body).Reply == reply {
 			return q
 		}
 	}
@@ -366,7 +366,7 @@ func TestAuditSharedAcrossGathers(t *testing.T) {
 	run := func(q *queries.Query, ctx context.Context) chan error {
 		done := make(chan error, 1)
 		go func() {
-			_, err := s.Run(ctx, q, &q.Body)
+			_, err := s.Run(ctx, q, q.Body)
 			done <- err
 		}()
 		return done
@@ -446,7 +446,7 @@ func TestAuditFollowsTTLCap(t *testing.T) {
 	w := countWalks(t)
 	var qs []*queries.Query
 	for _, q := range defaultQueries(t) {
-		if q.Redis != nil && q.Redis.Reply.IsAudit() {
+		if redisOf(q.Body) != nil && redisOf(q.Body).Reply.IsAudit() {
 			qs = append(qs, q)
 		}
 	}

@@ -269,8 +269,8 @@ func (s *Source) do(ctx context.Context, cmd []string) (any, error) {
 }
 
 // Run sends the body's command and turns the reply into rows as the body says.
-func (s *Source) Run(ctx context.Context, q *queries.Query, body *queries.Body) (*queries.Rows, error) {
-	r := body.Redis
+func (s *Source) Run(ctx context.Context, q *queries.Query, body queries.Body) (*queries.Rows, error) {
+	r, _ := body.(*queries.Redis)
 	if r == nil {
 		return nil, errors.New("the query has no redis body")
 	}

@@ -43,27 +43,30 @@ func RedisKind() SourceKind {
 }
 
 // ElasticsearchKind is the kind of Elasticsearch packs: http bodies.
-func ElasticsearchKind() SourceKind {
-	return SourceKind{
-		Name: SourceElasticsearch, BodyKey: "http",
-		NewBody: func() any { return new(HTTP) },
-		Compile: func(body any, q *Query) (Body, []Problem) {
-			h := body.(*HTTP)
-			out := problems(nil, h.validate())
-			return h, append(out, problems([]any{"http"}, h.checkColumns(q, "http"))...)
-		},
-	}
-}
+func ElasticsearchKind() SourceKind { return jsonKind[HTTP](SourceElasticsearch, "http") }
 
 // PgbackrestKind is the kind of pgBackRest packs: exec bodies.
-func PgbackrestKind() SourceKind {
+func PgbackrestKind() SourceKind { return jsonKind[Exec](SourcePgbackrest, "exec") }
+
+// jsonBody is a body whose answer is a JSON document that its JSON spec turns into rows.
+type jsonBody interface {
+	validate() []string
+	spec() *JSON
+}
+
+// jsonKind is the kind of a body B read as a JSON document: its own checks, then its spec's
+// against the query's columns.
+func jsonKind[B any, P interface {
+	*B
+	jsonBody
+}](name, key string) SourceKind {
 	return SourceKind{
-		Name: SourcePgbackrest, BodyKey: "exec",
-		NewBody: func() any { return new(Exec) },
+		Name: name, BodyKey: key,
+		NewBody: func() any { return P(new(B)) },
 		Compile: func(body any, q *Query) (Body, []Problem) {
-			e := body.(*Exec)
-			out := problems(nil, e.validate())
-			return e, append(out, problems([]any{"exec"}, e.checkColumns(q, "exec"))...)
+			b := body.(P)
+			out := problems(nil, b.validate())
+			return b, append(out, problems([]any{key}, b.spec().checkColumns(q, key))...)
 		},
 	}
 }

@@ -108,6 +108,8 @@ func (j *JSON) ColumnExpr(column string) string {
 	return column
 }
 
+func (j *JSON) spec() *JSON { return j }
+
 // checkColumns checks the spec against the columns of q: every column must be computable,
 // fields must define columns, and group and states must name columns of the right usage.
 // kind (http, exec) starts the messages.

@@ -160,3 +160,12 @@ func (t *packTypes) bodyOf(v reflect.Value) (body any, others []string) {
 func blank(v reflect.Value) bool {
 	return v.Kind() == reflect.String && strings.TrimSpace(v.String()) == ""
 }
+
+// Problems are msgs at one path, for a kind's Compile.
+func Problems(path []any, msgs []string) []Problem {
+	out := make([]Problem, len(msgs))
+	for i, m := range msgs {
+		out[i] = Problem{path, m}
+	}
+	return out
+}

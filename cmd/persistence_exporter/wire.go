@@ -9,7 +9,10 @@ import (
 
 	"github.com/persistence-exporter/persistence_exporter/advisor"
 	"github.com/persistence-exporter/persistence_exporter/collector"
+	"github.com/persistence-exporter/persistence_exporter/collector/elasticsearch"
+	"github.com/persistence-exporter/persistence_exporter/collector/pgbackrest"
 	"github.com/persistence-exporter/persistence_exporter/collector/postgres"
+	"github.com/persistence-exporter/persistence_exporter/collector/redis"
 	"github.com/persistence-exporter/persistence_exporter/internal/config"
 	"github.com/persistence-exporter/persistence_exporter/internal/secret"
 	"github.com/persistence-exporter/persistence_exporter/internal/yamlx"
@@ -100,11 +103,11 @@ var kinds = []struct {
 	pack  queries.SourceKind
 	build func(w *wiring) error
 }{
-	{queries.PostgresKind(), buildPostgres},
-	{queries.PgbouncerKind(), buildPgbouncer},
-	{queries.RedisKind(), buildRedis},
-	{queries.ElasticsearchKind(), buildElasticsearch},
-	{queries.PgbackrestKind(), buildPgbackrest},
+	{postgres.Kind(), buildPostgres},
+	{postgres.PgbouncerKind(), buildPgbouncer},
+	{redis.Kind(), buildRedis},
+	{elasticsearch.Kind(), buildElasticsearch},
+	{pgbackrest.Kind(), buildPgbackrest},
 }
 
 // add registers a built target.

@@ -29,7 +29,7 @@ func TestMayLock(t *testing.T) {
 	}
 	// the default pack: the statements that open relations, or read pg_cron's tables (user
 	// tables: a cron.job lock blocks them), are the locking ones
-	set, err := queries.DefaultSet(queries.BuiltinKinds())
+	set, err := queries.DefaultSet(allKinds())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -298,12 +298,6 @@ func (s *Source) Prepare(ctx context.Context, q *queries.Query, body queries.Bod
 	})
 }
 
-// sqlOf is the statement of a postgres or pgbouncer body ("" for none).
-func sqlOf(body queries.Body) string {
-	sql, _ := body.(queries.SQL)
-	return string(sql)
-}
-
 // eachDatabase calls fn with every watched database that has what q requires, and the
 // statement of q for it.
 func (s *Source) eachDatabase(ctx context.Context, q *queries.Query, fn func(name string, db *database, sql string) error) error {

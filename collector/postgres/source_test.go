@@ -266,7 +266,7 @@ func TestDatabaseScope(t *testing.T) {
 		t.Fatal(err)
 	}
 	tables := &queries.Query{Name: "tables", Scope: queries.ScopeDatabase,
-		Body: queries.SQL("SELECT current_database() AS datname, schemaname, relname FROM pg_stat_user_tables")}
+		Body: SQL("SELECT current_database() AS datname, schemaname, relname FROM pg_stat_user_tables")}
 	rows, err := s.Run(c, tables, tables.Body)
 	if err != nil {
 		t.Fatal(err)
@@ -285,7 +285,7 @@ func TestDatabaseScope(t *testing.T) {
 
 	// requirements are checked per database: pgstattuple exists in scope_a only
 	ext := &queries.Query{Name: "ext", Scope: queries.ScopeDatabase, Requires: []string{"extension:pgstattuple"},
-		Body: queries.SQL("SELECT current_database() AS datname")}
+		Body: SQL("SELECT current_database() AS datname")}
 	rows, err = s.Run(c, ext, ext.Body)
 	if err != nil {
 		t.Fatal(err)

@@ -66,10 +66,10 @@ func (ks keyspace) load(ctx context.Context, c *goredis.Client) error {
 	return err
 }
 
-func auditSpec(t testing.TB, budget time.Duration) *queries.RedisAudit {
+func auditSpec(t testing.TB, budget time.Duration) *RedisAudit {
 	t.Helper()
 	for _, q := range defaultQueries(t) {
-		if redisOf(q.Body) != nil && redisOf(q.Body).Reply == queries.ReplyAudit {
+		if redisOf(q.Body) != nil && redisOf(q.Body).Reply == ReplyAudit {
 			a := *redisOf(q.Body).Audit
 			if budget > 0 {
 				a.Budget = budget
@@ -344,7 +344,7 @@ func (w *walkCounter) counts() (walks, most int) {
 }
 
 // auditQuery is the default pack's query with the given audit reply.
-func auditQuery(t testing.TB, reply queries.RedisReply) *queries.Query {
+func auditQuery(t testing.TB, reply RedisReply) *queries.Query {
 	t.Helper()
 	for _, q := range defaultQueries(t) {
 		if redisOf(q.Body) != nil && redisOf(q.Body).Reply == reply {
@@ -361,7 +361,7 @@ func auditQuery(t testing.TB, reply queries.RedisReply) *queries.Query {
 func TestAuditSharedAcrossGathers(t *testing.T) {
 	set := env.Redis(t)
 	s := newSource(t, direct(set.Primary))
-	nsQ, runQ := auditQuery(t, queries.ReplyAudit), auditQuery(t, queries.ReplyAuditRun)
+	nsQ, runQ := auditQuery(t, ReplyAudit), auditQuery(t, ReplyAuditRun)
 	w := countWalks(t, 1, 3)
 	run := func(q *queries.Query, ctx context.Context) chan error {
 		done := make(chan error, 1)

@@ -6,6 +6,9 @@ import (
 	"regexp"
 	"testing"
 
+	"github.com/persistence-exporter/persistence_exporter/collector/elasticsearch"
+	"github.com/persistence-exporter/persistence_exporter/collector/pgbackrest"
+	"github.com/persistence-exporter/persistence_exporter/collector/postgres"
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
 
@@ -13,7 +16,7 @@ import (
 // match compiled).
 func parseBody(t *testing.T, body string) *queries.Query {
 	t.Helper()
-	p, err := queries.Parse("test.yaml", []byte("source: redis\nqueries:\n  - name: q\n    redis: "+body+"\n    columns: [{name: x, usage: discard}]\n"), queries.BuiltinKinds())
+	p, err := queries.Parse("test.yaml", []byte("source: redis\nqueries:\n  - name: q\n    redis: "+body+"\n    columns: [{name: x, usage: discard}]\n"), allKinds())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +197,12 @@ func TestFinish(t *testing.T) {
 }
 
 // redisOf is the redis body of a query, nil for another body.
-func redisOf(b queries.Body) *queries.Redis {
-	r, _ := b.(*queries.Redis)
+func redisOf(b queries.Body) *Redis {
+	r, _ := b.(*Redis)
 	return r
+}
+
+// allKinds are the source kinds of the default packs, as cmd/persistence_exporter's table.
+func allKinds() queries.SourceKinds {
+	return queries.SourceKinds{postgres.Kind(), postgres.PgbouncerKind(), Kind(), elasticsearch.Kind(), pgbackrest.Kind()}
 }

@@ -135,7 +135,7 @@ func scrape(t *testing.T, e *collector.Engine) string {
 
 func defaultQueries(t testing.TB) []*queries.Query {
 	t.Helper()
-	set, err := queries.DefaultSet(queries.BuiltinKinds())
+	set, err := queries.DefaultSet(allKinds())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -480,7 +480,7 @@ queries:
     columns:
       - {name: timeout, usage: gauge, metric: my_redis_config_timeout_seconds}
       - {name: hz, usage: gauge, metric: my_redis_config_hz}
-`), queries.BuiltinKinds())
+`), allKinds())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -546,7 +546,7 @@ queries:
     redis: {command: [CONFIG, GET, "*"], reply: pairs}
     columns:
       - {name: maxmemory, usage: gauge}
-`), queries.BuiltinKinds())
+`), allKinds())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -608,7 +608,7 @@ func TestDB(t *testing.T) {
 		t.Fatal(err)
 	}
 	spec := auditSpec(t, 10*time.Second)
-	spec.Namespaces = []queries.RedisNamespace{{Prefix: "dbthree:", TTL: time.Hour}}
+	spec.Namespaces = []RedisNamespace{{Prefix: "dbthree:", TTL: time.Hour}}
 	run, err := s.audit(cx, spec)
 	if err != nil {
 		t.Fatal(err)

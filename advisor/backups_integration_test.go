@@ -20,7 +20,7 @@ import (
 // checks read of it.
 func backupRunner(t *testing.T, b *testenv.Pgbackrest, withPG bool, cfg advisor.Config, stanzas ...string) *advisor.Runner {
 	t.Helper()
-	set, err := queries.DefaultSet()
+	set, err := queries.DefaultSet(allKinds())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,13 +1,9 @@
 package advisor
 
 import (
-	"fmt"
-	"regexp"
-	"strconv"
-	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"github.com/persistence-exporter/persistence_exporter/internal/size"
 )
 
 // Config is the advisor section of the configuration file.
@@ -271,42 +267,4 @@ func SeedProfile() map[string]string {
 }
 
 // Bytes is a size in bytes, written 1048576, 1MiB, 10MB (powers of 1024 either way) or 2GiB.
-type Bytes float64
-
-var bytesRe = regexp.MustCompile(`^\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?i?B)?\s*$`)
-
-// ParseBytes reads a size.
-func ParseBytes(s string) (Bytes, error) {
-	m := bytesRe.FindStringSubmatch(s)
-	if m == nil {
-		return 0, fmt.Errorf("invalid size %q (want a number of bytes or 512KiB, 1MiB, 2GiB)", s)
-	}
-	n, _ := strconv.ParseFloat(m[1], 64)
-	switch strings.TrimSuffix(strings.ToUpper(m[2]), "B") {
-	case "K", "KI":
-		n *= 1 << 10
-	case "M", "MI":
-		n *= 1 << 20
-	case "G", "GI":
-		n *= 1 << 30
-	case "T", "TI":
-		n *= 1 << 40
-	}
-	return Bytes(n), nil
-}
-
-// UnmarshalYAML reads a size.
-func (b *Bytes) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("line %d: want a size such as 1MiB", n.Line)
-	}
-	v, err := ParseBytes(n.Value)
-	if err != nil {
-		return fmt.Errorf("line %d: %w", n.Line, err)
-	}
-	*b = v
-	return nil
-}
-
-// MarshalYAML writes a size as bytes.
-func (b Bytes) MarshalYAML() (any, error) { return float64(b), nil }
+type Bytes = size.Bytes

@@ -31,7 +31,7 @@ func esReport(t *testing.T, version string, at time.Time, edit func(*estest.Serv
 	if err != nil {
 		t.Fatal(err)
 	}
-	set, err := queries.DefaultSet()
+	set, err := queries.DefaultSet(allKinds())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,11 +24,11 @@ func TestRenamedColumnIsReported(t *testing.T) {
 	if strings.Count(renamed, "used_now") != 2 {
 		t.Fatalf("the rename of pg_connections.used did not apply: %d places", strings.Count(renamed, "used_now"))
 	}
-	user, err := queries.Parse("renamed/postgres_server.yaml", []byte(renamed))
+	user, err := queries.Parse("renamed/postgres_server.yaml", []byte(renamed), allKinds())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defaults, err := queries.Defaults()
+	defaults, err := queries.Defaults(allKinds())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,10 @@ import (
 
 	"github.com/persistence-exporter/persistence_exporter/advisor"
 	"github.com/persistence-exporter/persistence_exporter/collector"
+	"github.com/persistence-exporter/persistence_exporter/collector/elasticsearch"
+	"github.com/persistence-exporter/persistence_exporter/collector/pgbackrest"
 	"github.com/persistence-exporter/persistence_exporter/collector/postgres"
+	"github.com/persistence-exporter/persistence_exporter/collector/redis"
 	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
@@ -33,7 +36,7 @@ func ctx(t *testing.T, d time.Duration) context.Context {
 // default packs, one engine, hypothetical indexes through the sources.
 func newRunner(t *testing.T, pg *testenv.PGCluster, db string, cfg advisor.Config) *advisor.Runner {
 	t.Helper()
-	set, err := queries.DefaultSet()
+	set, err := queries.DefaultSet(allKinds())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -491,4 +494,9 @@ func TestHealthyCluster(t *testing.T) {
 	if rep.MaxSeverity() >= advisor.Warning {
 		t.Errorf("max severity %s", rep.MaxSeverity())
 	}
+}
+
+// allKinds are the source kinds of the default packs, as cmd/persistence_exporter's table.
+func allKinds() queries.SourceKinds {
+	return queries.SourceKinds{postgres.Kind(), postgres.PgbouncerKind(), redis.Kind(), elasticsearch.Kind(), pgbackrest.Kind()}
 }

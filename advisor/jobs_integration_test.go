@@ -22,7 +22,7 @@ var jobCheckIDs = []string{"cron_jobs", "partition_horizon", "logical_subscripti
 // shares h with the other runs of the test.
 func jobsRunner(t *testing.T, pg *testenv.PGCluster, h *advisor.History, cfg advisor.Config) *advisor.Runner {
 	t.Helper()
-	set, err := queries.DefaultSet()
+	set, err := queries.DefaultSet(allKinds())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,7 +33,7 @@ func redisDirect(name string, s *testenv.RedisServer) redisTarget {
 // cached audit of an earlier run).
 func newRedisRunner(t *testing.T, cfg advisor.Config, targets ...redisTarget) *advisor.Runner {
 	t.Helper()
-	set, err := queries.DefaultSet()
+	set, err := queries.DefaultSet(allKinds())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -96,7 +96,7 @@ func (s *blockingSource) Probe(ctx context.Context) (queries.ServerInfo, error) 
 	}
 }
 
-func (s *blockingSource) Run(context.Context, *queries.Query, *queries.Body) (*queries.Rows, error) {
+func (s *blockingSource) Run(context.Context, *queries.Query, queries.Body) (*queries.Rows, error) {
 	return nil, errors.New("no queries")
 }
 

@@ -23,7 +23,7 @@ type Source interface {
 	// An error means the target is down.
 	Probe(ctx context.Context) (queries.ServerInfo, error)
 	// Run executes body, the body of q chosen for the probed server.
-	Run(ctx context.Context, q *queries.Query, body *queries.Body) (*queries.Rows, error)
+	Run(ctx context.Context, q *queries.Query, body queries.Body) (*queries.Rows, error)
 	// Close releases connections.
 	Close()
 }
@@ -173,7 +173,7 @@ func (e *Engine) Gather(ctx context.Context, t *Target) *Snapshot {
 	type job struct {
 		i    int
 		q    *queries.Query
-		body *queries.Body
+		body queries.Body
 	}
 	var jobs []job
 	for _, q := range t.Queries {

@@ -16,7 +16,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/persistence-exporter/persistence_exporter/collector/elasticsearch"
+	"github.com/persistence-exporter/persistence_exporter/collector/pgbackrest"
 	"github.com/persistence-exporter/persistence_exporter/collector/postgres"
+	"github.com/persistence-exporter/persistence_exporter/collector/redis"
 	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
@@ -88,11 +91,11 @@ func newEngine(t *testing.T, only ...string) *Engine {
 	if err := pg.Primary.Exec(ctxT(t, 10*time.Second), "postgres", "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"); err != nil {
 		t.Fatal(err)
 	}
-	defaults, err := queries.Defaults()
+	defaults, err := queries.Defaults(allKinds())
 	if err != nil {
 		t.Fatal(err)
 	}
-	tp, err := queries.Parse("test.yaml", []byte(testPack))
+	tp, err := queries.Parse("test.yaml", []byte(testPack), allKinds())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,7 +326,7 @@ func TestHungTarget(t *testing.T) {
 type fakeSource struct{ info queries.ServerInfo }
 
 func (f fakeSource) Probe(context.Context) (queries.ServerInfo, error) { return f.info, nil }
-func (f fakeSource) Run(context.Context, *queries.Query, *queries.Body) (*queries.Rows, error) {
+func (f fakeSource) Run(context.Context, *queries.Query, queries.Body) (*queries.Rows, error) {
 	return nil, fmt.Errorf("no queries here")
 }
 func (f fakeSource) Close() {}
@@ -378,4 +381,9 @@ func sampleValue(text, series string) (float64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// allKinds are the source kinds of the default packs, as cmd/persistence_exporter's table.
+func allKinds() queries.SourceKinds {
+	return queries.SourceKinds{postgres.Kind(), postgres.PgbouncerKind(), redis.Kind(), elasticsearch.Kind(), pgbackrest.Kind()}
 }

@@ -39,9 +39,13 @@ var compatUsages = map[string]Usage{
 	"DURATION":     UsageDuration,
 }
 
-func parseCompat(doc *yamlx.Document, data []byte) (*Pack, error) {
+func parseCompat(doc *yamlx.Document, data []byte, kinds SourceKinds) (*Pack, error) {
 	if doc.Root.Kind != yaml.MappingNode {
 		return nil, yamlx.Errorf(doc.File, doc.Root.Line, "a pack is a mapping with a \"queries\" list (or a postgres_exporter queries.yaml)")
+	}
+	kind, ok := kinds.get(SourcePostgres)
+	if !ok {
+		return nil, yamlx.Errorf(doc.File, doc.Root.Line, "a postgres_exporter queries.yaml needs the postgres source, which this program lacks")
 	}
 	var raw map[string]compatQuery
 	if err := doc.DecodeStrict(data, &raw); err != nil {
@@ -68,7 +72,7 @@ func parseCompat(doc *yamlx.Document, data []byte) (*Pack, error) {
 		}
 		before := len(errs)
 		q := &Query{
-			Name: name, Body: Body{SQL: cq.Query}, Source: SourcePostgres, File: doc.File, Line: doc.Line(name),
+			Name: name, Source: SourcePostgres, File: doc.File, Line: doc.Line(name),
 			TTL: time.Duration(cq.CacheSeconds) * time.Second,
 			// postgres_exporter exports the columns a query returns but does not list, untyped.
 			ExportUnlisted: true,
@@ -105,7 +109,7 @@ func parseCompat(doc *yamlx.Document, data []byte) (*Pack, error) {
 				q.Columns = append(q.Columns, c)
 			}
 		}
-		if q.SQL == "" {
+		if cq.Query == "" {
 			errs = append(errs, doc.Errorf([]any{name}, "query %q has no query", name))
 		}
 		if len(errs) > before {
@@ -117,15 +121,23 @@ func parseCompat(doc *yamlx.Document, data []byte) (*Pack, error) {
 				q.Columns[i].Metric = q.Name + "_" + c.Name + "_milliseconds"
 			}
 		}
-		errs = append(errs, validate(q, func(path ...any) int {
+		body := kind.NewBody()
+		if n := doc.Node(name, "query"); n != nil {
+			if err := n.Decode(body); err != nil {
+				errs = append(errs, doc.Errorf([]any{name, "query"}, "query %q: %v", name, err))
+				continue
+			}
+		}
+		compiled, qerrs := compile(decoded{q: q, body: body}, kind, kinds, func(path ...any) int {
 			if len(path) >= 2 && path[0] == "columns" {
 				if i, ok := path[1].(int); ok && i < len(q.Columns) {
 					return doc.Line(colPath[q.Columns[i].Name]...)
 				}
 			}
 			return doc.Line(name)
-		})...)
-		p.Queries = append(p.Queries, q)
+		})
+		errs = append(errs, qerrs...)
+		p.Queries = append(p.Queries, compiled)
 	}
 	if err := yamlx.Join(errs...); err != nil {
 		return nil, err

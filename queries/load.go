@@ -1,12 +1,14 @@
 package queries
 
 import (
+	"cmp"
 	"embed"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -43,14 +45,9 @@ func (s Skipped) String() string {
 	return fmt.Sprintf("%s:%d: query %q is skipped: %s", s.File, s.Line, s.Query, s.Reason)
 }
 
-type packFile struct {
-	Source  string   `yaml:"source"`
-	Queries []*Query `yaml:"queries"`
-}
-
-// Parse decodes one pack file. The native format has a top-level "queries" list; any other
-// mapping is read as a postgres_exporter queries.yaml.
-func Parse(file string, data []byte) (*Pack, error) {
+// Parse decodes one pack file; kinds are the source kinds it may name. The native format has
+// a top-level "queries" list; any other mapping is read as a postgres_exporter queries.yaml.
+func Parse(file string, data []byte, kinds SourceKinds) (*Pack, error) {
 	doc, err := yamlx.Parse(file, data)
 	if err != nil {
 		return nil, err
@@ -59,72 +56,41 @@ func Parse(file string, data []byte) (*Pack, error) {
 		return nil, yamlx.Errorf(file, 0, "the pack is empty")
 	}
 	if q := doc.Node("queries"); q != nil && q.Kind == yaml.SequenceNode {
-		return parseNative(doc, data)
+		return parseNative(doc, data, kinds)
 	}
-	return parseCompat(doc, data)
+	return parseCompat(doc, data, kinds)
 }
 
-func parseNative(doc *yamlx.Document, data []byte) (*Pack, error) {
-	var pf packFile
-	if err := doc.DecodeStrict(data, &pf); err != nil {
+func parseNative(doc *yamlx.Document, data []byte, kinds SourceKinds) (*Pack, error) {
+	p := &Pack{File: doc.File, Source: SourcePostgres}
+	if n := doc.Node("source"); n != nil && n.Kind == yaml.ScalarNode && n.Value != "" {
+		p.Source = n.Value
+	}
+	kind, ok := kinds.get(p.Source)
+	if !ok {
+		return nil, doc.Errorf([]any{"source"}, "unknown source %q (want one of %s)", p.Source, kinds.names())
+	}
+	types := newPackTypes(kind, kinds)
+	out := reflect.New(types.pack)
+	if err := doc.DecodeStrict(data, out.Interface()); err != nil {
 		return nil, err
 	}
-	p := &Pack{File: doc.File, Source: pf.Source, Queries: pf.Queries}
 	var errs []error
-	if p.Source == "" {
-		p.Source = SourcePostgres
-	} else if !slices.Contains(sourceKinds, p.Source) {
-		errs = append(errs, doc.Errorf([]any{"source"}, "unknown source %q (want one of %s)", p.Source, strings.Join(sourceKinds, ", ")))
-	}
-	if len(p.Queries) == 0 {
+	qs := types.split(out)
+	if len(qs) == 0 {
 		errs = append(errs, doc.Errorf([]any{"queries"}, "the pack has no queries"))
 	}
-	for i, q := range p.Queries {
-		q.Source, q.File, q.Line = p.Source, doc.File, doc.Line("queries", i)
-		errs = append(errs, validate(q, func(path ...any) int {
+	for i, d := range qs {
+		d.q.Source, d.q.File, d.q.Line = p.Source, doc.File, doc.Line("queries", i)
+		q, qerrs := compile(d, kind, kinds, func(path ...any) int {
 			return doc.Line(append([]any{"queries", i}, path...)...)
-		})...)
+		})
+		p.Queries, errs = append(p.Queries, q), append(errs, qerrs...)
 	}
 	if err := yamlx.Join(errs...); err != nil {
 		return nil, err
 	}
 	return p, nil
-}
-
-// sourceKinds are the sources a pack may name, and bodyField the body key of each.
-var (
-	sourceKinds = []string{SourcePostgres, SourcePgbouncer, SourceRedis, SourceElasticsearch, SourcePgbackrest}
-	bodyField   = map[string]string{
-		SourcePostgres: "sql", SourcePgbouncer: "sql", SourceRedis: "redis",
-		SourceElasticsearch: "http", SourcePgbackrest: "exec",
-	}
-)
-
-// validate checks that the body is the one of the source, and checks that one.
-func (b *Body) validate(source string) []string {
-	want := bodyField[source]
-	var msgs []string
-	for field, set := range map[string]bool{
-		"sql": strings.TrimSpace(b.SQL) != "", "http": b.HTTP != nil, "redis": b.Redis != nil, "exec": b.Exec != nil,
-	} {
-		if set && field != want {
-			msgs = append(msgs, fmt.Sprintf("%s is not for a %s pack (it takes %s)", field, source, want))
-		}
-	}
-	sort.Strings(msgs)
-	switch {
-	case b.HTTP != nil && want == "http":
-		msgs = append(msgs, b.HTTP.validate()...)
-	case b.Redis != nil && want == "redis":
-		msgs = append(msgs, b.Redis.validate()...)
-	case b.Exec != nil && want == "exec":
-		msgs = append(msgs, b.Exec.validate()...)
-	case strings.TrimSpace(b.SQL) != "" && want == "sql":
-		if msg := checkReadSQL(source, b.SQL); msg != "" {
-			msgs = append(msgs, msg)
-		}
-	}
-	return msgs
 }
 
 var (
@@ -136,87 +102,176 @@ var (
 	knownRequires  = []string{"extension:", "feature:"}
 )
 
-// validate checks one query and fills in its Labels and Metrics. lineOf gives the line of a
-// path below the query, for error messages.
-func validate(q *Query, lineOf func(path ...any) int) []error {
-	var errs []error
-	add := func(path []any, msg string) {
-		errs = append(errs, yamlx.Errorf(q.File, lineOf(path...), "query %q: %s", q.Name, msg))
+// problem is what is wrong at a path below a query (nil: the query itself).
+type problem struct {
+	path []any
+	msg  string
+}
+
+func at(path ...any) func(format string, args ...any) problem {
+	return func(format string, args ...any) problem { return problem{path, fmt.Sprintf(format, args...)} }
+}
+
+// compile checks one decoded query and returns the query that runs: a new value holding what
+// the checks derive (its scope, the roles it runs on, its labels and metrics); the decoded
+// query is left as it is. lineOf gives the line of a path below the query, for errors.
+func compile(d decoded, k SourceKind, kinds SourceKinds, lineOf func(path ...any) int) (*Query, []error) {
+	in := d.q
+	q := *in
+	q.Scope = cmp.Or(in.Scope, ScopeServer)
+	if len(in.Roles) == 0 {
+		q.Roles = k.DefaultRoles
 	}
+	var problems []problem
+	q.Body, q.Variants, problems = compileBodies(d, k)
+	problems = append(problems, checkGates(in, k, kinds)...)
+	problems = append(problems, checkShape(in)...)
+	var columns []problem
+	q.Labels, q.Metrics, columns = compileColumns(in)
+	problems = append(problems, columns...)
+	errs := make([]error, len(problems))
+	for i, p := range problems {
+		errs[i] = yamlx.Errorf(in.File, lineOf(p.path...), "query %q: %s", in.Name, p.msg)
+	}
+	return &q, errs
+}
+
+// compileBodies checks the name, the body or variants and the version range of a decoded
+// query, and returns its compiled body and variants.
+func compileBodies(d decoded, k SourceKind) (body Body, variants []Variant, out []problem) {
+	q := d.q
 	if !queryNameRe.MatchString(q.Name) {
-		add([]any{"name"}, fmt.Sprintf("name %q is not a valid metric name prefix (letters, digits and _)", q.Name))
+		out = append(out, at("name")("name %q is not a valid metric name prefix (letters, digits and _)", q.Name))
 	}
-	field := bodyField[q.Source]
+	field := k.BodyKey
+	hasBody := d.body != nil || len(d.others) > 0
 	switch {
-	case q.Body.empty() && len(q.Variants) == 0:
-		add(nil, fmt.Sprintf("needs %s or variants", field))
-	case !q.Body.empty() && len(q.Variants) > 0:
-		add([]any{"variants"}, fmt.Sprintf("has both %s and variants: use one", field))
-	case !q.Body.empty():
-		for _, msg := range q.Body.validate(q.Source) {
-			add(nil, msg)
+	case !hasBody && len(d.variants) == 0:
+		out = append(out, at()("needs %s or variants", field))
+	case hasBody && len(d.variants) > 0:
+		out = append(out, at("variants")("has both %s and variants: use one", field))
+	case hasBody:
+		var problems []Problem
+		body, problems = compileBody(d.q, k, d.body, d.others)
+		for _, p := range problems {
+			out = append(out, problem{p.Path, p.Msg})
 		}
 	}
 	if q.MaxVersion != 0 && q.MaxVersion <= q.MinVersion {
-		add([]any{"max_version"}, fmt.Sprintf("max_version %d must be above min_version %d", q.MaxVersion, q.MinVersion))
+		out = append(out, at("max_version")("max_version %d must be above min_version %d", q.MaxVersion, q.MinVersion))
 	}
-	for i, v := range q.Variants {
-		if v.Body.empty() {
-			add([]any{"variants", i}, fmt.Sprintf("variant has no %s", field))
+	for i, dv := range d.variants {
+		v := *dv.v
+		if dv.body == nil && len(dv.others) == 0 {
+			out = append(out, at("variants", i)("variant has no %s", field))
 		} else {
-			for _, msg := range v.Body.validate(q.Source) {
-				add([]any{"variants", i}, msg)
+			var problems []Problem
+			v.Body, problems = compileBody(d.q, k, dv.body, dv.others)
+			for _, p := range problems {
+				out = append(out, at("variants", i)("%s", p.Msg))
 			}
 		}
+		variants = append(variants, v)
 		if v.MaxVersion != 0 && v.MaxVersion <= v.MinVersion {
-			add([]any{"variants", i, "max_version"}, fmt.Sprintf("max_version %d must be above min_version %d", v.MaxVersion, v.MinVersion))
+			out = append(out, at("variants", i, "max_version")("max_version %d must be above min_version %d", v.MaxVersion, v.MinVersion))
 		}
 		for j := range i {
-			if len(q.Variants[j].Requires) == 0 && overlap(q.Variants[j], v) {
-				add([]any{"variants", i}, fmt.Sprintf("variant %d overlaps variant %d, which has no requires and so always wins: make the version ranges disjoint", i, j))
+			if len(d.variants[j].v.Requires) == 0 && overlap(*d.variants[j].v, v) {
+				out = append(out, at("variants", i)("variant %d overlaps variant %d, which has no requires and so always wins: make the version ranges disjoint", i, j))
 			}
 		}
 		for k, r := range v.Requires {
 			if msg := checkRequirement(r); msg != "" {
-				add([]any{"variants", i, "requires", k}, msg)
+				out = append(out, at("variants", i, "requires", k)("%s", msg))
+			}
+		}
+	}
+	return body, variants, out
+}
+
+// compileBody checks the body of a query or variant: one written for another kind (others
+// lists their keys), or the kind's own, which the kind compiles.
+func compileBody(q *Query, k SourceKind, body any, others []string) (Body, []Problem) {
+	var out []Problem
+	for _, o := range others {
+		out = append(out, Problem{nil, fmt.Sprintf("%s is not for a %s pack (it takes %s)", o, k.Name, k.BodyKey)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Msg < out[j].Msg })
+	if body == nil {
+		return nil, out
+	}
+	compiled, problems := k.Compile(body, q)
+	return compiled, append(out, problems...)
+}
+
+// checkGates checks what decides where q runs: roles, requirements and scope.
+func checkGates(q *Query, k SourceKind, kinds SourceKinds) []problem {
+	var out []problem
+	roles := []Role{RolePrimary, RoleReplica}
+	for _, o := range kinds {
+		for _, r := range o.Roles {
+			if !slices.Contains(roles, r) {
+				roles = append(roles, r)
 			}
 		}
 	}
 	for i, r := range q.Roles {
 		switch {
-		case r == RoleSentinel && q.Source != SourceRedis:
-			add([]any{"roles", i}, "role sentinel is only for redis queries")
-		case r != RolePrimary && r != RoleReplica && r != RoleSentinel:
-			add([]any{"roles", i}, fmt.Sprintf("unknown role %q (want primary, replica or sentinel)", r))
+		case !slices.Contains(roles, r):
+			out = append(out, at("roles", i)("unknown role %q (want %s)", r, orList(roles)))
+		case r != RolePrimary && r != RoleReplica && !slices.Contains(k.Roles, r):
+			out = append(out, at("roles", i)("role %s is only for %s", r, kinds.onlyFor(func(o SourceKind) bool { return slices.Contains(o.Roles, r) })))
 		}
 	}
 	for i, r := range q.Requires {
 		if msg := checkRequirement(r); msg != "" {
-			add([]any{"requires", i}, msg)
+			out = append(out, at("requires", i)("%s", msg))
 		}
 	}
-	switch q.Scope {
-	case "":
-		q.Scope = ScopeServer
-	case ScopeServer:
-	case ScopeDatabase:
-		if q.Source != SourcePostgres {
-			add([]any{"scope"}, "scope database is only for postgres queries")
+	scopes := []string{ScopeServer}
+	for _, o := range kinds {
+		for _, sc := range o.Scopes {
+			if !slices.Contains(scopes, sc) {
+				scopes = append(scopes, sc)
+			}
 		}
-	default:
-		add([]any{"scope"}, fmt.Sprintf("unknown scope %q (want server or database)", q.Scope))
 	}
+	switch {
+	case q.Scope == "" || q.Scope == ScopeServer:
+	case !slices.Contains(scopes, q.Scope):
+		out = append(out, at("scope")("unknown scope %q (want %s)", q.Scope, orList(scopes)))
+	case !slices.Contains(k.Scopes, q.Scope):
+		out = append(out, at("scope")("scope %s is only for %s", q.Scope, kinds.onlyFor(func(o SourceKind) bool { return slices.Contains(o.Scopes, q.Scope) })))
+	}
+	return out
+}
+
+// orList writes words as "a, b or c".
+func orList[S ~string](words []S) string {
+	s := make([]string, len(words))
+	for i, w := range words {
+		s[i] = string(w)
+	}
+	if len(s) < 2 {
+		return strings.Join(s, "")
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
+}
+
+// checkShape checks top, metric_name, the durations and that q has columns.
+func checkShape(q *Query) []problem {
+	var out []problem
 	if q.Top != nil {
 		if q.Top.N < 1 {
-			add([]any{"top", "n"}, "top.n must be at least 1")
+			out = append(out, at("top", "n")("top.n must be at least 1"))
 		}
 		if !slices.ContainsFunc(q.Columns, func(c Column) bool { return c.Name == q.Top.By && c.Usage != UsageLabel }) {
-			add([]any{"top", "by"}, fmt.Sprintf("top.by %q is not a value column of the query", q.Top.By))
+			out = append(out, at("top", "by")("top.by %q is not a value column of the query", q.Top.By))
 		}
 	}
 	if mn := q.MetricName; mn != nil {
 		if !slices.ContainsFunc(q.Columns, func(c Column) bool { return c.Name == mn.Column && c.Usage == UsageDiscard }) {
-			add([]any{"metric_name", "column"}, fmt.Sprintf("metric_name.column %q must be a column of usage discard", mn.Column))
+			out = append(out, at("metric_name", "column")("metric_name.column %q must be a column of usage discard", mn.Column))
 		}
 		values := 0
 		for _, c := range q.Columns {
@@ -225,104 +280,106 @@ func validate(q *Query, lineOf func(path ...any) int) []error {
 			}
 		}
 		if values != 1 {
-			add([]any{"metric_name"}, fmt.Sprintf("a query with metric_name has exactly one value column, not %d", values))
+			out = append(out, at("metric_name")("a query with metric_name has exactly one value column, not %d", values))
 		}
 	}
 	if q.TTL < 0 || q.Timeout < 0 {
-		add(nil, "ttl and timeout must not be negative")
-	}
-	for _, msg := range q.Body.Redis.checkTimeout(q.Timeout) {
-		add([]any{"timeout"}, msg)
-	}
-	for i, v := range q.Variants {
-		for _, msg := range v.Body.Redis.checkTimeout(q.Timeout) {
-			add([]any{"variants", i}, msg)
-		}
+		out = append(out, at()("ttl and timeout must not be negative"))
 	}
 	if len(q.Columns) == 0 {
-		add([]any{"columns"}, "has no columns")
+		out = append(out, at("columns")("has no columns"))
 	}
+	return out
+}
+
+// compileColumns checks the columns of q and returns its label columns, in order, and the
+// metrics of its value columns.
+func compileColumns(q *Query) (labels []string, metrics []Metric, out []problem) {
 	seen := map[string]bool{}
-	q.Labels, q.Metrics = nil, nil
 	for i, c := range q.Columns {
 		path := []any{"columns", i}
 		if c.Name == "" {
-			add(path, "column has no name")
+			out = append(out, at(path...)("column has no name"))
 			continue
 		}
 		if seen[c.Name] {
-			add(path, fmt.Sprintf("column %q appears twice", c.Name))
+			out = append(out, at(path...)("column %q appears twice", c.Name))
 		}
 		seen[c.Name] = true
-		m := Metric{Name: c.Metric, Help: c.Help, Column: c.Name, Scale: c.Scale, Mapping: c.Mapping,
-			MinVersion: c.MinVersion, MaxVersion: c.MaxVersion}
 		if c.MaxVersion != 0 && c.MaxVersion <= c.MinVersion {
-			add(path, fmt.Sprintf("column %q: max_version %d must be above min_version %d", c.Name, c.MaxVersion, c.MinVersion))
-		}
-		if m.Name == "" {
-			m.Name = q.Name + "_" + c.Name
-		}
-		if m.Help == "" {
-			m.Help = q.Help
-		}
-		if m.Scale == 0 {
-			m.Scale = 1
+			out = append(out, at(path...)("column %q: max_version %d must be above min_version %d", c.Name, c.MaxVersion, c.MinVersion))
 		}
 		switch c.Usage {
 		case UsageLabel:
-			if c.MinVersion != 0 || c.MaxVersion != 0 {
-				add(path, fmt.Sprintf("label column %q cannot have a version range", c.Name))
-			}
-			if !labelNameRe.MatchString(c.Name) || strings.HasPrefix(c.Name, "__") {
-				add(path, fmt.Sprintf("column %q is not a valid label name", c.Name))
-			}
-			if slices.Contains(reservedLabels, c.Name) {
-				add(path, fmt.Sprintf("label %q is reserved: the exporter adds it to every series", c.Name))
-			}
-			q.Labels = append(q.Labels, c.Name)
+			out = append(out, checkLabel(path, c)...)
+			labels = append(labels, c.Name)
 			continue
 		case UsageDiscard:
 			continue
-		case UsageCounter:
-			m.Type = Counter
-		case UsageGauge:
-			m.Type = Gauge
-		case UsageMapped:
-			m.Type = Gauge
-			if len(c.Mapping) == 0 {
-				add(path, fmt.Sprintf("column %q: usage mapped needs a mapping", c.Name))
-			}
-		case UsageDuration:
-			m.Type = Gauge
-			m.Milliseconds = true
 		case "":
-			add(path, fmt.Sprintf("column %q has no usage (want label, counter, gauge, discard, mapped or duration)", c.Name))
-			continue
-		default:
-			add([]any{"columns", i, "usage"}, fmt.Sprintf("column %q: unknown usage %q (want label, counter, gauge, discard, mapped or duration)", c.Name, c.Usage))
+			out = append(out, at(path...)("column %q has no usage (want label, counter, gauge, discard, mapped or duration)", c.Name))
 			continue
 		}
-		if c.Usage != UsageMapped && len(c.Mapping) > 0 {
-			add([]any{"columns", i, "mapping"}, fmt.Sprintf("column %q: mapping is only for usage mapped", c.Name))
+		m, problems := compileMetric(q, path, c)
+		out = append(out, problems...)
+		if m == nil {
+			continue
 		}
-		if !metricNameRe.MatchString(m.Name) {
-			add(path, fmt.Sprintf("metric name %q is not valid", m.Name))
-		}
-		for _, prev := range q.Metrics {
+		for _, prev := range metrics {
 			if prev.Name == m.Name && overlapRange(prev.MinVersion, prev.MaxVersion, m.MinVersion, m.MaxVersion) {
-				add(path, fmt.Sprintf("metric %q is produced by two columns (allowed only for disjoint version ranges)", m.Name))
+				out = append(out, at(path...)("metric %q is produced by two columns (allowed only for disjoint version ranges)", m.Name))
 			}
 		}
-		if m.Help == "" {
-			m.Help = m.Name
+		metrics = append(metrics, *m)
+	}
+	return labels, metrics, out
+}
+
+// checkLabel checks a label column at path.
+func checkLabel(path []any, c Column) []problem {
+	var out []problem
+	if c.MinVersion != 0 || c.MaxVersion != 0 {
+		out = append(out, at(path...)("label column %q cannot have a version range", c.Name))
+	}
+	if !labelNameRe.MatchString(c.Name) || strings.HasPrefix(c.Name, "__") {
+		out = append(out, at(path...)("column %q is not a valid label name", c.Name))
+	}
+	if slices.Contains(reservedLabels, c.Name) {
+		out = append(out, at(path...)("label %q is reserved: the exporter adds it to every series", c.Name))
+	}
+	return out
+}
+
+// compileMetric returns the metric of a value column at path, nil for an unknown usage.
+func compileMetric(q *Query, path []any, c Column) (*Metric, []problem) {
+	var out []problem
+	m := Metric{Name: cmp.Or(c.Metric, q.Name+"_"+c.Name), Help: cmp.Or(c.Help, q.Help), Column: c.Name,
+		Scale: cmp.Or(c.Scale, 1), Mapping: c.Mapping, MinVersion: c.MinVersion, MaxVersion: c.MaxVersion}
+	switch c.Usage {
+	case UsageCounter:
+		m.Type = Counter
+	case UsageGauge:
+		m.Type = Gauge
+	case UsageMapped:
+		m.Type = Gauge
+		if len(c.Mapping) == 0 {
+			out = append(out, at(path...)("column %q: usage mapped needs a mapping", c.Name))
 		}
-		m.Type = ExposedType(m.Name, m.Type)
-		q.Metrics = append(q.Metrics, m)
+	case UsageDuration:
+		m.Type = Gauge
+		m.Milliseconds = true
+	default:
+		return nil, append(out, at(append(path, "usage")...)("column %q: unknown usage %q (want label, counter, gauge, discard, mapped or duration)", c.Name, c.Usage))
 	}
-	for _, p := range q.checkJSONColumns() {
-		add([]any{p.kind}, p.msg)
+	if c.Usage != UsageMapped && len(c.Mapping) > 0 {
+		out = append(out, at(append(path, "mapping")...)("column %q: mapping is only for usage mapped", c.Name))
 	}
-	return errs
+	if !metricNameRe.MatchString(m.Name) {
+		out = append(out, at(path...)("metric name %q is not valid", m.Name))
+	}
+	m.Help = cmp.Or(m.Help, m.Name)
+	m.Type = ExposedType(m.Name, m.Type)
+	return &m, out
 }
 
 func overlap(a, b Variant) bool {
@@ -487,22 +544,22 @@ type Replacement struct {
 	Default, By *Query
 }
 
-// Defaults returns the packs embedded in the binary.
-func Defaults() ([]*Pack, error) {
-	return loadFS(defaultPacks, "packs", "queries/")
+// Defaults returns the packs embedded in the binary; kinds must hold the source of each.
+func Defaults(kinds SourceKinds) ([]*Pack, error) {
+	return loadFS(defaultPacks, "packs", "queries/", kinds)
 }
 
 // DefaultSet is the set of the embedded packs alone, without user packs.
-func DefaultSet() (*Set, error) {
-	defaults, err := Defaults()
+func DefaultSet(kinds SourceKinds) (*Set, error) {
+	defaults, err := Defaults(kinds)
 	if err != nil {
 		return nil, err
 	}
 	return NewSet(defaults, nil)
 }
 
-// LoadPaths loads pack files, and every *.yml / *.yaml file of the directories given.
-func LoadPaths(paths []string) ([]*Pack, error) {
+// LoadPaths loads pack files of the given kinds, and every *.yml / *.yaml file of the directories given.
+func LoadPaths(paths []string, kinds SourceKinds) ([]*Pack, error) {
 	var packs []*Pack
 	var errs []error
 	for _, p := range paths {
@@ -512,7 +569,7 @@ func LoadPaths(paths []string) ([]*Pack, error) {
 			continue
 		}
 		if fi.IsDir() {
-			ps, err := loadFS(os.DirFS(p), ".", p+string(filepath.Separator))
+			ps, err := loadFS(os.DirFS(p), ".", p+string(filepath.Separator), kinds)
 			errs = append(errs, err)
 			packs = append(packs, ps...)
 			continue
@@ -522,7 +579,7 @@ func LoadPaths(paths []string) ([]*Pack, error) {
 			errs = append(errs, fmt.Errorf("pack: %w", err))
 			continue
 		}
-		pk, err := Parse(p, data)
+		pk, err := Parse(p, data, kinds)
 		errs = append(errs, err)
 		if pk != nil {
 			packs = append(packs, pk)
@@ -531,7 +588,7 @@ func LoadPaths(paths []string) ([]*Pack, error) {
 	return packs, errors.Join(errs...)
 }
 
-func loadFS(fsys fs.FS, dir, prefix string) ([]*Pack, error) {
+func loadFS(fsys fs.FS, dir, prefix string, kinds SourceKinds) ([]*Pack, error) {
 	entries, err := fs.ReadDir(fsys, dir)
 	if err != nil {
 		return nil, fmt.Errorf("reading packs in %s: %w", prefix, err)
@@ -551,7 +608,7 @@ func loadFS(fsys fs.FS, dir, prefix string) ([]*Pack, error) {
 			errs = append(errs, err)
 			continue
 		}
-		p, err := Parse(prefix+n, data)
+		p, err := Parse(prefix+n, data, kinds)
 		if err != nil {
 			errs = append(errs, err)
 			continue

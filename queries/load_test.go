@@ -2,39 +2,14 @@ package queries
 
 import (
 	"os"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 )
 
-func TestDefaultPacksLoad(t *testing.T) {
-	set, err := DefaultSet()
-	if err != nil {
-		t.Fatal(err)
-	}
-	qs := set.For(SourcePostgres)
-	if len(qs) == 0 {
-		t.Fatal("no default PostgreSQL queries")
-	}
-	for _, q := range qs {
-		if q.Help == "" {
-			t.Errorf("%s:%d: query %q has no help", q.File, q.Line, q.Name)
-		}
-		for _, m := range q.Metrics {
-			if m.Help == m.Name {
-				t.Errorf("%s:%d: metric %q has no help of its own", q.File, q.Line, m.Name)
-			}
-			if strings.Contains(m.Name, "_milliseconds") {
-				t.Errorf("metric %q: use base units (seconds) in new metric names", m.Name)
-			}
-		}
-	}
-}
-
 func mustParse(t *testing.T, name, text string) *Pack {
 	t.Helper()
-	p, err := Parse(name, []byte(text))
+	p, err := Parse(name, []byte(text), testKinds())
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
 	}
@@ -162,7 +137,7 @@ func TestParseErrors(t *testing.T) {
 		{"empty", "", []string{`bad.yaml: the pack is empty`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Parse("bad.yaml", []byte(tc.text))
+			_, err := Parse("bad.yaml", []byte(tc.text), testKinds())
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -178,12 +153,12 @@ func TestCompatSeedBlock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := Parse("testdata/seed_custom_queries.yaml", data)
+	p, err := Parse("testdata/seed_custom_queries.yaml", data, testKinds())
 	if err != nil {
 		t.Fatal(err)
 	}
 	q := p.Queries[0]
-	if q.Name != "temporal_metrics" || !strings.Contains(q.SQL, "FROM pg_stat_user_tables") || !q.ExportUnlisted {
+	if q.Name != "temporal_metrics" || !strings.Contains(q.Body.(string), "FROM pg_stat_user_tables") || !q.ExportUnlisted {
 		t.Errorf("query %+v", q)
 	}
 	if strings.Join(q.Labels, ",") != "schemaname,tablename" {
@@ -212,7 +187,7 @@ func TestCompatFeatures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := Parse("x.yaml", data)
+	p, err := Parse("x.yaml", data, testKinds())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +263,7 @@ func TestPlan(t *testing.T) {
 		body, skip, missing := q.Plan(tc.info)
 		sql := ""
 		if body != nil {
-			sql = body.SQL
+			sql = body.(string)
 		}
 		if sql != tc.sql || skip != tc.skip || len(missing) != tc.missingLength {
 			t.Errorf("%+v: sql %q skip %q missing %v; want %q %q", tc.info, sql, skip, missing, tc.sql, tc.skip)
@@ -396,7 +371,7 @@ func TestVariantsByExtensionVersion(t *testing.T) {
 	q := p.Queries[0]
 	for ext, want := range map[string]string{"1.12": "SELECT new", "1.11": "SELECT new", "1.10": "SELECT mid", "1.8": "SELECT mid", "1.7": "SELECT old"} {
 		body, skip, _ := q.Plan(ServerInfo{Version: 170000, Features: map[string]string{"extension:pg_stat_statements": ext}})
-		if body == nil || body.SQL != want {
+		if body == nil || body.(string) != want {
 			t.Errorf("extension %s: %+v %q, want %q", ext, body, skip, want)
 		}
 	}
@@ -407,7 +382,7 @@ func TestVariantsByExtensionVersion(t *testing.T) {
       - {sql: always}
       - {requires: [extension:x], sql: never}
     columns: [{name: c, usage: gauge}]
-`))
+`), testKinds())
 	if err == nil || !strings.Contains(err.Error(), "variant 1 overlaps variant 0, which has no requires") {
 		t.Errorf("unreachable variant: %v", err)
 	}
@@ -451,7 +426,7 @@ func TestMetricNameAndTopValidation(t *testing.T) {
       - {name: label, usage: label}
       - {name: v, usage: gauge}
       - {name: w, usage: gauge}
-`))
+`), testKinds())
 	want := []string{
 		`bad.yaml:4: query "q": top.n must be at least 1`,
 		`bad.yaml:4: query "q": top.by "label" is not a value column of the query`,
@@ -536,66 +511,15 @@ func TestTable(t *testing.T) {
 	}
 }
 
-// The example queries.yaml of postgres_exporter 0.12 has a HISTOGRAM query: the file loads,
-// that query is left out with one warning that names its file:line, and the others join the
-// default packs (replacing the default queries and metrics they share names with).
-func TestCompatExampleWithHistogram(t *testing.T) {
-	const file = "testdata/postgres_exporter_example.yaml"
-	data, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := Parse(file, data)
-	if err != nil {
-		t.Fatalf("the example does not load: %v", err)
-	}
-	var names []string
-	for _, q := range p.Queries {
-		names = append(names, q.Name)
-	}
-	if strings.Join(names, ",") != "pg_replication,pg_postmaster,pg_stat_user_tables" {
-		t.Errorf("queries %v", names)
-	}
-	want := file + `:63: query "pg_process_idle" is skipped: column "seconds" has usage HISTOGRAM, which persistence_exporter does not export; the file's other queries are loaded`
-	if len(p.Skipped) != 1 || p.Skipped[0].String() != want {
-		t.Errorf("skipped %v, want one: %s", p.Skipped, want)
-	}
-	defaults, err := Defaults()
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := NewSet(defaults, []*Pack{p})
-	if err != nil {
-		t.Fatalf("the example does not join the default packs: %v", err)
-	}
-	var replaced []string
-	for _, r := range set.Replaced {
-		replaced = append(replaced, r.Default.Name)
-	}
-	slices.Sort(replaced)
-	if strings.Join(replaced, ",") != "pg_replication,pg_stat_user_tables" {
-		t.Errorf("replaced default queries %v", replaced)
-	}
-	if len(set.Shadowed) != 1 || set.Shadowed[0].Metric != "pg_postmaster_start_time_seconds" || set.Shadowed[0].Default.Name != "pg_system" || set.Shadowed[0].By.Name != "pg_postmaster" {
-		t.Errorf("shadowed default metrics %+v", set.Shadowed)
-	}
-	// one query produces each metric: the default pg_system keeps its other metrics
-	producers := map[string][]string{}
-	for _, q := range set.For(SourcePostgres) {
-		for _, m := range q.Metrics {
-			producers[m.Name] = append(producers[m.Name], q.Name)
-		}
-		if q.Name == "pg_system" && len(q.Metrics) == 0 {
-			t.Error("pg_system lost all its metrics")
-		}
-	}
-	if got := producers["pg_postmaster_start_time_seconds"]; len(got) != 1 || got[0] != "pg_postmaster" {
-		t.Errorf("pg_postmaster_start_time_seconds comes from %v, want the user's pg_postmaster alone", got)
-	}
-
-	// a file of a HISTOGRAM query alone loads too, with nothing in it
-	only, err := Parse("only.yaml", []byte("q:\n  query: SELECT 1\n  metrics:\n    - h:\n        usage: histogram\n"))
-	if err != nil || len(only.Queries) != 0 || len(only.Skipped) != 1 || only.Skipped[0].Line != 5 {
-		t.Errorf("a file with one HISTOGRAM query: %+v, %v", only, err)
+// testKinds are kinds for the loader's tests: sql bodies that the postgres kind would check
+// (collector/postgres, which imports this package), and a kind with the sentinel role.
+func testKinds() SourceKinds {
+	return SourceKinds{
+		{Name: SourcePostgres, BodyKey: "sql", Scopes: []string{ScopeDatabase},
+			NewBody: func() any { return new(string) },
+			Compile: func(body any, _ *Query) (Body, []Problem) { return *body.(*string), nil }},
+		{Name: SourceRedis, BodyKey: "redis", Roles: []Role{RoleSentinel},
+			NewBody: func() any { return new(map[string]any) },
+			Compile: func(body any, _ *Query) (Body, []Problem) { return body, nil }},
 	}
 }

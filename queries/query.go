@@ -66,20 +66,6 @@ type Column struct {
 // InVersion reports whether the column exists on a server of version v.
 func (c *Column) InVersion(v int) bool { return inRange(v, c.MinVersion, c.MaxVersion) }
 
-// Body is what a query sends to the server: exactly one of its fields, the one of the
-// pack's source (sql for postgres and pgbouncer, http for elasticsearch, redis for redis,
-// exec for pgbackrest).
-type Body struct {
-	SQL   string `yaml:"sql"`
-	HTTP  *HTTP  `yaml:"http"`
-	Redis *Redis `yaml:"redis"`
-	Exec  *Exec  `yaml:"exec"`
-}
-
-func (b *Body) empty() bool {
-	return strings.TrimSpace(b.SQL) == "" && b.HTTP == nil && b.Redis == nil && b.Exec == nil
-}
-
 // Variant is a body for a range of server versions: [MinVersion, MaxVersion), 0 meaning
 // unbounded, and for servers that have what Requires lists. A query has either a body of its
 // own or variants; the first variant that fits the server runs.
@@ -87,7 +73,8 @@ type Variant struct {
 	MinVersion int      `yaml:"min_version"`
 	MaxVersion int      `yaml:"max_version"`
 	Requires   []string `yaml:"requires"`
-	Body       `yaml:",inline"`
+	// Body is the variant's body, as the query's kind compiled it.
+	Body Body `yaml:"-"`
 }
 
 // Scopes of a query.
@@ -131,9 +118,11 @@ func (n *MetricName) For(value string) string {
 type Query struct {
 	Name string `yaml:"name"`
 	Help string `yaml:"help"`
-	Body `yaml:",inline"`
+	// Body is what the query sends, as its kind compiled it from the pack (under the kind's
+	// body key: sql, http, redis, exec).
+	Body Body `yaml:"-"`
 	// Variants hold version-specific bodies (column renames between major versions).
-	Variants []Variant `yaml:"variants"`
+	Variants []Variant `yaml:"-"`
 	// MinVersion and MaxVersion gate the whole query: [min, max) of the server's version number
 	// (server_version_num for PostgreSQL); 0 means unbounded.
 	MinVersion int    `yaml:"min_version"`
@@ -313,15 +302,11 @@ func compareVersions(a, b string) int {
 
 // Plan decides whether q runs on a server. It returns the body to send, or a reason why the
 // query is skipped; missing lists the features the server lacks, if that is the reason.
-func (q *Query) Plan(info ServerInfo) (body *Body, skip string, missing []string) {
+func (q *Query) Plan(info ServerInfo) (body Body, skip string, missing []string) {
 	if !inRange(info.Version, q.MinVersion, q.MaxVersion) {
 		return nil, fmt.Sprintf("server version %d is outside [%s)", info.Version, versionRange(q.MinVersion, q.MaxVersion)), nil
 	}
-	roles := q.Roles
-	if len(roles) == 0 && q.Source == SourceRedis {
-		roles = defaultRedisRoles
-	}
-	if len(roles) > 0 && info.Role != "" && !slices.Contains(roles, info.Role) {
+	if roles := q.Roles; len(roles) > 0 && info.Role != "" && !slices.Contains(roles, info.Role) {
 		return nil, fmt.Sprintf("runs only on %s, server is %s", joinRoles(roles), info.Role), nil
 	}
 	if q.Scope != ScopeDatabase {
@@ -335,10 +320,10 @@ func (q *Query) Plan(info ServerInfo) (body *Body, skip string, missing []string
 		return nil, "server lacks " + strings.Join(missing, ", "), missing
 	}
 	if len(q.Variants) == 0 {
-		return &q.Body, "", nil
+		return q.Body, "", nil
 	}
 	if v := q.VariantFor(info.Version, info.Features); v != nil {
-		return &v.Body, "", nil
+		return v.Body, "", nil
 	}
 	return nil, fmt.Sprintf("no variant for server version %d", info.Version), nil
 }
@@ -360,9 +345,6 @@ func (q *Query) VariantFor(version int, features map[string]string) *Variant {
 	}
 	return nil
 }
-
-// defaultRedisRoles: a Redis query that names no role runs on data nodes, not on sentinels.
-var defaultRedisRoles = []Role{RolePrimary, RoleReplica}
 
 func inRange(v, lo, hi int) bool {
 	return (lo == 0 || v >= lo) && (hi == 0 || v < hi)

@@ -16,7 +16,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/persistence-exporter/persistence_exporter/collector/elasticsearch"
+	"github.com/persistence-exporter/persistence_exporter/collector/pgbackrest"
 	"github.com/persistence-exporter/persistence_exporter/collector/postgres"
+	"github.com/persistence-exporter/persistence_exporter/collector/redis"
 	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
@@ -128,7 +131,7 @@ func measureAdvisor(ctx context.Context, exporter, cfg string) (*advisorRun, err
 // probe, then every default query that fits the server and exports metrics (the scrapes run
 // without the advisor, whose own queries 'advise' measures), in the catalog's database.
 func floorStatements(ctx context.Context, p *testenv.PGServer, db string) ([]string, error) {
-	set, err := queries.DefaultSet()
+	set, err := queries.DefaultSet(queries.SourceKinds{postgres.Kind(), postgres.PgbouncerKind(), redis.Kind(), elasticsearch.Kind(), pgbackrest.Kind()})
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +159,7 @@ func floorStatements(ctx context.Context, p *testenv.PGServer, db string) ([]str
 				continue
 			}
 		}
-		stmts = append(stmts, body.SQL)
+		stmts = append(stmts, string(body.(postgres.SQL)))
 	}
 	return stmts, nil
 }

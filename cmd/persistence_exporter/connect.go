@@ -14,7 +14,7 @@ import (
 
 // preparer is a source that can have its server check a statement without running it.
 type preparer interface {
-	Prepare(ctx context.Context, q *queries.Query, body *queries.Body) error
+	Prepare(ctx context.Context, q *queries.Query, body queries.Body) error
 }
 
 // connectConcurrency bounds the targets check-config --connect checks at once.

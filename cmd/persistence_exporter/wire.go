@@ -7,8 +7,12 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/persistence-exporter/persistence_exporter/advisor"
 	"github.com/persistence-exporter/persistence_exporter/collector"
+	"github.com/persistence-exporter/persistence_exporter/collector/elasticsearch"
+	"github.com/persistence-exporter/persistence_exporter/collector/pgbackrest"
 	"github.com/persistence-exporter/persistence_exporter/collector/postgres"
+	"github.com/persistence-exporter/persistence_exporter/collector/redis"
 	"github.com/persistence-exporter/persistence_exporter/internal/config"
 	"github.com/persistence-exporter/persistence_exporter/internal/secret"
 	"github.com/persistence-exporter/persistence_exporter/internal/yamlx"
@@ -18,6 +22,7 @@ import (
 // wiring is everything serve and check-config build from the configuration.
 type wiring struct {
 	cfg     *config.Config
+	adv     advisor.Config // the configuration's advisor section
 	set     *queries.Set
 	red     *secret.Redactor
 	log     *slog.Logger
@@ -38,16 +43,21 @@ type targetEntry struct {
 // load reads the configuration and the packs and builds one source per target. This is the
 // one table of what runs: each target kind, its source and its up metric.
 func load(file string, red *secret.Redactor, logger *slog.Logger) (*wiring, error) {
-	cfg, err := config.Load(file)
+	adv := advisor.DefaultConfig()
+	cfg, err := config.Load(file, config.Section{Key: "advisor", Value: &adv, Check: adv.Check})
 	if err != nil {
 		return nil, err
 	}
 	red.Add(cfg.Secrets()...)
-	packs, err := queries.Defaults()
+	packKinds := make(queries.SourceKinds, len(kinds))
+	for i, k := range kinds {
+		packKinds[i] = k.pack
+	}
+	packs, err := queries.Defaults(packKinds)
 	if err != nil {
 		return nil, fmt.Errorf("the embedded packs: %w", err)
 	}
-	user, err := queries.LoadPaths(cfg.Packs)
+	user, err := queries.LoadPaths(cfg.Packs, packKinds)
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +81,7 @@ func load(file string, red *secret.Redactor, logger *slog.Logger) (*wiring, erro
 	if err := checkTopN(cfg, set); err != nil {
 		return nil, err
 	}
-	w := &wiring{cfg: cfg, set: set, red: red, log: logger, pgSources: map[string]*postgres.Source{}, clusters: map[string]string{}}
+	w := &wiring{cfg: cfg, adv: adv, set: set, red: red, log: logger, pgSources: map[string]*postgres.Source{}, clusters: map[string]string{}}
 	var errs []error
 	for _, k := range kinds {
 		if err := k.build(w); err != nil {
@@ -86,17 +96,18 @@ func load(file string, red *secret.Redactor, logger *slog.Logger) (*wiring, erro
 	return w, nil
 }
 
-// kinds is the table of what runs: each target kind builds the targets of its section of the
-// configuration, with its source and its up metric (wire_<kind>.go).
+// kinds is the table of what runs: each source kind reads the bodies of its packs (pack) and
+// builds the targets of its section of the configuration, with its source and its up metric
+// (wire_<kind>.go).
 var kinds = []struct {
-	name  string
+	pack  queries.SourceKind
 	build func(w *wiring) error
 }{
-	{"postgres", buildPostgres},
-	{"pgbouncer", buildPgbouncer},
-	{"redis", buildRedis},
-	{"elasticsearch", buildElasticsearch},
-	{"pgbackrest", buildPgbackrest},
+	{postgres.Kind(), buildPostgres},
+	{postgres.PgbouncerKind(), buildPgbouncer},
+	{redis.Kind(), buildRedis},
+	{elasticsearch.Kind(), buildElasticsearch},
+	{pgbackrest.Kind(), buildPgbackrest},
 }
 
 // add registers a built target.

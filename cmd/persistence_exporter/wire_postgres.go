@@ -49,7 +49,7 @@ func buildPostgres(w *wiring) error {
 // servedAdvisor is the advisor serve runs: nil when the configuration disables it. Then the
 // queries that only feed the advisor (they export nothing) are dropped from the scrapes too.
 func (w *wiring) servedAdvisor() *advisor.Runner {
-	if !w.cfg.Advisor.Enabled {
+	if !w.adv.Enabled {
 		var kept []*queries.Query
 		for _, q := range w.set.For(queries.SourcePostgres) {
 			if q.Exports() {
@@ -82,7 +82,7 @@ func (w *wiring) advisorRunner() *advisor.Runner {
 	}
 	return &advisor.Runner{
 		Engine: w.engine, Targets: watched, Clusters: w.clusters, Checks: checks,
-		Config: w.cfg.Advisor, Tester: postgres.Hypothetical(w.pgSources), History: advisor.NewHistory(),
+		Config: w.adv, Tester: postgres.Hypothetical(w.pgSources), History: advisor.NewHistory(),
 		Log: w.log.With("component", "advisor"), Redact: w.red.String,
 	}
 }

@@ -101,7 +101,7 @@ type Source struct {
 	timeout time.Duration
 	now     func() time.Time
 
-	plans sync.Map // *queries.HTTP -> *jsonrows.Plan, compiled once
+	plans sync.Map // *HTTP -> *jsonrows.Plan, compiled once
 
 	// answers holds the decoded answers of the current gather, by path: the queries of one
 	// scrape that read the same endpoint (eight read /_nodes/stats) share one request. A
@@ -296,8 +296,8 @@ func ParseVersion(s string) (int, error) {
 
 // Run sends the body's GET (or takes the answer another query of this gather already got)
 // and extracts its rows.
-func (s *Source) Run(ctx context.Context, q *queries.Query, body *queries.Body) (*queries.Rows, error) {
-	h := body.HTTP
+func (s *Source) Run(ctx context.Context, q *queries.Query, body queries.Body) (*queries.Rows, error) {
+	h, _ := body.(*HTTP)
 	if h == nil {
 		return nil, fmt.Errorf("query %q has no http body", q.Name)
 	}
@@ -330,7 +330,7 @@ func (s *Source) Run(ctx context.Context, q *queries.Query, body *queries.Body) 
 }
 
 // plan compiles an http body for its query once.
-func (s *Source) plan(q *queries.Query, h *queries.HTTP) (*jsonrows.Plan, error) {
+func (s *Source) plan(q *queries.Query, h *HTTP) (*jsonrows.Plan, error) {
 	if p, ok := s.plans.Load(h); ok {
 		return p.(*jsonrows.Plan), nil
 	}

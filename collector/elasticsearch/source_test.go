@@ -14,6 +14,9 @@ import (
 	"github.com/persistence-exporter/persistence_exporter/collector"
 	"github.com/persistence-exporter/persistence_exporter/collector/elasticsearch"
 	"github.com/persistence-exporter/persistence_exporter/collector/elasticsearch/estest"
+	"github.com/persistence-exporter/persistence_exporter/collector/pgbackrest"
+	"github.com/persistence-exporter/persistence_exporter/collector/postgres"
+	"github.com/persistence-exporter/persistence_exporter/collector/redis"
 	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
@@ -28,7 +31,7 @@ func defaultQueries(t *testing.T) []*queries.Query {
 	t.Helper()
 	packOnce.Do(func() {
 		var set *queries.Set
-		set, packErr = queries.DefaultSet()
+		set, packErr = queries.DefaultSet(allKinds())
 		if packErr == nil {
 			pack = set.For(queries.SourceElasticsearch)
 		}
@@ -498,7 +501,7 @@ queries:
     columns:
       - {name: node, usage: label}
       - {name: heap, usage: gauge, scale: 0.01, metric: es_custom_heap_used_ratio}
-`))
+`), allKinds())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -532,7 +535,7 @@ func TestAnswersReleasedAfterGather(t *testing.T) {
 		t.Fatalf("%d requests to /_nodes/stats in one scrape", n)
 	}
 	q := query(t, "elasticsearch_node")
-	rows, err := tg.Source.Run(t.Context(), q, &queries.Body{HTTP: q.HTTP})
+	rows, err := tg.Source.Run(t.Context(), q, q.Body)
 	if err != nil || rows.Len() == 0 {
 		t.Fatalf("%v, %v", rows, err)
 	}
@@ -579,4 +582,9 @@ func TestConnectionsReused(t *testing.T) {
 	if n := srv.Conns(); n > 2 {
 		t.Errorf("%d connections for two scrapes at 2 requests at a time: the connections are not reused", n)
 	}
+}
+
+// allKinds are the source kinds of the default packs, as cmd/persistence_exporter's table.
+func allKinds() queries.SourceKinds {
+	return queries.SourceKinds{postgres.Kind(), postgres.PgbouncerKind(), redis.Kind(), elasticsearch.Kind(), pgbackrest.Kind()}
 }

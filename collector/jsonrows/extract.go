@@ -1,5 +1,5 @@
 // Package jsonrows turns JSON documents into query rows, as the json part of a pack body
-// says (queries.JSON): Elasticsearch answers (http bodies) and pgbackrest's JSON output (exec
+// says (JSON): Elasticsearch answers (http bodies) and pgbackrest's JSON output (exec
 // bodies) go through the same language.
 package jsonrows
 
@@ -54,29 +54,29 @@ type frame struct {
 
 // Plan is a JSON spec compiled against the columns of its query.
 type Plan struct {
-	rows    []queries.RowStep
+	rows    []RowStep
 	columns []planColumn
-	where   []*queries.Expr
-	body    *queries.JSON
+	where   []*Expr
+	body    *JSON
 }
 
 type planColumn struct {
 	name    string
-	expr    *queries.Expr // nil for a derived column (group count, states label) or a discarded one without a field
-	check   bool          // some row must have it: a missing path is a rename or a typo
+	expr    *Expr // nil for a derived column (group count, states label) or a discarded one without a field
+	check   bool  // some row must have it: a missing path is a rename or a typo
 	version func(int) bool
 }
 
 // Compile builds the plan of a spec for q's columns. Packs are validated on load, so an error
 // here is a bug in a pack that bypassed validation.
-func Compile(q *queries.Query, h *queries.JSON) (*Plan, error) {
-	rows, err := queries.ParseRows(h.Rows)
+func Compile(q *queries.Query, h *JSON) (*Plan, error) {
+	rows, err := ParseRows(h.Rows)
 	if err != nil {
 		return nil, err
 	}
 	p := &Plan{rows: rows, body: h}
 	for _, w := range h.Where {
-		e, err := queries.ParseExpr(w)
+		e, err := ParseExpr(w)
 		if err != nil {
 			return nil, err
 		}
@@ -90,7 +90,7 @@ func Compile(q *queries.Query, h *queries.JSON) (*Plan, error) {
 		picks := h.Group != nil && h.Group.Latest == c.Name
 		_, field := h.Fields[c.Name]
 		if !h.Derived(c.Name) && (c.Usage != queries.UsageDiscard || picks || field) {
-			e, err := queries.ParseExpr(h.ColumnExpr(c.Name))
+			e, err := ParseExpr(h.ColumnExpr(c.Name))
 			if err != nil {
 				return nil, fmt.Errorf("column %q: %w", c.Name, err)
 			}
@@ -160,7 +160,7 @@ func (p *Plan) Extract(doc any, e Env) (*queries.Rows, error) {
 // ^ always reads the element of a *. A key missing before the first * is an error (the answer
 // is not what the query expects); a key missing under a * only drops that element (a node
 // without a data path, say).
-func walkRows(doc any, steps []queries.RowStep) ([][]frame, error) {
+func walkRows(doc any, steps []RowStep) ([][]frame, error) {
 	type walk struct {
 		stack  []frame
 		cursor any
@@ -246,7 +246,7 @@ func Lookup(v any, path []string) (any, bool) {
 
 // eval computes an expression for one row. found reports whether a source was present in the
 // document (even as null), for the check that a mapped field exists at all.
-func eval(x *queries.Expr, stack []frame, e Env) (v any, found bool) {
+func eval(x *Expr, stack []frame, e Env) (v any, found bool) {
 	for _, r := range x.Sources {
 		rv, ok := resolve(r, stack, e)
 		found = found || ok
@@ -273,11 +273,11 @@ func eval(x *queries.Expr, stack []frame, e Env) (v any, found bool) {
 	return normalize(v), found
 }
 
-func resolve(r queries.Ref, stack []frame, e Env) (any, bool) {
-	if r.Kind == queries.RefLiteral {
+func resolve(r Ref, stack []frame, e Env) (any, bool) {
+	if r.Kind == RefLiteral {
 		return r.Literal, true
 	}
-	if r.Kind == queries.RefCluster {
+	if r.Kind == RefCluster {
 		return e.Cluster, true
 	}
 	if r.Root {
@@ -288,9 +288,9 @@ func resolve(r queries.Ref, stack []frame, e Env) (any, bool) {
 		return nil, false
 	}
 	switch r.Kind {
-	case queries.RefKey:
+	case RefKey:
 		return stack[i].key, true
-	case queries.RefValue:
+	case RefValue:
 		return stack[i].value, true
 	}
 	return Lookup(stack[i].value, r.Path)
@@ -299,7 +299,7 @@ func resolve(r queries.Ref, stack []frame, e Env) (any, bool) {
 // find returns the first element of a list (or of a map, by sorted key) whose Key paths all
 // equal, as text, the values their sources read from the row: the database entry of a backup
 // (^db | find id=database.id,repo-key=database.repo-key). nil when none does.
-func find(v any, match []queries.FuncMatch, stack []frame, e Env) any {
+func find(v any, match []FuncMatch, stack []frame, e Env) any {
 	var elems []any
 	switch t := v.(type) {
 	case []any:
@@ -409,7 +409,7 @@ func truthy(v any) bool {
 }
 
 // group merges rows on the By columns, in order of first appearance.
-func (p *Plan) group(rows [][]any, g *queries.Group) [][]any {
+func (p *Plan) group(rows [][]any, g *Group) [][]any {
 	idx := map[string]int{}
 	for i, c := range p.columns {
 		idx[c.name] = i
@@ -511,7 +511,7 @@ func latest(rows [][]any, by []string, idx map[string]int, col int) [][]any {
 	return out
 }
 
-func (p *Plan) states(rows [][]any, s *queries.States) [][]any {
+func (p *Plan) states(rows [][]any, s *States) [][]any {
 	col, lab := -1, -1
 	for i, c := range p.columns {
 		switch c.name {

@@ -23,10 +23,20 @@ func decode(t *testing.T, s string) any {
 	return v
 }
 
+// testHTTP is an http body as Elasticsearch's kind has it (collector/elasticsearch, which
+// imports this package): a path and the JSON spec.
+type testHTTP struct {
+	Path string `yaml:"path"`
+	JSON `yaml:",inline"`
+}
+
+func (h *testHTTP) Validate() []string { return h.JSON.Validate("http") }
+
 // query parses a one-query pack and returns it with its http body.
 func query(t *testing.T, body string) *queries.Query {
 	t.Helper()
-	p, err := queries.Parse("test.yaml", []byte("source: elasticsearch\nqueries:\n"+body))
+	kinds := queries.SourceKinds{Kind[testHTTP](queries.SourceElasticsearch, "http")}
+	p, err := queries.Parse("test.yaml", []byte("source: elasticsearch\nqueries:\n"+body), kinds)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +45,7 @@ func query(t *testing.T, body string) *queries.Query {
 
 func run(t *testing.T, q *queries.Query, doc string, e Env) *queries.Rows {
 	t.Helper()
-	p, err := Compile(q, &q.HTTP.JSON)
+	p, err := Compile(q, &q.Body.(*testHTTP).JSON)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +206,7 @@ func TestExtractMissingField(t *testing.T) {
       - {name: size_in_bytes, usage: gauge}
       - {name: "failed_step?", usage: gauge, metric: m_failed}
 `)
-	p, _ := Compile(q, &q.HTTP.JSON)
+	p, _ := Compile(q, &q.Body.(*testHTTP).JSON)
 	_, err := p.Extract(decode(t, `{"items": {"a": {"size_in_bytes": 1}, "b": {}}}`), Env{})
 	if err != nil {
 		t.Errorf("one row has it: %v", err)
@@ -217,7 +227,7 @@ func TestExtractMissingField(t *testing.T) {
     columns:
       - {name: new_field, usage: gauge, min_version: 80000}
 `)
-	p2, _ := Compile(q2, &q2.HTTP.JSON)
+	p2, _ := Compile(q2, &q2.Body.(*testHTTP).JSON)
 	if _, err := p2.Extract(decode(t, `{"items": {"a": {}}}`), Env{Version: 71700}); err != nil {
 		t.Errorf("a column of newer versions on 7.17: %v", err)
 	}
@@ -276,7 +286,7 @@ func TestFuncs(t *testing.T) {
 	now := time.Date(2025, 1, 2, 0, 0, 0, 0, time.UTC)
 	e := Env{Now: now}
 	f := func(name, arg string, v any) any {
-		fn := queries.Func{Name: name, Arg: arg}
+		fn := Func{Name: name, Arg: arg}
 		if name == "in" {
 			fn.Args = strings.Split(arg, ",")
 		}

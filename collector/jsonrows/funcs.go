@@ -7,13 +7,11 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
-
-	"github.com/persistence-exporter/persistence_exporter/queries"
 )
 
 // apply runs one function of an expression on a value. A function that cannot read its input
 // returns nil: no sample, or an empty label.
-func apply(f queries.Func, v any, e Env) any {
+func apply(f Func, v any, e Env) any {
 	switch f.Name {
 	case "ratio":
 		return ratio(v)

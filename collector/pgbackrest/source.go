@@ -38,7 +38,7 @@ type Options struct {
 // Source runs pgbackrest for one stanza.
 type Source struct {
 	opts  Options
-	plans sync.Map // *queries.Exec -> *jsonrows.Plan
+	plans sync.Map // *Exec -> *jsonrows.Plan
 
 	mu      sync.Mutex
 	version int
@@ -106,15 +106,16 @@ func (s *Source) Probe(ctx context.Context) (queries.ServerInfo, error) {
 }
 
 // Run turns the JSON of the body's command into rows.
-func (s *Source) Run(ctx context.Context, q *queries.Query, body *queries.Body) (*queries.Rows, error) {
-	if body.Exec == nil {
+func (s *Source) Run(ctx context.Context, q *queries.Query, body queries.Body) (*queries.Rows, error) {
+	e, _ := body.(*Exec)
+	if e == nil {
 		return nil, errors.New("the query has no exec body")
 	}
-	doc, err := s.document(ctx, body.Exec.Args)
+	doc, err := s.document(ctx, e.Args)
 	if err != nil {
 		return nil, err
 	}
-	p, err := s.plan(q, body.Exec)
+	p, err := s.plan(q, e)
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +125,7 @@ func (s *Source) Run(ctx context.Context, q *queries.Query, body *queries.Body) 
 	return p.Extract(doc, jsonrows.Env{Cluster: s.opts.Stanza, Version: version, Now: time.Now()})
 }
 
-func (s *Source) plan(q *queries.Query, e *queries.Exec) (*jsonrows.Plan, error) {
+func (s *Source) plan(q *queries.Query, e *Exec) (*jsonrows.Plan, error) {
 	if p, ok := s.plans.Load(e); ok {
 		return p.(*jsonrows.Plan), nil
 	}

@@ -16,6 +16,9 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/persistence-exporter/persistence_exporter/collector"
+	"github.com/persistence-exporter/persistence_exporter/collector/elasticsearch"
+	"github.com/persistence-exporter/persistence_exporter/collector/postgres"
+	"github.com/persistence-exporter/persistence_exporter/collector/redis"
 	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
@@ -33,7 +36,7 @@ func ctx(t *testing.T) context.Context {
 // engine runs the default pgbackrest pack on targets.
 func engine(t *testing.T, targets map[string]Options) *collector.Engine {
 	t.Helper()
-	set, err := queries.DefaultSet()
+	set, err := queries.DefaultSet(allKinds())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,4 +339,9 @@ func TestPgbackrestExporterNames(t *testing.T) {
 		t.Error("a full backup has pgbackrest_backup_repo_size_map_bytes")
 	}
 	testenv.CheckMetrics(t, text)
+}
+
+// allKinds are the source kinds of the default packs, as cmd/persistence_exporter's table.
+func allKinds() queries.SourceKinds {
+	return queries.SourceKinds{postgres.Kind(), postgres.PgbouncerKind(), redis.Kind(), elasticsearch.Kind(), Kind()}
 }

@@ -4,8 +4,6 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-
-	"github.com/persistence-exporter/persistence_exporter/queries"
 )
 
 // Functions that open a relation, and so wait behind an ACCESS EXCLUSIVE lock on it.
@@ -38,7 +36,7 @@ func mayLock(sql string) bool {
 }
 
 func decideMayLock(sql string) bool {
-	body := queries.MaskSQL(sql)
+	body := MaskSQL(sql)
 	// FROM inside extract(epoch FROM x), substring(s FROM n), trim(c FROM s) names no relation
 	body = fromInCall.ReplaceAllString(body, "$1(")
 	if lockingFuncs.MatchString(body) {

@@ -29,15 +29,15 @@ func TestMayLock(t *testing.T) {
 	}
 	// the default pack: the statements that open relations, or read pg_cron's tables (user
 	// tables: a cron.job lock blocks them), are the locking ones
-	set, err := queries.DefaultSet()
+	set, err := queries.DefaultSet(allKinds())
 	if err != nil {
 		t.Fatal(err)
 	}
 	locking := map[string]bool{}
 	for _, q := range set.For(queries.SourcePostgres) {
-		bodies := []string{q.SQL}
+		bodies := []string{sqlOf(q.Body)}
 		for _, v := range q.Variants {
-			bodies = append(bodies, v.SQL)
+			bodies = append(bodies, sqlOf(v.Body))
 		}
 		for _, b := range bodies {
 			if b != "" && decideMayLock(b) {

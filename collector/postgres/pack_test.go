@@ -17,6 +17,9 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/persistence-exporter/persistence_exporter/collector"
+	"github.com/persistence-exporter/persistence_exporter/collector/elasticsearch"
+	"github.com/persistence-exporter/persistence_exporter/collector/pgbackrest"
+	"github.com/persistence-exporter/persistence_exporter/collector/redis"
 	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
@@ -32,7 +35,7 @@ import (
 // exposition passes promtool's lint.
 func TestDefaultPackOnEveryVersion(t *testing.T) {
 	versions := testenv.PGMatrix(t)
-	set, err := queries.DefaultSet()
+	set, err := queries.DefaultSet(allKinds())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -368,4 +371,9 @@ func has(f map[string][]model.LabelSet, metric, target string, labels map[string
 		}
 	}
 	return false
+}
+
+// allKinds are the source kinds of the default packs, as cmd/persistence_exporter's table.
+func allKinds() queries.SourceKinds {
+	return queries.SourceKinds{Kind(), PgbouncerKind(), redis.Kind(), elasticsearch.Kind(), pgbackrest.Kind()}
 }

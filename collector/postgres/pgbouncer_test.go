@@ -34,7 +34,7 @@ func TestPgbouncerSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, cmd := range []string{"SHOW POOLS", "SHOW STATS_TOTALS", "SHOW DATABASES", "SHOW LISTS", "SHOW CONFIG"} {
-		rows, err := s.Run(ctx(t), &queries.Query{Name: "x"}, &queries.Body{SQL: cmd})
+		rows, err := s.Run(ctx(t), &queries.Query{Name: "x"}, SQL(cmd))
 		if err != nil {
 			t.Errorf("%s: %v", cmd, err)
 			continue
@@ -59,7 +59,7 @@ func TestPgbouncerPack(t *testing.T) {
 	}
 	conn.Close(ctx(t))
 
-	set, err := queries.DefaultSet()
+	set, err := queries.DefaultSet(allKinds())
 	if err != nil {
 		t.Fatal(err)
 	}

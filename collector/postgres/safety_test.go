@@ -30,8 +30,8 @@ func TestPackCannotTurnReadOnlyOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	run := func(sql string) (*queries.Rows, error) {
-		q := &queries.Query{Name: "escape", Body: queries.Body{SQL: sql}}
-		return s.Run(c, q, &q.Body)
+		q := &queries.Query{Name: "escape", Body: SQL(sql)}
+		return s.Run(c, q, q.Body)
 	}
 	if _, err := run("SELECT set_config('default_transaction_read_only', 'off', false) AS x"); err != nil {
 		t.Fatalf("the pack statement itself: %v", err)
@@ -107,7 +107,7 @@ func TestStuckQueryCostsOnlyItself(t *testing.T) {
 		"ANALYZE executions"); err != nil {
 		t.Fatal(err)
 	}
-	set, err := queries.DefaultSet()
+	set, err := queries.DefaultSet(allKinds())
 	if err != nil {
 		t.Fatal(err)
 	}

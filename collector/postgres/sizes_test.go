@@ -46,7 +46,7 @@ END $$`); err != nil {
 	if err != nil {
 		t.Fatal(err)
 	}
-	set, err := queries.DefaultSet()
+	set, err := queries.DefaultSet(allKinds())
 	if err != nil {
 		t.Fatal(err)
 	}

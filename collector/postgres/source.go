@@ -257,13 +257,13 @@ func extensionFeatures(exts []string) map[string]string {
 
 // Run executes the body's statement: once, or in every watched database for a
 // database-scoped query.
-func (s *Source) Run(ctx context.Context, q *queries.Query, body *queries.Body) (*queries.Rows, error) {
+func (s *Source) Run(ctx context.Context, q *queries.Query, body queries.Body) (*queries.Rows, error) {
 	if q.Scope != queries.ScopeDatabase {
 		p, err := s.pools()
 		if err != nil {
 			return nil, err
 		}
-		rows, err := s.query(ctx, p.main, s.tagged(q.Name, body.SQL))
+		rows, err := s.query(ctx, p.main, s.tagged(q.Name, sqlOf(body)))
 		if err != nil {
 			return nil, err
 		}
@@ -276,7 +276,7 @@ func (s *Source) Run(ctx context.Context, q *queries.Query, body *queries.Body) 
 // each watched database that has what it needs, for a database-scoped query): a syntax
 // error, a missing column or relation, or a missing function is reported as the server
 // words it. It is check-config --connect's test of a pack against a real server.
-func (s *Source) Prepare(ctx context.Context, q *queries.Query, body *queries.Body) error {
+func (s *Source) Prepare(ctx context.Context, q *queries.Query, body queries.Body) error {
 	prepare := func(db *database, sql string) error {
 		return s.transaction(ctx, db, sql, "", func(ctx context.Context, conn *pgx.Conn) error {
 			_, err := conn.PgConn().Prepare(ctx, "", sql, nil)
@@ -288,7 +288,7 @@ func (s *Source) Prepare(ctx context.Context, q *queries.Query, body *queries.Bo
 		if err != nil {
 			return err
 		}
-		return prepare(p.main, body.SQL)
+		return prepare(p.main, sqlOf(body))
 	}
 	return s.eachDatabase(ctx, q, func(name string, db *database, sql string) error {
 		if err := prepare(db, sql); err != nil {
@@ -323,13 +323,13 @@ func (s *Source) eachDatabase(ctx context.Context, q *queries.Query, fn func(nam
 		if missing {
 			continue
 		}
-		sql := q.SQL
+		sql := sqlOf(q.Body)
 		if len(q.Variants) > 0 {
 			v := q.VariantFor(version, exts)
 			if v == nil {
 				continue
 			}
-			sql = v.SQL
+			sql = sqlOf(v.Body)
 		}
 		if err := fn(name, db, sql); err != nil {
 			return err

@@ -266,8 +266,8 @@ func TestDatabaseScope(t *testing.T) {
 		t.Fatal(err)
 	}
 	tables := &queries.Query{Name: "tables", Scope: queries.ScopeDatabase,
-		Body: queries.Body{SQL: "SELECT current_database() AS datname, schemaname, relname FROM pg_stat_user_tables"}}
-	rows, err := s.Run(c, tables, &tables.Body)
+		Body: SQL("SELECT current_database() AS datname, schemaname, relname FROM pg_stat_user_tables")}
+	rows, err := s.Run(c, tables, tables.Body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,8 +285,8 @@ func TestDatabaseScope(t *testing.T) {
 
 	// requirements are checked per database: pgstattuple exists in scope_a only
 	ext := &queries.Query{Name: "ext", Scope: queries.ScopeDatabase, Requires: []string{"extension:pgstattuple"},
-		Body: queries.Body{SQL: "SELECT current_database() AS datname"}}
-	rows, err = s.Run(c, ext, &ext.Body)
+		Body: SQL("SELECT current_database() AS datname")}
+	rows, err = s.Run(c, ext, ext.Body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +295,7 @@ func TestDatabaseScope(t *testing.T) {
 	}
 
 	// one connection per other database, kept between runs
-	if _, err := s.Run(c, tables, &tables.Body); err != nil {
+	if _, err := s.Run(c, tables, tables.Body); err != nil {
 		t.Fatal(err)
 	}
 	check, err := pg.Primary.Connect(c, "postgres")
@@ -318,7 +318,7 @@ func TestDatabaseScope(t *testing.T) {
 	if _, err := s.Probe(c); err != nil {
 		t.Fatal(err)
 	}
-	rows, err = s.Run(c, tables, &tables.Body)
+	rows, err = s.Run(c, tables, tables.Body)
 	if err != nil {
 		t.Fatal(err)
 	}

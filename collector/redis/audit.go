@@ -55,7 +55,7 @@ type nsStat struct {
 
 // auditKey identifies an audit spec: the queries that show one audit (namespaces, TTL
 // histogram, run) share its runs.
-func auditKey(a *queries.RedisAudit) string {
+func auditKey(a *RedisAudit) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d/%d/%d/%s/%v", a.SampleKeys, a.TTLSample, a.ScanCount, a.Budget, a.Buckets)
 	for _, n := range a.Namespaces {
@@ -67,7 +67,7 @@ func auditKey(a *queries.RedisAudit) string {
 // runAudit serves an audit reply from the run of its spec in this gather, running the audit
 // if no query of the gather has yet. The run is detached from the asking query's
 // cancellation, bounded by the query's timeout (the target's when the query sets none).
-func (s *Source) runAudit(ctx context.Context, q *queries.Query, r *queries.Redis) (*queries.Rows, error) {
+func (s *Source) runAudit(ctx context.Context, q *queries.Query, r *Redis) (*queries.Rows, error) {
 	timeout := q.Timeout
 	if timeout <= 0 {
 		timeout = s.opts.Timeout
@@ -79,9 +79,9 @@ func (s *Source) runAudit(ctx context.Context, q *queries.Query, r *queries.Redi
 		return nil, err
 	}
 	switch r.Reply {
-	case queries.ReplyAudit:
+	case ReplyAudit:
 		return run.namespaceRows(), nil
-	case queries.ReplyAuditTTL:
+	case ReplyAuditTTL:
 		return run.ttlRows(), nil
 	}
 	return run.runRows(), nil
@@ -93,7 +93,7 @@ var auditWalkHook func(start bool)
 
 // audit runs the cache-namespace audit once, resuming the SCAN cursor of the previous run of
 // the same spec. Runs take turns: one waits for the walk of another to end.
-func (s *Source) audit(ctx context.Context, spec *queries.RedisAudit) (*auditRun, error) {
+func (s *Source) audit(ctx context.Context, spec *RedisAudit) (*auditRun, error) {
 	select {
 	case s.walk <- struct{}{}:
 	case <-ctx.Done():

@@ -66,11 +66,11 @@ func (ks keyspace) load(ctx context.Context, c *goredis.Client) error {
 	return err
 }
 
-func auditSpec(t testing.TB, budget time.Duration) *queries.RedisAudit {
+func auditSpec(t testing.TB, budget time.Duration) *RedisAudit {
 	t.Helper()
 	for _, q := range defaultQueries(t) {
-		if q.Redis != nil && q.Redis.Reply == queries.ReplyAudit {
-			a := *q.Redis.Audit
+		if redisOf(q.Body) != nil && redisOf(q.Body).Reply == ReplyAudit {
+			a := *redisOf(q.Body).Audit
 			if budget > 0 {
 				a.Budget = budget
 			}
@@ -344,10 +344,10 @@ func (w *walkCounter) counts() (walks, most int) {
 }
 
 // auditQuery is the default pack's query with the given audit reply.
-func auditQuery(t testing.TB, reply queries.RedisReply) *queries.Query {
+func auditQuery(t testing.TB, reply RedisReply) *queries.Query {
 	t.Helper()
 	for _, q := range defaultQueries(t) {
-		if q.Redis != nil && q.Redis.Reply == reply {
+		if redisOf(q.Body) != nil && redisOf(q.Body).Reply == reply {
 			return q
 		}
 	}
@@ -361,12 +361,12 @@ func auditQuery(t testing.TB, reply queries.RedisReply) *queries.Query {
 func TestAuditSharedAcrossGathers(t *testing.T) {
 	set := env.Redis(t)
 	s := newSource(t, direct(set.Primary))
-	nsQ, runQ := auditQuery(t, queries.ReplyAudit), auditQuery(t, queries.ReplyAuditRun)
+	nsQ, runQ := auditQuery(t, ReplyAudit), auditQuery(t, ReplyAuditRun)
 	w := countWalks(t, 1, 3)
 	run := func(q *queries.Query, ctx context.Context) chan error {
 		done := make(chan error, 1)
 		go func() {
-			_, err := s.Run(ctx, q, &q.Body)
+			_, err := s.Run(ctx, q, q.Body)
 			done <- err
 		}()
 		return done
@@ -446,7 +446,7 @@ func TestAuditFollowsTTLCap(t *testing.T) {
 	w := countWalks(t)
 	var qs []*queries.Query
 	for _, q := range defaultQueries(t) {
-		if q.Redis != nil && q.Redis.Reply.IsAudit() {
+		if redisOf(q.Body) != nil && redisOf(q.Body).Reply.IsAudit() {
 			qs = append(qs, q)
 		}
 	}

@@ -158,12 +158,12 @@ func TestDefaultInfoQueriesOnRecordedReplies(t *testing.T) {
 		checked := 0
 		for _, q := range defaultQueries(t) {
 			body, skip, _ := q.Plan(info)
-			if skip != "" || body.Redis == nil || commandKey(body.Redis.Command) != commandKey([]string{"INFO"}) {
+			if skip != "" || redisOf(body) == nil || commandKey(redisOf(body).Command) != commandKey([]string{"INFO"}) {
 				continue
 			}
-			rows, err := infoReplyRows(text, body.Redis)
+			rows, err := infoReplyRows(text, redisOf(body))
 			if err == nil {
-				rows, err = finish(rows, body.Redis)
+				rows, err = finish(rows, redisOf(body))
 			}
 			if err != nil {
 				t.Errorf("%s %v: %s: %v", tc.file, tc.drop, q.Name, err)

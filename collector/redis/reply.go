@@ -64,7 +64,7 @@ func columnName(prefix, name string) string {
 }
 
 // infoRows is an INFO reply as one row, one column per field.
-func infoRows(in Info, r *queries.Redis) *queries.Rows {
+func infoRows(in Info, r *Redis) *queries.Rows {
 	t := newTable()
 	row := make(map[string]any, len(in))
 	order := make([]string, 0, len(in))
@@ -82,7 +82,7 @@ func infoRows(in Info, r *queries.Redis) *queries.Rows {
 
 // infoKeyedRows is one row per INFO field that r.Match selects, its compound value split into
 // columns (or, with Pivot, one row per k=v part).
-func infoKeyedRows(in Info, r *queries.Redis) *queries.Rows {
+func infoKeyedRows(in Info, r *Redis) *queries.Rows {
 	t := newTable()
 	re := r.MatchRe()
 	for _, f := range in {
@@ -184,7 +184,7 @@ func sensitiveParameter(name string) bool {
 // pairsRows is a name/value reply (CONFIG GET) as one row. Credentials are dropped here, so
 // that they never reach the rows, the results store or a log line: a query that maps one
 // fails for the lack of the column.
-func pairsRows(v any, r *queries.Redis) (*queries.Rows, error) {
+func pairsRows(v any, r *Redis) (*queries.Rows, error) {
 	keys, vals, err := pairs(v)
 	if err != nil {
 		return nil, err
@@ -205,7 +205,7 @@ func pairsRows(v any, r *queries.Redis) (*queries.Rows, error) {
 }
 
 // mapsRows is a list of maps (SENTINEL MASTERS, REPLICAS, SENTINELS) as one row per map.
-func mapsRows(v any, r *queries.Redis, extra map[string]any) (*table, error) {
+func mapsRows(v any, r *Redis, extra map[string]any) (*table, error) {
 	list, ok := v.([]any)
 	if !ok && v != nil {
 		return nil, fmt.Errorf("want a list of maps, got %T", v)
@@ -348,7 +348,7 @@ func latencyRows(v any) (*queries.Rows, error) {
 }
 
 // valueRows is a single value as one row with the column value.
-func valueRows(v any, r *queries.Redis) (*queries.Rows, error) {
+func valueRows(v any, r *Redis) (*queries.Rows, error) {
 	s, ok := scalar(v)
 	if !ok {
 		return nil, fmt.Errorf("want a single value, got a %T", v)
@@ -357,7 +357,7 @@ func valueRows(v any, r *queries.Redis) (*queries.Rows, error) {
 }
 
 // statusRows turns a reply whose error is an answer (SENTINEL CKQUORUM) into ok and message.
-func statusRows(v any, err error, r *queries.Redis) *queries.Rows {
+func statusRows(v any, err error, r *Redis) *queries.Rows {
 	ok, msg := int64(1), fmt.Sprint(v)
 	if err != nil {
 		ok, msg = 0, err.Error()
@@ -367,7 +367,7 @@ func statusRows(v any, err error, r *queries.Redis) *queries.Rows {
 
 // finish applies what the body adds to any reply: optional columns, constants, copies and
 // the row limit.
-func finish(rows *queries.Rows, r *queries.Redis) (*queries.Rows, error) {
+func finish(rows *queries.Rows, r *Redis) (*queries.Rows, error) {
 	if r.Limit > 0 && len(rows.Values) > r.Limit {
 		rows.Values = rows.Values[:r.Limit]
 	}

@@ -6,6 +6,9 @@ import (
 	"regexp"
 	"testing"
 
+	"github.com/persistence-exporter/persistence_exporter/collector/elasticsearch"
+	"github.com/persistence-exporter/persistence_exporter/collector/pgbackrest"
+	"github.com/persistence-exporter/persistence_exporter/collector/postgres"
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
 
@@ -13,7 +16,7 @@ import (
 // match compiled).
 func parseBody(t *testing.T, body string) *queries.Query {
 	t.Helper()
-	p, err := queries.Parse("test.yaml", []byte("source: redis\nqueries:\n  - name: q\n    redis: "+body+"\n    columns: [{name: x, usage: discard}]\n"))
+	p, err := queries.Parse("test.yaml", []byte("source: redis\nqueries:\n  - name: q\n    redis: "+body+"\n    columns: [{name: x, usage: discard}]\n"), allKinds())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,28 +43,28 @@ const keyedInfo = "# Replication\r\nrole:master\r\nconnected_slaves:2\r\n" +
 func TestInfoKeyedRows(t *testing.T) {
 	in := ParseInfo(keyedInfo)
 	q := parseBody(t, `{command: [INFO], reply: info_keyed, match: '^db[0-9]+$', key: db}`)
-	rowsEqual(t, "keyspace", infoKeyedRows(in, q.Redis), []string{"db", "keys", "expires", "avg_ttl"},
+	rowsEqual(t, "keyspace", infoKeyedRows(in, redisOf(q.Body)), []string{"db", "keys", "expires", "avg_ttl"},
 		[][]any{{"db0", "2100", "100", "3599950"}, {"db15", "1", "0", "0"}})
 
 	q = parseBody(t, `{command: [INFO], reply: info_keyed, match: '^slave[0-9]+$', column_prefix: slave_}`)
-	rowsEqual(t, "replicas", infoKeyedRows(in, q.Redis), []string{"slave_ip", "slave_port", "slave_state", "slave_offset", "slave_lag"},
+	rowsEqual(t, "replicas", infoKeyedRows(in, redisOf(q.Body)), []string{"slave_ip", "slave_port", "slave_state", "slave_offset", "slave_lag"},
 		[][]any{{"10.0.0.2", "6379", "online", "100", "0"}, {"10.0.0.3", "6379", "wait_bgsave", "0", "1"}})
 
 	q = parseBody(t, `{command: [INFO, latencystats], reply: info_keyed, match: '^latency_percentiles_usec_(.+)$', key: cmd, pivot: percentile}`)
-	rowsEqual(t, "latency", infoKeyedRows(in, q.Redis), []string{"cmd", "percentile", "value"},
+	rowsEqual(t, "latency", infoKeyedRows(in, redisOf(q.Body)), []string{"cmd", "percentile", "value"},
 		[][]any{{"get", "p50", "1.003"}, {"get", "p99", "97.279"}, {"get", "p99.9", "216.063"},
 			{"client|setname", "p50", "1"}, {"client|setname", "p99", "7"}})
 
 	// nothing matches: no rows
 	q = parseBody(t, `{command: [INFO], reply: info_keyed, match: '^errorstat_(.+)$', key: err}`)
-	if rows := infoKeyedRows(in, q.Redis); len(rows.Values) != 0 {
+	if rows := infoKeyedRows(in, redisOf(q.Body)); len(rows.Values) != 0 {
 		t.Errorf("errorstats: %v", rows.Values)
 	}
 }
 
 func TestInfoRows(t *testing.T) {
 	q := parseBody(t, `{command: [INFO], reply: info, optional: [aof_current_size], constants: {info: 1}, copy: {role_copy: role}}`)
-	rows, err := finish(infoRows(ParseInfo(keyedInfo), q.Redis), q.Redis)
+	rows, err := finish(infoRows(ParseInfo(keyedInfo), redisOf(q.Body)), redisOf(q.Body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +96,7 @@ func indexOf(s []string, x string) int {
 
 func TestPairsRows(t *testing.T) {
 	q := parseBody(t, `{command: [CONFIG, GET, "*"], reply: pairs}`)
-	rows, err := pairsRows([]any{"maxmemory", "1610612736", "maxmemory-policy", "allkeys-lru", "save", "900 1 300 10 60 10000"}, q.Redis)
+	rows, err := pairsRows([]any{"maxmemory", "1610612736", "maxmemory-policy", "allkeys-lru", "save", "900 1 300 10 60 10000"}, redisOf(q.Body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,15 +104,15 @@ func TestPairsRows(t *testing.T) {
 		[][]any{{"1610612736", "allkeys-lru", "900 1 300 10 60 10000"}})
 	// credentials never become columns
 	rows, err = pairsRows([]any{"requirepass", "pw1", "masterauth", "pw2", "masteruser", "repl", "tls-key-file-pass", "pw3",
-		"tls-client-key-file-pass", "pw4", "SOME-SECRET", "pw5", "tls-key-file", "/etc/redis/key.pem", "hz", "10"}, q.Redis)
+		"tls-client-key-file-pass", "pw4", "SOME-SECRET", "pw5", "tls-key-file", "/etc/redis/key.pem", "hz", "10"}, redisOf(q.Body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	rowsEqual(t, "credentials", rows, []string{"tls_key_file", "hz"}, [][]any{{"/etc/redis/key.pem", "10"}})
-	if _, err := pairsRows([]any{"odd"}, q.Redis); err == nil {
+	if _, err := pairsRows([]any{"odd"}, redisOf(q.Body)); err == nil {
 		t.Error("an odd list should be an error")
 	}
-	if _, err := pairsRows(map[any]any{"a": "1"}, q.Redis); err == nil {
+	if _, err := pairsRows(map[any]any{"a": "1"}, redisOf(q.Body)); err == nil {
 		t.Error("a map is not a RESP2 reply")
 	}
 }
@@ -120,7 +123,7 @@ func TestMapsRows(t *testing.T) {
 		[]any{"name", "127.0.0.1:6380", "ip", "127.0.0.1", "port", "6380", "flags", "slave", "master-link-status", "ok"},
 		[]any{"name", "127.0.0.1:6381", "ip", "127.0.0.1", "port", "6381", "flags", "s_down,slave,disconnected", "master-link-status", "err"},
 	}
-	tb, err := mapsRows(reply, q.Redis, map[string]any{"master_name": "mymaster"})
+	tb, err := mapsRows(reply, redisOf(q.Body), map[string]any{"master_name": "mymaster"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +133,7 @@ func TestMapsRows(t *testing.T) {
 			{"mymaster", "127.0.0.1:6380", "127.0.0.1", "6380", "slave", "ok", "127.0.0.1:6380", int64(0), int64(0)},
 			{"mymaster", "127.0.0.1:6381", "127.0.0.1", "6381", "s_down,slave,disconnected", "err", "127.0.0.1:6381", int64(1), int64(1)},
 		})
-	if _, err := mapsRows("nope", q.Redis, nil); err == nil {
+	if _, err := mapsRows("nope", redisOf(q.Body), nil); err == nil {
 		t.Error("a string is not a list of maps")
 	}
 }
@@ -172,23 +175,34 @@ func (fakeRedisError) RedisError()     {}
 
 func TestStatusRows(t *testing.T) {
 	q := parseBody(t, `{command: [SENTINEL, CKQUORUM, "{master}"], reply: status}`)
-	rowsEqual(t, "ok", statusRows("OK 3 usable Sentinels", nil, q.Redis), []string{"ok", "message"}, [][]any{{int64(1), "OK 3 usable Sentinels"}})
+	rowsEqual(t, "ok", statusRows("OK 3 usable Sentinels", nil, redisOf(q.Body)), []string{"ok", "message"}, [][]any{{int64(1), "OK 3 usable Sentinels"}})
 	err := fakeRedisError("NOQUORUM 1 usable Sentinels")
 	if !isRedisError(err) || isRedisError(errors.New("i/o timeout")) {
 		t.Error("isRedisError")
 	}
-	rowsEqual(t, "noquorum", statusRows(nil, err, q.Redis), []string{"ok", "message"}, [][]any{{int64(0), "NOQUORUM 1 usable Sentinels"}})
+	rowsEqual(t, "noquorum", statusRows(nil, err, redisOf(q.Body)), []string{"ok", "message"}, [][]any{{int64(0), "NOQUORUM 1 usable Sentinels"}})
 }
 
 func TestFinish(t *testing.T) {
 	q := parseBody(t, `{command: [SLOWLOG, GET, "10"], reply: slowlog, limit: 1, copy: {c: missing}}`)
-	_, err := finish(&queries.Rows{Columns: []string{"a"}, Values: [][]any{{1}, {2}}}, q.Redis)
+	_, err := finish(&queries.Rows{Columns: []string{"a"}, Values: [][]any{{1}, {2}}}, redisOf(q.Body))
 	if err == nil || !regexp.MustCompile(`no column "missing"`).MatchString(err.Error()) {
 		t.Errorf("copy of a missing column: %v", err)
 	}
 	q = parseBody(t, `{command: [SLOWLOG, GET, "10"], reply: slowlog, limit: 1}`)
-	rows, err := finish(&queries.Rows{Columns: []string{"a"}, Values: [][]any{{1}, {2}}}, q.Redis)
+	rows, err := finish(&queries.Rows{Columns: []string{"a"}, Values: [][]any{{1}, {2}}}, redisOf(q.Body))
 	if err != nil || len(rows.Values) != 1 {
 		t.Errorf("limit 1: %v %v", rows, err)
 	}
+}
+
+// redisOf is the redis body of a query, nil for another body.
+func redisOf(b queries.Body) *Redis {
+	r, _ := b.(*Redis)
+	return r
+}
+
+// allKinds are the source kinds of the default packs, as cmd/persistence_exporter's table.
+func allKinds() queries.SourceKinds {
+	return queries.SourceKinds{postgres.Kind(), postgres.PgbouncerKind(), Kind(), elasticsearch.Kind(), pgbackrest.Kind()}
 }

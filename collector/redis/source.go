@@ -269,8 +269,8 @@ func (s *Source) do(ctx context.Context, cmd []string) (any, error) {
 }
 
 // Run sends the body's command and turns the reply into rows as the body says.
-func (s *Source) Run(ctx context.Context, q *queries.Query, body *queries.Body) (*queries.Rows, error) {
-	r := body.Redis
+func (s *Source) Run(ctx context.Context, q *queries.Query, body queries.Body) (*queries.Rows, error) {
+	r, _ := body.(*Redis)
 	if r == nil {
 		return nil, errors.New("the query has no redis body")
 	}
@@ -305,16 +305,16 @@ func (s *Source) Run(ctx context.Context, q *queries.Query, body *queries.Body) 
 
 func hasPlaceholder(cmd []string) bool {
 	for _, a := range cmd {
-		if strings.Contains(a, queries.MasterPlaceholder) {
+		if strings.Contains(a, MasterPlaceholder) {
 			return true
 		}
 	}
 	return false
 }
 
-func (s *Source) runCommand(ctx context.Context, r *queries.Redis, cmd []string) (*queries.Rows, error) {
+func (s *Source) runCommand(ctx context.Context, r *Redis, cmd []string) (*queries.Rows, error) {
 	v, err := s.do(ctx, cmd)
-	if r.Reply == queries.ReplyStatus {
+	if r.Reply == ReplyStatus {
 		if err != nil && !isRedisError(err) {
 			return nil, fmt.Errorf("%s: %w", cmdName(cmd), err)
 		}
@@ -325,25 +325,25 @@ func (s *Source) runCommand(ctx context.Context, r *queries.Redis, cmd []string)
 	}
 	var rows *queries.Rows
 	switch r.Reply {
-	case queries.ReplyInfo, queries.ReplyInfoKeyed:
+	case ReplyInfo, ReplyInfoKeyed:
 		text, ok := v.(string)
 		if !ok {
 			return nil, fmt.Errorf("%s: want INFO text, got %T", cmdName(cmd), v)
 		}
 		rows, err = infoReplyRows(text, r)
-	case queries.ReplyPairs:
+	case ReplyPairs:
 		rows, err = pairsRows(v, r)
-	case queries.ReplyMaps:
+	case ReplyMaps:
 		var t *table
 		t, err = mapsRows(v, r, nil)
 		if t != nil {
 			rows = t.build()
 		}
-	case queries.ReplySlowlog:
+	case ReplySlowlog:
 		rows, err = slowlogRows(v)
-	case queries.ReplyLatency:
+	case ReplyLatency:
 		rows, err = latencyRows(v)
-	case queries.ReplyValue:
+	case ReplyValue:
 		rows, err = valueRows(v, r)
 	default:
 		err = fmt.Errorf("reply %q is not for a command", r.Reply)
@@ -355,11 +355,11 @@ func (s *Source) runCommand(ctx context.Context, r *queries.Redis, cmd []string)
 }
 
 // infoReplyRows turns INFO text into rows as an info or info_keyed body says.
-func infoReplyRows(text string, r *queries.Redis) (*queries.Rows, error) {
+func infoReplyRows(text string, r *Redis) (*queries.Rows, error) {
 	switch r.Reply {
-	case queries.ReplyInfo:
+	case ReplyInfo:
 		return infoRows(ParseInfo(text), r), nil
-	case queries.ReplyInfoKeyed:
+	case ReplyInfoKeyed:
 		return infoKeyedRows(ParseInfo(text), r), nil
 	}
 	return nil, fmt.Errorf("reply %q is not for INFO", r.Reply)
@@ -377,12 +377,12 @@ func cmdName(cmd []string) string {
 
 // perMaster runs a SENTINEL command once per master the sentinel monitors, with {master}
 // replaced by its name; every row gets the column master_name.
-func (s *Source) perMaster(ctx context.Context, r *queries.Redis) (*queries.Rows, error) {
+func (s *Source) perMaster(ctx context.Context, r *Redis) (*queries.Rows, error) {
 	v, err := s.do(ctx, []string{"SENTINEL", "MASTERS"})
 	if err != nil {
 		return nil, fmt.Errorf("SENTINEL MASTERS: %w", err)
 	}
-	masters, err := mapsRows(v, &queries.Redis{}, nil)
+	masters, err := mapsRows(v, &Redis{}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("SENTINEL MASTERS: %w", err)
 	}
@@ -398,11 +398,11 @@ func (s *Source) perMaster(ctx context.Context, r *queries.Redis) (*queries.Rows
 	for _, name := range names {
 		cmd := make([]string, len(r.Command))
 		for i, a := range r.Command {
-			cmd[i] = strings.ReplaceAll(a, queries.MasterPlaceholder, name)
+			cmd[i] = strings.ReplaceAll(a, MasterPlaceholder, name)
 		}
 		extra := map[string]any{"master_name": name}
 		switch r.Reply {
-		case queries.ReplyMaps:
+		case ReplyMaps:
 			v, err := s.do(ctx, cmd)
 			if err != nil {
 				return nil, fmt.Errorf("%s %s: %w", cmdName(cmd), name, err)

@@ -135,7 +135,7 @@ func scrape(t *testing.T, e *collector.Engine) string {
 
 func defaultQueries(t testing.TB) []*queries.Query {
 	t.Helper()
-	set, err := queries.DefaultSet()
+	set, err := queries.DefaultSet(allKinds())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,13 +149,13 @@ func scrapeQueries(t testing.TB) []*queries.Query {
 	t.Helper()
 	qs := defaultQueries(t)
 	for i, q := range qs {
-		if q.Body.Redis == nil || q.Body.Redis.Audit == nil {
+		if redisOf(q.Body) == nil || redisOf(q.Body).Audit == nil {
 			continue
 		}
-		qc, rc, ac := *q, *q.Body.Redis, *q.Body.Redis.Audit
+		qc, rc, ac := *q, *redisOf(q.Body), *redisOf(q.Body).Audit
 		ac.Budget = time.Second
 		rc.Audit = &ac
-		qc.Body.Redis = &rc
+		qc.Body = &rc
 		qs[i] = &qc
 	}
 	return qs
@@ -480,7 +480,7 @@ queries:
     columns:
       - {name: timeout, usage: gauge, metric: my_redis_config_timeout_seconds}
       - {name: hz, usage: gauge, metric: my_redis_config_hz}
-`))
+`), allKinds())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -546,7 +546,7 @@ queries:
     redis: {command: [CONFIG, GET, "*"], reply: pairs}
     columns:
       - {name: maxmemory, usage: gauge}
-`))
+`), allKinds())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -555,7 +555,7 @@ queries:
 		t.Fatal(err)
 	}
 	q := p.Queries[0]
-	rows, err := s.Run(ctx(t), q, &q.Body)
+	rows, err := s.Run(ctx(t), q, q.Body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -608,7 +608,7 @@ func TestDB(t *testing.T) {
 		t.Fatal(err)
 	}
 	spec := auditSpec(t, 10*time.Second)
-	spec.Namespaces = []queries.RedisNamespace{{Prefix: "dbthree:", TTL: time.Hour}}
+	spec.Namespaces = []RedisNamespace{{Prefix: "dbthree:", TTL: time.Hour}}
 	run, err := s.audit(cx, spec)
 	if err != nil {
 		t.Fatal(err)

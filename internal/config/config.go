@@ -9,11 +9,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"time"
 
-	"github.com/persistence-exporter/persistence_exporter/advisor"
 	"github.com/persistence-exporter/persistence_exporter/internal/yamlx"
 )
 
@@ -22,8 +22,6 @@ type Config struct {
 	Targets Targets `yaml:"targets"`
 	// Packs are extra query pack files or directories, added to the embedded defaults.
 	Packs []string `yaml:"packs"`
-	// Advisor configures the advisor: its schedule, thresholds and settings profile.
-	Advisor advisor.Config `yaml:"advisor"`
 
 	File    string   `yaml:"-"`
 	secrets []string // resolved secrets, for redaction
@@ -51,18 +49,30 @@ type Targets struct {
 
 var nameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]*$`)
 
+// Section is a top-level key of the file that another package owns (the advisor's): that
+// package's type is what the key decodes into, strictly like the rest of the file, and its
+// Check reports what is wrong with the decoded value. The configuration knows neither.
+type Section struct {
+	Key string
+	// Value points to the section's value, holding its defaults; the file's key decodes
+	// into it.
+	Value any
+	// Check reports problems of the decoded value; errorf takes the path below Key.
+	Check func(errorf func(path []any, format string, args ...any))
+}
+
 // Load reads and checks a configuration file.
-func Load(file string) (*Config, error) {
+func Load(file string, sections ...Section) (*Config, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("reading the configuration: %w", err)
 	}
-	return Parse(file, data)
+	return Parse(file, data, sections...)
 }
 
-// Parse decodes and checks configuration text; file names it in errors.
-func Parse(file string, data []byte) (*Config, error) {
-	c := &Config{File: file, Advisor: advisor.DefaultConfig()}
+// Parse decodes and checks configuration text; file names it in errors. Each section's key
+// decodes into its Value.
+func Parse(file string, data []byte, sections ...Section) (*Config, error) {
 	doc, err := yamlx.Parse(file, data)
 	if err != nil {
 		return nil, err // syntax: nothing more can be read
@@ -71,10 +81,12 @@ func Parse(file string, data []byte) (*Config, error) {
 	// rest of the file is decoded all the same and checked too, so that one run reports every
 	// problem. A check's error on a line that has a decoding error, or on the first line of a
 	// mapping that holds one ("set one of dsn" for a misspelt dsn), is left out.
-	decodeErr := doc.DecodeStrict(data, c)
+	c, out := withSections(sections)
+	c.File = file
+	decodeErr := doc.DecodeStrict(data, out)
 	c.doc = doc
 	c.resolvePaths(filepath.Dir(file))
-	v := &validator{doc: doc, names: map[string][]any{}}
+	v := &validator{doc: doc, names: map[string][]any{}, sections: sections}
 	v.check(c)
 	errs := []error{decodeErr}
 	bad := map[int]bool{}
@@ -100,6 +112,23 @@ func Parse(file string, data []byte) (*Config, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// withSections returns a new Config and what the file decodes into: a struct that inlines
+// the Config and has one field per section, pointing to the section's Value, so that one
+// strict decoding reads them all (an unknown key anywhere is an error, with a suggestion).
+func withSections(sections []Section) (*Config, any) {
+	fields := []reflect.StructField{{Name: "Config", Type: reflect.TypeFor[Config](), Tag: `yaml:",inline"`}}
+	for i, s := range sections {
+		fields = append(fields, reflect.StructField{
+			Name: fmt.Sprintf("Section%d", i), Type: reflect.TypeOf(s.Value), Tag: reflect.StructTag(fmt.Sprintf("yaml:%q", s.Key)),
+		})
+	}
+	out := reflect.New(reflect.StructOf(fields))
+	for i, s := range sections {
+		out.Elem().Field(i + 1).Set(reflect.ValueOf(s.Value))
+	}
+	return out.Elem().Field(0).Addr().Interface().(*Config), out.Interface()
 }
 
 // resolvePaths makes the relative file paths of the configuration relative to the file's own
@@ -141,10 +170,11 @@ func (c *Config) resolvePaths(dir string) {
 func (c *Config) Secrets() []string { return c.secrets }
 
 type validator struct {
-	doc   *yamlx.Document
-	errs  []error
-	names map[string][]any // target name -> path of its first use
-	c     *Config
+	doc      *yamlx.Document
+	errs     []error
+	names    map[string][]any // target name -> path of its first use
+	c        *Config
+	sections []Section
 }
 
 func (v *validator) errorf(path []any, format string, args ...any) {
@@ -172,7 +202,11 @@ func (v *validator) check(c *Config) {
 	for i, b := range t.Pgbackrest {
 		v.pgbackrest([]any{"targets", "pgbackrest", i}, b)
 	}
-	v.advisor(c)
+	for _, s := range v.sections {
+		s.Check(func(path []any, format string, args ...any) {
+			v.errorf(append([]any{s.Key}, path...), format, args...)
+		})
+	}
 	for i, p := range c.Packs {
 		if _, err := os.Stat(p); err != nil {
 			v.errorf([]any{"packs", i}, "pack path %q: %s", p, osReason(err))

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/persistence-exporter/persistence_exporter/advisor"
 	"github.com/persistence-exporter/persistence_exporter/internal/secret"
+	"github.com/persistence-exporter/persistence_exporter/internal/size"
 )
 
 // Elasticsearch is a cluster.
@@ -52,8 +52,8 @@ type Elasticsearch struct {
 // The bounds of max_body_bytes: GET / alone is about 500 bytes, and an answer is held whole
 // while it is decoded.
 const (
-	MinMaxBodyBytes advisor.Bytes = 64 << 10
-	MaxMaxBodyBytes advisor.Bytes = 1 << 30
+	MinMaxBodyBytes size.Bytes = 64 << 10
+	MaxMaxBodyBytes size.Bytes = 1 << 30
 )
 
 // DefaultIndexPatterns are the indices of Temporal's advanced visibility.
@@ -136,7 +136,7 @@ func (v *validator) elasticsearch(path []any, e *Elasticsearch) {
 	if e.MaxBodyBytes != "" {
 		// a string parsed here rather than a size type decoding itself: a decoding error of
 		// such a type stops the decoding of the file and leaves the target nil
-		b, err := advisor.ParseBytes(e.MaxBodyBytes)
+		b, err := size.Parse(e.MaxBodyBytes)
 		switch {
 		case err != nil:
 			v.errorf(at(path, "max_body_bytes"), "max_body_bytes: %v", err)

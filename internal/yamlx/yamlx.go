@@ -113,7 +113,7 @@ func (d *Document) DecodeStrict(data []byte, out any) error {
 
 var (
 	lineRe      = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
-	unknownRe   = regexp.MustCompile(`^field (.+) not found in type \S+$`)
+	unknownRe   = regexp.MustCompile(`^field (.+?) not found in type .+$`)
 	unmarshalRe = regexp.MustCompile("^cannot unmarshal !!(\\w+)(?: `(.*)`)? into (\\S+)$")
 )
 

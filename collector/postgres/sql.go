@@ -1,9 +1,11 @@
-package queries
+package postgres
 
 import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/persistence-exporter/persistence_exporter/queries"
 )
 
 // The exporter only reads. Every PostgreSQL statement also runs in a read-only transaction
@@ -26,8 +28,8 @@ var (
 
 // readStatements are the statements a pack may send, by source.
 var readStatements = map[string][]string{
-	SourcePostgres:  {"SELECT", "WITH", "SHOW", "TABLE", "VALUES"},
-	SourcePgbouncer: {"SHOW"},
+	queries.SourcePostgres:  {"SELECT", "WITH", "SHOW", "TABLE", "VALUES"},
+	queries.SourcePgbouncer: {"SHOW"},
 }
 
 // checkReadSQL returns why sql is not one read statement for source, or "".
@@ -130,3 +132,33 @@ func MaskSQL(sql string) string {
 }
 
 var dollarTag = regexp.MustCompile(`^\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$`)
+
+// SQL is the body of a postgres or pgbouncer query: one read statement.
+type SQL string
+
+// Kind is the source kind of PostgreSQL packs: sql bodies, and queries that may run in every
+// database of a target.
+func Kind() queries.SourceKind { return sqlKind(queries.SourcePostgres, queries.ScopeDatabase) }
+
+// PgbouncerKind is the source kind of pgbouncer packs: sql bodies of SHOW commands.
+func PgbouncerKind() queries.SourceKind { return sqlKind(queries.SourcePgbouncer) }
+
+func sqlKind(name string, scopes ...string) queries.SourceKind {
+	return queries.SourceKind{
+		Name: name, BodyKey: "sql", Scopes: scopes,
+		NewBody: func() any { return new(string) },
+		Compile: func(body any, _ *queries.Query) (queries.Body, []queries.Problem) {
+			sql := *body.(*string)
+			if msg := checkReadSQL(name, sql); msg != "" {
+				return SQL(sql), []queries.Problem{{Msg: msg}}
+			}
+			return SQL(sql), nil
+		},
+	}
+}
+
+// sqlOf is the statement of a postgres or pgbouncer body ("" for none).
+func sqlOf(body queries.Body) string {
+	sql, _ := body.(SQL)
+	return string(sql)
+}

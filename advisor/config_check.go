@@ -1,11 +1,10 @@
-package config
+package advisor
 
 import (
 	"fmt"
 	"regexp"
 	"time"
 
-	"github.com/persistence-exporter/persistence_exporter/advisor"
 	"github.com/persistence-exporter/persistence_exporter/internal/yamlx"
 )
 
@@ -13,10 +12,18 @@ import (
 // pg_stat_statements.max).
 var settingNameRe = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?$`)
 
-func (v *validator) advisor(c *Config) {
-	a := &c.Advisor
-	path := []any{"advisor"}
-	th := []any{"advisor", "thresholds"}
+// checker reports a problem at a path below the advisor section.
+type checker struct {
+	errorf func(path []any, format string, args ...any)
+}
+
+// Check reports what is wrong with the advisor section of the configuration file, decoded
+// into a: errorf takes the path of the value below the section (e.g. "thresholds",
+// "replica_lag"), which the configuration turns into file:line.
+func (a *Config) Check(errorf func(path []any, format string, args ...any)) {
+	v := checker{errorf}
+	path := []any{}
+	th := []any{"thresholds"}
 	positive := func(p []any, key string, d time.Duration) {
 		if d <= 0 {
 			v.errorf(append(append([]any{}, p...), key), "%s must be positive, not %s", key, d)
@@ -60,7 +67,7 @@ func (v *validator) advisor(c *Config) {
 	}
 	for _, b := range []struct {
 		key string
-		v   advisor.Bytes
+		v   Bytes
 	}{{"replica_lag_bytes", t.ReplicaLagBytes}, {"slot_retained_bytes", t.SlotRetainedBytes}, {"subscription_lag_bytes", t.SubscriptionLagBytes}} {
 		if b.v <= 0 {
 			v.errorf(append(th, b.key), "%s must be above 0 (every replica and slot would be reported)", b.key)
@@ -126,7 +133,7 @@ func (v *validator) advisor(c *Config) {
 		v.errorf(append(th, "redis_memory_critical"), "redis_memory_critical must not be below redis_memory_warning")
 	}
 	for _, b := range [][2]any{{"redis_maxmemory", t.RedisMaxmemory}, {"redis_replica_lag_bytes", t.RedisReplicaLagBytes}} {
-		if b[1].(advisor.Bytes) <= 0 {
+		if b[1].(Bytes) <= 0 {
 			v.errorf(append(th, b[0]), "%s must be above 0", b[0])
 		}
 	}
@@ -157,13 +164,13 @@ func (v *validator) advisor(c *Config) {
 		v.errorf(append(th, "slow_query_min_calls"), "slow_query_min_calls must be at least 1")
 	}
 	if a.Concurrency < 1 {
-		v.errorf(append(path, "concurrency"), "concurrency %d: want at least 1 target gathered at a time (default %d)", a.Concurrency, advisor.DefaultConcurrency)
+		v.errorf(append(path, "concurrency"), "concurrency %d: want at least 1 target gathered at a time (default %d)", a.Concurrency, DefaultConcurrency)
 	}
 	if a.MaxFindingsPerCheck < 0 {
 		v.errorf(append(path, "max_findings_per_check"), "max_findings_per_check must not be negative (0: no limit)")
 	}
 	known := map[string]bool{}
-	for _, ch := range advisor.DefaultChecks() {
+	for _, ch := range DefaultChecks() {
 		known[ch.ID()] = true
 	}
 	for i, id := range a.Disable {

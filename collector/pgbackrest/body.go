@@ -1,8 +1,11 @@
-package queries
+package pgbackrest
 
 import (
 	"fmt"
 	"strings"
+
+	"github.com/persistence-exporter/persistence_exporter/collector/jsonrows"
+	"github.com/persistence-exporter/persistence_exporter/queries"
 )
 
 // Exec is the body of a pgbackrest query: the arguments of a pgbackrest command whose JSON
@@ -14,14 +17,15 @@ import (
 //	  rows: "*"                 # one row per stanza
 //	  fields: {stanza: name}
 type Exec struct {
-	Args []string `yaml:"args"`
-	JSON `yaml:",inline"`
+	Args          []string `yaml:"args"`
+	jsonrows.JSON `yaml:",inline"`
 }
 
 // execCommands are the pgbackrest commands a pack may run: those that only read.
 var execCommands = []string{"info"}
 
-func (e *Exec) validate() []string {
+// Validate checks the body on its own: only commands that read, and no option the target sets.
+func (e *Exec) Validate() []string {
 	var msgs []string
 	switch {
 	case len(e.Args) == 0:
@@ -34,5 +38,8 @@ func (e *Exec) validate() []string {
 			msgs = append(msgs, fmt.Sprintf("exec: %s comes from the target's configuration, not the pack", strings.SplitN(a, "=", 2)[0]))
 		}
 	}
-	return append(msgs, e.JSON.validate("exec")...)
+	return append(msgs, e.JSON.Validate("exec")...)
 }
+
+// Kind is the source kind of pgBackRest packs: exec bodies.
+func Kind() queries.SourceKind { return jsonrows.Kind[Exec](queries.SourcePgbackrest, "exec") }

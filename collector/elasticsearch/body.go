@@ -1,10 +1,13 @@
-package queries
+package elasticsearch
 
 import (
 	"fmt"
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/persistence-exporter/persistence_exporter/collector/jsonrows"
+	"github.com/persistence-exporter/persistence_exporter/queries"
 )
 
 // HTTP is the body of an elasticsearch query: a GET and how its JSON answer becomes rows.
@@ -20,8 +23,8 @@ import (
 type HTTP struct {
 	// Path is the GET path with its query string. {indices}, {slm_policies} and
 	// {snapshot_repositories} are replaced by the target's configured lists, comma-joined.
-	Path string `yaml:"path"`
-	JSON `yaml:",inline"`
+	Path          string `yaml:"path"`
+	jsonrows.JSON `yaml:",inline"`
 }
 
 // Placeholders are the lists an http path may name in braces; a target configures them.
@@ -29,7 +32,8 @@ var Placeholders = []string{"indices", "slm_policies", "snapshot_repositories"}
 
 var placeholderRe = regexp.MustCompile(`\{([^{}]*)\}`)
 
-func (h *HTTP) validate() []string {
+// Validate checks the body on its own.
+func (h *HTTP) Validate() []string {
 	var msgs []string
 	switch {
 	case h.Path == "":
@@ -44,5 +48,8 @@ func (h *HTTP) validate() []string {
 			msgs = append(msgs, fmt.Sprintf("http path: unknown placeholder {%s} (want one of {%s})", m[1], strings.Join(Placeholders, "}, {")))
 		}
 	}
-	return append(msgs, h.JSON.validate("http")...)
+	return append(msgs, h.JSON.Validate("http")...)
 }
+
+// Kind is the source kind of Elasticsearch packs: http bodies.
+func Kind() queries.SourceKind { return jsonrows.Kind[HTTP](queries.SourceElasticsearch, "http") }

@@ -1,4 +1,4 @@
-package queries
+package redis
 
 import (
 	"fmt"
@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/persistence-exporter/persistence_exporter/queries"
 )
 
 // Redis is the body of a redis query: a command, and how its reply becomes rows.
@@ -322,4 +324,19 @@ func (a *RedisAudit) validate() []string {
 		}
 	}
 	return msgs
+}
+
+// Kind is the source kind of Redis packs: redis bodies, and queries that run on data nodes
+// unless they name the sentinel role.
+func Kind() queries.SourceKind {
+	return queries.SourceKind{
+		Name: queries.SourceRedis, BodyKey: "redis",
+		Roles: []queries.Role{queries.RoleSentinel}, DefaultRoles: []queries.Role{queries.RolePrimary, queries.RoleReplica},
+		NewBody: func() any { return new(Redis) },
+		Compile: func(body any, q *queries.Query) (queries.Body, []queries.Problem) {
+			r := body.(*Redis)
+			out := queries.Problems(nil, r.validate())
+			return r, append(out, queries.Problems([]any{"timeout"}, r.checkTimeout(q.Timeout))...)
+		},
+	}
 }

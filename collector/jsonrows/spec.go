@@ -1,10 +1,12 @@
-package queries
+package jsonrows
 
 import (
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/persistence-exporter/persistence_exporter/queries"
 )
 
 // JSON says how a JSON document becomes rows. It is the shared part of the bodies that
@@ -56,8 +58,8 @@ type States struct {
 	Values []string `yaml:"values"`
 }
 
-// validate checks the spec; kind (http, exec) prefixes the messages.
-func (j *JSON) validate(kind string) []string {
+// Validate checks the spec; kind (http, exec) prefixes the messages.
+func (j *JSON) Validate(kind string) []string {
 	var msgs []string
 	if _, err := ParseRows(j.Rows); err != nil {
 		msgs = append(msgs, kind+" rows: "+err.Error())
@@ -108,90 +110,64 @@ func (j *JSON) ColumnExpr(column string) string {
 	return column
 }
 
-// jsonBodies returns the JSON specs of q's bodies (its own and its variants'), with the kind
-// of each.
-func (q *Query) jsonBodies() (specs []*JSON, kinds []string) {
-	add := func(b *Body) {
-		switch {
-		case b.HTTP != nil:
-			specs, kinds = append(specs, &b.HTTP.JSON), append(kinds, "http")
-		case b.Exec != nil:
-			specs, kinds = append(specs, &b.Exec.JSON), append(kinds, "exec")
-		}
-	}
-	add(&q.Body)
-	for i := range q.Variants {
-		add(&q.Variants[i].Body)
-	}
-	return specs, kinds
-}
+// Spec is the spec itself, for the bodies that embed it.
+func (j *JSON) Spec() *JSON { return j }
 
-// jsonProblem is a problem checkJSONColumns found, in the body of kind (http, exec).
-type jsonProblem struct{ kind, msg string }
-
-// checkJSONColumns checks the JSON specs of q against its columns: every column must be
-// computable, fields must define columns, and group and states must name columns of the
-// right usage.
-func (q *Query) checkJSONColumns() []jsonProblem {
-	specs, kinds := q.jsonBodies()
-	usage := map[string]Usage{}
+// CheckColumns checks the spec against the columns of q: every column must be computable,
+// fields must define columns, and group and states must name columns of the right usage.
+// kind (http, exec) starts the messages.
+func (h *JSON) CheckColumns(q *queries.Query, kind string) []string {
+	usage := map[string]queries.Usage{}
 	for _, c := range q.Columns {
 		usage[c.Name] = c.Usage
 	}
-	var out []jsonProblem
-	for k, h := range specs {
-		kind := kinds[k]
-		var msgs []string
-		for _, name := range sortedKeys(h.Fields) {
-			if _, ok := usage[name]; !ok {
-				msgs = append(msgs, fmt.Sprintf("%s field %q is not a column", kind, name))
-			}
-		}
-		for _, c := range q.Columns {
-			if _, ok := h.Fields[c.Name]; ok || h.Derived(c.Name) || c.Usage == UsageDiscard {
-				continue
-			}
-			if _, err := ParseExpr(c.Name); err != nil {
-				msgs = append(msgs, fmt.Sprintf("column %q is not a field and not an expression: %v", c.Name, err))
-			}
-		}
-		isCol := func(what, name string, want ...Usage) {
-			u, ok := usage[name]
-			switch {
-			case !ok:
-				msgs = append(msgs, fmt.Sprintf("%s %s %q is not a column", kind, what, name))
-			case len(want) > 0 && !slices.Contains(want, u):
-				msgs = append(msgs, fmt.Sprintf("%s %s %q must be a %s column, not %s", kind, what, name, want[0], u))
-			}
-		}
-		if g := h.Group; g != nil {
-			for _, c := range g.By {
-				isCol("group.by", c)
-			}
-			if g.Count != "" {
-				isCol("group.count", g.Count, UsageGauge, UsageCounter)
-			}
-			for _, c := range append(slices.Clone(g.Max), g.Min...) {
-				isCol("group max/min column", c)
-			}
-			if g.Latest != "" {
-				isCol("group.latest", g.Latest)
-			}
-			for _, c := range q.Columns {
-				if c.Usage == UsageLabel && !slices.Contains(g.By, c.Name) && !h.Derived(c.Name) {
-					msgs = append(msgs, fmt.Sprintf("label column %q must be in %s group.by (rows are merged on their labels)", c.Name, kind))
-				}
-			}
-		}
-		if s := h.States; s != nil && s.Column != "" && s.Label != "" {
-			isCol("states.column", s.Column, UsageGauge)
-			isCol("states.label", s.Label, UsageLabel)
-		}
-		for _, m := range msgs {
-			out = append(out, jsonProblem{kind, m})
+	var msgs []string
+	for _, name := range sortedKeys(h.Fields) {
+		if _, ok := usage[name]; !ok {
+			msgs = append(msgs, fmt.Sprintf("%s field %q is not a column", kind, name))
 		}
 	}
-	return out
+	for _, c := range q.Columns {
+		if _, ok := h.Fields[c.Name]; ok || h.Derived(c.Name) || c.Usage == queries.UsageDiscard {
+			continue
+		}
+		if _, err := ParseExpr(c.Name); err != nil {
+			msgs = append(msgs, fmt.Sprintf("column %q is not a field and not an expression: %v", c.Name, err))
+		}
+	}
+	isCol := func(what, name string, want ...queries.Usage) {
+		u, ok := usage[name]
+		switch {
+		case !ok:
+			msgs = append(msgs, fmt.Sprintf("%s %s %q is not a column", kind, what, name))
+		case len(want) > 0 && !slices.Contains(want, u):
+			msgs = append(msgs, fmt.Sprintf("%s %s %q must be a %s column, not %s", kind, what, name, want[0], u))
+		}
+	}
+	if g := h.Group; g != nil {
+		for _, c := range g.By {
+			isCol("group.by", c)
+		}
+		if g.Count != "" {
+			isCol("group.count", g.Count, queries.UsageGauge, queries.UsageCounter)
+		}
+		for _, c := range append(slices.Clone(g.Max), g.Min...) {
+			isCol("group max/min column", c)
+		}
+		if g.Latest != "" {
+			isCol("group.latest", g.Latest)
+		}
+		for _, c := range q.Columns {
+			if c.Usage == queries.UsageLabel && !slices.Contains(g.By, c.Name) && !h.Derived(c.Name) {
+				msgs = append(msgs, fmt.Sprintf("label column %q must be in %s group.by (rows are merged on their labels)", c.Name, kind))
+			}
+		}
+	}
+	if s := h.States; s != nil && s.Column != "" && s.Label != "" {
+		isCol("states.column", s.Column, queries.UsageGauge)
+		isCol("states.label", s.Label, queries.UsageLabel)
+	}
+	return msgs
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -481,4 +457,28 @@ func splitUnquoted(s string, sep byte) []string {
 		}
 	}
 	return append(parts, s[start:])
+}
+
+// Body is a pack body whose answer is a JSON document that its spec turns into rows.
+type Body interface {
+	// Validate checks the body on its own.
+	Validate() []string
+	Spec() *JSON
+}
+
+// Kind is the source kind of a body B read as a JSON document under key: B's own checks,
+// then its spec's against the query's columns.
+func Kind[B any, P interface {
+	*B
+	Body
+}](name, key string) queries.SourceKind {
+	return queries.SourceKind{
+		Name: name, BodyKey: key,
+		NewBody: func() any { return P(new(B)) },
+		Compile: func(body any, q *queries.Query) (queries.Body, []queries.Problem) {
+			b := body.(P)
+			out := queries.Problems(nil, b.Validate())
+			return b, append(out, queries.Problems([]any{key}, b.Spec().CheckColumns(q, key))...)
+		},
+	}
 }

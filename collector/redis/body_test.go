@@ -1,9 +1,11 @@
-package queries
+package redis
 
 import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/persistence-exporter/persistence_exporter/queries"
 )
 
 func TestRedisPackErrors(t *testing.T) {
@@ -45,7 +47,7 @@ func TestRedisPackErrors(t *testing.T) {
 			`test.yaml:3: query "q": audit budget 5s: at most 1s (the audit must stay cheap on the server)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Parse("test.yaml", []byte("source: redis\nqueries:\n  - name: q\n    redis: "+tc.body+"\n    columns: [{name: x, usage: gauge}]\n"))
+			_, err := queries.Parse("test.yaml", []byte("source: redis\nqueries:\n  - name: q\n    redis: "+tc.body+"\n    columns: [{name: x, usage: gauge}]\n"), allKinds())
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %v\nwant it to contain %q", err, tc.want)
 			}
@@ -56,7 +58,7 @@ func TestRedisPackErrors(t *testing.T) {
 // An audit's budget must fit in its query's timeout, or the run is cut off before it can spend
 // it; the error names the timeout's line.
 func TestRedisAuditBudgetWithinTimeout(t *testing.T) {
-	_, err := Parse("test.yaml", []byte(`source: redis
+	_, err := queries.Parse("test.yaml", []byte(`source: redis
 queries:
   - name: a
     timeout: 40ms
@@ -71,7 +73,7 @@ queries:
     timeout: 100ms
     redis: {reply: audit, audit: {budget: 50ms, namespaces: [{prefix: "a:"}]}}
     columns: [{name: prefix, usage: label}, {name: keys, usage: gauge}]
-`))
+`), allKinds())
 	want := `test.yaml:4: query "a": audit budget 50ms must be below the query's timeout 40ms
 test.yaml:10: query "b": audit budget 200ms must be below the query's timeout 100ms`
 	if err == nil || err.Error() != want {
@@ -80,7 +82,7 @@ test.yaml:10: query "b": audit budget 200ms must be below the query's timeout 10
 }
 
 func TestRedisPackDefaults(t *testing.T) {
-	p, err := Parse("test.yaml", []byte(`source: redis
+	p, err := queries.Parse("test.yaml", []byte(`source: redis
 queries:
   - name: a
     redis:
@@ -95,11 +97,11 @@ queries:
     roles: [sentinel]
     redis: {command: [sentinel, replicas, "{master}"], reply: maps}
     columns: [{name: master_name, usage: label}]
-`))
+`), allKinds())
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := p.Queries[0].Redis.Audit
+	a := p.Queries[0].Body.(*Redis).Audit
 	if a.SampleKeys != DefaultAuditSampleKeys || a.TTLSample != DefaultAuditTTLSample || a.ScanCount != DefaultAuditScanCount || a.Budget != DefaultAuditBudget {
 		t.Errorf("defaults not applied: %+v", a)
 	}
@@ -114,17 +116,17 @@ queries:
 			break
 		}
 	}
-	if b := p.Queries[1].Redis.Audit; len(b.Namespaces) != 2 || b.Budget != DefaultAuditBudget {
+	if b := p.Queries[1].Body.(*Redis).Audit; len(b.Namespaces) != 2 || b.Budget != DefaultAuditBudget {
 		t.Errorf("the alias gives %+v", b)
 	}
 }
 
 func TestRedisDefaultPack(t *testing.T) {
-	set, err := DefaultSet()
+	set, err := queries.DefaultSet(allKinds())
 	if err != nil {
 		t.Fatal(err)
 	}
-	qs := set.For(SourceRedis)
+	qs := set.For(queries.SourceRedis)
 	if len(qs) < 15 {
 		t.Fatalf("only %d default Redis queries", len(qs))
 	}

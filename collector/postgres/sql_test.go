@@ -1,0 +1,75 @@
+package postgres
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/persistence-exporter/persistence_exporter/queries"
+)
+
+func TestCheckReadSQL(t *testing.T) {
+	for _, tc := range []struct {
+		source, sql, want string // want: "" for accepted, else a part of the message
+	}{
+		{queries.SourcePostgres, "SELECT 1 AS x", ""},
+		{queries.SourcePostgres, "  -- leading comment\n/* block; */ WITH a AS (SELECT 1) SELECT * FROM a;", ""},
+		{queries.SourcePostgres, "(SELECT 1) UNION (SELECT 2)", ""},
+		{queries.SourcePostgres, "SHOW work_mem", ""},
+		{queries.SourcePostgres, "TABLE pg_stat_database", ""},
+		{queries.SourcePostgres, "VALUES (1), (2)", ""},
+		{queries.SourcePostgres, "SELECT pg_current_wal_insert_lsn() AS insert, 'x; DELETE' AS s, $q$ ; update $q$ AS d", ""},
+		{queries.SourcePostgres, `SELECT "update" FROM t`, ""},
+		{queries.SourcePostgres, "SELECT n_tup_upd, n_tup_del FROM pg_stat_user_tables", ""},
+		{queries.SourcePostgres, "SELEKT 1 AS x FROM", "not SELEKT"},
+		{queries.SourcePostgres, "", "not nothing"},
+		{queries.SourcePostgres, "CREATE TABLE t (id int)", "not CREATE"},
+		{queries.SourcePostgres, "SET default_transaction_read_only = off", "not SET"},
+		{queries.SourcePostgres, "SELECT 1; COMMIT", "more than one statement"},
+		{queries.SourcePostgres, "SELECT 1 AS a; SELECT 2 AS b;", "more than one statement"},
+		{queries.SourcePostgres, "WITH w AS (INSERT INTO t VALUES (1) RETURNING id) SELECT id FROM w", "INSERT writes"},
+		{queries.SourcePostgres, "WITH w AS (DELETE FROM t RETURNING id) SELECT id FROM w", "DELETE writes"},
+		{queries.SourcePostgres, "SELECT * INTO copy_of_t FROM t", "INTO writes"},
+		{queries.SourcePostgres, "SELECT * FROM t FOR UPDATE", "FOR UPDATE writes or locks"},
+		{queries.SourcePostgres, "SELECT * FROM t FOR NO KEY UPDATE", "FOR NO KEY UPDATE"},
+		{queries.SourcePostgres, "SELECT set_config('default_transaction_read_only', 'off', false)", "set_config() acts"},
+		{queries.SourcePostgres, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity", "pg_terminate_backend()"},
+		{queries.SourcePostgres, "SELECT nextval('s')", "nextval()"},
+		{queries.SourcePostgres, "SELECT pg_advisory_lock(1)", "pg_advisory_lock()"},
+		{queries.SourcePostgres, "SELECT pg_stat_reset()", "pg_stat_reset()"},
+		{queries.SourcePgbouncer, "SHOW POOLS", ""},
+		{queries.SourcePgbouncer, "SHUTDOWN", "not SHUTDOWN"},
+		{queries.SourcePgbouncer, "SELECT 1", "(SHOW), not SELECT"},
+	} {
+		got := checkReadSQL(tc.source, tc.sql)
+		if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
+			t.Errorf("%s %q: %q, want %q", tc.source, tc.sql, got, tc.want)
+		}
+	}
+}
+
+// A pack statement that is not a read is refused at load time, with its file and line.
+func TestWriteInPackIsRefused(t *testing.T) {
+	_, err := queries.Parse("writes.yaml", []byte(`queries:
+  - name: ok
+    sql: SELECT 1 AS c
+    columns: [{name: c, usage: gauge}]
+  - name: sneaky
+    sql: SELECT set_config('default_transaction_read_only', 'off', false) AS c
+    columns: [{name: c, usage: gauge}]
+  - name: typo
+    variants:
+      - {sql: SELEKT 1 AS c FROM}
+    columns: [{name: c, usage: gauge}]
+`), allKinds())
+	if err == nil {
+		t.Fatal("a pack with a write was accepted")
+	}
+	for _, want := range []string{
+		`writes.yaml:5: query "sneaky": sql must only read: set_config() acts beyond the statement`,
+		`writes.yaml:10: query "typo": sql must be a read statement (SELECT, WITH, SHOW, TABLE, VALUES), not SELEKT`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q\nlacks %q", err, want)
+		}
+	}
+}

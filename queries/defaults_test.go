@@ -1,0 +1,107 @@
+package queries_test
+
+import (
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/persistence-exporter/persistence_exporter/collector/elasticsearch"
+	"github.com/persistence-exporter/persistence_exporter/collector/pgbackrest"
+	"github.com/persistence-exporter/persistence_exporter/collector/postgres"
+	"github.com/persistence-exporter/persistence_exporter/collector/redis"
+	"github.com/persistence-exporter/persistence_exporter/queries"
+)
+
+// allKinds are the source kinds of the default packs, as cmd/persistence_exporter's table.
+func allKinds() queries.SourceKinds {
+	return queries.SourceKinds{postgres.Kind(), postgres.PgbouncerKind(), redis.Kind(), elasticsearch.Kind(), pgbackrest.Kind()}
+}
+
+func TestDefaultPacksLoad(t *testing.T) {
+	set, err := queries.DefaultSet(allKinds())
+	if err != nil {
+		t.Fatal(err)
+	}
+	qs := set.For(queries.SourcePostgres)
+	if len(qs) == 0 {
+		t.Fatal("no default PostgreSQL queries")
+	}
+	for _, q := range qs {
+		if q.Help == "" {
+			t.Errorf("%s:%d: query %q has no help", q.File, q.Line, q.Name)
+		}
+		for _, m := range q.Metrics {
+			if m.Help == m.Name {
+				t.Errorf("%s:%d: metric %q has no help of its own", q.File, q.Line, m.Name)
+			}
+			if strings.Contains(m.Name, "_milliseconds") {
+				t.Errorf("metric %q: use base units (seconds) in new metric names", m.Name)
+			}
+		}
+	}
+}
+
+// The example queries.yaml of postgres_exporter 0.12 has a HISTOGRAM query: the file loads,
+// that query is left out with one warning that names its file:line, and the others join the
+// default packs (replacing the default queries and metrics they share names with).
+func TestCompatExampleWithHistogram(t *testing.T) {
+	const file = "testdata/postgres_exporter_example.yaml"
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := queries.Parse(file, data, allKinds())
+	if err != nil {
+		t.Fatalf("the example does not load: %v", err)
+	}
+	var names []string
+	for _, q := range p.Queries {
+		names = append(names, q.Name)
+	}
+	if strings.Join(names, ",") != "pg_replication,pg_postmaster,pg_stat_user_tables" {
+		t.Errorf("queries %v", names)
+	}
+	want := file + `:63: query "pg_process_idle" is skipped: column "seconds" has usage HISTOGRAM, which persistence_exporter does not export; the file's other queries are loaded`
+	if len(p.Skipped) != 1 || p.Skipped[0].String() != want {
+		t.Errorf("skipped %v, want one: %s", p.Skipped, want)
+	}
+	defaults, err := queries.Defaults(allKinds())
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := queries.NewSet(defaults, []*queries.Pack{p})
+	if err != nil {
+		t.Fatalf("the example does not join the default packs: %v", err)
+	}
+	var replaced []string
+	for _, r := range set.Replaced {
+		replaced = append(replaced, r.Default.Name)
+	}
+	slices.Sort(replaced)
+	if strings.Join(replaced, ",") != "pg_replication,pg_stat_user_tables" {
+		t.Errorf("replaced default queries %v", replaced)
+	}
+	if len(set.Shadowed) != 1 || set.Shadowed[0].Metric != "pg_postmaster_start_time_seconds" || set.Shadowed[0].Default.Name != "pg_system" || set.Shadowed[0].By.Name != "pg_postmaster" {
+		t.Errorf("shadowed default metrics %+v", set.Shadowed)
+	}
+	// one query produces each metric: the default pg_system keeps its other metrics
+	producers := map[string][]string{}
+	for _, q := range set.For(queries.SourcePostgres) {
+		for _, m := range q.Metrics {
+			producers[m.Name] = append(producers[m.Name], q.Name)
+		}
+		if q.Name == "pg_system" && len(q.Metrics) == 0 {
+			t.Error("pg_system lost all its metrics")
+		}
+	}
+	if got := producers["pg_postmaster_start_time_seconds"]; len(got) != 1 || got[0] != "pg_postmaster" {
+		t.Errorf("pg_postmaster_start_time_seconds comes from %v, want the user's pg_postmaster alone", got)
+	}
+
+	// a file of a HISTOGRAM query alone loads too, with nothing in it
+	only, err := queries.Parse("only.yaml", []byte("q:\n  query: SELECT 1\n  metrics:\n    - h:\n        usage: histogram\n"), allKinds())
+	if err != nil || len(only.Queries) != 0 || len(only.Skipped) != 1 || only.Skipped[0].Line != 5 {
+		t.Errorf("a file with one HISTOGRAM query: %+v, %v", only, err)
+	}
+}

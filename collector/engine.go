@@ -11,8 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sync/singleflight"
-
+	"github.com/persistence-exporter/persistence_exporter/internal/share"
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
 
@@ -110,7 +109,7 @@ func (s *Snapshot) Failed() bool {
 type Engine struct {
 	Targets []*Target
 	store   *Store
-	probes  singleflight.Group
+	probes  share.Flight[queries.ServerInfo]
 	log     *slog.Logger
 
 	// TTLCap, when set, caps the TTL of every query (0: every query runs at every scrape).
@@ -157,7 +156,7 @@ func (e *Engine) Gather(ctx context.Context, t *Target) *Snapshot {
 		ctx = queries.WithScrapeDeadline(ctx, dl)
 	}
 	start := time.Now()
-	info, err := shared(ctx, &e.probes, t.Name, t.Timeout, t.Source.Probe)
+	info, err := e.probes.Do(ctx, t.Name, t.Timeout, t.Source.Probe)
 	snap.ProbeDuration = time.Since(start)
 	e.noteState(t.Name, err, func(msg string) {
 		e.log.Error("target is down", "target", t.Name, "kind", t.Kind, "err", msg)
@@ -262,7 +261,7 @@ func (e *Engine) noteState(k string, err error, failed func(msg string), recover
 	msg := ""
 	if err != nil {
 		msg = err.Error()
-		if errors.Is(err, errDeadline) {
+		if errors.Is(err, share.ErrDeadline) {
 			msg = "scrape deadline reached before it finished"
 		}
 	}

@@ -103,10 +103,8 @@ type Source struct {
 
 	plans sync.Map // *queries.HTTP -> *jsonrows.Plan, compiled once
 
-	// answers holds the decoded answers of the current gather, by path: the queries of one
-	// scrape that read the same endpoint (eight read /_nodes/stats) share one request. A
-	// probe starts a gather, EndGather releases them.
-	answers share.PerGather[any]
+	// The decoded answers are shared in the gather, by path (share.InGather): the queries
+	// of one scrape that read the same endpoint (eight read /_nodes/stats) share one request.
 
 	mu      sync.Mutex
 	cluster string
@@ -230,10 +228,9 @@ func retryBackoff(attempt int) time.Duration {
 	return min(time.Duration(attempt)*50*time.Millisecond, 200*time.Millisecond)
 }
 
-// Probe asks GET / for the version and the cluster name, and starts a new gather: the
-// answer serves the queries of the gather that read GET /.
+// Probe asks GET / for the version and the cluster name: the answer serves the queries of
+// the gather that read GET /.
 func (s *Source) Probe(ctx context.Context) (queries.ServerInfo, error) {
-	s.answers.Reset()
 	doc, err := s.probeRoot(ctx)
 	if err != nil {
 		return queries.ServerInfo{}, fmt.Errorf("probe: %w", err)
@@ -253,7 +250,7 @@ func (s *Source) Probe(ctx context.Context) (queries.ServerInfo, error) {
 	s.mu.Lock()
 	s.cluster, s.version = cluster, v
 	s.mu.Unlock()
-	s.answers.Set("/", doc)
+	share.SetInGather(ctx, "/", doc)
 	return queries.ServerInfo{Version: v, Features: feats}, nil
 }
 
@@ -268,10 +265,6 @@ func (s *Source) probeRoot(ctx context.Context) (any, error) {
 	}
 	return s.fetch(ctx, s.probe, "/")
 }
-
-// EndGather releases the answers of the gather: they are not kept between scrapes (nor
-// while the cluster is down).
-func (s *Source) EndGather() { s.answers.End() }
 
 // ParseVersion turns "8.13.4" (or "7.17.0-SNAPSHOT") into 81304: major*10000+minor*100+patch.
 func ParseVersion(s string) (int, error) {
@@ -317,7 +310,7 @@ func (s *Source) Run(ctx context.Context, q *queries.Query, body *queries.Body) 
 	// its own error (no answer, an answer stalled halfway) reaches the queries waiting for it
 	// rather than their bare deadline.
 	timeout -= timeout / 20
-	doc, err := s.answers.Do(ctx, path, timeout, func(ctx context.Context) (any, error) {
+	doc, err := share.InGather(ctx, path, timeout, func(ctx context.Context) (any, error) {
 		return s.get(ctx, path)
 	})
 	if err != nil {

@@ -42,7 +42,6 @@ type Source struct {
 
 	mu      sync.Mutex
 	version int
-	docs    share.PerGather[any] // the documents of the current gather, by arguments
 }
 
 // New prepares a source; nothing runs until the first probe.
@@ -74,7 +73,6 @@ var infoArgs = []string{"info", "--output=json"}
 // JSON document (a stanza in trouble is up, with its status code). The document serves the
 // queries of this gather that ask for the same arguments. The version is read once.
 func (s *Source) Probe(ctx context.Context) (queries.ServerInfo, error) {
-	s.docs.Reset()
 	s.mu.Lock()
 	version := s.version
 	s.mu.Unlock()
@@ -136,13 +134,10 @@ func (s *Source) plan(q *queries.Query, e *queries.Exec) (*jsonrows.Plan, error)
 	return actual.(*jsonrows.Plan), nil
 }
 
-// EndGather releases the documents of the gather.
-func (s *Source) EndGather() { s.docs.End() }
-
 // document runs pgbackrest with args once per gather and decodes its JSON output; the
 // queries with the same arguments share the run.
 func (s *Source) document(ctx context.Context, args []string) (any, error) {
-	return s.docs.Do(ctx, strings.Join(args, "\x00"), s.opts.Timeout, func(ctx context.Context) (any, error) {
+	return share.InGather(ctx, strings.Join(args, "\x00"), s.opts.Timeout, func(ctx context.Context) (any, error) {
 		out, err := s.run(ctx, args)
 		if err != nil {
 			return nil, err

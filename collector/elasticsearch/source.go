@@ -25,6 +25,7 @@ import (
 	"github.com/persistence-exporter/persistence_exporter/internal/lanes"
 	"github.com/persistence-exporter/persistence_exporter/internal/secret"
 	"github.com/persistence-exporter/persistence_exporter/internal/share"
+	"github.com/persistence-exporter/persistence_exporter/internal/version"
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
 
@@ -237,7 +238,7 @@ func (s *Source) Probe(ctx context.Context) (queries.ServerInfo, error) {
 	}
 	num, _ := jsonrows.Lookup(doc, []string{"version", "number"})
 	numStr, _ := num.(string)
-	v, err := ParseVersion(numStr)
+	v, err := version.Number(numStr)
 	if err != nil {
 		return queries.ServerInfo{}, fmt.Errorf("probe: GET / answered no version Elasticsearch: %w", err)
 	}
@@ -264,27 +265,6 @@ func (s *Source) probeRoot(ctx context.Context) (any, error) {
 		return s.fetch(ctx, s.client, "/")
 	}
 	return s.fetch(ctx, s.probe, "/")
-}
-
-// ParseVersion turns "8.13.4" (or "7.17.0-SNAPSHOT") into 81304: major*10000+minor*100+patch.
-func ParseVersion(s string) (int, error) {
-	core, _, _ := strings.Cut(s, "-")
-	parts := strings.Split(core, ".")
-	if len(parts) < 2 || len(parts) > 3 {
-		return 0, fmt.Errorf("cannot read version %q", s)
-	}
-	v := 0
-	for i, mult := range []int{10000, 100, 1} {
-		if i >= len(parts) {
-			break
-		}
-		n, err := strconv.Atoi(parts[i])
-		if err != nil || n < 0 || (i > 0 && n > 99) {
-			return 0, fmt.Errorf("cannot read version %q", s)
-		}
-		v += n * mult
-	}
-	return v, nil
 }
 
 // Run sends the body's GET (or takes the answer another query of this gather already got)

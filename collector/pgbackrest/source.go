@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"os/exec"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/persistence-exporter/persistence_exporter/collector/jsonrows"
 	"github.com/persistence-exporter/persistence_exporter/internal/share"
+	"github.com/persistence-exporter/persistence_exporter/internal/version"
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
 
@@ -64,7 +64,7 @@ func New(opts Options) (*Source, error) {
 // Close does nothing: no connection is kept.
 func (s *Source) Close() {}
 
-var versionRe = regexp.MustCompile(`pgBackRest (\d+)\.(\d+)(?:\.(\d+))?`)
+var versionRe = regexp.MustCompile(`pgBackRest (\d+\.\d+(?:\.\d+)?)`)
 
 // infoArgs are the arguments of the probe, which the default pack's queries share.
 var infoArgs = []string{"info", "--output=json"}
@@ -74,9 +74,9 @@ var infoArgs = []string{"info", "--output=json"}
 // queries of this gather that ask for the same arguments. The version is read once.
 func (s *Source) Probe(ctx context.Context) (queries.ServerInfo, error) {
 	s.mu.Lock()
-	version := s.version
+	v := s.version
 	s.mu.Unlock()
-	if version == 0 {
+	if v == 0 {
 		out, err := s.run(ctx, []string{"version"})
 		if err != nil {
 			return queries.ServerInfo{}, fmt.Errorf("probe: %w", err)
@@ -85,12 +85,11 @@ func (s *Source) Probe(ctx context.Context) (queries.ServerInfo, error) {
 		if m == nil {
 			return queries.ServerInfo{}, fmt.Errorf("probe: cannot read the version in %q", strings.TrimSpace(string(out)))
 		}
-		major, _ := strconv.Atoi(string(m[1]))
-		minor, _ := strconv.Atoi(string(m[2]))
-		patch, _ := strconv.Atoi(string(m[3]))
-		version = major*10000 + minor*100 + patch
+		if v, err = version.Number(string(m[1])); err != nil {
+			return queries.ServerInfo{}, fmt.Errorf("probe: %w", err)
+		}
 		s.mu.Lock()
-		s.version = version
+		s.version = v
 		s.mu.Unlock()
 	}
 	doc, err := s.document(ctx, infoArgs)
@@ -100,7 +99,7 @@ func (s *Source) Probe(ctx context.Context) (queries.ServerInfo, error) {
 	if list, ok := doc.([]any); !ok || len(list) == 0 {
 		return queries.ServerInfo{}, fmt.Errorf("probe: pgbackrest info reported no stanza %q", s.opts.Stanza)
 	}
-	return queries.ServerInfo{Version: version, Features: map[string]string{}}, nil
+	return queries.ServerInfo{Version: v, Features: map[string]string{}}, nil
 }
 
 // Run turns the JSON of the body's command into rows.

@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/persistence-exporter/persistence_exporter/internal/share"
+	"github.com/persistence-exporter/persistence_exporter/internal/version"
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
 
@@ -189,7 +190,7 @@ func (s *Source) Probe(ctx context.Context) (queries.ServerInfo, error) {
 	}
 	fields := ParseInfo(text)
 	v, _ := fields.Get("redis_version")
-	info.Version = VersionNumber(v)
+	info.Version, _ = version.Number(v) // 0 when INFO tells none
 	mode, _ := fields.Get("redis_mode")
 	role, _ := fields.Get("role")
 	switch {

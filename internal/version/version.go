@@ -37,40 +37,38 @@ func Parse(s string) ([]int, error) {
 }
 
 // Number reads up to three numbers as major*10000 + minor*100 + patch: "7.2.4" is 70204, as
-// Redis, Elasticsearch and pgBackRest versions are compared. A minor or patch above 99 counts
-// as 99, so that Redis' unstable branch (255.255.255) sorts after every release.
+// Redis, Elasticsearch and pgBackRest versions are compared. A number above 99 counts as 99, so
+// that Redis' unstable branch (255.255.255) sorts after every release.
 func Number(s string) (int, error) {
-	nums, err := Parse(s)
+	nums, err := three(s)
 	if err != nil {
 		return 0, err
 	}
-	if len(nums) > 3 {
-		return 0, fmt.Errorf("cannot read version %q: more than three numbers", s)
+	return min(nums[0], 99)*10000 + min(nums[1], 99)*100 + min(nums[2], 99), nil
+}
+
+// three reads a version of up to three numbers, the missing ones 0.
+func three(s string) ([3]int, error) {
+	var nums [3]int
+	parsed, err := Parse(s)
+	if err != nil {
+		return nums, err
 	}
-	n := 0
-	for i, mul := range []int{10000, 100, 1} {
-		if i < len(nums) {
-			n += min(nums[i], 99) * mul
-		}
+	if len(parsed) > 3 {
+		return nums, fmt.Errorf("cannot read version %q: more than three numbers", s)
 	}
-	return n, nil
+	copy(nums[:], parsed)
+	return nums, nil
 }
 
 // PostgresNumber reads a PostgreSQL version as server_version_num does: "13.4" is 130004
 // and "9.6.3" is 90603 (from 10 on the second number is the minor release).
 func PostgresNumber(s string) (int, error) {
-	nums, err := Parse(s)
-	if err != nil {
-		return 0, err
+	nums, err := three(s)
+	if err != nil || nums[0] < 10 {
+		return Number(s)
 	}
-	if len(nums) > 3 {
-		return 0, fmt.Errorf("cannot read version %q: more than three numbers", s)
-	}
-	nums = append(nums, 0, 0)
-	if nums[0] >= 10 {
-		return nums[0]*10000 + nums[1], nil
-	}
-	return nums[0]*10000 + min(nums[1], 99)*100 + min(nums[2], 99), nil
+	return nums[0]*10000 + nums[1], nil
 }
 
 // Compare compares two versions number by number, a missing number counting as 0: "1.10" is

@@ -2,13 +2,13 @@ package advisor
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/persistence-exporter/persistence_exporter/advisor/facts"
+	"github.com/persistence-exporter/persistence_exporter/internal/units"
 )
 
 type replicationLag struct{}
@@ -438,20 +438,9 @@ func (settingsProfile) Title() string {
 }
 func (settingsProfile) Needs() []Need { return []Need{{Query: "pg_settings"}} }
 
-var valueRe = regexp.MustCompile(`^\s*(-?[0-9]+(?:\.[0-9]+)?)\s*(B|kB|MB|GB|TB|ms|s|min|h|d)?\s*$`)
-
 // baseValue reads a postgresql.conf value into base units (bytes, seconds), or false for a
 // value that is not a number (on, replica).
-func baseValue(v string) (float64, bool) {
-	m := valueRe.FindStringSubmatch(v)
-	if m == nil {
-		return 0, false
-	}
-	n, _ := strconv.ParseFloat(m[1], 64)
-	mult := map[string]float64{"": 1, "B": 1, "kB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40,
-		"ms": 0.001, "s": 1, "min": 60, "h": 3600, "d": 86400}[m[2]]
-	return n * mult, true
-}
+func baseValue(v string) (float64, bool) { return units.Parse(v, units.Postgres) }
 
 func (settingsProfile) Run(c *Context) []Finding {
 	var out []Finding

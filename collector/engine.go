@@ -11,8 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sync/singleflight"
-
+	"github.com/persistence-exporter/persistence_exporter/internal/share"
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
 
@@ -20,19 +19,16 @@ import (
 // (collector/postgres, ...); sources know nothing about metrics.
 type Source interface {
 	// Probe connects if needed and reports what the server is: version, role, features.
-	// An error means the target is down.
+	// An error means the target is down. Probe and Run are called with the context of a
+	// gather (share.GatherOf): what a source fetches for several queries (one INFO reply,
+	// one answer read by several queries) is shared in the gather with share.InGather, never
+	// kept in the source, so that overlapping gathers (a scrape and an advisor run) neither
+	// see nor clear each other's answers.
 	Probe(ctx context.Context) (queries.ServerInfo, error)
 	// Run executes body, the body of q chosen for the probed server.
 	Run(ctx context.Context, q *queries.Query, body queries.Body) (*queries.Rows, error)
 	// Close releases connections.
 	Close()
-}
-
-// GatherEnder is implemented by a source that keeps per-gather state (answers shared by the
-// queries of one gather): the engine calls EndGather when the gather's queries are done, so
-// that the state is not kept until the next scrape.
-type GatherEnder interface {
-	EndGather()
 }
 
 // Scheduler is implemented by a source that queues queries on its own connections (lanes
@@ -110,7 +106,7 @@ func (s *Snapshot) Failed() bool {
 type Engine struct {
 	Targets []*Target
 	store   *Store
-	probes  singleflight.Group
+	probes  share.Flight[queries.ServerInfo]
 	log     *slog.Logger
 
 	// TTLCap, when set, caps the TTL of every query (0: every query runs at every scrape).
@@ -150,14 +146,21 @@ func key(t *Target, q *queries.Query) string { return t.Name + "\x00" + q.Name }
 // Gather probes t and collects every query that applies to it, from the store when fresh.
 // It returns when all are in or ctx ends; queries still running then are reported as errors
 // in this snapshot and finish in the background.
+//
+// The gather is a scope of its own (share.Gather): the probe and the queries run in it, what
+// they share dies with it. Another gather of t, at the same time, shares results with this one
+// through the store only.
 func (e *Engine) Gather(ctx context.Context, t *Target) *Snapshot {
 	snap := &Snapshot{Target: t, At: time.Now()}
 	defer func() { snap.Duration = time.Since(snap.At) }()
+	g := share.NewGather()
+	defer g.End()
+	ctx = share.WithGather(ctx, g)
 	if dl, ok := ctx.Deadline(); ok {
 		ctx = queries.WithScrapeDeadline(ctx, dl)
 	}
 	start := time.Now()
-	info, err := shared(ctx, &e.probes, t.Name, t.Timeout, t.Source.Probe)
+	info, err := e.probes.Do(ctx, t.Name, t.Timeout, t.Source.Probe)
 	snap.ProbeDuration = time.Since(start)
 	e.noteState(t.Name, err, func(msg string) {
 		e.log.Error("target is down", "target", t.Name, "kind", t.Kind, "err", msg)
@@ -223,9 +226,6 @@ func (e *Engine) Gather(ctx context.Context, t *Target) *Snapshot {
 	}
 	close(next)
 	wg.Wait()
-	if ge, ok := t.Source.(GatherEnder); ok {
-		ge.EndGather()
-	}
 	for _, r := range snap.Results {
 		k := t.Name + "\x00" + r.Query.Name
 		e.noteState(k, r.Err, func(msg string) {
@@ -262,7 +262,7 @@ func (e *Engine) noteState(k string, err error, failed func(msg string), recover
 	msg := ""
 	if err != nil {
 		msg = err.Error()
-		if errors.Is(err, errDeadline) {
+		if errors.Is(err, share.ErrDeadline) {
 			msg = "scrape deadline reached before it finished"
 		}
 	}

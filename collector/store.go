@@ -6,8 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sync/singleflight"
-
+	"github.com/persistence-exporter/persistence_exporter/internal/share"
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
 
@@ -29,7 +28,7 @@ type Store struct {
 	mu     sync.Mutex
 	last   map[string]*Result
 	errors map[string]uint64
-	flight singleflight.Group
+	flight share.Flight[*Result]
 	now    func() time.Time
 }
 
@@ -38,13 +37,10 @@ func NewStore() *Store {
 	return &Store{last: map[string]*Result{}, errors: map[string]uint64{}, now: time.Now}
 }
 
-// errDeadline marks a result that a scrape gave up waiting for.
-var errDeadline = fmt.Errorf("scrape deadline reached before the query finished")
-
 // Get returns a fresh-enough stored result for key or runs run. Concurrent callers share one
 // execution, which is detached from the caller's cancellation and bounded by timeout instead:
 // when a scrape gives up, the execution still finishes and fills the store for the next one.
-// Get itself returns when ctx ends, with an error result.
+// Get itself returns when ctx ends, with an error result that wraps share.ErrDeadline.
 func (s *Store) Get(ctx context.Context, key string, q *queries.Query, ttl, timeout time.Duration,
 	run func(ctx context.Context) (*queries.Rows, error)) *Result {
 	if ttl > 0 {
@@ -57,7 +53,7 @@ func (s *Store) Get(ctx context.Context, key string, q *queries.Query, ttl, time
 			return &c
 		}
 	}
-	r, err := shared(ctx, &s.flight, key, timeout, func(ectx context.Context) (*Result, error) {
+	r, err := s.flight.Do(ctx, key, timeout, func(ectx context.Context) (*Result, error) {
 		start := s.now()
 		rows, err := run(ectx)
 		if err != nil && ectx.Err() != nil {
@@ -80,26 +76,6 @@ func (s *Store) Get(ctx context.Context, key string, q *queries.Query, ttl, time
 		return &Result{Query: q, Started: s.now(), Err: err}
 	}
 	return r
-}
-
-// shared runs fn once for all concurrent callers of key. fn's context keeps the values of the
-// first caller's ctx but not its cancellation, and ends after timeout. Each caller waits until
-// fn returns or its own ctx ends (then the error wraps errDeadline).
-func shared[T any](ctx context.Context, g *singleflight.Group, key string, timeout time.Duration,
-	fn func(ctx context.Context) (T, error)) (T, error) {
-	ch := g.DoChan(key, func() (any, error) {
-		ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
-		defer cancel()
-		return fn(ectx)
-	})
-	select {
-	case res := <-ch:
-		v, _ := res.Val.(T)
-		return v, res.Err
-	case <-ctx.Done():
-		var zero T
-		return zero, fmt.Errorf("%w: %w", errDeadline, context.Cause(ctx))
-	}
 }
 
 // Errors returns how many executions of key have failed, or were given up by a scrape whose

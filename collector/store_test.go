@@ -5,55 +5,16 @@ import (
 	"errors"
 	"math"
 	"net/http/httptest"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/persistence-exporter/persistence_exporter/internal/share"
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
 
 func rowsOf(v any) *queries.Rows {
 	return &queries.Rows{Columns: []string{"v"}, Values: [][]any{{v}}}
-}
-
-func TestStoreSharesOneExecution(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		s := NewStore()
-		q := &queries.Query{Name: "q"}
-		var runs atomic.Int32
-		release := make(chan struct{})
-		run := func(ctx context.Context) (*queries.Rows, error) {
-			runs.Add(1)
-			<-release
-			return rowsOf(int64(1)), nil
-		}
-		var wg sync.WaitGroup
-		results := make([]*Result, 10)
-		for i := range results {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				results[i] = s.Get(context.Background(), "k", q, 0, time.Second, run)
-			}()
-		}
-		// every caller has joined the flight (or is running it) before it lands
-		synctest.Wait()
-		if n := runs.Load(); n != 1 {
-			t.Errorf("%d executions started for 10 concurrent callers, want 1", n)
-		}
-		close(release)
-		wg.Wait()
-		if n := runs.Load(); n != 1 {
-			t.Errorf("%d executions for 10 concurrent callers, want 1", n)
-		}
-		for _, r := range results {
-			if r.Err != nil || r.Rows.Values[0][0] != int64(1) {
-				t.Errorf("result %+v", r)
-			}
-		}
-	})
 }
 
 func TestStoreTTL(t *testing.T) {
@@ -124,7 +85,7 @@ func TestStoreDeadlineDetachesExecution(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 		defer cancel()
 		r := s.Get(ctx, "k", q, time.Minute, 5*time.Second, run)
-		if !errors.Is(r.Err, errDeadline) {
+		if !errors.Is(r.Err, share.ErrDeadline) {
 			t.Fatalf("err = %v, want the scrape deadline", r.Err)
 		}
 		if waited := time.Since(start); waited != 20*time.Millisecond {

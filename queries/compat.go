@@ -3,12 +3,12 @@ package queries
 import (
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/persistence-exporter/persistence_exporter/internal/version"
 	"github.com/persistence-exporter/persistence_exporter/internal/yamlx"
 )
 
@@ -166,7 +166,7 @@ func histogramColumn(doc *yamlx.Document, name string, cq compatQuery) (col stri
 func parseSemverRange(s string) (lo, hi int, err error) {
 	for _, part := range strings.Fields(s) {
 		op := part[:len(part)-len(strings.TrimLeft(part, "<>=!"))]
-		v, err := versionNum(part[len(op):])
+		v, err := version.PostgresNumber(part[len(op):])
 		if err != nil {
 			return 0, 0, err
 		}
@@ -186,24 +186,4 @@ func parseSemverRange(s string) (lo, hi int, err error) {
 		}
 	}
 	return lo, hi, nil
-}
-
-// versionNum turns "13.4.0" into 130004 and "9.6.3" into 90603, as server_version_num does.
-func versionNum(s string) (int, error) {
-	parts := strings.Split(s, ".")
-	nums := make([]int, 3)
-	if len(parts) > 3 || parts[0] == "" {
-		return 0, fmt.Errorf("cannot read version %q", s)
-	}
-	for i, p := range parts {
-		n, err := strconv.Atoi(p)
-		if err != nil {
-			return 0, fmt.Errorf("cannot read version %q", s)
-		}
-		nums[i] = n
-	}
-	if nums[0] >= 10 {
-		return nums[0]*10000 + nums[1], nil
-	}
-	return nums[0]*10000 + nums[1]*100 + nums[2], nil
 }

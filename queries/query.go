@@ -6,10 +6,11 @@
 package queries
 
 import (
+	"github.com/persistence-exporter/persistence_exporter/internal/version"
+
 	"context"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -242,7 +243,7 @@ func Satisfies(features map[string]string, req string) bool {
 	if op == "" {
 		return true
 	}
-	c := compareVersions(have, want)
+	c := version.Compare(have, want)
 	switch op {
 	case ">=":
 		return c >= 0
@@ -270,34 +271,6 @@ func splitRequirement(req string) (name, op, version string) {
 		}
 	}
 	return req, "", ""
-}
-
-// compareVersions compares dotted versions numerically ("1.10" > "1.9"); each part counts by
-// its leading digits ("1.4-1" is 1.4).
-func compareVersions(a, b string) int {
-	as, bs := strings.Split(a, "."), strings.Split(b, ".")
-	num := func(parts []string, i int) int {
-		if i >= len(parts) {
-			return 0
-		}
-		p := parts[i]
-		end := 0
-		for end < len(p) && p[end] >= '0' && p[end] <= '9' {
-			end++
-		}
-		n, _ := strconv.Atoi(p[:end])
-		return n
-	}
-	for i := 0; i < max(len(as), len(bs)); i++ {
-		x, y := num(as, i), num(bs, i)
-		if x != y {
-			if x < y {
-				return -1
-			}
-			return 1
-		}
-	}
-	return 0
 }
 
 // Plan decides whether q runs on a server. It returns the body to send, or a reason why the

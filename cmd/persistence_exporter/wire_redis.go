@@ -8,10 +8,6 @@ import (
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
 
-// The Redis source shares replies and audit runs within a gather: the engine must tell it
-// when the gather is over.
-var _ collector.GatherEnder = (*redis.Source)(nil)
-
 func buildRedis(w *wiring) error {
 	if len(w.cfg.Targets.Redis) > 0 {
 		// go-redis' own messages (sentinel discovery, a switch of master) into our log

@@ -25,6 +25,7 @@ import (
 	"github.com/persistence-exporter/persistence_exporter/internal/lanes"
 	"github.com/persistence-exporter/persistence_exporter/internal/secret"
 	"github.com/persistence-exporter/persistence_exporter/internal/share"
+	"github.com/persistence-exporter/persistence_exporter/internal/version"
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
 
@@ -103,10 +104,8 @@ type Source struct {
 
 	plans sync.Map // *HTTP -> *jsonrows.Plan, compiled once
 
-	// answers holds the decoded answers of the current gather, by path: the queries of one
-	// scrape that read the same endpoint (eight read /_nodes/stats) share one request. A
-	// probe starts a gather, EndGather releases them.
-	answers share.PerGather[any]
+	// The decoded answers are shared in the gather, by path (share.InGather): the queries
+	// of one scrape that read the same endpoint (eight read /_nodes/stats) share one request.
 
 	mu      sync.Mutex
 	cluster string
@@ -230,17 +229,16 @@ func retryBackoff(attempt int) time.Duration {
 	return min(time.Duration(attempt)*50*time.Millisecond, 200*time.Millisecond)
 }
 
-// Probe asks GET / for the version and the cluster name, and starts a new gather: the
-// answer serves the queries of the gather that read GET /.
+// Probe asks GET / for the version and the cluster name: the answer serves the queries of
+// the gather that read GET /.
 func (s *Source) Probe(ctx context.Context) (queries.ServerInfo, error) {
-	s.answers.Reset()
 	doc, err := s.probeRoot(ctx)
 	if err != nil {
 		return queries.ServerInfo{}, fmt.Errorf("probe: %w", err)
 	}
 	num, _ := jsonrows.Lookup(doc, []string{"version", "number"})
 	numStr, _ := num.(string)
-	v, err := ParseVersion(numStr)
+	v, err := version.Number(numStr)
 	if err != nil {
 		return queries.ServerInfo{}, fmt.Errorf("probe: GET / answered no version Elasticsearch: %w", err)
 	}
@@ -253,7 +251,7 @@ func (s *Source) Probe(ctx context.Context) (queries.ServerInfo, error) {
 	s.mu.Lock()
 	s.cluster, s.version = cluster, v
 	s.mu.Unlock()
-	s.answers.Set("/", doc)
+	share.SetInGather(ctx, "/", doc)
 	return queries.ServerInfo{Version: v, Features: feats}, nil
 }
 
@@ -267,31 +265,6 @@ func (s *Source) probeRoot(ctx context.Context) (any, error) {
 		return s.fetch(ctx, s.client, "/")
 	}
 	return s.fetch(ctx, s.probe, "/")
-}
-
-// EndGather releases the answers of the gather: they are not kept between scrapes (nor
-// while the cluster is down).
-func (s *Source) EndGather() { s.answers.End() }
-
-// ParseVersion turns "8.13.4" (or "7.17.0-SNAPSHOT") into 81304: major*10000+minor*100+patch.
-func ParseVersion(s string) (int, error) {
-	core, _, _ := strings.Cut(s, "-")
-	parts := strings.Split(core, ".")
-	if len(parts) < 2 || len(parts) > 3 {
-		return 0, fmt.Errorf("cannot read version %q", s)
-	}
-	v := 0
-	for i, mult := range []int{10000, 100, 1} {
-		if i >= len(parts) {
-			break
-		}
-		n, err := strconv.Atoi(parts[i])
-		if err != nil || n < 0 || (i > 0 && n > 99) {
-			return 0, fmt.Errorf("cannot read version %q", s)
-		}
-		v += n * mult
-	}
-	return v, nil
 }
 
 // Run sends the body's GET (or takes the answer another query of this gather already got)
@@ -317,7 +290,7 @@ func (s *Source) Run(ctx context.Context, q *queries.Query, body queries.Body) (
 	// its own error (no answer, an answer stalled halfway) reaches the queries waiting for it
 	// rather than their bare deadline.
 	timeout -= timeout / 20
-	doc, err := s.answers.Do(ctx, path, timeout, func(ctx context.Context) (any, error) {
+	doc, err := share.InGather(ctx, path, timeout, func(ctx context.Context) (any, error) {
 		return s.get(ctx, path)
 	})
 	if err != nil {

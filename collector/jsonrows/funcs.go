@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/persistence-exporter/persistence_exporter/internal/units"
 )
 
 // apply runs one function of an expression on a value. A function that cannot read its input
@@ -181,30 +183,11 @@ func datetime(v any, unit string) any {
 	return time.Unix(int64(sec), int64(frac*1e9)).UTC().Format(datetimeLayout)
 }
 
-// unit is a suffix of an Elasticsearch value and what one of it is in base units.
-type unit struct {
-	suffix string
-	mult   float64
-}
-
-// withUnit reads "1.5gb" or "30s" by the first unit whose suffix s ends with: the number
-// times the unit, or false when no unit fits or the number is negative or not one.
-func withUnit(s string, units []unit) (float64, bool) {
-	for _, u := range units {
-		if num, found := strings.CutSuffix(s, u.suffix); found {
-			f, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
-			if err != nil || f < 0 {
-				return 0, false
-			}
-			return f * u.mult, true
-		}
-	}
-	return 0, false
-}
-
-// Elasticsearch byte size units (binary multiples, as in its ByteSizeValue).
-var byteUnits = []unit{
-	{"pb", 1 << 50}, {"tb", 1 << 40}, {"gb", 1 << 30}, {"mb", 1 << 20}, {"kb", 1 << 10}, {"b", 1},
+// withUnit reads "1.5gb" or "30s" by units: the number times the unit, or false when no
+// unit fits or the number is negative or not one.
+func withUnit(s string, table []units.Unit) (float64, bool) {
+	f, ok := units.Parse(s, table)
+	return f, ok && f >= 0
 }
 
 // byteSize reads "10gb", "512mb", "1.5tb" (any case) as bytes. A percentage or ratio is not a
@@ -221,15 +204,10 @@ func byteSize(v any) any {
 	if s == "0" {
 		return float64(0)
 	}
-	if f, ok := withUnit(s, byteUnits); ok {
+	if f, ok := withUnit(s, units.ElasticsearchBytes); ok {
 		return math.Round(f)
 	}
 	return nil
-}
-
-// Elasticsearch time units (its TimeValue), longest suffix first.
-var timeUnits = []unit{
-	{"nanos", 1e-9}, {"micros", 1e-6}, {"ms", 1e-3}, {"d", 86400}, {"h", 3600}, {"m", 60}, {"s", 1},
 }
 
 // seconds reads an Elasticsearch time value ("7.5d", "30s", "150ms") as seconds; a bare
@@ -249,7 +227,7 @@ func seconds(v any) any {
 		}
 		return f
 	}
-	if f, ok := withUnit(s, timeUnits); ok {
+	if f, ok := withUnit(s, units.ElasticsearchTime); ok {
 		return f
 	}
 	return nil

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"os/exec"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/persistence-exporter/persistence_exporter/collector/jsonrows"
 	"github.com/persistence-exporter/persistence_exporter/internal/share"
+	"github.com/persistence-exporter/persistence_exporter/internal/version"
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
 
@@ -42,7 +42,6 @@ type Source struct {
 
 	mu      sync.Mutex
 	version int
-	docs    share.PerGather[any] // the documents of the current gather, by arguments
 }
 
 // New prepares a source; nothing runs until the first probe.
@@ -65,7 +64,7 @@ func New(opts Options) (*Source, error) {
 // Close does nothing: no connection is kept.
 func (s *Source) Close() {}
 
-var versionRe = regexp.MustCompile(`pgBackRest (\d+)\.(\d+)(?:\.(\d+))?`)
+var versionRe = regexp.MustCompile(`pgBackRest (\d+\.\d+(?:\.\d+)?)`)
 
 // infoArgs are the arguments of the probe, which the default pack's queries share.
 var infoArgs = []string{"info", "--output=json"}
@@ -74,11 +73,10 @@ var infoArgs = []string{"info", "--output=json"}
 // JSON document (a stanza in trouble is up, with its status code). The document serves the
 // queries of this gather that ask for the same arguments. The version is read once.
 func (s *Source) Probe(ctx context.Context) (queries.ServerInfo, error) {
-	s.docs.Reset()
 	s.mu.Lock()
-	version := s.version
+	v := s.version
 	s.mu.Unlock()
-	if version == 0 {
+	if v == 0 {
 		out, err := s.run(ctx, []string{"version"})
 		if err != nil {
 			return queries.ServerInfo{}, fmt.Errorf("probe: %w", err)
@@ -87,12 +85,11 @@ func (s *Source) Probe(ctx context.Context) (queries.ServerInfo, error) {
 		if m == nil {
 			return queries.ServerInfo{}, fmt.Errorf("probe: cannot read the version in %q", strings.TrimSpace(string(out)))
 		}
-		major, _ := strconv.Atoi(string(m[1]))
-		minor, _ := strconv.Atoi(string(m[2]))
-		patch, _ := strconv.Atoi(string(m[3]))
-		version = major*10000 + minor*100 + patch
+		if v, err = version.Number(string(m[1])); err != nil {
+			return queries.ServerInfo{}, fmt.Errorf("probe: %w", err)
+		}
 		s.mu.Lock()
-		s.version = version
+		s.version = v
 		s.mu.Unlock()
 	}
 	doc, err := s.document(ctx, infoArgs)
@@ -102,7 +99,7 @@ func (s *Source) Probe(ctx context.Context) (queries.ServerInfo, error) {
 	if list, ok := doc.([]any); !ok || len(list) == 0 {
 		return queries.ServerInfo{}, fmt.Errorf("probe: pgbackrest info reported no stanza %q", s.opts.Stanza)
 	}
-	return queries.ServerInfo{Version: version, Features: map[string]string{}}, nil
+	return queries.ServerInfo{Version: v, Features: map[string]string{}}, nil
 }
 
 // Run turns the JSON of the body's command into rows.
@@ -137,13 +134,10 @@ func (s *Source) plan(q *queries.Query, e *Exec) (*jsonrows.Plan, error) {
 	return actual.(*jsonrows.Plan), nil
 }
 
-// EndGather releases the documents of the gather.
-func (s *Source) EndGather() { s.docs.End() }
-
 // document runs pgbackrest with args once per gather and decodes its JSON output; the
 // queries with the same arguments share the run.
 func (s *Source) document(ctx context.Context, args []string) (any, error) {
-	return s.docs.Do(ctx, strings.Join(args, "\x00"), s.opts.Timeout, func(ctx context.Context) (any, error) {
+	return share.InGather(ctx, strings.Join(args, "\x00"), s.opts.Timeout, func(ctx context.Context) (any, error) {
 		out, err := s.run(ctx, args)
 		if err != nil {
 			return nil, err

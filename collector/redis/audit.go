@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/persistence-exporter/persistence_exporter/internal/share"
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
 
@@ -65,15 +66,19 @@ func auditKey(a *RedisAudit) string {
 }
 
 // runAudit serves an audit reply from the run of its spec in this gather, running the audit
-// if no query of the gather has yet. The run is detached from the asking query's
-// cancellation, bounded by the query's timeout (the target's when the query sets none).
+// if no query of the gather has yet, or joining the run under way for another gather. The
+// run is detached from the asking query's cancellation, bounded by the query's timeout (the
+// target's when the query sets none).
 func (s *Source) runAudit(ctx context.Context, q *queries.Query, r *Redis) (*queries.Rows, error) {
 	timeout := q.Timeout
 	if timeout <= 0 {
 		timeout = s.opts.Timeout
 	}
-	run, err := s.audits.Do(ctx, auditKey(r.Audit), timeout, func(ctx context.Context) (*auditRun, error) {
-		return s.audit(ctx, r.Audit)
+	key := auditKey(r.Audit)
+	run, err := share.InGather(ctx, "\x00audit\x00"+key, timeout, func(ctx context.Context) (*auditRun, error) {
+		return s.audits.Do(ctx, key, timeout, func(ctx context.Context) (*auditRun, error) {
+			return s.audit(ctx, r.Audit)
+		})
 	})
 	if err != nil {
 		return nil, err

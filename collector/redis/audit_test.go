@@ -14,6 +14,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/persistence-exporter/persistence_exporter/collector"
+	"github.com/persistence-exporter/persistence_exporter/internal/share"
 	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
@@ -371,18 +372,23 @@ func TestAuditSharedAcrossGathers(t *testing.T) {
 		}()
 		return done
 	}
-	// gather A's run is under way when gather B starts and asks for the same audit
-	if _, err := s.Probe(ctx(t)); err != nil {
-		t.Fatal(err)
+	// gather opens a gather as the engine does, probed
+	gather := func(parent context.Context) (context.Context, *share.Gather) {
+		g := share.NewGather()
+		gctx := share.WithGather(parent, g)
+		if _, err := s.Probe(gctx); err != nil {
+			t.Fatal(err)
+		}
+		return gctx, g
 	}
-	a := run(nsQ, ctx(t))
+	// gather A's run is under way when gather B starts and asks for the same audit
+	actx, ga := gather(ctx(t))
+	a := run(nsQ, actx)
 	if n := <-w.started; n != 1 {
 		t.Fatalf("walk %d started, want 1", n)
 	}
-	if _, err := s.Probe(ctx(t)); err != nil {
-		t.Fatal(err)
-	}
-	b := run(runQ, ctx(t))
+	bctx, gb := gather(ctx(t))
+	b := run(runQ, bctx)
 	w.release(1)
 	for _, done := range []chan error{a, b} {
 		if err := <-done; err != nil {
@@ -392,38 +398,36 @@ func TestAuditSharedAcrossGathers(t *testing.T) {
 	if walks, _ := w.counts(); walks != 1 {
 		t.Errorf("two overlapping gathers walked the keyspace %d times, want once", walks)
 	}
-	s.EndGather()
-	s.EndGather()
+	ga.End()
+	gb.End()
 
 	// the next gather runs the audit again, however young the last run is
-	if _, err := s.Probe(ctx(t)); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-run(runQ, ctx(t)); err != nil {
+	cctx, gc := gather(ctx(t))
+	if err := <-run(runQ, cctx); err != nil {
 		t.Fatal(err)
 	}
 	if walks, _ := w.counts(); walks != 2 {
 		t.Fatalf("after the gather ended: %d walks, want 2", walks)
 	}
 	<-w.started
-	s.EndGather()
+	gc.End()
 
-	// a gather ends before its run does (its scrape gave up): the next gather's run waits
-	// for the walk to end instead of walking beside it
-	if _, err := s.Probe(ctx(t)); err != nil {
-		t.Fatal(err)
-	}
-	c := run(runQ, context.Background())
+	// a gather ends before its run does (its scrape gave up): the next gather's run of
+	// another spec waits for the walk to end instead of walking beside it
+	dctx, gd := gather(context.Background())
+	c := run(runQ, dctx)
 	if n := <-w.started; n != 3 {
 		t.Fatalf("walk %d started, want 3", n)
 	}
-	s.EndGather()
-	if _, err := s.Probe(ctx(t)); err != nil {
-		t.Fatal(err)
-	}
-	short, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	gd.End()
+	other := *runQ
+	body, audit := *redisOf(runQ.Body), *redisOf(runQ.Body).Audit
+	audit.SampleKeys++
+	body.Audit, other.Body = &audit, &body
+	ectx, _ := gather(ctx(t))
+	short, cancel := context.WithTimeout(ectx, 200*time.Millisecond)
 	defer cancel()
-	if err := <-run(runQ, short); err == nil {
+	if err := <-run(&other, short); err == nil {
 		t.Fatal("the run of the next gather should still be waiting")
 	}
 	w.release(3)
@@ -431,7 +435,7 @@ func TestAuditSharedAcrossGathers(t *testing.T) {
 		t.Fatal(err)
 	}
 	// the waiting run goes on after the walk before it, detached from its query that gave up
-	if err := <-run(runQ, ctx(t)); err != nil {
+	if err := <-run(&other, ectx); err != nil {
 		t.Fatal(err)
 	}
 	if walks, most := w.counts(); walks != 4 || most != 1 {

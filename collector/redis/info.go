@@ -1,7 +1,6 @@
 package redis
 
 import (
-	"strconv"
 	"strings"
 )
 
@@ -72,27 +71,4 @@ func ParseCompound(v string) []KV {
 		out = append(out, KV{Key: k, Value: val})
 	}
 	return out
-}
-
-// VersionNumber turns "7.0.15" into 70015 (major*10000 + minor*100 + patch), the number the
-// min_version and max_version of Redis queries are compared with. It returns 0 when the text
-// is not a version.
-func VersionNumber(v string) int {
-	parts := strings.SplitN(v, ".", 3)
-	n := 0
-	for i, mul := range []int{10000, 100, 1} {
-		if i >= len(parts) {
-			break
-		}
-		digits := parts[i]
-		if j := strings.IndexFunc(digits, func(r rune) bool { return r < '0' || r > '9' }); j >= 0 {
-			digits = digits[:j]
-		}
-		x, err := strconv.Atoi(digits)
-		if err != nil {
-			return 0
-		}
-		n += min(x, 99) * mul
-	}
-	return n
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/persistence-exporter/persistence_exporter/internal/version"
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
 
@@ -67,17 +68,6 @@ func TestParseCompound(t *testing.T) {
 	} {
 		if got := ParseCompound(tc.in); !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("ParseCompound(%q) = %q, want %q", tc.in, got, tc.want)
-		}
-	}
-}
-
-func TestVersionNumber(t *testing.T) {
-	for in, want := range map[string]int{
-		"7.0.15": 70015, "6.2.14": 60214, "7.2.4": 70204, "8.0.0": 80000, "5.0": 50000,
-		"7.4.1-rc1": 70401, "255.255.255": 999999, "": 0, "x.y": 0,
-	} {
-		if got := VersionNumber(in); got != want {
-			t.Errorf("VersionNumber(%q) = %d, want %d", in, got, want)
 		}
 	}
 }
@@ -154,7 +144,7 @@ func TestDefaultInfoQueriesOnRecordedReplies(t *testing.T) {
 		}
 		text := strings.Join(kept, "\n")
 		v, _ := ParseInfo(text).Get("redis_version")
-		info := queries.ServerInfo{Version: VersionNumber(v), Role: queries.RolePrimary, Features: map[string]string{FeatureConfig: ""}}
+		info := queries.ServerInfo{Version: versionNumber(t, v), Role: queries.RolePrimary, Features: map[string]string{FeatureConfig: ""}}
 		checked := 0
 		for _, q := range defaultQueries(t) {
 			body, skip, _ := q.Plan(info)
@@ -183,4 +173,13 @@ func TestDefaultInfoQueriesOnRecordedReplies(t *testing.T) {
 			t.Errorf("%s: only %d queries read plain INFO", tc.file, checked)
 		}
 	}
+}
+
+func versionNumber(t *testing.T, v string) int {
+	t.Helper()
+	n, err := version.Number(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

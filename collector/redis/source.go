@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/persistence-exporter/persistence_exporter/internal/share"
+	"github.com/persistence-exporter/persistence_exporter/internal/version"
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
 
@@ -72,15 +73,13 @@ type Source struct {
 	client *redis.Client
 	opts   Options
 
-	// replies are the command replies of the current gather (INFO sections, SENTINEL
-	// MASTERS, CONFIG GET), by command: Probe starts a gather with its own INFO reply,
-	// EndGather releases them.
-	replies share.PerGather[any]
-	// audits are the audit runs of the current gather, by spec alone. Probe does not reset
-	// them: a gather that starts while another one's run is under way joins that run rather
-	// than walking the keyspace a second time. EndGather releases them; whether a result is
-	// fresh enough is the engine's business (the query's TTL), not the source's.
-	audits share.PerGather[*auditRun]
+	// The command replies (INFO sections, SENTINEL MASTERS, CONFIG GET) and the audit runs
+	// that several queries read are shared in the gather (share.InGather), not kept here:
+	// the probe adds its own INFO reply to its gather. audits are the audit runs under way,
+	// by spec alone: a gather that starts while another one's run is under way joins that
+	// run rather than walking the keyspace a second time; a finished run is not kept
+	// (whether a result is fresh enough is the engine's business, the query's TTL).
+	audits share.Flight[*auditRun]
 	// walk is held by the run that walks the keyspace: a run started after its gather ended
 	// early waits for the previous one instead of walking beside it.
 	walk chan struct{}
@@ -185,14 +184,13 @@ func (s *Source) Close() { _ = s.client.Close() }
 // mode. On a data node it also learns, every few minutes, whether CONFIG GET is allowed.
 func (s *Source) Probe(ctx context.Context) (queries.ServerInfo, error) {
 	var info queries.ServerInfo
-	s.replies.Reset()
 	text, err := s.client.Info(ctx).Result()
 	if err != nil {
 		return info, fmt.Errorf("probe: INFO: %w", err)
 	}
 	fields := ParseInfo(text)
 	v, _ := fields.Get("redis_version")
-	info.Version = VersionNumber(v)
+	info.Version, _ = version.Number(v) // 0 when INFO tells none
 	mode, _ := fields.Get("redis_mode")
 	role, _ := fields.Get("role")
 	switch {
@@ -205,7 +203,7 @@ func (s *Source) Probe(ctx context.Context) (queries.ServerInfo, error) {
 	default:
 		return info, fmt.Errorf("probe: INFO names neither a sentinel nor a replication role (redis_mode %q, role %q)", mode, role)
 	}
-	s.replies.Set(commandKey([]string{"INFO"}), text)
+	share.SetInGather(ctx, commandKey([]string{"INFO"}), any(text))
 	s.mu.Lock()
 	cfg := s.config
 	s.mu.Unlock()
@@ -244,18 +242,12 @@ func commandKey(cmd []string) string {
 	return strings.ToLower(cmd[0]) + "\x00" + strings.Join(cmd[1:], "\x00")
 }
 
-// EndGather releases the replies and audit runs of the gather (collector.GatherEnder).
-func (s *Source) EndGather() {
-	s.replies.End()
-	s.audits.End()
-}
-
 // do sends a command, or serves its reply from this gather when another query already sent it
 // (INFO sections, SENTINEL MASTERS, CONFIG GET): the server is asked once per gather. The
 // command runs detached from the asking query's cancellation, bounded by the target's
 // timeout, so that a query that gives up does not fail the others that wait for it.
 func (s *Source) do(ctx context.Context, cmd []string) (any, error) {
-	return s.replies.Do(ctx, commandKey(cmd), s.opts.Timeout, func(ctx context.Context) (any, error) {
+	return share.InGather(ctx, commandKey(cmd), s.opts.Timeout, func(ctx context.Context) (any, error) {
 		args := make([]any, len(cmd))
 		for i, a := range cmd {
 			args[i] = a

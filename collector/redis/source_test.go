@@ -17,6 +17,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/persistence-exporter/persistence_exporter/collector"
+	"github.com/persistence-exporter/persistence_exporter/internal/share"
 	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
@@ -70,7 +71,8 @@ func TestProbeRoles(t *testing.T) {
 		{"sentinel master", viaSentinel(set), queries.RolePrimary, set.Primary.Port},
 	} {
 		s := newSource(t, tc.opts)
-		info, err := s.Probe(ctx(t))
+		gctx := inGather(t)
+		info, err := s.Probe(gctx)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
@@ -80,7 +82,7 @@ func TestProbeRoles(t *testing.T) {
 		if _, got := info.Features[FeatureConfig]; got != (tc.role != queries.RoleSentinel) {
 			t.Errorf("%s: feature:config %v", tc.name, got)
 		}
-		if port := probePort(t, s); port != tc.port {
+		if port := probePort(t, gctx, s); port != tc.port {
 			t.Errorf("%s: the probe's INFO comes from port %d, want %d", tc.name, port, tc.port)
 		}
 	}
@@ -95,10 +97,17 @@ func TestProbeRoles(t *testing.T) {
 	}
 }
 
-// probePort is the tcp_port of the INFO reply the last probe cached.
-func probePort(t testing.TB, s *Source) int {
+// inGather is a context of a gather of its own, as the engine gives a probe and its queries.
+func inGather(t testing.TB) context.Context {
+	g := share.NewGather()
+	t.Cleanup(g.End)
+	return share.WithGather(ctx(t), g)
+}
+
+// probePort is the tcp_port of the INFO reply the probe of the gather gctx cached.
+func probePort(t testing.TB, gctx context.Context, s *Source) int {
 	t.Helper()
-	v, err := s.do(ctx(t), []string{"INFO"})
+	v, err := s.do(gctx, []string{"INFO"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -436,10 +445,11 @@ func TestConfigForbiddenByACL(t *testing.T) {
 func TestFollowsFailover(t *testing.T) {
 	set := testenv.StartRedisT(t, testenv.RedisOptions{})
 	s := newSource(t, viaSentinel(set))
-	if _, err := s.Probe(ctx(t)); err != nil {
+	gctx := inGather(t)
+	if _, err := s.Probe(gctx); err != nil {
 		t.Fatal(err)
 	}
-	if port := probePort(t, s); port != set.Primary.Port {
+	if port := probePort(t, gctx, s); port != set.Primary.Port {
 		t.Fatalf("before the failover: port %d, want %d", port, set.Primary.Port)
 	}
 	old := set.Primary
@@ -448,11 +458,12 @@ func TestFollowsFailover(t *testing.T) {
 	}
 	cx := ctx(t)
 	err := waitFor(cx, func() error {
-		info, err := s.Probe(cx)
+		gctx := inGather(t)
+		info, err := s.Probe(gctx)
 		if err != nil {
 			return err
 		}
-		if port := probePort(t, s); port != set.Primary.Port || info.Role != queries.RolePrimary {
+		if port := probePort(t, gctx, s); port != set.Primary.Port || info.Role != queries.RolePrimary {
 			return fmt.Errorf("the source is on port %d as %s", port, info.Role)
 		}
 		return nil

@@ -4,34 +4,20 @@ package size
 
 import (
 	"fmt"
-	"regexp"
-	"strconv"
-	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/persistence-exporter/persistence_exporter/internal/units"
 )
 
 // Bytes is a size in bytes, written 1048576, 1MiB, 10MB (powers of 1024 either way) or 2GiB.
 type Bytes float64
 
-var bytesRe = regexp.MustCompile(`^\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?i?B)?\s*$`)
-
-// Parse reads a size.
+// Parse reads a size: bytes, or 512KiB, 1MiB, 2GiB (units.Sizes).
 func Parse(s string) (Bytes, error) {
-	m := bytesRe.FindStringSubmatch(s)
-	if m == nil {
+	n, ok := units.Parse(s, units.Sizes)
+	if !ok || n < 0 {
 		return 0, fmt.Errorf("invalid size %q (want a number of bytes or 512KiB, 1MiB, 2GiB)", s)
-	}
-	n, _ := strconv.ParseFloat(m[1], 64)
-	switch strings.TrimSuffix(strings.ToUpper(m[2]), "B") {
-	case "K", "KI":
-		n *= 1 << 10
-	case "M", "MI":
-		n *= 1 << 20
-	case "G", "GI":
-		n *= 1 << 30
-	case "T", "TI":
-		n *= 1 << 40
 	}
 	return Bytes(n), nil
 }

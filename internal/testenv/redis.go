@@ -1,6 +1,8 @@
 package testenv
 
 import (
+	"github.com/persistence-exporter/persistence_exporter/internal/version"
+
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -117,7 +119,7 @@ func FetchRedis(t testing.TB, version string) RedisRelease {
 	return RedisRelease{Version: version, Bin: f[1], Env: []string{"LD_LIBRARY_PATH=" + f[2]}}
 }
 
-var redisVersionRe = regexp.MustCompile(`\bv=(\d+)\.(\d+)\.(\d+)`)
+var redisVersionRe = regexp.MustCompile(`\bv=(\d+\.\d+\.\d+)`)
 
 // redisVersion asks redis-server --version.
 func redisVersion(bin string, env []string) (int, error) {
@@ -131,12 +133,7 @@ func redisVersion(bin string, env []string) (int, error) {
 	if m == nil {
 		return 0, fmt.Errorf("%s --version printed %q", bin, out)
 	}
-	v := 0
-	for i, mul := range []int{10000, 100, 1} {
-		n, _ := strconv.Atoi(m[i+1])
-		v += min(n, 99) * mul
-	}
-	return v, nil
+	return version.Number(m[1])
 }
 
 // Redis returns the package's Redis set (primary, replica, sentinel), starting it on first

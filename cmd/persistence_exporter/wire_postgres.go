@@ -144,6 +144,7 @@ func buildPgbouncer(w *wiring) error {
 			Name: b.Name, Kind: queries.SourcePgbouncer, UpMetric: "pgbouncer_up", Source: src,
 			Queries: w.set.For(queries.SourcePgbouncer), Timeout: b.QueryTimeout, Parallel: 1,
 		}, postgresAddress(b.ResolvedDSN))
+		w.clusters[b.Name] = b.Cluster
 	}
 	return nil
 }

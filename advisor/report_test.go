@@ -27,9 +27,9 @@ type fixedCheck struct {
 	found    []advisor.Finding
 }
 
-func (c fixedCheck) ID() string                           { return c.id }
-func (c fixedCheck) Title() string                        { return "test check " + c.id }
-func (c fixedCheck) Needs() []advisor.Need                { return []advisor.Need{{Kind: c.kind, Query: "q"}} }
+func (c fixedCheck) ID() string                             { return c.id }
+func (c fixedCheck) Title() string                          { return "test check " + c.id }
+func (c fixedCheck) Needs() []advisor.Need                  { return []advisor.Need{{Kind: c.kind, Query: "q"}} }
 func (c fixedCheck) Run(*advisor.Context) []advisor.Finding { return slices.Clone(c.found) }
 
 type deployTarget struct{ name, kind, cluster, systemID string }
@@ -118,7 +118,7 @@ func TestDeployments(t *testing.T) {
 	for target, want := range map[string]string{
 		"pg1": "temporal", "pg1-replica": "temporal", "bouncer": "temporal", "stanza": "temporal", "cache": "temporal",
 		"visibility": "temporal", "billing-pg": "billing", "billing-replica": "billing",
-		"lonely-pg": "333", // a PostgreSQL cluster without a name is a deployment of its own
+		"lonely-pg":   "333", // a PostgreSQL cluster without a name is a deployment of its own
 		"stray-redis": "", "dead-bouncer": "",
 	} {
 		if deployment[target] != want {

@@ -60,6 +60,7 @@ func TestAdviseCLI(t *testing.T) {
 		t.Errorf("exit %d with a critical finding, want 2\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 	for _, want := range []string{"[CRITICAL] sequence_exhaustion  primary  public.adv_seq", "ALTER SEQUENCE public.adv_seq AS bigint;",
+		"\n  PostgreSQL    3 targets, 2 up: ", "\n== deployment ",
 		"[WARNING] redundant_index  primary  public.adv_a", "DROP INDEX CONCURRENTLY public.adv_a;", "target dead is down"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the text report lacks %q:\n%s", want, out)
@@ -166,13 +167,15 @@ func TestAdvisorHTTP(t *testing.T) {
 			seq = &rep.Findings[i]
 		}
 	}
-	if seq == nil || seq.Severity != advisor.Critical {
-		t.Fatalf("no critical finding on public.adv_seq in /advisor.json: %+v", rep.Findings)
+	if seq == nil || seq.Severity != advisor.Critical || seq.Store != "postgres" || seq.Deployment == "" {
+		t.Fatalf("no critical finding on public.adv_seq in /advisor.json, with its store and deployment: %+v", rep.Findings)
 	}
 
 	metrics := ex.get(t, "/metrics", "X-Prometheus-Scrape-Timeout-Seconds", "5")
 	for _, want := range []string{
-		`persistence_advisor_finding{check="sequence_exhaustion",object="public.adv_seq",severity="critical",target="primary"} 1`,
+		// the deployment is the cluster's system identifier: primary and replica have no cluster:
+		fmt.Sprintf(`persistence_advisor_finding{check="sequence_exhaustion",deployment="%s",object="public.adv_seq",severity="critical",store="postgres",target="primary"} 1`, seq.Deployment),
+		`persistence_advisor_store_findings{severity="critical",store="postgres"} `,
 		`persistence_advisor_findings{check="redundant_index",severity="warning"} 1`,
 		`persistence_advisor_runs_total 1`,
 		`persistence_advisor_check_skipped{check="connections",target="dead"} 1`,

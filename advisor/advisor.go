@@ -4,6 +4,7 @@
 package advisor
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -79,6 +80,10 @@ type Finding struct {
 	Evidence []Evidence `json:"evidence"`
 	Window   *Window    `json:"window,omitempty"`
 	Fix      Fix        `json:"fix"`
+	// Store is the kind of the finding's target (postgres, pgbouncer, pgbackrest, redis,
+	// elasticsearch); Deployment its target's cluster: name ("" unassigned).
+	Store      string `json:"store"`
+	Deployment string `json:"deployment"`
 
 	test *indexTest // a hypothetical index the runner may try
 	size float64    // orders findings of equal severity within a check (larger first), when set
@@ -148,6 +153,10 @@ type Report struct {
 	Findings      []Finding     `json:"findings"`
 	Skipped       []Skip        `json:"skipped"`
 	Checks        []CheckInfo   `json:"checks"`
+	// Stores summarise each store that has targets; Deployments group the targets and count
+	// their findings, the worst deployment first.
+	Stores      []StoreSummary `json:"stores"`
+	Deployments []Deployment   `json:"deployments"`
 }
 
 // TargetState says what the advisor saw of a target.
@@ -158,6 +167,10 @@ type TargetState struct {
 	Version int    `json:"version,omitempty"`
 	Cluster string `json:"cluster,omitempty"`
 	Error   string `json:"error,omitempty"`
+	// Store is the target's kind; Deployment its cluster: name, or its PostgreSQL cluster's
+	// ("" unassigned).
+	Store      string `json:"store"`
+	Deployment string `json:"deployment"`
 }
 
 // CheckInfo describes a check that ran.
@@ -187,16 +200,8 @@ func (r *Report) MaxSeverity() Severity {
 func Evaluate(s *facts.Snapshot, checks []Check, cfg *Config, h *History) *Report {
 	r := &Report{SchemaVersion: SchemaVersion, GeneratedAt: s.At}
 	for _, t := range s.Targets {
-		ts := TargetState{Name: t.Name, Up: t.Up, Role: string(t.Role), Version: t.Version}
-		for _, c := range s.Clusters {
-			for _, m := range c.Members {
-				// a target never reached and given no cluster in the configuration has a
-				// cluster of its own inside the advisor: the report shows none
-				if m == t && (c.SystemID != "" || t.Cluster != "") {
-					ts.Cluster = c.Name
-				}
-			}
-		}
+		ts := TargetState{Name: t.Name, Up: t.Up, Role: string(t.Role), Version: t.Version, Cluster: clusterOf(s, t), Store: t.Kind}
+		ts.Deployment = cmp.Or(ts.Cluster, t.Cluster)
 		if !t.Up {
 			ts.Error = t.Down
 		}
@@ -236,6 +241,7 @@ func Evaluate(s *facts.Snapshot, checks []Check, cfg *Config, h *History) *Repor
 		}
 		return a.Check < b.Check
 	})
+	place(r, s, checks)
 	return r
 }
 

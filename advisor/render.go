@@ -1,6 +1,7 @@
 package advisor
 
 import (
+	"cmp"
 	"embed"
 	"encoding/json"
 	"fmt"
@@ -28,28 +29,36 @@ func orEmpty[T any](s []T) []T {
 	return s
 }
 
-// WriteText writes the report for a terminal.
+// WriteText writes the report for a terminal: the summary, a line per store, then the
+// findings of each deployment, the worst deployment first and the worst findings first
+// within it.
 func WriteText(w io.Writer, r *Report) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "persistence_exporter advisor, %s: %s\n", r.GeneratedAt.Format(time.RFC3339), summaryLine(r))
+	for _, s := range r.Stores {
+		fmt.Fprintf(&b, "  %-13s %s\n", s.Name(), storeLine(s))
+	}
 	for _, t := range r.Targets {
 		if !t.Up {
 			fmt.Fprintf(&b, "  target %s is down: %s\n", t.Name, t.Error)
 		}
 	}
-	for _, f := range r.Findings {
-		fmt.Fprintf(&b, "\n[%s] %s  %s  %s\n  %s\n", strings.ToUpper(f.Severity.String()), f.Check, where(f), f.Object, f.Summary)
-		for _, e := range f.Evidence {
-			fmt.Fprintf(&b, "    %s: %s\n", e.Name, e.Value)
+	for _, g := range r.ByDeployment() {
+		fmt.Fprintf(&b, "\n== deployment %s (%s): %s ==\n", g.Title(), strings.Join(g.Targets, ", "), countsText(g.Findings))
+		for _, f := range g.Items {
+			fmt.Fprintf(&b, "\n[%s] %s  %s  %s\n  %s\n", strings.ToUpper(f.Severity.String()), f.Check, where(f), f.Object, f.Summary)
+			for _, e := range f.Evidence {
+				fmt.Fprintf(&b, "    %s: %s\n", e.Name, e.Value)
+			}
+			if f.Window != nil {
+				fmt.Fprintf(&b, "    window: %s\n", windowText(f.Window))
+			}
+			fmt.Fprintf(&b, "  fix (%s)%s:\n", f.Fix.Kind, inDatabase(f.Fix))
+			for _, l := range strings.Split(f.Fix.Text, "\n") {
+				fmt.Fprintf(&b, "    %s\n", l)
+			}
+			fmt.Fprintf(&b, "  why: %s\n", f.Fix.Why)
 		}
-		if f.Window != nil {
-			fmt.Fprintf(&b, "    window: %s\n", windowText(f.Window))
-		}
-		fmt.Fprintf(&b, "  fix (%s)%s:\n", f.Fix.Kind, inDatabase(f.Fix))
-		for _, l := range strings.Split(f.Fix.Text, "\n") {
-			fmt.Fprintf(&b, "    %s\n", l)
-		}
-		fmt.Fprintf(&b, "  why: %s\n", f.Fix.Why)
 	}
 	if len(r.Skipped) > 0 {
 		fmt.Fprintf(&b, "\nskipped:\n")
@@ -61,24 +70,27 @@ func WriteText(w io.Writer, r *Report) error {
 	return err
 }
 
-// WriteMarkdown writes the report as Markdown (for a ticket or a chat).
+// WriteMarkdown writes the report as Markdown (for a ticket or a chat), grouped like the text.
 func WriteMarkdown(w io.Writer, r *Report) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# persistence_exporter advisor\n\n%s, %s.\n", r.GeneratedAt.Format(time.RFC3339), summaryLine(r))
-	for _, g := range bySeverity(r) {
-		sev := g.Severity.String()
-		fmt.Fprintf(&b, "\n## %s\n", strings.ToUpper(sev[:1])+sev[1:])
-		for _, tg := range g.Targets {
-			for _, f := range tg.Findings {
-				fmt.Fprintf(&b, "\n### %s: `%s` (%s)\n\n%s\n\n", f.Check, f.Object, where(f), f.Summary)
-				for _, e := range f.Evidence {
-					fmt.Fprintf(&b, "- %s: %s\n", e.Name, e.Value)
-				}
-				if f.Window != nil {
-					fmt.Fprintf(&b, "- window: %s\n", windowText(f.Window))
-				}
-				fmt.Fprintf(&b, "\nFix (%s)%s — %s\n\n```sql\n%s\n```\n", f.Fix.Kind, inDatabase(f.Fix), f.Fix.Why, f.Fix.Text)
+	fmt.Fprintf(&b, "# persistence_exporter advisor\n\n%s, %s.\n\n", r.GeneratedAt.Format(time.RFC3339), summaryLine(r))
+	if len(r.Stores) > 0 {
+		fmt.Fprintf(&b, "| store | targets |\n|---|---|\n")
+		for _, s := range r.Stores {
+			fmt.Fprintf(&b, "| %s | %s |\n", s.Name(), storeLine(s))
+		}
+	}
+	for _, g := range r.ByDeployment() {
+		fmt.Fprintf(&b, "\n## Deployment %s\n\n%s: %s.\n", g.Title(), strings.Join(g.Targets, ", "), countsText(g.Findings))
+		for _, f := range g.Items {
+			fmt.Fprintf(&b, "\n### %s %s: `%s` (%s)\n\n%s\n\n", strings.ToUpper(f.Severity.String()), f.Check, f.Object, where(f), f.Summary)
+			for _, e := range f.Evidence {
+				fmt.Fprintf(&b, "- %s: %s\n", e.Name, e.Value)
 			}
+			if f.Window != nil {
+				fmt.Fprintf(&b, "- window: %s\n", windowText(f.Window))
+			}
+			fmt.Fprintf(&b, "\nFix (%s)%s — %s\n\n```sql\n%s\n```\n", f.Fix.Kind, inDatabase(f.Fix), f.Fix.Why, f.Fix.Text)
 		}
 	}
 	if len(r.Skipped) > 0 {
@@ -89,6 +101,15 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// storeLine is a store's summary: "3 targets, 2 up: 1 critical, 0 warning, 4 info".
+func storeLine(s StoreSummary) string {
+	return fmt.Sprintf("%s, %d up: %s", plural(float64(s.Targets), "target"), s.Up, countsText(s.Findings))
+}
+
+func countsText(c Counts) string {
+	return fmt.Sprintf("%d critical, %d warning, %d info", c.Critical, c.Warning, c.Info)
 }
 
 func where(f Finding) string {
@@ -146,45 +167,19 @@ var page = template.Must(template.New("report.html").Funcs(template.FuncMap{
 	"summary": func(r *Report) string {
 		return summaryLine(r)
 	},
-	"bySeverity": bySeverity,
+	"store":      storeName,
+	"deployment": func(name string) string { return cmp.Or(name, Unassigned) },
+	"join":       strings.Join,
+	"quiet": func(r *Report) []string {
+		var out []string
+		for _, d := range r.Deployments {
+			if d.Findings == (Counts{}) {
+				out = append(out, d.Title())
+			}
+		}
+		return out
+	},
 }).ParseFS(templates, "report.html"))
-
-// bySeverity groups the findings by severity, then by target in order of appearance.
-func bySeverity(r *Report) []group {
-	var out []group
-	for _, sev := range []Severity{Critical, Warning, Info} {
-		var order []string
-		byTarget := map[string][]Finding{}
-		for _, f := range r.Findings {
-			if f.Severity != sev {
-				continue
-			}
-			if _, ok := byTarget[f.Target]; !ok {
-				order = append(order, f.Target)
-			}
-			byTarget[f.Target] = append(byTarget[f.Target], f)
-		}
-		if len(order) == 0 {
-			continue
-		}
-		g := group{Severity: sev}
-		for _, t := range order {
-			g.Targets = append(g.Targets, targetGroup{Target: t, Findings: byTarget[t]})
-		}
-		out = append(out, g)
-	}
-	return out
-}
-
-type group struct {
-	Severity Severity
-	Targets  []targetGroup
-}
-
-type targetGroup struct {
-	Target   string
-	Findings []Finding
-}
 
 // WriteHTML writes the report as a page readable without JavaScript.
 func WriteHTML(w io.Writer, r *Report) error { return page.Execute(w, r) }

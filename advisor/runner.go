@@ -181,9 +181,11 @@ type reportCollector struct{ r *Runner }
 
 var (
 	findingDesc = prometheus.NewDesc("persistence_advisor_finding",
-		"An open advisor finding (value 1); details on /advisor.", []string{"check", "severity", "target", "object"}, nil)
+		"An open advisor finding (value 1); details on /advisor.", []string{"check", "severity", "target", "object", "store", "deployment"}, nil)
 	findingsDesc = prometheus.NewDesc("persistence_advisor_findings",
 		"Open advisor findings by check and severity.", []string{"check", "severity"}, nil)
+	storeFindingsDesc = prometheus.NewDesc("persistence_advisor_store_findings",
+		"Open advisor findings by store (the kind of target) and severity.", []string{"store", "severity"}, nil)
 	skippedDesc = prometheus.NewDesc("persistence_advisor_check_skipped",
 		"A check that could not look at a target (value 1): a query it needs is missing; the reason is on /advisor.", []string{"check", "target"}, nil)
 	lastRunDesc = prometheus.NewDesc("persistence_advisor_last_run_timestamp_seconds",
@@ -195,7 +197,7 @@ var (
 )
 
 func (c *reportCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{findingDesc, findingsDesc, skippedDesc, lastRunDesc, durationDesc, runsDesc} {
+	for _, d := range []*prometheus.Desc{findingDesc, findingsDesc, storeFindingsDesc, skippedDesc, lastRunDesc, durationDesc, runsDesc} {
 		ch <- d
 	}
 }
@@ -216,10 +218,10 @@ func (c *reportCollector) Collect(ch chan<- prometheus.Metric) {
 			counts[[2]string{ci.ID, s.String()}] = 0
 		}
 	}
-	seen := map[[4]string]bool{}
+	seen := map[[6]string]bool{}
 	for _, f := range rep.Findings {
 		counts[[2]string{f.Check, f.Severity.String()}]++
-		k := [4]string{f.Check, f.Severity.String(), f.Target, f.Object}
+		k := [6]string{f.Check, f.Severity.String(), f.Target, f.Object, f.Store, f.Deployment}
 		if seen[k] {
 			continue
 		}
@@ -228,6 +230,16 @@ func (c *reportCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for k, n := range counts {
 		ch <- prometheus.MustNewConstMetric(findingsDesc, prometheus.GaugeValue, n, k[0], k[1])
+	}
+	// stores are five: a series per store and severity, 0 included, stays bounded (per
+	// deployment it would grow with the configuration; count the finding series by deployment)
+	for _, st := range rep.Stores {
+		for _, s := range []struct {
+			sev Severity
+			n   int
+		}{{Critical, st.Findings.Critical}, {Warning, st.Findings.Warning}, {Info, st.Findings.Info}} {
+			ch <- prometheus.MustNewConstMetric(storeFindingsDesc, prometheus.GaugeValue, float64(s.n), st.Store, s.sev.String())
+		}
 	}
 	skipped := map[[2]string]bool{}
 	for _, s := range rep.Skipped {

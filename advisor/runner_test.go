@@ -32,9 +32,10 @@ func TestMetrics(t *testing.T) {
 		t.Errorf("before the first run, only the run counter: %v", mfs)
 	}
 	at := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
-	f := Finding{Check: "connections", Severity: Critical, Target: "p", Object: "connections"}
+	f := Finding{Check: "connections", Severity: Critical, Target: "p", Object: "connections", Store: "postgres", Deployment: "temporal"}
 	r.last = &Report{GeneratedAt: at, Duration: 1.5,
 		Findings: []Finding{f, f}, // the same object twice is one series
+		Stores:   []StoreSummary{{Store: "postgres", Targets: 1, Up: 1, Findings: Counts{Critical: 2}}, {Store: "redis", Targets: 3, Up: 3}},
 		Checks:   []CheckInfo{{ID: "connections"}, {ID: "slow_query"}},
 		Skipped:  []Skip{{Check: "slow_query", Target: "p", Reason: "query pg_stat_statements_advisor did not run"}},
 	}
@@ -51,7 +52,9 @@ func TestMetrics(t *testing.T) {
 	}
 	text := b.String()
 	for _, want := range []string{
-		`persistence_advisor_finding{check="connections",object="connections",severity="critical",target="p"} 1`,
+		`persistence_advisor_finding{check="connections",deployment="temporal",object="connections",severity="critical",store="postgres",target="p"} 1`,
+		`persistence_advisor_store_findings{severity="critical",store="postgres"} 2`,
+		`persistence_advisor_store_findings{severity="info",store="redis"} 0`,
 		`persistence_advisor_findings{check="connections",severity="critical"} 2`,
 		`persistence_advisor_findings{check="connections",severity="warning"} 0`,
 		`persistence_advisor_findings{check="slow_query",severity="info"} 0`,

@@ -1,14 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"image/png"
-	"os"
-	"os/exec"
-	"path/filepath"
+	"image"
+	"image/color"
 	"strings"
 	"testing"
 	"time"
@@ -63,6 +60,7 @@ func TestAdviseCLI(t *testing.T) {
 		t.Errorf("exit %d with a critical finding, want 2\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 	for _, want := range []string{"[CRITICAL] sequence_exhaustion  primary  public.adv_seq", "ALTER SEQUENCE public.adv_seq AS bigint;",
+		"\n  PostgreSQL    3 targets, 2 up: ", "\n== deployment ",
 		"[WARNING] redundant_index  primary  public.adv_a", "DROP INDEX CONCURRENTLY public.adv_a;", "target dead is down"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the text report lacks %q:\n%s", want, out)
@@ -169,13 +167,15 @@ func TestAdvisorHTTP(t *testing.T) {
 			seq = &rep.Findings[i]
 		}
 	}
-	if seq == nil || seq.Severity != advisor.Critical {
-		t.Fatalf("no critical finding on public.adv_seq in /advisor.json: %+v", rep.Findings)
+	if seq == nil || seq.Severity != advisor.Critical || seq.Store != "postgres" || seq.Deployment == "" {
+		t.Fatalf("no critical finding on public.adv_seq in /advisor.json, with its store and deployment: %+v", rep.Findings)
 	}
 
 	metrics := ex.get(t, "/metrics", "X-Prometheus-Scrape-Timeout-Seconds", "5")
 	for _, want := range []string{
-		`persistence_advisor_finding{check="sequence_exhaustion",object="public.adv_seq",severity="critical",target="primary"} 1`,
+		// the deployment is the cluster's system identifier: primary and replica have no cluster:
+		fmt.Sprintf(`persistence_advisor_finding{check="sequence_exhaustion",deployment="%s",object="public.adv_seq",severity="critical",store="postgres",target="primary"} 1`, seq.Deployment),
+		`persistence_advisor_store_findings{severity="critical",store="postgres"} `,
 		`persistence_advisor_findings{check="redundant_index",severity="warning"} 1`,
 		`persistence_advisor_runs_total 1`,
 		`persistence_advisor_check_skipped{check="connections",target="dead"} 1`,
@@ -190,8 +190,9 @@ func TestAdvisorHTTP(t *testing.T) {
 
 	dom, shot := chromium(t, ex.url+"/advisor")
 	for _, want := range []string{
-		`<h2 class="critical" id="critical">CRITICAL</h2>`,
-		`<h2 class="warning" id="warning">WARNING</h2>`,
+		`<table class="stores" id="stores">`,
+		`<span class="sev critical">CRITICAL</span>`,
+		`<span class="sev warning">WARNING</span>`,
 		fmt.Sprintf(`id="finding-%s" data-check="sequence_exhaustion"`, seq.ID),
 		`<pre class="fix">ALTER SEQUENCE public.adv_seq AS bigint;</pre>`,
 		`<pre class="fix">DROP INDEX CONCURRENTLY public.adv_a;</pre>`,
@@ -204,76 +205,31 @@ func TestAdvisorHTTP(t *testing.T) {
 	if strings.Contains(dom, testPassword) || strings.Contains(dom, "<script") {
 		t.Error("the page shows a password or has a script")
 	}
-	// the critical section comes first
-	if strings.Index(dom, `id="critical"`) > strings.Index(dom, `id="warning"`) {
+	// one deployment (primary and replica): its critical findings come first
+	if strings.Index(dom, `class="sev critical"`) > strings.Index(dom, `class="sev warning"`) {
 		t.Error("warnings before critical findings")
 	}
 	checkScreenshot(t, shot)
 }
 
 // chromium loads url in headless Chromium with JavaScript off and returns the DOM it built
-// and a screenshot.
-func chromium(t *testing.T, url string) (string, []byte) {
+// and a screenshot (the page must read without JavaScript: the test checks it has no script).
+func chromium(t *testing.T, url string) (string, image.Image) {
 	t.Helper()
-	bin, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Fatalf("no chromium (make deps installs Debian's chromium): %v", err)
-	}
-	dir := t.TempDir()
-	args := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-		"--disable-background-networking", "--no-first-run", "--window-size=1280,1600"}
-	runs := 0
-	run := func(extra ...string) []byte {
-		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-		defer cancel()
-		// a profile per run: a second Chromium on the same profile hands its URL to the
-		// first and exits
-		runs++
-		profile := fmt.Sprintf("--user-data-dir=%s/profile%d", dir, runs)
-		cmd := exec.CommandContext(ctx, bin, append(append(append(args, profile), extra...), url)...)
-		cmd.Env = append(os.Environ(), "HOME="+dir)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("chromium %v: %v\n%s", extra, err, stderr.String())
-		}
-		return out
-	}
-	// the page must read without JavaScript (headless screenshots need it on, and the page
-	// has no script to run anyway: the test checks)
-	dom := run("--disable-javascript", "--dump-dom")
-	file := filepath.Join(dir, "advisor.png")
-	run("--screenshot=" + file)
-	shot, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(dom), shot
+	dom := testenv.Chromium(t, url, 1280, 1600, "--disable-javascript", "--dump-dom")
+	return string(dom), testenv.Screenshot(t, url, 1280, 1600)
 }
 
-// checkScreenshot wants a page that is not blank: the severity headings paint large areas in
+// checkScreenshot wants a page that is not blank: the severity marks paint large areas in
 // their colours (critical #b3261e).
-func checkScreenshot(t *testing.T, data []byte) {
+func checkScreenshot(t *testing.T, img image.Image) {
 	t.Helper()
-	img, err := png.Decode(bytes.NewReader(data))
-	if err != nil {
-		t.Fatalf("screenshot: %v", err)
-	}
 	b := img.Bounds()
 	if b.Dx() < 800 || b.Dy() < 600 {
 		t.Errorf("screenshot of %v", b)
 	}
-	critical := 0
-	for y := b.Min.Y; y < b.Max.Y; y += 2 {
-		for x := b.Min.X; x < b.Max.X; x += 2 {
-			r, g, bl, _ := img.At(x, y).RGBA()
-			if r>>8 == 0xb3 && g>>8 == 0x26 && bl>>8 == 0x1e {
-				critical++
-			}
-		}
-	}
+	critical := testenv.Pixels(img, b, color.RGBA{0xb3, 0x26, 0x1e, 0xff})
 	if critical < 500 {
-		t.Errorf("the critical heading is not painted (%d pixels of its colour)", critical)
+		t.Errorf("the critical marks are not painted (%d pixels of its colour)", critical)
 	}
 }

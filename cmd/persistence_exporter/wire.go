@@ -29,7 +29,7 @@ type wiring struct {
 	engine  *collector.Engine
 	targets []*collector.Target
 	entries []targetEntry
-	// the PostgreSQL sources and configured clusters, by target name, for the advisor
+	// the PostgreSQL sources, and every target's configured cluster, by target name, for the advisor
 	pgSources map[string]*postgres.Source
 	clusters  map[string]string
 }

@@ -42,6 +42,7 @@ func buildElasticsearch(w *wiring) error {
 			Name: e.Name, Kind: queries.SourceElasticsearch, UpMetric: "elasticsearch_up", Source: src,
 			Queries: w.set.For(queries.SourceElasticsearch), Timeout: e.QueryTimeout, Parallel: e.MaxConnections,
 		}, elasticsearchAddress(e.URLs))
+		w.clusters[e.Name] = e.Cluster
 	}
 	return nil
 }

@@ -18,6 +18,7 @@ func buildPgbackrest(w *wiring) error {
 			Name: b.Name, Kind: queries.SourcePgbackrest, UpMetric: "pgbackrest_up", Source: src,
 			Queries: w.set.For(queries.SourcePgbackrest), Timeout: b.QueryTimeout, Parallel: 2,
 		}, "stanza "+b.Stanza)
+		w.clusters[b.Name] = b.Cluster
 	}
 	return nil
 }

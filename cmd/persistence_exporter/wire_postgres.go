@@ -66,20 +66,26 @@ func (w *wiring) servedAdvisor() *advisor.Runner {
 	return w.advisorRunner()
 }
 
-// advisorRunner builds the advisor over the targets of the kinds its checks read, or
-// returns nil when there are none.
+// advisorRunner builds the advisor over the targets of the kinds its checks read, plus the
+// pgbouncers for the report's summary, or returns nil when there are none.
 func (w *wiring) advisorRunner() *advisor.Runner {
 	checks := advisor.DefaultChecks()
 	kinds := advisor.Kinds(checks)
 	var watched []*collector.Target
+	var bouncers []*collector.Target
 	for _, t := range w.targets {
-		if slices.Contains(kinds, t.Kind) {
+		switch {
+		case slices.Contains(kinds, t.Kind):
 			watched = append(watched, t)
+		case t.Kind == queries.SourcePgbouncer:
+			bouncers = append(bouncers, t)
 		}
 	}
 	if len(watched) == 0 {
 		return nil
 	}
+	// no check reads pgbouncer, but the report's store summary says which ones answer
+	watched = append(watched, bouncers...)
 	return &advisor.Runner{
 		Engine: w.engine, Targets: watched, Clusters: w.clusters, Checks: checks,
 		Config: w.adv, Tester: postgres.Hypothetical(w.pgSources), History: advisor.NewHistory(),
@@ -144,6 +150,7 @@ func buildPgbouncer(w *wiring) error {
 			Name: b.Name, Kind: queries.SourcePgbouncer, UpMetric: "pgbouncer_up", Source: src,
 			Queries: w.set.For(queries.SourcePgbouncer), Timeout: b.QueryTimeout, Parallel: 1,
 		}, postgresAddress(b.ResolvedDSN))
+		w.clusters[b.Name] = b.Cluster
 	}
 	return nil
 }

@@ -34,6 +34,7 @@ func buildRedis(w *wiring) error {
 			Name: r.Name, Kind: queries.SourceRedis, UpMetric: "redis_up", Source: src,
 			Queries: w.set.For(queries.SourceRedis), Timeout: r.Timeout, Parallel: r.PoolSize,
 		}, r.Address())
+		w.clusters[r.Name] = r.Cluster
 	}
 	return nil
 }

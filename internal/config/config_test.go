@@ -25,12 +25,15 @@ const issueExample = `targets:
     - name: cache
       addr: 10.0.0.5:6379
       password_env: TEST_REDIS_PASSWORD
+      cluster: temporal
   elasticsearch:
     - name: visibility
       urls: [https://10.0.0.9:9200]
+      cluster: temporal
   pgbackrest:
     - name: backups
       stanza: temporal
+      cluster: temporal
       config: /etc/pgbackrest/pgbackrest.conf
 packs: [%s]     # extra pack files or directories
 `
@@ -56,6 +59,11 @@ func TestIssueExample(t *testing.T) {
 	}
 	if c.Targets.Redis[0].Password != "redis-pass-1" || c.Targets.Pgbackrest[0].Command != "pgbackrest" {
 		t.Errorf("redis %+v pgbackrest %+v", c.Targets.Redis[0], c.Targets.Pgbackrest[0])
+	}
+	// one deployment: the stores of one Temporal data layer name the same cluster
+	if c.Targets.Redis[0].Cluster != "temporal" || c.Targets.Elasticsearch[0].Cluster != "temporal" || c.Targets.Pgbackrest[0].Cluster != "temporal" {
+		t.Errorf("clusters: redis %q elasticsearch %q pgbackrest %q",
+			c.Targets.Redis[0].Cluster, c.Targets.Elasticsearch[0].Cluster, c.Targets.Pgbackrest[0].Cluster)
 	}
 	for _, s := range []string{"secret", "from-a-file", "redis-pass-1"} {
 		if !slices.Contains(c.Secrets(), s) {
@@ -194,6 +202,7 @@ func TestPatterns(t *testing.T) {
   pgbouncer:
     - name: b
       dsn: postgres://u:Pgb-Secret-1@localhost:6432/pgbouncer
+      cluster: temporal
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -214,7 +223,8 @@ func TestPatterns(t *testing.T) {
 			t.Errorf("%s: %v, want %v (patterns are anchored)", name, got, want)
 		}
 	}
-	if !slices.Contains(c.Secrets(), "Pgb-Secret-1") || c.Targets.Pgbouncer[0].QueryTimeout != DefaultQueryTimeout {
+	if !slices.Contains(c.Secrets(), "Pgb-Secret-1") || c.Targets.Pgbouncer[0].QueryTimeout != DefaultQueryTimeout ||
+		c.Targets.Pgbouncer[0].Cluster != "temporal" {
 		t.Errorf("pgbouncer target %+v, secrets %v", c.Targets.Pgbouncer[0], c.Secrets())
 	}
 }

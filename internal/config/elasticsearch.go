@@ -17,6 +17,9 @@ import (
 type Elasticsearch struct {
 	Name string   `yaml:"name"`
 	URLs []string `yaml:"urls"`
+	// Cluster names the deployment the target belongs to (the PostgreSQL cluster's name):
+	// the advisor reports its findings with that deployment's.
+	Cluster string `yaml:"cluster"`
 	// Username and a password (from a file or an environment variable) for basic auth, or an
 	// API key: the "encoded" value Elasticsearch returns, or id:api_key.
 	Username     string `yaml:"username"`

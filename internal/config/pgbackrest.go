@@ -9,6 +9,9 @@ import (
 type Pgbackrest struct {
 	Name   string `yaml:"name"`
 	Stanza string `yaml:"stanza"`
+	// Cluster names the deployment the target belongs to (the PostgreSQL cluster's name):
+	// the advisor reports its findings with that deployment's.
+	Cluster string `yaml:"cluster"`
 	// Config is the pgbackrest configuration file (default: pgbackrest's own default). It is
 	// read by pgbackrest when the target is scraped, on the machine the exporter runs on.
 	Config string `yaml:"config"`

@@ -9,6 +9,9 @@ type Pgbouncer struct {
 	DSN     string `yaml:"dsn"`
 	DSNFile string `yaml:"dsn_file"`
 	DSNEnv  string `yaml:"dsn_env"`
+	// Cluster names the deployment the target belongs to (the PostgreSQL cluster's name):
+	// the advisor reports its findings with that deployment's.
+	Cluster string `yaml:"cluster"`
 	// QueryTimeout bounds one SHOW command and the probe.
 	QueryTimeout time.Duration `yaml:"query_timeout"`
 

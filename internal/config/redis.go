@@ -20,6 +20,9 @@ import (
 // monitor (sentinel_master with sentinels).
 type Redis struct {
 	Name string `yaml:"name"`
+	// Cluster names the deployment the target belongs to (the PostgreSQL cluster's name):
+	// the advisor reports its findings with that deployment's.
+	Cluster string `yaml:"cluster"`
 	// Addr is host:port, or a redis:// or rediss:// URL (rediss: TLS; the path may name the
 	// database). Passwords do not go into the URL: use password_file or password_env.
 	Addr string `yaml:"addr"`

@@ -143,6 +143,10 @@ func (v *validator) advisor(c *Config) {
 	if t.SlowQueryMinCalls < 1 {
 		v.errorf(append(th, "slow_query_min_calls"), "slow_query_min_calls must be at least 1")
 	}
+	if err := a.Prometheus.Validate(); err != nil {
+		v.errorf(append(path, "prometheus"), "prometheus: %v", err)
+	}
+	v.c.secrets = append(v.c.secrets, a.Prometheus.Secrets()...)
 	if a.Concurrency < 1 {
 		v.errorf(append(path, "concurrency"), "concurrency %d: want at least 1 target gathered at a time (default %d)", a.Concurrency, advisor.DefaultConcurrency)
 	}

@@ -51,8 +51,21 @@ func StartPrometheus(t testing.TB, config string) *Prometheus {
 	}
 	t.Cleanup(func() { proc.stop(syscall.SIGTERM, 10*time.Second) })
 	url := "http://" + addr
-	err = poll(context.Background(), 30*time.Second, func() error {
-		if proc.exited() {
+	if err := PrometheusReady(context.Background(), url, 30*time.Second, proc.exited); err != nil {
+		t.Fatalf("prometheus did not get ready: %v\n%s", err, tailFile(logFile, 20))
+	}
+	client, err := api.NewClient(api.Config{Address: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Prometheus{URL: url, API: v1.NewAPI(client)}
+}
+
+// PrometheusReady waits until the Prometheus at url says it is ready (/-/ready), for up to
+// limit; it gives up at once when exited (may be nil) reports that the process ended.
+func PrometheusReady(ctx context.Context, url string, limit time.Duration, exited func() bool) error {
+	return poll(ctx, limit, func() error {
+		if exited != nil && exited() {
 			return fmt.Errorf("prometheus exited: %w", errStop)
 		}
 		resp, err := http.Get(url + "/-/ready")
@@ -65,14 +78,6 @@ func StartPrometheus(t testing.TB, config string) *Prometheus {
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatalf("prometheus did not get ready: %v\n%s", err, tailFile(logFile, 20))
-	}
-	client, err := api.NewClient(api.Config{Address: url})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &Prometheus{URL: url, API: v1.NewAPI(client)}
 }
 
 // WaitQuery evaluates expr until it returns a vector that ok accepts, or fails the test after

@@ -13,7 +13,7 @@ LDFLAGS  := -s -w -X $(PKG).Version=$(VERSION) -X $(PKG).Revision=$(REVISION) \
             -X $(PKG).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
 GOFILES   = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go')
 
-.PHONY: all build deps lint test test-short bench demo clean
+.PHONY: all build deps lint test test-short bench bench-fleet demo clean
 
 all: lint build
 
@@ -49,6 +49,11 @@ bench: deps build
 	    $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus-postgres-exporter >/dev/null; }
 	$(GO) run ./cmd/bench --exporter ./$(BINARY)
 	$(GO) test -run '^$$' -bench Audit1M -benchtime 100x ./collector/redis/
+
+## bench-fleet: one exporter with 1, 10 and 50 PostgreSQL targets (a database each) plus
+## Redis: scrape wall time, CPU and peak memory, and what one more target costs
+bench-fleet: deps build
+	$(GO) run ./cmd/bench --fleet --exporter ./$(BINARY)
 
 ## demo: the seed deployment in small (PostgreSQL, pgbouncer, pgBackRest, Redis, a workload),
 ## the exporter and Prometheus with the alert rules; Ctrl-C stops and removes everything

@@ -3,6 +3,7 @@ package advisor
 import (
 	"time"
 
+	"github.com/persistence-exporter/persistence_exporter/internal/promhistory"
 	"github.com/persistence-exporter/persistence_exporter/internal/size"
 )
 
@@ -25,6 +26,10 @@ type Config struct {
 	MaxFindingsPerCheck int `yaml:"max_findings_per_check"`
 	// Concurrency is how many targets one run gathers at a time.
 	Concurrency int `yaml:"concurrency"`
+	// Prometheus is where the windowed checks read their windows and the forecasts their
+	// samples, when its url is set (Prometheus' own client settings: TLS, basic auth, bearer
+	// token); unset, the advisor keeps its history in memory.
+	Prometheus promhistory.Config `yaml:"prometheus"`
 }
 
 // DefaultConcurrency is how many targets a run gathers at a time unless configured: each
@@ -184,8 +189,9 @@ func DefaultESThresholds() ESThresholds {
 // DefaultConfig is the configuration when the file says nothing.
 func DefaultConfig() Config {
 	return Config{
-		Enabled:  true,
-		Interval: time.Minute,
+		Enabled:    true,
+		Interval:   time.Minute,
+		Prometheus: promhistory.DefaultConfig(),
 		Thresholds: Thresholds{
 			ES:                         DefaultESThresholds(),
 			SlowQueryMean:              time.Second,

@@ -163,6 +163,9 @@ func (a *Config) Check(errorf func(path []any, format string, args ...any)) {
 	if t.SlowQueryMinCalls < 1 {
 		v.errorf(append(th, "slow_query_min_calls"), "slow_query_min_calls must be at least 1")
 	}
+	if err := a.Prometheus.Validate(); err != nil {
+		v.errorf(append(path, "prometheus"), "prometheus: %v", err)
+	}
 	if a.Concurrency < 1 {
 		v.errorf(append(path, "concurrency"), "concurrency %d: want at least 1 target gathered at a time (default %d)", a.Concurrency, DefaultConcurrency)
 	}
@@ -187,3 +190,6 @@ func (a *Config) Check(errorf func(path []any, format string, args ...any)) {
 		}
 	}
 }
+
+// Secrets are the credentials the advisor section holds (its Prometheus'), for redaction.
+func (a *Config) Secrets() []string { return a.Prometheus.Secrets() }

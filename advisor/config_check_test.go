@@ -12,7 +12,7 @@ import (
 // parse reads a configuration file's text with the advisor's section, as the exporter does.
 func parse(file, text string) (advisor.Config, error) {
 	adv := advisor.DefaultConfig()
-	_, err := config.Parse(file, []byte(text), config.Section{Key: "advisor", Value: &adv, Check: adv.Check})
+	_, err := config.Parse(file, []byte(text), config.Section{Key: "advisor", Value: &adv, Check: adv.Check, Secrets: adv.Secrets})
 	return adv, err
 }
 

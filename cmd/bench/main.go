@@ -27,10 +27,18 @@ func main() {
 	runs := flag.Int("runs", 7, "scrapes measured per configuration")
 	tables := flag.Int("tables", 10000, "tables of the large catalog (each with 2 indexes)")
 	statements := flag.Int("statements", 5000, "distinct statements in pg_stat_statements")
+	fleet := flag.Bool("fleet", false, "instead: one exporter with 1, 10 and 50 PostgreSQL targets plus Redis, and the cost per target (make bench-fleet)")
 	hold := flag.Bool("hold", false, "build the catalogs, print their DSNs and keep the server until interrupted (for profiling by hand)")
 	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
+	if *fleet {
+		if err := runFleet(ctx, *exporter, *runs, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(ctx, *exporter, *theirs, *runs, *tables, *statements, *hold); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)

@@ -29,6 +29,8 @@ func landingPage(metricsPath string, w *wiring, advisor bool) (*web.LandingPageH
 		links = append(links, web.LandingLinks{Address: "probe?target=" + url.QueryEscape(w.entries[0].Name), Text: "Probe",
 			Description: "one target, here " + w.entries[0].Name + ", without the target label (multi-target pattern: probe?target=NAME)"})
 	}
+	links = append(links, web.LandingLinks{Address: "sd", Text: "Service discovery",
+		Description: "every target for Prometheus' http_sd_configs, to shard /probe across replicas (README: Fleet)"})
 	if advisor {
 		links = append(links,
 			web.LandingLinks{Address: "advisor", Text: "Advisor", Description: "what is wrong and how to fix it (HTML)"},

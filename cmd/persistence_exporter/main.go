@@ -131,6 +131,7 @@ func buildMux(f *flags, w *wiring, adv *advisor.Runner, logger *slog.Logger) (*h
 	mux := http.NewServeMux()
 	mux.Handle(f.metricsPath, readOnly(w.engine.MetricsHandler(opts)))
 	mux.Handle("/probe", readOnly(w.engine.ProbeHandler(opts)))
+	mux.Handle("/sd", readOnly(sdHandler(w)))
 	if adv != nil {
 		html, js := adv.Handlers()
 		mux.Handle("/advisor", readOnly(html))

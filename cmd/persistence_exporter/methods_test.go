@@ -51,6 +51,7 @@ func TestOnlyGetAndHead(t *testing.T) {
 		"/probe?target=es":   {200, "\nelasticsearch_up 1\n"},
 		"/probe?target=dead": {200, "\npg_up 0\n"},
 		"/probe?target=nope": {404, ""},
+		"/sd":                {200, `"__param_target":"es"`},
 		"/advisor":           {200, "<html"},
 		"/advisor.json":      {200, `"findings"`},
 		"/":                  {200, "persistence_exporter"},

@@ -44,7 +44,7 @@ type targetEntry struct {
 // one table of what runs: each target kind, its source and its up metric.
 func load(file string, red *secret.Redactor, logger *slog.Logger) (*wiring, error) {
 	adv := advisor.DefaultConfig()
-	cfg, err := config.Load(file, config.Section{Key: "advisor", Value: &adv, Check: adv.Check})
+	cfg, err := config.Load(file, config.Section{Key: "advisor", Value: &adv, Check: adv.Check, Secrets: adv.Secrets})
 	if err != nil {
 		return nil, err
 	}

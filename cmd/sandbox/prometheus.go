@@ -60,17 +60,7 @@ scrape_configs:
 		return "", nil, err
 	}
 	url = "http://" + addr
-	if err := poll(ctx, 30*time.Second, func() error {
-		resp, err := http.Get(url + "/-/ready")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("/-/ready: %s", resp.Status)
-		}
-		return nil
-	}); err != nil {
+	if err := testenv.PrometheusReady(ctx, url, 30*time.Second, nil); err != nil {
 		stop()
 		log, _ := os.ReadFile(filepath.Join(dir, "prometheus.log"))
 		return "", nil, fmt.Errorf("prometheus did not get ready: %w\n%s", err, tailLines(string(log), 20))

@@ -59,6 +59,8 @@ type Section struct {
 	Value any
 	// Check reports problems of the decoded value; errorf takes the path below Key.
 	Check func(errorf func(path []any, format string, args ...any))
+	// Secrets, when set, lists the credentials the decoded value holds, for redaction.
+	Secrets func() []string
 }
 
 // Load reads and checks a configuration file.
@@ -206,6 +208,9 @@ func (v *validator) check(c *Config) {
 		s.Check(func(path []any, format string, args ...any) {
 			v.errorf(append([]any{s.Key}, path...), format, args...)
 		})
+		if s.Secrets != nil {
+			c.secrets = append(c.secrets, s.Secrets()...)
+		}
 	}
 	for i, p := range c.Packs {
 		if _, err := os.Stat(p); err != nil {

@@ -20,18 +20,28 @@ func (c catalog) describe() string {
 	return fmt.Sprintf("%s (%d tables, %d indexes, %d statements)", c.db, c.tables, 2*c.tables, c.statements)
 }
 
-// The exporters connect as roles of their own, so that pg_stat_statements counts the
-// statements each sends.
+// roles are the contestants' roles: each connects as its own, so that pg_stat_statements
+// and the connection log tell apart what each costs.
+var roles = []string{roleFloor, roleCold, roleWarm, roleAdvise, roleSteady,
+	rolePGEDefault, rolePGEComparable, rolePGX}
+
 const (
-	roleOurs   = "bench_ours"
-	roleTheirs = "bench_theirs"
+	roleFloor         = "bench_floor"
+	roleCold          = "bench_cold"
+	roleWarm          = "bench_warm"
+	roleAdvise        = "bench_advise"
+	roleSteady        = "bench_steady"
+	rolePGEDefault    = "bench_pge_default"
+	rolePGEComparable = "bench_pge_comparable"
+	rolePGX           = "bench_pg_exporter"
 )
 
 func prepareRoles(ctx context.Context, p *testenv.PGServer) error {
-	return p.Exec(ctx, "postgres",
-		"CREATE ROLE "+roleOurs+" LOGIN", "GRANT pg_monitor TO "+roleOurs,
-		"CREATE ROLE "+roleTheirs+" LOGIN", "GRANT pg_monitor TO "+roleTheirs,
-		"CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+	var stmts []string
+	for _, r := range roles {
+		stmts = append(stmts, "CREATE ROLE "+r+" LOGIN", "GRANT pg_monitor TO "+r)
+	}
+	return p.Exec(ctx, "postgres", append(stmts, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")...)
 }
 
 func (c catalog) build(ctx context.Context, p *testenv.PGServer) error {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,7 +19,8 @@ var fleetSizes = []int{1, 10, 50}
 // fleetRow is one exporter watching n PostgreSQL targets and one Redis server.
 type fleetRow struct {
 	n          int
-	cold, warm *measurement
+	cold, warm *contestant
+	peakRSS    int64 // bytes, the larger of the two processes'
 }
 
 // runFleet is `make bench-fleet`: what each PostgreSQL target costs one exporter. Every
@@ -31,7 +33,7 @@ func runFleet(ctx context.Context, exporter string, runs int, out io.Writer) err
 	}
 	logf("starting PostgreSQL and Redis")
 	// each target holds its probe's session and up to 2 in its database: 150 at 50 targets
-	pg, err := testenv.StartPostgres(testenv.PGOptions{Conf: []string{"max_connections = 300"}})
+	pg, err := testenv.StartPostgres(testenv.PGOptions{Conf: []string{"max_connections = 300", "log_connections = on"}})
 	if err != nil {
 		return err
 	}
@@ -60,27 +62,36 @@ func runFleet(ctx context.Context, exporter string, runs int, out io.Writer) err
 		return err
 	}
 	defer os.RemoveAll(dir)
+	b := &bench{pg: pg, dir: dir, logFile: filepath.Join(pg.Dir, "primary.log")}
 	var rows []fleetRow
 	for _, n := range fleetSizes {
-		var b strings.Builder
-		b.WriteString("targets:\n  postgres:\n")
-		for i := 1; i <= n; i++ {
-			fmt.Fprintf(&b, "    - name: pg%d\n      dsn: postgres://%s@127.0.0.1:%d/fleet_%d?sslmode=disable\n      databases: {include: [fleet_%d]}\n",
-				i, roleOurs, pg.Primary.Port, i, i)
-		}
-		fmt.Fprintf(&b, "  redis:\n    - {name: cache, addr: %q}\nadvisor: {enabled: false}\n", rs.Primary.Addr())
-		cfg := filepath.Join(dir, fmt.Sprintf("fleet-%d.yml", n))
-		if err := os.WriteFile(cfg, []byte(b.String()), 0o644); err != nil {
-			return err
+		config := func(role string) string {
+			var t strings.Builder
+			t.WriteString("targets:\n  postgres:\n")
+			for i := 1; i <= n; i++ {
+				fmt.Fprintf(&t, "    - name: pg%d\n      dsn: postgres://%s@127.0.0.1:%d/fleet_%d?sslmode=disable\n      databases: {include: [fleet_%d]}\n",
+					i, role, pg.Primary.Port, i, i)
+			}
+			fmt.Fprintf(&t, "  redis:\n    - {name: cache, addr: %q}\nadvisor: {enabled: false}\n", rs.Primary.Addr())
+			return b.write(fmt.Sprintf("fleet-%d-%s.yml", n, role), t.String())
 		}
 		row := fleetRow{n: n}
-		logf("%d PostgreSQL targets + Redis: cold", n)
-		if row.cold, err = measureExporter(ctx, pg.Primary, "postgres", "cold", roleOurs, runs, exporter, "--config.file="+cfg, "--query.ttl-cap=0s"); err != nil {
+		logf("%d PostgreSQL targets + Redis: cold and warm", n)
+		if row.cold, err = b.start(ctx, "cold", roleCold, exporter, "--config.file="+config(roleCold), "--query.ttl-cap=0s"); err != nil {
 			return fmt.Errorf("%d targets, cold: %w", n, err)
 		}
-		logf("%d PostgreSQL targets + Redis: warm", n)
-		if row.warm, err = measureExporter(ctx, pg.Primary, "postgres", "warm", roleOurs, runs, exporter, "--config.file="+cfg); err != nil {
+		if row.warm, err = b.start(ctx, "warm", roleWarm, exporter, "--config.file="+config(roleWarm)); err != nil {
+			row.cold.stop()
 			return fmt.Errorf("%d targets, warm: %w", n, err)
+		}
+		err := b.rounds(ctx, []*contestant{row.cold, row.warm}, runs)
+		for _, c := range []*contestant{row.cold, row.warm} {
+			rss, _ := peakRSS(c.proc.Process.Pid)
+			row.peakRSS = max(row.peakRSS, rss)
+			c.stop()
+		}
+		if err != nil {
+			return fmt.Errorf("%d targets: %w", n, err)
 		}
 		rows = append(rows, row)
 	}
@@ -96,10 +107,8 @@ func fleetReport(w io.Writer, rows []fleetRow, runs int) {
 	fmt.Fprintln(w, "| PostgreSQL targets | cold wall | cold CPU | warm wall | warm CPU | peak RSS | series |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
 	for _, r := range rows {
-		cw, _, _ := stats(r.cold.wall)
-		ww, _, _ := stats(r.warm.wall)
-		fmt.Fprintf(w, "| %d | %.3f s | %.3f s | %.3f s | %.3f s | %.0f MiB | %d |\n", r.n, cw.Seconds(), r.cold.cpu.Seconds(),
-			ww.Seconds(), r.warm.cpu.Seconds(), mib(max(r.cold.peakRSS, r.warm.peakRSS)), r.warm.series)
+		fmt.Fprintf(w, "| %d | %.3f s | %.3f s | %.3f s | %.3f s | %.0f MiB | %d |\n", r.n, r.cold.median().Seconds(), r.cold.cpuPer().Seconds(),
+			r.warm.median().Seconds(), r.warm.cpuPer().Seconds(), mib(r.peakRSS), r.warm.series())
 	}
 	if len(rows) < 2 {
 		return
@@ -112,15 +121,43 @@ func fleetReport(w io.Writer, rows []fleetRow, runs int) {
 	for _, r := range rows[1:] {
 		k := float64(r.n - base.n)
 		per := func(a, b time.Duration) float64 { return (b - a).Seconds() * 1000 / k }
-		cw0, _, _ := stats(base.cold.wall)
-		cw1, _, _ := stats(r.cold.wall)
-		ww0, _, _ := stats(base.warm.wall)
-		ww1, _, _ := stats(r.warm.wall)
-		rss := float64(max(r.cold.peakRSS, r.warm.peakRSS)-max(base.cold.peakRSS, base.warm.peakRSS)) / k / 1024
+		rss := float64(r.peakRSS-base.peakRSS) / k / 1024
 		fmt.Fprintf(w, "| %d → %d | %.1f ms | %.1f ms | %.2f ms | %.2f ms | %.0f KiB | %.0f |\n", base.n, r.n,
-			per(cw0, cw1), per(base.cold.cpu, r.cold.cpu), per(ww0, ww1), per(base.warm.cpu, r.warm.cpu), rss,
-			float64(r.warm.series-base.warm.series)/k)
+			per(base.cold.median(), r.cold.median()), per(base.cold.cpuPer(), r.cold.cpuPer()),
+			per(base.warm.median(), r.warm.median()), per(base.warm.cpuPer(), r.warm.cpuPer()), rss,
+			float64(r.warm.series()-base.warm.series())/k)
 	}
 }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
+
+// cpuPer is the contestant's CPU time per measured scrape.
+func (c *contestant) cpuPer() time.Duration {
+	if len(c.samples) == 0 {
+		return 0
+	}
+	return c.cost.cpu / time.Duration(len(c.samples))
+}
+
+// series is the series count of the contestant's last scrape.
+func (c *contestant) series() int {
+	if len(c.samples) == 0 {
+		return 0
+	}
+	return c.samples[len(c.samples)-1].series
+}
+
+// peakRSS is a process's peak resident set (VmHWM), in bytes, from /proc.
+func peakRSS(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
+}

@@ -1,5 +1,6 @@
 // Package elasticsearch is the Elasticsearch source: it sends the GETs of query packs through
-// go-elasticsearch and turns the JSON answers into rows, as the pack's http body says.
+// Elastic's transport (elastic-transport-go: node pool, retries, auth) and turns the JSON
+// answers into rows, as the pack's http body says.
 package elasticsearch
 
 import (
@@ -16,10 +17,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/elastic/elastic-transport-go/v8/elastictransport"
-	es "github.com/elastic/go-elasticsearch/v8"
 
 	"github.com/persistence-exporter/persistence_exporter/collector/jsonrows"
 	"github.com/persistence-exporter/persistence_exporter/internal/lanes"
@@ -89,12 +90,12 @@ type Options struct {
 
 // Source runs queries on one Elasticsearch cluster.
 type Source struct {
-	client *es.BaseClient
+	client *client
 	// lanes admit the requests of queries to the MaxConns connections of client
 	lanes *lanes.Lanes
 	// probe sends the probe's GET / when the queries' requests take every connection of
 	// client: it has a connection of its own then, and never waits for them
-	probe   *es.BaseClient
+	probe   *client
 	red     *secret.Redactor  // the target's credentials, for error answers that echo them
 	lists   map[string]string // placeholder -> comma-joined list
 	feats   map[string]bool
@@ -161,9 +162,53 @@ func New(opts Options) (*Source, error) {
 	return s, nil
 }
 
-// newClient builds a go-elasticsearch client with at most conns connections to each node,
-// kept between scrapes.
-func newClient(opts Options, conns int) (*es.BaseClient, error) {
+// userAgent names the exporter to the cluster (its logs, its slow log).
+const userAgent = "persistence_exporter"
+
+// errNotElasticsearch is the answer of a server whose first successful answer does not say
+// X-Elastic-Product: Elasticsearch (a proxy's page, an OpenSearch cluster).
+var errNotElasticsearch = errors.New("the server is not Elasticsearch: its answer has no X-Elastic-Product: Elasticsearch header")
+
+// client sends requests through the transport and checks, until one answer passed, that the
+// server is Elasticsearch: the check go-elasticsearch's client makes, without the typed API
+// that comes with it.
+type client struct {
+	*elastictransport.Client
+	genuine atomic.Bool
+}
+
+// Perform sends req; a successful answer that is not Elasticsearch's fails, until one was.
+func (c *client) Perform(req *http.Request) (*http.Response, error) {
+	res, err := c.Client.Perform(req)
+	if err != nil {
+		return nil, err
+	}
+	if res.StatusCode >= 200 && res.StatusCode < 300 && !c.genuine.Load() {
+		if res.Header.Get("X-Elastic-Product") != "Elasticsearch" {
+			res.Body.Close()
+			return nil, errNotElasticsearch
+		}
+		c.genuine.Store(true)
+	}
+	return res, nil
+}
+
+// newClient builds a client with at most conns connections to each node, kept between
+// scrapes.
+func newClient(opts Options, conns int) (*client, error) {
+	urls := make([]*url.URL, 0, len(opts.URLs))
+	for _, raw := range opts.URLs {
+		u, err := url.Parse(strings.TrimRight(raw, "/"))
+		if err != nil {
+			// the error without the URL, which may hold a password
+			var ue *url.Error
+			if errors.As(err, &ue) {
+				err = ue.Err
+			}
+			return nil, fmt.Errorf("URL %d of %d: %w", len(urls)+1, len(opts.URLs), err)
+		}
+		urls = append(urls, u)
+	}
 	tr, ok := http.DefaultTransport.(*http.Transport)
 	if !ok {
 		return nil, errors.New("the default HTTP transport is not an *http.Transport")
@@ -176,7 +221,12 @@ func newClient(opts Options, conns int) (*es.BaseClient, error) {
 	if opts.InsecureSkipVerify {
 		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} // the operator asked for it
 	}
-	tOpts := []elastictransport.Option{elastictransport.WithTransport(tr)}
+	// The bodies are not drained on close: get reads what follows the JSON value (a newline,
+	// the last chunk) itself, and drops the connection of an answer it stops reading (too
+	// large, not JSON), so that the server stops sending. The transport sends a URL's user
+	// information as basic auth.
+	tOpts := []elastictransport.Option{elastictransport.WithURLs(urls...),
+		elastictransport.WithTransport(tr), elastictransport.WithUserAgent(userAgent)}
 	if len(opts.URLs) > 1 {
 		// another node may answer what one could not; every request stays bounded by its
 		// query's timeout through its context
@@ -185,28 +235,24 @@ func newClient(opts Options, conns int) (*es.BaseClient, error) {
 	} else {
 		tOpts = append(tOpts, elastictransport.WithDisableRetry())
 	}
-	// The bodies are not drained on close by the client: get reads what follows the JSON
-	// value (a newline, the last chunk) itself, and drops the connection of an answer it
-	// stops reading (too large, not JSON), so that the server stops sending.
-	esOpts := []es.Option{es.WithAddresses(opts.URLs...), es.WithTransportOptions(tOpts...)}
 	switch {
 	case opts.APIKey != "":
 		key := opts.APIKey
 		if strings.Contains(key, ":") {
 			key = base64.StdEncoding.EncodeToString([]byte(key))
 		}
-		esOpts = append(esOpts, es.WithAPIKey(key))
+		tOpts = append(tOpts, elastictransport.WithAPIKey(key))
 	case opts.Username != "" || opts.Password != "":
-		esOpts = append(esOpts, es.WithBasicAuth(opts.Username, opts.Password))
+		tOpts = append(tOpts, elastictransport.WithBasicAuth(opts.Username, opts.Password))
 	}
 	if len(opts.CACert) > 0 {
-		esOpts = append(esOpts, es.WithCACert(opts.CACert))
+		tOpts = append(tOpts, elastictransport.WithCACert(opts.CACert))
 	}
-	client, err := es.NewBase(esOpts...)
+	tp, err := elastictransport.NewClient(tOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("creating the Elasticsearch client: %w", err)
 	}
-	return client, nil
+	return &client{Client: tp}, nil
 }
 
 // SchedulesQueries tells the engine that the source queues its requests itself (in lanes,
@@ -352,7 +398,7 @@ func (s *Source) get(ctx context.Context, path string) (any, error) {
 
 // fetch sends one GET through client and decodes its JSON answer, reading at most maxBody
 // bytes of it.
-func (s *Source) fetch(ctx context.Context, client *es.BaseClient, path string) (any, error) {
+func (s *Source) fetch(ctx context.Context, c *client, path string) (any, error) {
 	u, err := url.Parse(path)
 	if err != nil {
 		return nil, fmt.Errorf("GET %s: %w", path, err)
@@ -363,7 +409,7 @@ func (s *Source) fetch(ctx context.Context, client *es.BaseClient, path string) 
 	}
 	// the cat APIs answer JSON when asked so, as every other API does anyway
 	req.Header.Set("Accept", "application/json")
-	res, err := client.Perform(req)
+	res, err := c.Perform(req)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("GET %s: %w", path, context.Cause(ctx))

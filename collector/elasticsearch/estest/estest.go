@@ -334,7 +334,7 @@ func (s *Server) authorized(r *http.Request) bool {
 	eq := func(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
 	switch {
 	case s.apiKey != "":
-		// the scheme is case-insensitive: go-elasticsearch sends "APIKey"
+		// the scheme is case-insensitive: Elastic's transport sends "APIKey"
 		scheme, cred, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 		return strings.EqualFold(scheme, "ApiKey") && eq(cred, s.apiKey)
 	case s.user != "":

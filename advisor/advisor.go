@@ -254,6 +254,9 @@ func eligible(t *facts.Target, needs []Need) (bool, string) {
 	if !t.Up {
 		return false, "the target is down: " + t.Down
 	}
+	if t.SameAs != "" {
+		return false, "the same server as target " + t.SameAs + ": its findings are reported there"
+	}
 	applies := false
 	for _, n := range needs {
 		if n.kind() != t.Kind || len(n.Roles) > 0 && !contains(n.Roles, string(t.Role)) {

@@ -271,3 +271,32 @@ func TestRedisSentinel(t *testing.T) {
 	a.Cluster, b.Cluster = "east", "west"
 	none(t, "two deployments", evaluateRedis(t, cfg, "redis_sentinel", a, b))
 }
+
+// A server watched twice (by address and through its sentinels: one run_id) has its findings
+// once, on the target listed first; the other says where they went. Another server with the
+// same problem keeps its own finding.
+func TestRedisServerWatchedTwice(t *testing.T) {
+	full := func(id string) func(*facts.RedisInfo) {
+		return func(i *facts.RedisInfo) { i.UsedMemory, i.RunID = i.MaxMemory*0.97, id }
+	}
+	s := snapshot(now, dataNode("redis-primary", queries.RolePrimary, full("a1")),
+		dataNode("cache", queries.RolePrimary, full("a1")), dataNode("other", queries.RolePrimary, full("b2")))
+	var checks []advisor.Check
+	for _, c := range advisor.DefaultChecks() {
+		if c.ID() == "redis_memory" {
+			checks = append(checks, c)
+		}
+	}
+	cfg := advisor.DefaultConfig()
+	rep := advisor.Evaluate(s, checks, &cfg, nil)
+	var on []string
+	for _, f := range rep.Findings {
+		on = append(on, f.Target)
+	}
+	if strings.Join(on, ",") != "other,redis-primary" {
+		t.Errorf("findings on %v, want other and redis-primary", on)
+	}
+	if len(rep.Skipped) != 1 || rep.Skipped[0].Target != "cache" || !strings.Contains(rep.Skipped[0].Reason, "same server as target redis-primary") {
+		t.Errorf("skipped %+v, want cache as the same server as redis-primary", rep.Skipped)
+	}
+}

@@ -49,6 +49,10 @@ type Target struct {
 	Extensions map[string]string
 	// SystemID is pg_control_system()'s system_identifier: replicas share their primary's.
 	SystemID string
+	// SameAs names the target listed before this one that watches the same server (a Redis
+	// server reached by its address and through its sentinels shows one run_id): the
+	// advisor reports the server's findings once, on that target.
+	SameAs string
 	// Unavailable maps the queries whose result the facts could not use to why: the query
 	// failed, did not run, or lacks a column a fact reads. A query not listed is available,
 	// except on a gathered target, where one the packs do not hold is not.
@@ -129,7 +133,7 @@ func FromSnapshots(at time.Time, snaps []*collector.Snapshot, clusterOf map[stri
 		d.decode()
 		s.Targets = append(s.Targets, t)
 	}
-	s.Clusters = group(s.Targets)
+	s.Group()
 	return s
 }
 
@@ -219,7 +223,21 @@ func group(targets []*Target) []*Cluster {
 
 // Group puts targets built directly (tests, tools) into clusters by system identifier, as
 // FromSnapshots does.
-func (s *Snapshot) Group() { s.Clusters = group(s.Targets) }
+// It also marks the targets that watch a server another target already watches (SameAs).
+func (s *Snapshot) Group() {
+	s.Clusters = group(s.Targets)
+	byRunID := map[string]string{}
+	for _, t := range s.Targets {
+		if t.RedisInfo == nil || t.RedisInfo.RunID == "" {
+			continue
+		}
+		if first, ok := byRunID[t.RedisInfo.RunID]; ok {
+			t.SameAs = first
+		} else {
+			byRunID[t.RedisInfo.RunID] = t.Name
+		}
+	}
+}
 
 // Unplaced returns the targets whose cluster is unknown: no system identifier (they never
 // answered) and no configured cluster name. Any cluster may be theirs.

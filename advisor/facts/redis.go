@@ -57,8 +57,11 @@ type RedisInfo struct {
 	UsedMemory, UsedMemoryRSS, MaxMemory float64
 	FragmentationRatio                   float64
 	MaxmemoryPolicy                      string // from redis_instance_info; "" when unknown
-	EvictedKeys                          float64
-	ActiveDefragRunning                  bool
+	// RunID is the server process's run_id (redis_instance_info): two targets with one run_id
+	// watch the same server (an address and a sentinel master name, say).
+	RunID               string
+	EvictedKeys         float64
+	ActiveDefragRunning bool
 	// Uptime is seconds since the server started: the window of the counters.
 	Uptime float64
 	// Persistence.
@@ -94,9 +97,12 @@ func (d *decoder) redisInfo() *RedisInfo {
 			MasterReplOffset:       r.Float(0, "master_repl_offset"),
 		}
 	})
-	policy := first(d.rows("redis_instance_info"), func(r *Rows) string { return r.Str(0, "maxmemory_policy") })
-	if in != nil && policy != nil {
-		in.MaxmemoryPolicy = *policy
+	type instance struct{ policy, runID string }
+	inst := first(d.rows("redis_instance_info"), func(r *Rows) instance {
+		return instance{r.Str(0, "maxmemory_policy"), r.Str(0, "run_id")}
+	})
+	if in != nil && inst != nil {
+		in.MaxmemoryPolicy, in.RunID = inst.policy, inst.runID
 	}
 	return in
 }

@@ -111,7 +111,7 @@ func run(ctx context.Context, out io.Writer, o options) (err error) {
 	})
 
 	say(out, "starting Redis primary, replica and sentinel ...")
-	rs, err := testenv.StartRedis(testenv.RedisOptions{})
+	rs, err := testenv.StartRedis(testenv.RedisOptions{Seed: true}) // the seed's two replicas and three sentinels
 	if err != nil {
 		return err
 	}
@@ -122,8 +122,8 @@ func run(ctx context.Context, out io.Writer, o options) (err error) {
 	if err := fillCaches(ctx, rs); err != nil {
 		return err
 	}
-	say(out, "Redis %d up: primary %s, replica %s, sentinel %s; keys in session:, wf_meta:, tq_info:",
-		rs.Version, rs.Primary.Addr(), rs.Replica.Addr(), rs.Sentinel.Addr())
+	say(out, "Redis %d up: primary %s, replicas %s %s, sentinels %s; keys in session:, wf_meta:, tq_info:",
+		rs.Version, rs.Primary.Addr(), rs.Replica.Addr(), rs.MoreReplicas[0].Addr(), strings.Join(sentinelAddrs(rs), " "))
 	if ctx.Err() != nil {
 		return nil
 	}
@@ -181,8 +181,6 @@ func run(ctx context.Context, out io.Writer, o options) (err error) {
   advisor            %[1]s/advisor   (JSON: %[1]s/advisor.json)
   one target         %[1]s/probe?target=replica1
   Prometheus         %[2]s   (alerts: %[2]s/alerts, rules from %[3]s)
-                     RedisSentinelTooFewSentinels and RedisSentinelTooFewReplicas fire after 10 min
-                     by design: the sandbox runs one sentinel and one replica, the seed three and two
   dashboards         dashboards/*.json: import them into a Grafana with this Prometheus as datasource
   configuration      %[4]s
   logs               %[5]s, %[6]s
@@ -243,11 +241,12 @@ targets:
       password_file: %[10]s
     - name: cache
       sentinel_master: %[11]s
-      sentinels: [%[9]s]
+      sentinels: [%[12]s]
       password_file: %[7]s
       sentinel_password_file: %[10]s
 `, pg.Primary.DSN("temporal"), pg.Replica.DSN("temporal"), pooler.AdminDSN(), repo.Stanza, repo.Config,
-		rs.Primary.Addr(), redisPasswordFile(dir), rs.Replica.Addr(), rs.Sentinel.Addr(), sentinelPasswordFile(dir), testenv.RedisMasterName)
+		rs.Primary.Addr(), redisPasswordFile(dir), rs.Replica.Addr(), rs.Sentinel.Addr(), sentinelPasswordFile(dir), testenv.RedisMasterName,
+		strings.Join(sentinelAddrs(rs), ", "))
 	if o.esURL != "" {
 		cfg += "  elasticsearch:\n    - name: visibility\n      urls: [" + o.esURL + "]\n"
 	}
@@ -320,3 +319,12 @@ func startProcess(logFile, bin string, args ...string) (stop func(), err error) 
 
 // errStopped is returned when Ctrl-C arrives while waiting.
 var errStopped = errors.New("stopped")
+
+// sentinelAddrs are the addresses of the sandbox's sentinels.
+func sentinelAddrs(rs *testenv.RedisSet) []string {
+	out := []string{rs.Sentinel.Addr()}
+	for _, s := range rs.MoreSentinels {
+		out = append(out, s.Addr())
+	}
+	return out
+}

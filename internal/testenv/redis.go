@@ -53,6 +53,9 @@ type RedisOptions struct {
 	NoSentinel bool
 	// NoReplica starts only the primary (and no sentinel).
 	NoReplica bool
+	// Seed starts the seed's topology: two replicas and three sentinels with a quorum of two
+	// (the default is one of each, quorum one).
+	Seed bool
 	// TLS makes the primary listen with TLS only (certificates signed by RedisSet.CAFile, for
 	// 127.0.0.1); it implies NoReplica.
 	TLS bool
@@ -81,6 +84,8 @@ type RedisSet struct {
 	Primary  *RedisServer
 	Replica  *RedisServer // nil with NoReplica
 	Sentinel *RedisServer // nil with NoSentinel or NoReplica
+	// More are the second replica and the second and third sentinels of Seed.
+	MoreReplicas, MoreSentinels []*RedisServer
 	// CAFile is the CA that signed the servers' certificates (with RedisOptions.TLS).
 	CAFile string
 	// Version is the servers' version, major*10000 + minor*100 + patch (7.0.15 is 70015).
@@ -270,49 +275,85 @@ func StartRedis(opts RedisOptions) (set *RedisSet, err error) {
 		return set, nil
 	}
 
-	r, err := newServer("replica")
-	if err != nil {
-		return nil, err
+	replicas, sentinels, quorum := 1, 1, 1
+	if opts.Seed {
+		replicas, sentinels, quorum = 2, 3, 2
 	}
-	r.args = append(common("replica", r.Port), "--replicaof", "127.0.0.1", strconv.Itoa(p.Port))
-	if err := r.start(ctx); err != nil {
-		return nil, err
-	}
-	set.Replica = r
-	if err := set.WaitReplicaLinked(ctx, r); err != nil {
-		return nil, err
+	var all []*RedisServer
+	for i := range replicas {
+		name := "replica"
+		if i > 0 {
+			name = fmt.Sprintf("replica%d", i+1)
+		}
+		r, err := newServer(name)
+		if err != nil {
+			return nil, err
+		}
+		r.args = append(common(name, r.Port), "--replicaof", "127.0.0.1", strconv.Itoa(p.Port))
+		if err := r.start(ctx); err != nil {
+			return nil, err
+		}
+		if i == 0 {
+			set.Replica = r
+		} else {
+			set.MoreReplicas = append(set.MoreReplicas, r)
+		}
+		all = append(all, r)
+		if err := set.WaitReplicaLinked(ctx, r); err != nil {
+			return nil, err
+		}
 	}
 	if opts.NoSentinel {
 		return set, nil
 	}
 
-	sn, err := newServer("sentinel")
-	if err != nil {
+	for i := range sentinels {
+		name := "sentinel"
+		if i > 0 {
+			name = fmt.Sprintf("sentinel%d", i+1)
+		}
+		sn, err := newServer(name)
+		if err != nil {
+			return nil, err
+		}
+		sn.Password = RedisSentinelPassword
+		// sentinel rewrites its configuration file: it needs one of its own, writable
+		conf := filepath.Join(dir, name, "sentinel.conf")
+		lines := []string{
+			fmt.Sprintf("port %d", sn.Port),
+			"bind 127.0.0.1",
+			"dir " + filepath.Join(dir, name),
+			"requirepass " + RedisSentinelPassword,
+			fmt.Sprintf("sentinel monitor %s 127.0.0.1 %d %d", RedisMasterName, p.Port, quorum),
+			fmt.Sprintf("sentinel auth-pass %s %s", RedisMasterName, RedisPassword),
+			fmt.Sprintf("sentinel down-after-milliseconds %s 5000", RedisMasterName),
+			fmt.Sprintf("sentinel failover-timeout %s 60000", RedisMasterName),
+			fmt.Sprintf("sentinel parallel-syncs %s 1", RedisMasterName),
+		}
+		if sentinels > 1 {
+			// the sentinels of one set talk to each other with their password (Redis 6.2+)
+			lines = append(lines, "sentinel sentinel-pass "+RedisSentinelPassword)
+		}
+		if err := os.WriteFile(conf, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+			return nil, err
+		}
+		sn.args = []string{conf, "--sentinel"}
+		if err := sn.start(ctx); err != nil {
+			return nil, err
+		}
+		if i == 0 {
+			set.Sentinel = sn
+		} else {
+			set.MoreSentinels = append(set.MoreSentinels, sn)
+		}
+	}
+	if err := set.WaitSentinelSees(ctx, p, all...); err != nil {
 		return nil, err
 	}
-	sn.Password = RedisSentinelPassword
-	// sentinel rewrites its configuration file: it needs one of its own, writable
-	conf := filepath.Join(dir, "sentinel", "sentinel.conf")
-	if err := os.WriteFile(conf, []byte(strings.Join([]string{
-		fmt.Sprintf("port %d", sn.Port),
-		"bind 127.0.0.1",
-		"dir " + filepath.Join(dir, "sentinel"),
-		"requirepass " + RedisSentinelPassword,
-		fmt.Sprintf("sentinel monitor %s 127.0.0.1 %d 1", RedisMasterName, p.Port),
-		fmt.Sprintf("sentinel auth-pass %s %s", RedisMasterName, RedisPassword),
-		fmt.Sprintf("sentinel down-after-milliseconds %s 5000", RedisMasterName),
-		fmt.Sprintf("sentinel failover-timeout %s 60000", RedisMasterName),
-		fmt.Sprintf("sentinel parallel-syncs %s 1", RedisMasterName),
-	}, "\n")+"\n"), 0o644); err != nil {
-		return nil, err
-	}
-	sn.args = []string{conf, "--sentinel"}
-	if err := sn.start(ctx); err != nil {
-		return nil, err
-	}
-	set.Sentinel = sn
-	if err := set.WaitSentinelSees(ctx, p, r); err != nil {
-		return nil, err
+	if sentinels > 1 {
+		if err := set.waitSentinelsKnowEachOther(ctx, sentinels); err != nil {
+			return nil, err
+		}
 	}
 	return set, nil
 }
@@ -389,7 +430,8 @@ func (s *RedisServer) Freeze() (resume func()) {
 
 // Stop stops every server and removes the directory.
 func (s *RedisSet) Stop() {
-	for _, srv := range []*RedisServer{s.Sentinel, s.Replica, s.Primary} {
+	all := append(append(append([]*RedisServer{}, s.MoreSentinels...), s.Sentinel), s.MoreReplicas...)
+	for _, srv := range append(all, s.Replica, s.Primary) {
 		if srv != nil && srv.proc != nil {
 			srv.Stop()
 		}
@@ -408,6 +450,23 @@ func (s *RedisSet) WaitReplicaLinked(ctx context.Context, r *RedisServer) error 
 		}
 		if !strings.Contains(info, "master_link_status:up") {
 			return fmt.Errorf("replica %s: the link to its primary is not up", r.Name)
+		}
+		return nil
+	})
+}
+
+// waitSentinelsKnowEachOther waits until the first sentinel counts n sentinels (itself
+// included) for the master, so that a quorum can be reached.
+func (s *RedisSet) waitSentinelsKnowEachOther(ctx context.Context, n int) error {
+	c := s.Sentinel.SentinelClient()
+	defer c.Close()
+	return poll(ctx, 60*time.Second, func() error {
+		m, err := c.Master(ctx, RedisMasterName).Result()
+		if err != nil {
+			return err
+		}
+		if m["num-other-sentinels"] != strconv.Itoa(n-1) {
+			return fmt.Errorf("the sentinel knows %s other sentinels, want %d", m["num-other-sentinels"], n-1)
 		}
 		return nil
 	})

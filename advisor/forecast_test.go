@@ -1,8 +1,10 @@
 package advisor_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"math"
 	"strings"
 	"testing"
@@ -347,6 +349,27 @@ func TestWindowsFromPrometheus(t *testing.T) {
 	if !ok || f.Forecast.Source != advisor.SourcePrometheus || f.Forecast.Samples != 8 ||
 		f.Forecast.Date.Sub(reaches(7, 1000*mib, 10*mib, 1536*mib)).Abs() > time.Second {
 		t.Errorf("redis_memory_forecast: %+v, want the fit of Prometheus' samples and the current value", f.Forecast)
+	}
+	// the four forms say where the windows came from, and show the forecast
+	for form, write := range map[string]func(io.Writer, *advisor.Report) error{
+		"text": advisor.WriteText, "markdown": advisor.WriteMarkdown, "html": advisor.WriteHTML, "json": advisor.WriteJSON,
+	} {
+		var b bytes.Buffer
+		if err := write(&b, rep); err != nil {
+			t.Fatal(err)
+		}
+		date := f.Forecast.Date.UTC().Format(time.RFC3339)
+		wants := map[string][]string{
+			"text":     {"  history: prometheus\n", "    forecast: " + date, "[from prometheus]"},
+			"markdown": {"History: prometheus.", "- forecast: " + date, "[from prometheus]"},
+			"html":     {`id="history">History (windows and forecasts): prometheus.`, `<div class="forecast">forecast: ` + date, "[from prometheus]"},
+			"json":     {`"history": {` + "\n" + `    "source": "prometheus"`, `"forecast": {`, `"series": "max by (target) (redis_memory_used_bytes{target=\"cache\"})"`},
+		}[form]
+		for _, want := range wants {
+			if !strings.Contains(b.String(), want) {
+				t.Errorf("the %s report lacks %q", form, want)
+			}
+		}
 	}
 	for _, e := range prom.exprs {
 		if strings.Contains(e, "pg_stat_statements_calls_total") && !strings.Contains(e, `[1h]`) {

@@ -103,6 +103,24 @@ advisor:
 			`bad.yml:14: partition_horizon_critical 72h0m0s: want at least 0 and at most partition_horizon (48h0m0s)`,
 			`bad.yml:15: cron_failures_critical must be at least 1`,
 		}},
+		{"advisor forecasts and prometheus", `targets:
+  postgres:
+    - name: p
+      dsn: postgres://localhost/x
+advisor:
+  prometheus: {url: "http://p:9090", timeout: 0s}
+  thresholds:
+    forecast_window: 2h
+    forecast_min_span: 3h
+    forecast_horizon: 12h
+    forecast_horizon_critical: 24h
+    forecast_horizon_info: 6h
+`, []string{
+			`bad.yml:6: prometheus: timeout must be positive, not 0s`,
+			`bad.yml:9: forecast_min_span 3h0m0s: want at least 0 and at most forecast_window (2h0m0s)`,
+			`bad.yml:10: forecast_horizon 12h0m0s: want at least forecast_horizon_critical (24h0m0s)`,
+			`bad.yml:12: forecast_horizon_info 6h0m0s: want at least forecast_horizon (12h0m0s; equal: no info forecasts)`,
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parse("bad.yml", tc.text)

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/persistence-exporter/persistence_exporter/collector/kind"
 	"github.com/persistence-exporter/persistence_exporter/collector/pgbackrest"
 	"github.com/persistence-exporter/persistence_exporter/collector/postgres"
 	"github.com/persistence-exporter/persistence_exporter/collector/redis"
@@ -141,5 +142,5 @@ queries:
 
 // allKinds are the source kinds of the default packs, as cmd/persistence_exporter's table.
 func allKinds() queries.SourceKinds {
-	return queries.SourceKinds{postgres.Kind(), postgres.PgbouncerKind(), redis.Kind(), Kind(), pgbackrest.Kind()}
+	return kind.Kinds{postgres.Kind(), postgres.PgbouncerKind(), redis.Kind(), Kind(), pgbackrest.Kind()}.Packs()
 }

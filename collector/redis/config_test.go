@@ -1,9 +1,10 @@
-package config
+package redis
 
 import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -14,6 +15,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/persistence-exporter/persistence_exporter/collector/kind"
+	"github.com/persistence-exporter/persistence_exporter/internal/config"
 )
 
 // writeCert writes a self-signed certificate and its key as PEM files.
@@ -43,6 +47,20 @@ func writeCert(t *testing.T, dir string) (certFile, keyFile string) {
 	return certFile, keyFile
 }
 
+// testKinds is this package's kind, for configuration files that list only its targets.
+var testKinds = kind.Kinds{Kind()}.Targets()
+
+// hasClientCert reports whether c presents a client certificate: prometheus/common's TLS
+// configuration reads the pair at each handshake (a renewed certificate is used without a
+// restart), so it is in GetClientCertificate, not in Certificates.
+func hasClientCert(c *tls.Config) bool {
+	if c.GetClientCertificate == nil {
+		return len(c.Certificates) == 1
+	}
+	cert, err := c.GetClientCertificate(&tls.CertificateRequestInfo{})
+	return err == nil && cert != nil && len(cert.Certificate) == 1
+}
+
 func TestRedisTargets(t *testing.T) {
 	dir := t.TempDir()
 	cert, key := writeCert(t, dir)
@@ -52,7 +70,7 @@ func TestRedisTargets(t *testing.T) {
 	}
 	t.Setenv("TEST_SENTINEL_PW", "Sentinel-Pw-2")
 	t.Setenv("TEST_REDIS_PW", "Pw-From-Env-3")
-	c, err := Parse("redis.yml", []byte(`targets:
+	c, err := config.Parse("redis.yml", []byte(`targets:
   redis:
     - name: plain
       addr: 10.0.0.5:6379
@@ -71,17 +89,17 @@ func TestRedisTargets(t *testing.T) {
     - name: tls-block
       addr: 10.0.0.6:6379
       tls: {server_name: redis.test, insecure_skip_verify: true}
-`))
+`), testKinds)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := c.Targets.Redis
-	if p := r[0]; p.HostPort != "10.0.0.5:6379" || p.TLSConfig != nil || p.PoolSize != DefaultRedisPoolSize || p.Timeout != DefaultRedisTimeout || p.Address() != "10.0.0.5:6379" {
+	r := config.TargetsOf[*Target](c)
+	if p := r[0]; p.HostPort != "10.0.0.5:6379" || p.TLSConfig != nil || p.PoolSize != DefaultPoolSize || p.Timeout != DefaultTimeout || p.Address() != "10.0.0.5:6379" {
 		t.Errorf("plain: %+v", p)
 	}
 	if u := r[1]; u.HostPort != "redis.example.com:6380" || u.DB != 2 || u.Username != "exporter" || u.Password != "Pw-From-File-1" ||
 		u.TLSConfig == nil || u.TLSConfig.ServerName != "redis.example.com" || u.TLSConfig.RootCAs == nil ||
-		len(u.TLSConfig.Certificates) != 1 || u.PoolSize != 3 || u.Timeout != 2*time.Second || u.Address() != "rediss://redis.example.com:6380" {
+		!hasClientCert(u.TLSConfig) || u.PoolSize != 3 || u.Timeout != 2*time.Second || u.Address() != "rediss://redis.example.com:6380" {
 		t.Errorf("tls-url: %+v", u)
 	}
 	if s := r[2]; s.SentinelMaster != "mymaster" || len(s.Sentinels) != 3 || s.Password != "Pw-From-Env-3" || s.SentinelPassword != "Sentinel-Pw-2" ||
@@ -142,7 +160,7 @@ func TestRedisErrors(t *testing.T) {
     - name: n
       addr: "redis://10.0.0.1:6379/%zz"
 `
-	_, err := Parse("bad.yml", []byte(text))
+	_, err := config.Parse("bad.yml", []byte(text), testKinds)
 	if err == nil {
 		t.Fatal("no error")
 	}

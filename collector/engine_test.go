@@ -17,7 +17,6 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/persistence-exporter/persistence_exporter/collector/elasticsearch"
-	"github.com/persistence-exporter/persistence_exporter/collector/kind"
 	"github.com/persistence-exporter/persistence_exporter/collector/pgbackrest"
 	"github.com/persistence-exporter/persistence_exporter/collector/postgres"
 	"github.com/persistence-exporter/persistence_exporter/collector/redis"
@@ -386,5 +385,5 @@ func sampleValue(text, series string) (float64, bool) {
 
 // allKinds are the source kinds of the default packs, as cmd/persistence_exporter's table.
 func allKinds() queries.SourceKinds {
-	return kind.Kinds{postgres.Kind(), postgres.PgbouncerKind(), redis.Kind(), elasticsearch.Kind(), pgbackrest.Kind()}.Packs()
+	return queries.SourceKinds{postgres.Kind().Pack, postgres.PgbouncerKind().Pack, redis.Kind().Pack, elasticsearch.Kind().Pack, pgbackrest.Kind().Pack}
 }

@@ -31,29 +31,25 @@ type echoBody struct {
 }
 
 func echoKind() kind.Kind {
-	return kind.Kind{
-		Pack: queries.SourceKind{
-			Name: "echo", BodyKey: "echo",
-			NewBody: func() any { return new(echoBody) },
-			Compile: func(body any, q *queries.Query) (queries.Body, []queries.Problem) {
-				b := body.(*echoBody)
-				var out []queries.Problem
-				for i, r := range b.Rows {
-					if len(r) != len(b.Columns) {
-						out = append(out, queries.Problem{Msg: fmt.Sprintf("echo row %d has %d values for %d columns", i, len(r), len(b.Columns))})
-					}
-					for j, v := range r {
-						if n, ok := v.(int); ok {
-							r[j] = int64(n) // rows hold int64, YAML decodes int
-						}
+	return kind.Of[echoTarget](queries.SourceKind{
+		Name: "echo", BodyKey: "echo",
+		NewBody: func() any { return new(echoBody) },
+		Compile: func(body any, q *queries.Query) (queries.Body, []queries.Problem) {
+			b := body.(*echoBody)
+			var out []queries.Problem
+			for i, r := range b.Rows {
+				if len(r) != len(b.Columns) {
+					out = append(out, queries.Problem{Msg: fmt.Sprintf("echo row %d has %d values for %d columns", i, len(r), len(b.Columns))})
+				}
+				for j, v := range r {
+					if n, ok := v.(int); ok {
+						r[j] = int64(n) // rows hold int64, YAML decodes int
 					}
 				}
-				return b, out
-			},
+			}
+			return b, out
 		},
-		Up:        "echo_up",
-		NewTarget: func() kind.Target { return new(echoTarget) },
-	}
+	}, "echo_up")
 }
 
 // echoTarget is an entry of targets.echo.

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/persistence-exporter/persistence_exporter/collector/elasticsearch"
-	"github.com/persistence-exporter/persistence_exporter/collector/kind"
 	"github.com/persistence-exporter/persistence_exporter/collector/pgbackrest"
 	"github.com/persistence-exporter/persistence_exporter/collector/postgres"
 	"github.com/persistence-exporter/persistence_exporter/collector/redis"
@@ -16,7 +15,7 @@ import (
 
 // allKinds are the source kinds of the default packs, as cmd/persistence_exporter's table.
 func allKinds() queries.SourceKinds {
-	return kind.Kinds{postgres.Kind(), postgres.PgbouncerKind(), redis.Kind(), elasticsearch.Kind(), pgbackrest.Kind()}.Packs()
+	return queries.SourceKinds{postgres.Kind().Pack, postgres.PgbouncerKind().Pack, redis.Kind().Pack, elasticsearch.Kind().Pack, pgbackrest.Kind().Pack}
 }
 
 func TestDefaultPacksLoad(t *testing.T) {

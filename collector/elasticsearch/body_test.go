@@ -4,7 +4,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/persistence-exporter/persistence_exporter/collector/kind"
 	"github.com/persistence-exporter/persistence_exporter/collector/pgbackrest"
 	"github.com/persistence-exporter/persistence_exporter/collector/postgres"
 	"github.com/persistence-exporter/persistence_exporter/collector/redis"
@@ -142,5 +141,5 @@ queries:
 
 // allKinds are the source kinds of the default packs, as cmd/persistence_exporter's table.
 func allKinds() queries.SourceKinds {
-	return kind.Kinds{postgres.Kind(), postgres.PgbouncerKind(), redis.Kind(), Kind(), pgbackrest.Kind()}.Packs()
+	return queries.SourceKinds{postgres.Kind().Pack, postgres.PgbouncerKind().Pack, redis.Kind().Pack, Kind().Pack, pgbackrest.Kind().Pack}
 }

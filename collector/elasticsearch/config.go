@@ -20,10 +20,7 @@ import (
 // Kind is the Elasticsearch source kind: http bodies, and the clusters of
 // targets.elasticsearch.
 func Kind() kind.Kind {
-	return kind.Kind{
-		Pack: jsonrows.Kind[HTTP](queries.SourceElasticsearch, "http"), Up: "elasticsearch_up",
-		NewTarget: func() kind.Target { return new(Target) },
-	}
+	return kind.Of[Target](jsonrows.Kind[HTTP](queries.SourceElasticsearch, "http"), "elasticsearch_up")
 }
 
 // Target is an Elasticsearch cluster of the configuration (targets.elasticsearch).

@@ -33,6 +33,15 @@ type Kind struct {
 	NewTarget func() Target
 }
 
+// Of is the kind whose targets are of type T: *T is the Target an entry of
+// targets.<pack.Name> decodes into. up names the targets' up gauge.
+func Of[T any, P interface {
+	*T
+	Target
+}](pack queries.SourceKind, up string) Kind {
+	return Kind{Pack: pack, Up: up, NewTarget: func() Target { return P(new(T)) }}
+}
+
 // Target is a configured target of a kind: the type its entries decode into (inlining
 // config.Base), its checks, and its constructor.
 type Target interface {

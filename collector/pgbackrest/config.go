@@ -14,10 +14,7 @@ import (
 
 // Kind is the pgBackRest source kind: exec bodies, and the stanzas of targets.pgbackrest.
 func Kind() kind.Kind {
-	return kind.Kind{
-		Pack: jsonrows.Kind[Exec](queries.SourcePgbackrest, "exec"), Up: "pgbackrest_up",
-		NewTarget: func() kind.Target { return new(Target) },
-	}
+	return kind.Of[Target](jsonrows.Kind[Exec](queries.SourcePgbackrest, "exec"), "pgbackrest_up")
 }
 
 // Target is a pgBackRest stanza of the configuration (targets.pgbackrest), read with

@@ -21,19 +21,13 @@ import (
 // Kind is the PostgreSQL source kind: sql bodies, queries that may run in every database of
 // a target, and the servers of targets.postgres.
 func Kind() kind.Kind {
-	return kind.Kind{
-		Pack: sqlKind(queries.SourcePostgres, queries.ScopeDatabase), Up: "pg_up",
-		NewTarget: func() kind.Target { return new(Target) },
-	}
+	return kind.Of[Target](sqlKind(queries.SourcePostgres, queries.ScopeDatabase), "pg_up")
 }
 
 // PgbouncerKind is the pgbouncer source kind: sql bodies of SHOW commands, and the admin
 // consoles of targets.pgbouncer.
 func PgbouncerKind() kind.Kind {
-	return kind.Kind{
-		Pack: sqlKind(queries.SourcePgbouncer), Up: "pgbouncer_up",
-		NewTarget: func() kind.Target { return new(PgbouncerTarget) },
-	}
+	return kind.Of[PgbouncerTarget](sqlKind(queries.SourcePgbouncer), "pgbouncer_up")
 }
 
 // Target is a PostgreSQL server of the configuration (targets.postgres).

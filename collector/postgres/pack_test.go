@@ -18,7 +18,6 @@ import (
 
 	"github.com/persistence-exporter/persistence_exporter/collector"
 	"github.com/persistence-exporter/persistence_exporter/collector/elasticsearch"
-	"github.com/persistence-exporter/persistence_exporter/collector/kind"
 	"github.com/persistence-exporter/persistence_exporter/collector/pgbackrest"
 	"github.com/persistence-exporter/persistence_exporter/collector/redis"
 	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
@@ -376,5 +375,5 @@ func has(f map[string][]model.LabelSet, metric, target string, labels map[string
 
 // allKinds are the source kinds of the default packs, as cmd/persistence_exporter's table.
 func allKinds() queries.SourceKinds {
-	return kind.Kinds{Kind(), PgbouncerKind(), redis.Kind(), elasticsearch.Kind(), pgbackrest.Kind()}.Packs()
+	return queries.SourceKinds{Kind().Pack, PgbouncerKind().Pack, redis.Kind().Pack, elasticsearch.Kind().Pack, pgbackrest.Kind().Pack}
 }

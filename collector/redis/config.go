@@ -20,7 +20,7 @@ import (
 // Kind is the Redis source kind: redis bodies (a command and how its reply becomes rows),
 // queries for sentinels too, and the servers of targets.redis.
 func Kind() kind.Kind {
-	return kind.Kind{Pack: packKind(), Up: "redis_up", NewTarget: func() kind.Target { return new(Target) }}
+	return kind.Of[Target](packKind(), "redis_up")
 }
 
 // Target is a Redis server or sentinel of the configuration (addr), or the current primary

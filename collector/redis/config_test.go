@@ -1,14 +1,7 @@
 package redis
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,34 +11,8 @@ import (
 
 	"github.com/persistence-exporter/persistence_exporter/collector/kind"
 	"github.com/persistence-exporter/persistence_exporter/internal/config"
+	"github.com/persistence-exporter/persistence_exporter/internal/testcert"
 )
-
-// writeCert writes a self-signed certificate and its key as PEM files.
-func writeCert(t *testing.T, dir string) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "redis.test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), DNSNames: []string{"redis.test"}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile
-}
 
 // testKinds is this package's kind, for configuration files that list only its targets.
 var testKinds = kind.Kinds{Kind()}.Targets()
@@ -63,7 +30,7 @@ func hasClientCert(c *tls.Config) bool {
 
 func TestRedisTargets(t *testing.T) {
 	dir := t.TempDir()
-	cert, key := writeCert(t, dir)
+	cert, key, _ := testcert.SelfSigned(t, dir, "redis", "redis.test")
 	pwFile := filepath.Join(dir, "redis_pw")
 	if err := os.WriteFile(pwFile, []byte("Pw-From-File-1\n"), 0o600); err != nil {
 		t.Fatal(err)

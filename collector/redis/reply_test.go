@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/persistence-exporter/persistence_exporter/collector/elasticsearch"
-	"github.com/persistence-exporter/persistence_exporter/collector/kind"
 	"github.com/persistence-exporter/persistence_exporter/collector/pgbackrest"
 	"github.com/persistence-exporter/persistence_exporter/collector/postgres"
 	"github.com/persistence-exporter/persistence_exporter/queries"
@@ -205,5 +204,5 @@ func redisOf(b queries.Body) *Redis {
 
 // allKinds are the source kinds of the default packs, as cmd/persistence_exporter's table.
 func allKinds() queries.SourceKinds {
-	return kind.Kinds{postgres.Kind(), postgres.PgbouncerKind(), Kind(), elasticsearch.Kind(), pgbackrest.Kind()}.Packs()
+	return queries.SourceKinds{postgres.Kind().Pack, postgres.PgbouncerKind().Pack, Kind().Pack, elasticsearch.Kind().Pack, pgbackrest.Kind().Pack}
 }

@@ -1,13 +1,6 @@
 package config
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +9,8 @@ import (
 	"time"
 
 	promconfig "github.com/prometheus/common/config"
+
+	"github.com/persistence-exporter/persistence_exporter/internal/testcert"
 )
 
 // thing is a kind of target made up for these tests: the checks every kind shares, through
@@ -109,8 +104,8 @@ func TestTargets(t *testing.T) {
 
 func TestTargetErrors(t *testing.T) {
 	dir := t.TempDir()
-	cert, key := writePair(t, dir, "a")
-	otherCert, _ := writePair(t, dir, "b")
+	cert, key, _ := testcert.SelfSigned(t, dir, "a")
+	otherCert, _, _ := testcert.SelfSigned(t, dir, "b")
 	t.Setenv("EMPTY_TOKEN", "")
 	_, err := Parse("bad.yml", []byte(`targets:
   thing:
@@ -169,31 +164,4 @@ func TestNoTargets(t *testing.T) {
 	if err == nil || !strings.HasPrefix(err.Error(), `unknown.yml:2: unknown key "thingz" in targets (did you mean "thing"?)`) {
 		t.Errorf("err = %v", err)
 	}
-}
-
-// writePair writes a self-signed certificate and its key as PEM files.
-func writePair(t *testing.T, dir, name string) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, name+".pem"), filepath.Join(dir, name+".key")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile
 }

@@ -6,13 +6,19 @@ import (
 	"time"
 
 	"github.com/persistence-exporter/persistence_exporter/advisor"
+	"github.com/persistence-exporter/persistence_exporter/collector/kind"
+	"github.com/persistence-exporter/persistence_exporter/collector/postgres"
+	"github.com/persistence-exporter/persistence_exporter/collector/redis"
 	"github.com/persistence-exporter/persistence_exporter/internal/config"
 )
+
+// configKinds are the kinds of targets the test files list.
+var configKinds = kind.Kinds{postgres.Kind(), redis.Kind()}.Targets()
 
 // parse reads a configuration file's text with the advisor's section, as the exporter does.
 func parse(file, text string) (advisor.Config, error) {
 	adv := advisor.DefaultConfig()
-	_, err := config.Parse(file, []byte(text), config.Section{Key: "advisor", Value: &adv, Check: adv.Check, Secrets: adv.Secrets})
+	_, err := config.Parse(file, []byte(text), configKinds, config.Section{Key: "advisor", Value: &adv, Check: adv.Check, Secrets: adv.Secrets})
 	return adv, err
 }
 

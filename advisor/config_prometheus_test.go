@@ -16,7 +16,7 @@ import (
 // Prometheus and the secrets the configuration redacts.
 func parseSecrets(file, text string) (promhistory.Config, []string, error) {
 	adv := advisor.DefaultConfig()
-	c, err := config.Parse(file, []byte(text), config.Section{Key: "advisor", Value: &adv, Check: adv.Check, Secrets: adv.Secrets})
+	c, err := config.Parse(file, []byte(text), configKinds, config.Section{Key: "advisor", Value: &adv, Check: adv.Check, Secrets: adv.Secrets})
 	if err != nil {
 		return adv.Prometheus, nil, err
 	}

@@ -91,10 +91,12 @@ scrape_configs:
 			t.Errorf("sample at %s is outside the window %s to %s", smp.At, from, to)
 		}
 	}
-	// a clock grows one second a second: the forecast says so
-	f, ok := Fit(s, float64(to.Unix()+3600))
-	if !ok || math.Abs(f.Slope-1) > 0.1 || f.Reaches.Sub(to.Add(time.Hour)).Abs() > 5*time.Second {
-		t.Errorf("forecast of a clock: %+v, %v; want slope 1 and an hour from now", f, ok)
+	// a clock grows one second a second: the forecast says so. The target is two minutes
+	// ahead, not an hour: scrapes that a loaded machine delays bend the fitted slope a
+	// little, and a farther target multiplies that error (0.1 % is 3.6 s an hour ahead).
+	f, ok := Fit(s, float64(to.Unix()+120))
+	if !ok || math.Abs(f.Slope-1) > 0.05 || f.Reaches.Sub(to.Add(2*time.Minute)).Abs() > 5*time.Second {
+		t.Errorf("forecast of a clock: %+v, %v; want slope 1 and two minutes from now", f, ok)
 	}
 
 	// the counter grows by 5 a second: its rate over the window is 5, its increase 5 a second

@@ -284,11 +284,7 @@ func StartRedis(opts RedisOptions) (set *RedisSet, err error) {
 		if err := r.start(ctx); err != nil {
 			return nil, err
 		}
-		if i == 0 {
-			set.Replica = r
-		} else {
-			set.MoreReplicas = append(set.MoreReplicas, r)
-		}
+		firstOrMore(r, &set.Replica, &set.MoreReplicas)
 		all = append(all, r)
 		if err := set.WaitReplicaLinked(ctx, r); err != nil {
 			return nil, err
@@ -329,11 +325,7 @@ func StartRedis(opts RedisOptions) (set *RedisSet, err error) {
 		if err := sn.start(ctx); err != nil {
 			return nil, err
 		}
-		if i == 0 {
-			set.Sentinel = sn
-		} else {
-			set.MoreSentinels = append(set.MoreSentinels, sn)
-		}
+		firstOrMore(sn, &set.Sentinel, &set.MoreSentinels)
 	}
 	if err := set.WaitSentinelSees(ctx, p, all...); err != nil {
 		return nil, err
@@ -344,6 +336,17 @@ func StartRedis(opts RedisOptions) (set *RedisSet, err error) {
 		}
 	}
 	return set, nil
+}
+
+// firstOrMore records a started replica or sentinel in the set: as the first of its kind
+// (Replica, Sentinel), or after it (MoreReplicas, MoreSentinels). Recording each as soon as it
+// runs lets Stop stop it when a later one fails to start.
+func firstOrMore(s *RedisServer, first **RedisServer, more *[]*RedisServer) {
+	if *first == nil {
+		*first = s
+	} else {
+		*more = append(*more, s)
+	}
 }
 
 // numbered names the i-th (from 0) server of a kind: replica, replica2, replica3, ...

@@ -56,6 +56,9 @@ type Window struct {
 	To   time.Time `json:"to"`
 	// Basis says what the window is: "since statistics reset", "between snapshots", ...
 	Basis string `json:"basis"`
+	// Source is where a windowed check's window came from: prometheus, memory (the
+	// advisor's own samples) or statistics (the server's totals since their reset).
+	Source string `json:"source,omitempty"`
 }
 
 // Fix is what to do about a finding.
@@ -80,6 +83,9 @@ type Finding struct {
 	Evidence []Evidence `json:"evidence"`
 	Window   *Window    `json:"window,omitempty"`
 	Fix      Fix        `json:"fix"`
+	// Forecast is the date a forecast check's series reaches its threshold, and what it was
+	// fitted on (checks_forecast.go).
+	Forecast *Forecast `json:"forecast,omitempty"`
 	// Store is the kind of the finding's target (postgres, pgbouncer, pgbackrest, redis,
 	// elasticsearch); Deployment its target's cluster: name ("" unassigned).
 	Store      string `json:"store"`
@@ -134,7 +140,8 @@ type Context struct {
 	// Eligible are the targets that have every result the check needs.
 	Eligible []*facts.Target
 	Config   *Config
-	History  *History
+	// Past is what the run knows of the time before it (past.go).
+	Past Past
 }
 
 // Skip records a check that could not look at a target, and why.
@@ -157,6 +164,8 @@ type Report struct {
 	// their findings, the worst deployment first.
 	Stores      []StoreSummary `json:"stores"`
 	Deployments []Deployment   `json:"deployments"`
+	// History says where the windows and forecasts came from.
+	History HistoryInfo `json:"history"`
 }
 
 // TargetState says what the advisor saw of a target.
@@ -195,10 +204,14 @@ func (r *Report) MaxSeverity() Severity {
 	return max
 }
 
-// Evaluate runs checks on a snapshot. Checks whose needs a target lacks skip it, with the
-// reason in the report.
-func Evaluate(s *facts.Snapshot, checks []Check, cfg *Config, h *History) *Report {
-	r := &Report{SchemaVersion: SchemaVersion, GeneratedAt: s.At}
+// Evaluate runs checks on a snapshot, with what is known of the past (a *History, or the
+// runner's Prometheus reads; nil: nothing). Checks whose needs a target lacks skip it, with
+// the reason in the report.
+func Evaluate(s *facts.Snapshot, checks []Check, cfg *Config, past Past) *Report {
+	if past == nil || past == Past((*History)(nil)) {
+		past = NewHistory()
+	}
+	r := &Report{SchemaVersion: SchemaVersion, GeneratedAt: s.At, History: past.Info()}
 	for _, t := range s.Targets {
 		ts := TargetState{Name: t.Name, Up: t.Up, Role: string(t.Role), Version: t.Version, Cluster: clusterOf(s, t), Store: t.Kind}
 		ts.Deployment = cmp.Or(ts.Cluster, t.Cluster)
@@ -209,7 +222,7 @@ func Evaluate(s *facts.Snapshot, checks []Check, cfg *Config, h *History) *Repor
 	}
 	for _, c := range checks {
 		r.Checks = append(r.Checks, CheckInfo{ID: c.ID(), Title: c.Title()})
-		ctx := &Context{Facts: s, Config: cfg, History: h}
+		ctx := &Context{Facts: s, Config: cfg, Past: past}
 		for _, t := range s.Targets {
 			ok, reason := eligible(t, c.Needs())
 			if ok {

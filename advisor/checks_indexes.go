@@ -78,39 +78,21 @@ func (unusedIndexes) Run(c *Context) []Finding {
 				total += n
 				perMember = append(perMember, fmt.Sprintf("%s %.0f", m.Name, n))
 			}
-			if total != 0 {
+			v, ok := unusedSince(c, cl, p, ix, total)
+			if !ok {
 				continue
 			}
-			// the window starts at the latest statistics reset of the database on any
-			// member (or, never reset, the member's start)
-			var start time.Time
-			for _, m := range cl.Members {
-				s := statsReset(m, ix.Database)
-				if s.IsZero() {
-					s = m.StartTime
-				}
-				if s.After(start) {
-					start = s
-				}
-			}
-			basis := "since the latest statistics reset or server start of the cluster's members"
-			if at, ok := c.History.Appeared(IndexKey(p, ix.Relation)); ok && at.After(start) {
-				start, basis = at, "since the advisor first saw the index"
-			}
-			window := c.Facts.At.Sub(start)
-			if start.IsZero() || window < c.Config.Thresholds.UnusedIndexMinWindow {
-				continue
-			}
+			window := v.window.To.Sub(v.window.From)
 			f := Finding{
 				Severity: Warning, Target: p.Name, Cluster: cl.Name,
 				Object:  objectName(p, ix.Relation),
 				Summary: fmt.Sprintf("index on %s.%s has not been scanned in %s on the primary or any replica", ix.Schema, ix.Table, humanDuration(window.Seconds())),
-				Evidence: []Evidence{
+				Evidence: append([]Evidence{
 					{"idx_scan", strings.Join(perMember, ", ")},
 					{"size", humanBytes(ix.SizeBytes)},
 					{"database", ix.Database},
-				},
-				Window: &Window{From: start, To: c.Facts.At, Basis: basis},
+				}, v.evidence...),
+				Window: v.window,
 				Fix: Fix{Kind: "sql", Database: ix.Database, Text: "DROP INDEX CONCURRENTLY " + ix.Qualified() + ";",
 					Why: "every write maintains it and it takes space and cache, but no query has used it; CONCURRENTLY does not block writes"},
 				size: ix.SizeBytes,
@@ -126,6 +108,61 @@ func (unusedIndexes) Run(c *Context) []Finding {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].size > out[j].size })
 	return out
+}
+
+// unusedVerdict is the window over which an index was not scanned, and the evidence of its
+// source.
+type unusedVerdict struct {
+	window   *Window
+	evidence []Evidence
+}
+
+// unusedSince decides whether an index of a cluster went unscanned for at least
+// unused_index_min_window. First from the statistics alone: no scan on any member (total,
+// -1 when a member lacks the index) since the latest statistics reset or server start, or
+// since the advisor saw the index appear. Else from the past: no increase of the scan counter
+// on every member over the whole window (Prometheus), which sees past a restart and past
+// scans older than the window.
+func unusedSince(c *Context, cl *facts.Cluster, p *facts.Target, ix facts.Index, total float64) (unusedVerdict, bool) {
+	minWindow := c.Config.Thresholds.UnusedIndexMinWindow
+	if total == 0 {
+		// the window starts at the latest statistics reset of the database on any member
+		// (or, never reset, the member's start)
+		var start time.Time
+		for _, m := range cl.Members {
+			s := statsReset(m, ix.Database)
+			if s.IsZero() {
+				s = m.StartTime
+			}
+			if s.After(start) {
+				start = s
+			}
+		}
+		basis, source := "since the latest statistics reset or server start of the cluster's members", SourceStatistics
+		if at, ok := c.Past.Appeared(IndexKey(p, ix.Relation)); ok && at.After(start) {
+			start, basis, source = at, "since the advisor first saw the index", SourceMemory
+		}
+		if !start.IsZero() && c.Facts.At.Sub(start) >= minWindow {
+			return unusedVerdict{window: &Window{From: start, To: c.Facts.At, Basis: basis, Source: source}}, true
+		}
+	}
+	if total < 0 {
+		return unusedVerdict{}, false
+	}
+	var w *Window
+	var increases []string
+	for _, m := range cl.Members {
+		n, mw, ok := c.Past.IndexScans(m, ix.Relation)
+		if !ok || n != 0 {
+			return unusedVerdict{}, false
+		}
+		w = mw
+		increases = append(increases, fmt.Sprintf("%s %.0f", m.Name, n))
+	}
+	if w == nil || w.To.Sub(w.From) < minWindow {
+		return unusedVerdict{}, false
+	}
+	return unusedVerdict{window: w, evidence: []Evidence{{"scans in the window", strings.Join(increases, ", ")}}}, true
 }
 
 // unwatchedStandbys lists the physical standbys streaming from a primary (by

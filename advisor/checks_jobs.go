@@ -406,7 +406,7 @@ func (subscriptions) Run(c *Context) []Finding {
 		base := map[string]subscriptionErrors{}
 		since := time.Time{}
 		for _, s := range subs {
-			if b, at, ok := c.History.subscriptionBaseline(t.Name, s.Name, c.Facts.At, c.Config.Thresholds.SubscriptionErrorWindow); ok {
+			if b, at, ok := c.Past.memory().subscriptionBaseline(t.Name, s.Name, c.Facts.At, c.Config.Thresholds.SubscriptionErrorWindow); ok {
 				base[s.Name], since = b, at
 			}
 		}

@@ -532,5 +532,5 @@ func DefaultChecks() []Check {
 		sequences{}, setup{}, settingsProfile{},
 		backupRecoveryPoint{}, backupError{}, backupWALArchive{}, backupStanzaUnmatched{}, backupRepoStatus{},
 		redisMemory{}, redisTTLPolicy{}, redisFragmentation{}, redisPersistence{}, redisReplication{}, redisSentinel{},
-	}, append(elasticsearchChecks(), jobChecks()...)...)
+	}, append(append(elasticsearchChecks(), jobChecks()...), forecastChecks()...)...)
 }

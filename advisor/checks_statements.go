@@ -8,33 +8,19 @@ import (
 )
 
 // statementWindow returns the counters of a target's statements over the configured window:
-// the change since the oldest sample within the window when the advisor has one, else the
-// totals since pg_stat_statements was last reset.
+// what the past gives (the increase Prometheus saw, or the change since the oldest sample of
+// the in-memory history within the window), else the totals since pg_stat_statements was
+// last reset.
 func statementWindow(c *Context, t *facts.Target) ([]facts.Statement, *Window) {
 	now := c.Facts.At
-	cur := t.Statements
-	base, at, ok := c.History.Baseline(t.Name, now, c.Config.Thresholds.SlowQueryWindow)
-	if ok && sameCalls(base, cur) {
-		// the same (cached) result as the baseline, or a server that ran nothing since:
-		// a delta would say nothing, the totals still do
-		ok = false
+	if stmts, w, ok := c.Past.StatementWindow(t, now, c.Config.Thresholds.SlowQueryWindow); ok {
+		return stmts, w
 	}
-	if !ok {
-		w := &Window{To: now, Basis: "totals since pg_stat_statements was reset"}
-		if r := t.StatementsReset; !r.IsZero() {
-			w.From = r
-		}
-		return cur, w
+	w := &Window{To: now, Basis: "totals since pg_stat_statements was reset", Source: SourceStatistics}
+	if r := t.StatementsReset; !r.IsZero() {
+		w.From = r
 	}
-	out := make([]facts.Statement, 0, len(cur))
-	for _, s := range cur {
-		d := s
-		if b, ok := base[s.Key()]; ok && b.Calls <= s.Calls {
-			d.Calls, d.Seconds = s.Calls-b.Calls, s.Seconds-b.Seconds
-		}
-		out = append(out, d)
-	}
-	return out, &Window{From: at, To: now, Basis: "change between two samples of pg_stat_statements"}
+	return t.Statements, w
 }
 
 // sameCalls reports whether no statement ran between the baseline and now.

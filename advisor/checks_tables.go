@@ -249,12 +249,7 @@ func (sequences) Run(c *Context) []Finding {
 			if s.UsedRatio >= th.SequenceCritical {
 				sev = Critical
 			}
-			fix := Fix{Kind: "sql", Database: s.Database, Text: "ALTER SEQUENCE " + s.Qualified() + " AS bigint;",
-				Why: "a " + s.DataType + " sequence runs out; widen it (and the columns that take its values) before nextval fails"}
-			if s.DataType == "bigint" {
-				fix = Fix{Kind: "action", Database: s.Database, Text: "find why " + s.Qualified() + " advances so fast, or restart it on a range its values allow",
-					Why: "a bigint sequence this far along is consuming values far faster than rows are kept"}
-			}
+			fix := sequenceFix(s)
 			out = append(out, Finding{
 				Severity: sev, Target: t.Name, Object: objectName(t, s.Relation),
 				Summary:  fmt.Sprintf("%s sequence has used %s of its range", s.DataType, pct(s.UsedRatio)),
@@ -264,6 +259,16 @@ func (sequences) Run(c *Context) []Finding {
 		}
 	}
 	return out
+}
+
+// sequenceFix is what to do about a sequence running out of its range.
+func sequenceFix(s facts.Sequence) Fix {
+	if s.DataType == "bigint" {
+		return Fix{Kind: "action", Database: s.Database, Text: "find why " + s.Qualified() + " advances so fast, or restart it on a range its values allow",
+			Why: "a bigint sequence this far along is consuming values far faster than rows are kept"}
+	}
+	return Fix{Kind: "sql", Database: s.Database, Text: "ALTER SEQUENCE " + s.Qualified() + " AS bigint;",
+		Why: "a " + s.DataType + " sequence runs out; widen it (and the columns that take its values) before nextval fails"}
 }
 
 // beyondSteadyState turns an index's bloat against a fresh build at its fillfactor (the

@@ -146,6 +146,20 @@ type Thresholds struct {
 	// SubscriptionErrorWindow: error counters rising within it make a subscription erroring.
 	SubscriptionErrorWindow time.Duration `yaml:"subscription_error_window"`
 
+	// Forecasts (checks_forecast.go). ForecastWindow: how far back a forecast fits its
+	// series; ForecastMinSpan: the samples must span at least this long (a fit on a few
+	// minutes says little about a week). A forecast date within ForecastHorizonCritical is
+	// critical, within ForecastHorizon a warning, within ForecastHorizonInfo info.
+	ForecastWindow          time.Duration `yaml:"forecast_window"`
+	ForecastMinSpan         time.Duration `yaml:"forecast_min_span"`
+	ForecastHorizon         time.Duration `yaml:"forecast_horizon"`
+	ForecastHorizonCritical time.Duration `yaml:"forecast_horizon_critical"`
+	ForecastHorizonInfo     time.Duration `yaml:"forecast_horizon_info"`
+	// PGDiskSize is the size of the disk of each PostgreSQL server's data directory, which
+	// PostgreSQL cannot tell (0: unknown; no disk forecast, and replication slots are
+	// forecast against max_slot_wal_keep_size only).
+	PGDiskSize Bytes `yaml:"pg_disk_size"`
+
 	// Elasticsearch (checks_elasticsearch.go), the seed's visibility cluster by default.
 	ES ESThresholds `yaml:",inline"`
 }
@@ -248,6 +262,12 @@ func DefaultConfig() Config {
 			RedisReplicaLag:             30 * time.Second,
 			RedisReplicas:               2,
 			RedisSentinels:              3,
+
+			ForecastWindow:          24 * time.Hour,
+			ForecastMinSpan:         time.Hour,
+			ForecastHorizon:         7 * 24 * time.Hour,
+			ForecastHorizonCritical: 24 * time.Hour,
+			ForecastHorizonInfo:     30 * 24 * time.Hour,
 		},
 		Profile:             SeedProfile(),
 		IndexTestBudget:     5 * time.Second,

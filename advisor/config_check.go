@@ -163,6 +163,21 @@ func (a *Config) Check(errorf func(path []any, format string, args ...any)) {
 	if t.SlowQueryMinCalls < 1 {
 		v.errorf(append(th, "slow_query_min_calls"), "slow_query_min_calls must be at least 1")
 	}
+	// forecasts (checks_forecast.go)
+	positive(th, "forecast_window", t.ForecastWindow)
+	positive(th, "forecast_horizon_critical", t.ForecastHorizonCritical)
+	if t.ForecastMinSpan < 0 || t.ForecastMinSpan > t.ForecastWindow {
+		v.errorf(append(th, "forecast_min_span"), "forecast_min_span %s: want at least 0 and at most forecast_window (%s)", t.ForecastMinSpan, t.ForecastWindow)
+	}
+	if t.ForecastHorizon < t.ForecastHorizonCritical {
+		v.errorf(append(th, "forecast_horizon"), "forecast_horizon %s: want at least forecast_horizon_critical (%s)", t.ForecastHorizon, t.ForecastHorizonCritical)
+	}
+	if t.ForecastHorizonInfo < t.ForecastHorizon {
+		v.errorf(append(th, "forecast_horizon_info"), "forecast_horizon_info %s: want at least forecast_horizon (%s; equal: no info forecasts)", t.ForecastHorizonInfo, t.ForecastHorizon)
+	}
+	if t.PGDiskSize < 0 {
+		v.errorf(append(th, "pg_disk_size"), "pg_disk_size must not be negative (0: unknown)")
+	}
 	if err := a.Prometheus.Validate(); err != nil {
 		v.errorf(append(path, "prometheus"), "prometheus: %v", err)
 	}

@@ -6,13 +6,19 @@ import (
 	"time"
 
 	"github.com/persistence-exporter/persistence_exporter/advisor"
+	"github.com/persistence-exporter/persistence_exporter/collector/kind"
+	"github.com/persistence-exporter/persistence_exporter/collector/postgres"
+	"github.com/persistence-exporter/persistence_exporter/collector/redis"
 	"github.com/persistence-exporter/persistence_exporter/internal/config"
 )
+
+// configKinds are the kinds of targets the test files list.
+var configKinds = kind.Kinds{postgres.Kind(), redis.Kind()}.Targets()
 
 // parse reads a configuration file's text with the advisor's section, as the exporter does.
 func parse(file, text string) (advisor.Config, error) {
 	adv := advisor.DefaultConfig()
-	_, err := config.Parse(file, []byte(text), config.Section{Key: "advisor", Value: &adv, Check: adv.Check, Secrets: adv.Secrets})
+	_, err := config.Parse(file, []byte(text), configKinds, config.Section{Key: "advisor", Value: &adv, Check: adv.Check, Secrets: adv.Secrets})
 	return adv, err
 }
 
@@ -102,6 +108,24 @@ advisor:
 			`bad.yml:12: wraparound_critical 5e+09: want a transaction ID age above 0 and below 2^31 (2147483648, where writes stop)`,
 			`bad.yml:14: partition_horizon_critical 72h0m0s: want at least 0 and at most partition_horizon (48h0m0s)`,
 			`bad.yml:15: cron_failures_critical must be at least 1`,
+		}},
+		{"advisor forecasts and prometheus", `targets:
+  postgres:
+    - name: p
+      dsn: postgres://localhost/x
+advisor:
+  prometheus: {url: "http://p:9090", timeout: 0s}
+  thresholds:
+    forecast_window: 2h
+    forecast_min_span: 3h
+    forecast_horizon: 12h
+    forecast_horizon_critical: 24h
+    forecast_horizon_info: 6h
+`, []string{
+			`bad.yml:6: prometheus: timeout must be positive, not 0s`,
+			`bad.yml:9: forecast_min_span 3h0m0s: want at least 0 and at most forecast_window (2h0m0s)`,
+			`bad.yml:10: forecast_horizon 12h0m0s: want at least forecast_horizon_critical (24h0m0s)`,
+			`bad.yml:12: forecast_horizon_info 6h0m0s: want at least forecast_horizon (12h0m0s; equal: no info forecasts)`,
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,9 +1,11 @@
 package advisor_test
 
 import (
+	"os"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/persistence-exporter/persistence_exporter/advisor"
 	"github.com/persistence-exporter/persistence_exporter/internal/config"
@@ -14,7 +16,7 @@ import (
 // Prometheus and the secrets the configuration redacts.
 func parseSecrets(file, text string) (promhistory.Config, []string, error) {
 	adv := advisor.DefaultConfig()
-	c, err := config.Parse(file, []byte(text), config.Section{Key: "advisor", Value: &adv, Check: adv.Check, Secrets: adv.Secrets})
+	c, err := config.Parse(file, []byte(text), configKinds, config.Section{Key: "advisor", Value: &adv, Check: adv.Check, Secrets: adv.Secrets})
 	if err != nil {
 		return adv.Prometheus, nil, err
 	}
@@ -59,5 +61,31 @@ advisor:
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("error %v, want %q", err, tc.want)
 		}
+	}
+}
+
+// The README's advisor.prometheus example loads as it is written.
+func TestREADMEPrometheusExample(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "**The advisor's history from Prometheus.**")
+	if !ok {
+		t.Fatal("README.md has no advisor.prometheus paragraph")
+	}
+	_, block, ok := strings.Cut(section, "```yaml\n")
+	if !ok {
+		t.Fatal("the paragraph has no yaml block")
+	}
+	block, _, _ = strings.Cut(block, "```")
+	adv, err := parse("README.md", "targets:\n  redis:\n    - {name: cache, addr: \"127.0.0.1:6379\"}\n"+block)
+	if err != nil {
+		t.Fatal(err)
+	}
+	th := adv.Thresholds
+	if !adv.Prometheus.Enabled() || adv.Prometheus.Timeout != 10*time.Second || adv.Prometheus.HTTP.BasicAuth == nil ||
+		th.PGDiskSize != 500<<30 || th.ForecastWindow != 24*time.Hour || th.ForecastHorizon != 168*time.Hour {
+		t.Errorf("README example: prometheus %+v, thresholds %+v", adv.Prometheus, th)
 	}
 }

@@ -8,15 +8,18 @@ import (
 )
 
 // History is what the advisor remembers between runs: statement counters, to compute rates
-// over a window instead of totals since the last statistics reset, and when each index
-// appeared. It lives in memory: a restart starts a new window. Checks only read it; the
-// runner records each run after the checks ran.
+// over a window instead of totals since the last statistics reset, when each index
+// appeared, and the values the forecasts fit. It lives in memory: a restart starts a new
+// window. Checks only read it (it is one Past; with advisor.prometheus set, the runner reads
+// the windows from Prometheus and falls back to it); the runner records each run after the
+// checks ran.
 type History struct {
 	mu         sync.Mutex
 	started    time.Time
 	statements map[string][]statementSample // by target, oldest first
 	firstSeen  map[string]time.Time         // by index key
 	subs       subscriptionHistory          // checks_jobs.go
+	series     map[SeriesKey][]seriesSample // forecast series (past.go), oldest first
 }
 
 type statementSample struct {

@@ -35,6 +35,7 @@ func orEmpty[T any](s []T) []T {
 func WriteText(w io.Writer, r *Report) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "persistence_exporter advisor, %s: %s\n", r.GeneratedAt.Format(time.RFC3339), summaryLine(r))
+	fmt.Fprintf(&b, "  history: %s\n", r.History.Text())
 	for _, s := range r.Stores {
 		fmt.Fprintf(&b, "  %-13s %s\n", s.Name(), storeLine(s))
 	}
@@ -52,6 +53,9 @@ func WriteText(w io.Writer, r *Report) error {
 			}
 			if f.Window != nil {
 				fmt.Fprintf(&b, "    window: %s\n", windowText(f.Window))
+			}
+			if f.Forecast != nil {
+				fmt.Fprintf(&b, "    forecast: %s\n", forecastText(f.Forecast))
 			}
 			fmt.Fprintf(&b, "  fix (%s)%s:\n", f.Fix.Kind, inDatabase(f.Fix))
 			for _, l := range strings.Split(f.Fix.Text, "\n") {
@@ -73,7 +77,7 @@ func WriteText(w io.Writer, r *Report) error {
 // WriteMarkdown writes the report as Markdown (for a ticket or a chat), grouped like the text.
 func WriteMarkdown(w io.Writer, r *Report) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# persistence_exporter advisor\n\n%s, %s.\n\n", r.GeneratedAt.Format(time.RFC3339), summaryLine(r))
+	fmt.Fprintf(&b, "# persistence_exporter advisor\n\n%s, %s.\n\nHistory: %s.\n\n", r.GeneratedAt.Format(time.RFC3339), summaryLine(r), r.History.Text())
 	if len(r.Stores) > 0 {
 		fmt.Fprintf(&b, "| store | targets |\n|---|---|\n")
 		for _, s := range r.Stores {
@@ -89,6 +93,9 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 			}
 			if f.Window != nil {
 				fmt.Fprintf(&b, "- window: %s\n", windowText(f.Window))
+			}
+			if f.Forecast != nil {
+				fmt.Fprintf(&b, "- forecast: %s\n", forecastText(f.Forecast))
 			}
 			fmt.Fprintf(&b, "\nFix (%s)%s — %s\n\n```sql\n%s\n```\n", f.Fix.Kind, inDatabase(f.Fix), f.Fix.Why, f.Fix.Text)
 		}
@@ -127,11 +134,21 @@ func inDatabase(f Fix) string {
 }
 
 func windowText(w *Window) string {
-	if w.From.IsZero() {
-		return w.Basis
+	src := ""
+	if w.Source != "" {
+		src = " [from " + w.Source + "]"
 	}
-	return fmt.Sprintf("%s to %s (%s), %s", w.From.Format(time.RFC3339), w.To.Format(time.RFC3339),
-		humanDuration(w.To.Sub(w.From).Seconds()), w.Basis)
+	if w.From.IsZero() {
+		return w.Basis + src
+	}
+	return fmt.Sprintf("%s to %s (%s), %s%s", w.From.Format(time.RFC3339), w.To.Format(time.RFC3339),
+		humanDuration(w.To.Sub(w.From).Seconds()), w.Basis, src)
+}
+
+// forecastText is a forecast for people: the date, what is reached, and the series fitted.
+func forecastText(f *Forecast) string {
+	return fmt.Sprintf("%s (in %s) reaches %s; fitted on %s, %d samples from %s [from %s]",
+		f.Date.UTC().Format(time.RFC3339), humanDuration(f.Seconds), f.Reaches, f.Series, f.Samples, f.From.UTC().Format(time.RFC3339), f.Source)
 }
 
 func summaryLine(r *Report) string {
@@ -160,10 +177,11 @@ func summaryLine(r *Report) string {
 var templates embed.FS
 
 var page = template.Must(template.New("report.html").Funcs(template.FuncMap{
-	"upper":  strings.ToUpper,
-	"window": windowText,
-	"where":  where,
-	"db":     inDatabase,
+	"upper":    strings.ToUpper,
+	"window":   windowText,
+	"forecast": forecastText,
+	"where":    where,
+	"db":       inDatabase,
 	"summary": func(r *Report) string {
 		return summaryLine(r)
 	},

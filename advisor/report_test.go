@@ -200,7 +200,10 @@ func jsonPaths(v any, prefix string, into map[string]bool) {
 // goes into testdata/advisor_schema_v1.txt, and into the documentation.
 func TestJSONSchema(t *testing.T) {
 	rep := reportOf(t, 12)
-	rep.Findings[0].Window = &advisor.Window{From: now, To: now, Basis: "test"}
+	rep.Findings[0].Window = &advisor.Window{From: now, To: now, Basis: "test", Source: advisor.SourcePrometheus}
+	rep.Findings[0].Forecast = &advisor.Forecast{Date: now, Seconds: 1, Threshold: 2, Reaches: "r", Series: "s", Source: advisor.SourceMemory,
+		Slope: 1, From: now, To: now, Samples: 5}
+	rep.History = advisor.HistoryInfo{Source: advisor.SourceMemory, Since: now, Fallback: "prometheus: down"}
 	rep.Findings[0].Cluster, rep.Findings[0].Fix.Database = "c", "temporal"
 	rep.Targets[0].Role, rep.Targets[0].Version, rep.Targets[0].Error = "primary", 170000, "e"
 	rep.Checks[0].Omitted = 1

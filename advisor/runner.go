@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/persistence-exporter/persistence_exporter/advisor/facts"
 	"github.com/persistence-exporter/persistence_exporter/collector"
+	"github.com/persistence-exporter/persistence_exporter/internal/promhistory"
 )
 
 // Runner gathers the PostgreSQL targets through the engine (the same store and TTLs as the
@@ -26,13 +28,19 @@ type Runner struct {
 	// Tester tries hypothetical indexes for missing-index findings (nil: not tried).
 	Tester  IndexTester
 	History *History
-	Log     *slog.Logger
+	// Prometheus is read for the windows and the forecasts' samples when Config.Prometheus is
+	// set (nil: a client made from it at the first run); the History stays the fallback.
+	Prometheus PrometheusReader
+	Log        *slog.Logger
 	// Redact removes secrets from error text that reaches the report (nil: none).
 	Redact func(string) string
 
 	mu   sync.Mutex
 	last *Report
 	runs float64
+	// promErr is the last Prometheus failure logged ("" when fine), so that a Prometheus that
+	// stays down is logged once, not at every run
+	promErr string
 }
 
 // checks returns the checks not disabled in the configuration.
@@ -51,9 +59,13 @@ func (r *Runner) Run(ctx context.Context) *Report {
 	start := time.Now()
 	snaps := r.gather(ctx)
 	f := facts.FromSnapshots(start, snaps, r.Clusters)
-	rep := Evaluate(f, r.checks(), &r.Config, r.History)
+	if r.History == nil {
+		r.History = NewHistory()
+	}
+	rep := Evaluate(f, r.checks(), &r.Config, r.past(ctx, f))
 	r.enrich(ctx, rep)
 	r.History.Record(f, 2*r.Config.Thresholds.SlowQueryWindow)
+	r.History.RecordSeries(f, r.Config.Thresholds.ForecastWindow)
 	for i := range rep.Findings {
 		rep.Findings[i].test = nil
 	}
@@ -64,6 +76,51 @@ func (r *Runner) Run(ctx context.Context) *Report {
 	r.runs++
 	r.mu.Unlock()
 	return rep
+}
+
+// past is what the checks know of the time before the run: the in-memory history, or, with
+// advisor.prometheus set, what Prometheus answered within its timeout (falling back to the
+// history for what it could not give, with a warning in the log and in the report).
+func (r *Runner) past(ctx context.Context, f *facts.Snapshot) Past {
+	pc := r.Config.Prometheus
+	if !pc.Enabled() {
+		return r.History
+	}
+	if r.Prometheus == nil {
+		c, err := promhistory.New(pc)
+		if err != nil {
+			err = fmt.Errorf("the advisor's Prometheus client: %w", err)
+			r.logPrometheus([]string{err.Error()})
+			return unavailablePast{r.History, err}
+		}
+		r.Prometheus = c
+	}
+	timeout := pc.Timeout
+	if timeout <= 0 {
+		timeout = promhistory.DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	p := readPrometheus(ctx, r.Prometheus, f, &r.Config.Thresholds, r.History)
+	r.logPrometheus(p.failed)
+	return p
+}
+
+// logPrometheus logs what was read from memory instead of Prometheus when it changes.
+func (r *Runner) logPrometheus(failed []string) {
+	msg := strings.Join(failed, "; ")
+	r.mu.Lock()
+	changed := msg != r.promErr
+	r.promErr = msg
+	r.mu.Unlock()
+	if !changed || r.Log == nil {
+		return
+	}
+	if msg == "" {
+		r.Log.Info("advisor: the windows come from Prometheus again")
+		return
+	}
+	r.Log.Warn("advisor: Prometheus did not give every window; those come from the in-memory history", "reason", msg)
 }
 
 // gather gathers the targets, Config.Concurrency at a time: a run over many targets must not
@@ -103,6 +160,7 @@ func (r *Runner) redact(rep *Report) {
 	for i := range rep.Skipped {
 		rep.Skipped[i].Reason = r.Redact(rep.Skipped[i].Reason)
 	}
+	rep.History.Fallback = r.Redact(rep.History.Fallback)
 	for i := range rep.Findings {
 		for j := range rep.Findings[i].Evidence {
 			rep.Findings[i].Evidence[j].Value = r.Redact(rep.Findings[i].Evidence[j].Value)
@@ -194,10 +252,14 @@ var (
 		"How long the advisor's last run took.", nil, nil)
 	runsDesc = prometheus.NewDesc("persistence_advisor_runs_total",
 		"Runs of the advisor.", nil, nil)
+	forecastDesc = prometheus.NewDesc("persistence_advisor_forecast_seconds",
+		"Seconds from the advisor's last run until a forecast finding's date (a series reaching its threshold); details on /advisor.", []string{"check", "target", "object"}, nil)
+	historyDesc = prometheus.NewDesc("persistence_advisor_history_prometheus",
+		"1 when the advisor's last run read its windows and forecasts from Prometheus (advisor.prometheus), 0 when from its in-memory history.", nil, nil)
 )
 
 func (c *reportCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{findingDesc, findingsDesc, storeFindingsDesc, skippedDesc, lastRunDesc, durationDesc, runsDesc} {
+	for _, d := range []*prometheus.Desc{findingDesc, findingsDesc, storeFindingsDesc, skippedDesc, lastRunDesc, durationDesc, runsDesc, forecastDesc, historyDesc} {
 		ch <- d
 	}
 }
@@ -212,6 +274,20 @@ func (c *reportCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(lastRunDesc, prometheus.GaugeValue, float64(rep.GeneratedAt.UnixNano())/1e9)
 	ch <- prometheus.MustNewConstMetric(durationDesc, prometheus.GaugeValue, rep.Duration)
+	fromPrometheus := 0.0
+	if rep.History.Source == SourcePrometheus {
+		fromPrometheus = 1
+	}
+	ch <- prometheus.MustNewConstMetric(historyDesc, prometheus.GaugeValue, fromPrometheus)
+	forecasts := map[[3]string]bool{}
+	for _, f := range rep.Findings {
+		k := [3]string{f.Check, f.Target, f.Object}
+		if f.Forecast == nil || forecasts[k] {
+			continue
+		}
+		forecasts[k] = true
+		ch <- prometheus.MustNewConstMetric(forecastDesc, prometheus.GaugeValue, f.Forecast.Seconds, k[:]...)
+	}
 	counts := map[[2]string]float64{}
 	for _, ci := range rep.Checks {
 		for _, s := range []Severity{Info, Warning, Critical} {

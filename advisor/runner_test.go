@@ -140,3 +140,60 @@ func TestRunConcurrency(t *testing.T) {
 		}
 	})
 }
+
+// TestForecastMetrics: a forecast finding is a persistence_advisor_forecast_seconds series
+// (once per check, target and object), and the history's source is a gauge.
+func TestForecastMetrics(t *testing.T) {
+	r := &Runner{}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(r.Collector())
+	fc := Finding{Check: "sequence_forecast", Severity: Warning, Target: "p", Object: "public.ids", Forecast: &Forecast{Seconds: 3600}}
+	r.last = &Report{GeneratedAt: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC),
+		Findings: []Finding{fc, fc, {Check: "connections", Severity: Critical, Target: "p", Object: "connections"}},
+		Checks:   []CheckInfo{{ID: "sequence_forecast"}, {ID: "connections"}},
+		History:  HistoryInfo{Source: SourcePrometheus},
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	for _, mf := range mfs {
+		if _, err := expfmt.MetricFamilyToText(&b, mf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	text := b.String()
+	for _, want := range []string{
+		`persistence_advisor_forecast_seconds{check="sequence_forecast",object="public.ids",target="p"} 3600`,
+		`persistence_advisor_history_prometheus 1`,
+	} {
+		if !strings.Contains(text, want+"\n") {
+			t.Errorf("metrics lack %s\n%s", want, text)
+		}
+	}
+	if n := strings.Count(text, "persistence_advisor_forecast_seconds{"); n != 1 {
+		t.Errorf("%d forecast series, want 1 (the finding without a forecast has none)", n)
+	}
+	testenv.CheckMetrics(t, text)
+}
+
+// TestPrometheusFailureLoggedOnce: a Prometheus that stays down is one warning, not one per
+// run; its return is one line too.
+func TestPrometheusFailureLoggedOnce(t *testing.T) {
+	var logs bytes.Buffer
+	r := &Runner{Log: slog.New(slog.NewTextHandler(&logs, nil))}
+	down := []string{"statement windows from memory: connection refused"}
+	for range 3 {
+		r.logPrometheus(down)
+	}
+	r.logPrometheus(nil)
+	r.logPrometheus(nil)
+	out := logs.String()
+	if n := strings.Count(out, "level=WARN"); n != 1 || !strings.Contains(out, "connection refused") {
+		t.Errorf("%d warnings, want 1 with the reason:\n%s", n, out)
+	}
+	if n := strings.Count(out, "from Prometheus again"); n != 1 {
+		t.Errorf("%d recoveries logged, want 1:\n%s", n, out)
+	}
+}

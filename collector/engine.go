@@ -11,25 +11,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/persistence-exporter/persistence_exporter/collector/kind"
 	"github.com/persistence-exporter/persistence_exporter/internal/share"
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
 
-// Source runs queries on one target. There is one implementation per protocol
-// (collector/postgres, ...); sources know nothing about metrics.
-type Source interface {
-	// Probe connects if needed and reports what the server is: version, role, features.
-	// An error means the target is down. Probe and Run are called with the context of a
-	// gather (share.GatherOf): what a source fetches for several queries (one INFO reply,
-	// one answer read by several queries) is shared in the gather with share.InGather, never
-	// kept in the source, so that overlapping gathers (a scrape and an advisor run) neither
-	// see nor clear each other's answers.
-	Probe(ctx context.Context) (queries.ServerInfo, error)
-	// Run executes body, the body of q chosen for the probed server.
-	Run(ctx context.Context, q *queries.Query, body queries.Body) (*queries.Rows, error)
-	// Close releases connections.
-	Close()
-}
+// Source runs queries on one target: see kind.Source, where the source kinds find it.
+type Source = kind.Source
 
 // Scheduler is implemented by a source that queues queries on its own connections (lanes
 // that keep a connection for cheap queries however many slow ones wait): the engine then
@@ -54,6 +42,9 @@ type Target struct {
 	Parallel int
 	// TopN overrides the Top.N of queries, by query name.
 	TopN map[string]int
+	// Cluster names the deployment the target belongs to (configured; may be empty), and
+	// Address describes the target for people: neither is read by the engine.
+	Cluster, Address string
 }
 
 // topN is how many rows of q the target's metrics carry; 0 means all.

@@ -385,5 +385,5 @@ func sampleValue(text, series string) (float64, bool) {
 
 // allKinds are the source kinds of the default packs, as cmd/persistence_exporter's table.
 func allKinds() queries.SourceKinds {
-	return queries.SourceKinds{postgres.Kind(), postgres.PgbouncerKind(), redis.Kind(), elasticsearch.Kind(), pgbackrest.Kind()}
+	return queries.SourceKinds{postgres.Kind().Pack, postgres.PgbouncerKind().Pack, redis.Kind().Pack, elasticsearch.Kind().Pack, pgbackrest.Kind().Pack}
 }

@@ -18,16 +18,16 @@ var targetsTable = template.Must(template.New("targets").Parse(`<h2>Targets</h2>
 // landingPage lists the endpoints and the targets (names and addresses, never credentials).
 func landingPage(metricsPath string, w *wiring, advisor bool) (*web.LandingPageHandler, error) {
 	var b strings.Builder
-	if err := targetsTable.Execute(&b, w.entries); err != nil {
+	if err := targetsTable.Execute(&b, w.targets); err != nil {
 		return nil, err
 	}
 	links := []web.LandingLinks{
 		{Address: metricsPath, Text: "Metrics", Description: "every target, each series labelled with target"},
 	}
-	if len(w.entries) > 0 {
+	if len(w.targets) > 0 {
 		// a link that works: the first target (the table below links each one)
-		links = append(links, web.LandingLinks{Address: "probe?target=" + url.QueryEscape(w.entries[0].Name), Text: "Probe",
-			Description: "one target, here " + w.entries[0].Name + ", without the target label (multi-target pattern: probe?target=NAME)"})
+		links = append(links, web.LandingLinks{Address: "probe?target=" + url.QueryEscape(w.targets[0].Name), Text: "Probe",
+			Description: "one target, here " + w.targets[0].Name + ", without the target label (multi-target pattern: probe?target=NAME)"})
 	}
 	links = append(links, web.LandingLinks{Address: "sd", Text: "Service discovery",
 		Description: "every target for Prometheus' http_sd_configs, to shard /probe across replicas (README: Fleet)"})

@@ -20,15 +20,15 @@ type sdGroup struct {
 // The scheme is left to the scrape configuration: behind a proxy that ends TLS, the
 // request's own would be wrong.
 func sdGroups(w *wiring, addr string) []sdGroup {
-	groups := make([]sdGroup, 0, len(w.entries)) // none is [], never null
-	for _, e := range w.entries {
+	groups := make([]sdGroup, 0, len(w.targets)) // none is [], never null
+	for _, e := range w.targets {
 		labels := map[string]string{
 			"__metrics_path__": "/probe",
 			"__param_target":   e.Name,
 			"target":           e.Name,
 			"kind":             e.Kind,
 		}
-		if c := w.clusters[e.Name]; c != "" {
+		if c := e.Cluster; c != "" {
 			labels["cluster"] = c
 		}
 		groups = append(groups, sdGroup{Targets: []string{addr}, Labels: labels})

@@ -1,18 +1,11 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -23,42 +16,8 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/persistence-exporter/persistence_exporter/collector/elasticsearch/estest"
+	"github.com/persistence-exporter/persistence_exporter/internal/testcert"
 )
-
-// selfSigned writes a new self-signed certificate for 127.0.0.1 and its key as PEM files into
-// dir, and returns their paths and the certificate.
-func selfSigned(t *testing.T, dir string) (certFile, keyFile string, cert *x509.Certificate) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "persistence_exporter test"},
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cert, err = x509.ParseCertificate(der); err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile = writeFile(t, dir, "cert.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
-	keyFile = writeFile(t, dir, "key.pem", string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})))
-	return certFile, keyFile, cert
-}
 
 // TestServeTLS runs the real serve path with a --web.config.file that serves TLS with a
 // self-signed certificate and asks for basic auth: a client that trusts the certificate and
@@ -67,7 +26,7 @@ func TestServeTLS(t *testing.T) {
 	es := estest.New(t, "8.13", false)
 	dir := t.TempDir()
 	cfg := writeFile(t, dir, "config.yml", fmt.Sprintf("targets:\n  elasticsearch:\n    - name: es\n      urls: [%s]\n", es.URL))
-	certFile, keyFile, cert := selfSigned(t, dir)
+	certFile, keyFile, cert := testcert.SelfSigned(t, dir, "persistence_exporter test", "127.0.0.1")
 	const user, password = "prometheus", "Tls-Web-Pass-123"
 	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/persistence-exporter/persistence_exporter/collector/jsonrows"
-	"github.com/persistence-exporter/persistence_exporter/queries"
 )
 
 // HTTP is the body of an elasticsearch query: a GET and how its JSON answer becomes rows.
@@ -50,6 +49,3 @@ func (h *HTTP) Validate() []string {
 	}
 	return append(msgs, h.JSON.Validate("http")...)
 }
-
-// Kind is the source kind of Elasticsearch packs: http bodies.
-func Kind() queries.SourceKind { return jsonrows.Kind[HTTP](queries.SourceElasticsearch, "http") }

@@ -141,5 +141,5 @@ queries:
 
 // allKinds are the source kinds of the default packs, as cmd/persistence_exporter's table.
 func allKinds() queries.SourceKinds {
-	return queries.SourceKinds{postgres.Kind(), postgres.PgbouncerKind(), redis.Kind(), Kind(), pgbackrest.Kind()}
+	return queries.SourceKinds{postgres.Kind().Pack, postgres.PgbouncerKind().Pack, redis.Kind().Pack, Kind().Pack, pgbackrest.Kind().Pack}
 }

@@ -65,9 +65,8 @@ type Options struct {
 	Password string
 	// APIKey is the base64 token Elasticsearch returns as "encoded", or "id:api_key".
 	APIKey string
-	// CACert is PEM: the authorities that sign the cluster's certificates.
-	CACert             []byte
-	InsecureSkipVerify bool
+	// TLS is how the cluster's certificates are verified (nil: with the system's authorities).
+	TLS *tls.Config
 	// Lists fills the placeholders of http paths ({indices}, ...). A name that is set and
 	// not empty is also reported as the feature feature:<name>, which queries can require.
 	Lists map[string][]string
@@ -218,8 +217,8 @@ func newClient(opts Options, conns int) (*client, error) {
 	// connection); the idle ones are kept for the next scrape
 	tr.MaxConnsPerHost = conns
 	tr.MaxIdleConnsPerHost = conns
-	if opts.InsecureSkipVerify {
-		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} // the operator asked for it
+	if opts.TLS != nil {
+		tr.TLSClientConfig = opts.TLS.Clone()
 	}
 	// The bodies are not drained on close: get reads what follows the JSON value (a newline,
 	// the last chunk) itself, and drops the connection of an answer it stops reading (too
@@ -244,9 +243,6 @@ func newClient(opts Options, conns int) (*client, error) {
 		tOpts = append(tOpts, elastictransport.WithAPIKey(key))
 	case opts.Username != "" || opts.Password != "":
 		tOpts = append(tOpts, elastictransport.WithBasicAuth(opts.Username, opts.Password))
-	}
-	if len(opts.CACert) > 0 {
-		tOpts = append(tOpts, elastictransport.WithCACert(opts.CACert))
 	}
 	tp, err := elastictransport.NewClient(tOpts...)
 	if err != nil {

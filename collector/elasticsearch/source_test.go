@@ -1,6 +1,8 @@
 package elasticsearch_test
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"log/slog"
 	"net/http/httptest"
@@ -454,10 +456,10 @@ func TestAuthentication(t *testing.T) {
 func TestTLS(t *testing.T) {
 	srv := estest.New(t, "8.13", true)
 	ex := newExporter(
-		target(t, "with-ca", srv, elasticsearch.Options{CACert: srv.CACert()}),
+		target(t, "with-ca", srv, elasticsearch.Options{TLS: trusting(t, srv.CACert())}),
 		target(t, "without-ca", srv, elasticsearch.Options{}),
-		target(t, "wrong-ca", srv, elasticsearch.Options{CACert: estest.OtherCA(t)}),
-		target(t, "insecure", srv, elasticsearch.Options{InsecureSkipVerify: true}),
+		target(t, "wrong-ca", srv, elasticsearch.Options{TLS: trusting(t, estest.OtherCA(t))}),
+		target(t, "insecure", srv, elasticsearch.Options{TLS: &tls.Config{InsecureSkipVerify: true}}),
 	)
 	s := ex.scrape(t)
 	for tg, up := range map[string]float64{"with-ca": 1, "without-ca": 0, "wrong-ca": 0, "insecure": 1} {
@@ -466,6 +468,16 @@ func TestTLS(t *testing.T) {
 	if logs := ex.logs.String(); !strings.Contains(logs, "certificate") {
 		t.Errorf("the log does not say why TLS failed:\n%s", logs)
 	}
+}
+
+// trusting is a TLS configuration that trusts the authorities of caPEM.
+func trusting(t *testing.T, caPEM []byte) *tls.Config {
+	t.Helper()
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		t.Fatal("no certificate in the PEM")
+	}
+	return &tls.Config{RootCAs: pool}
 }
 
 // With two URLs, a dead node is skipped.
@@ -586,5 +598,5 @@ func TestConnectionsReused(t *testing.T) {
 
 // allKinds are the source kinds of the default packs, as cmd/persistence_exporter's table.
 func allKinds() queries.SourceKinds {
-	return queries.SourceKinds{postgres.Kind(), postgres.PgbouncerKind(), redis.Kind(), elasticsearch.Kind(), pgbackrest.Kind()}
+	return queries.SourceKinds{postgres.Kind().Pack, postgres.PgbouncerKind().Pack, redis.Kind().Pack, elasticsearch.Kind().Pack, pgbackrest.Kind().Pack}
 }

@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/persistence-exporter/persistence_exporter/collector/jsonrows"
-	"github.com/persistence-exporter/persistence_exporter/queries"
 )
 
 // Exec is the body of a pgbackrest query: the arguments of a pgbackrest command whose JSON
@@ -40,6 +39,3 @@ func (e *Exec) Validate() []string {
 	}
 	return append(msgs, e.JSON.Validate("exec")...)
 }
-
-// Kind is the source kind of pgBackRest packs: exec bodies.
-func Kind() queries.SourceKind { return jsonrows.Kind[Exec](queries.SourcePgbackrest, "exec") }

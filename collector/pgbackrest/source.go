@@ -53,7 +53,7 @@ func New(opts Options) (*Source, error) {
 		opts.MaxOutput = 16 << 20
 	}
 	if opts.Timeout <= 0 {
-		opts.Timeout = 30 * time.Second
+		opts.Timeout = DefaultTimeout
 	}
 	if opts.Stanza == "" {
 		return nil, errors.New("no stanza")

@@ -343,5 +343,5 @@ func TestPgbackrestExporterNames(t *testing.T) {
 
 // allKinds are the source kinds of the default packs, as cmd/persistence_exporter's table.
 func allKinds() queries.SourceKinds {
-	return queries.SourceKinds{postgres.Kind(), postgres.PgbouncerKind(), redis.Kind(), elasticsearch.Kind(), Kind()}
+	return queries.SourceKinds{postgres.Kind().Pack, postgres.PgbouncerKind().Pack, redis.Kind().Pack, elasticsearch.Kind().Pack, Kind().Pack}
 }

@@ -375,5 +375,5 @@ func has(f map[string][]model.LabelSet, metric, target string, labels map[string
 
 // allKinds are the source kinds of the default packs, as cmd/persistence_exporter's table.
 func allKinds() queries.SourceKinds {
-	return queries.SourceKinds{Kind(), PgbouncerKind(), redis.Kind(), elasticsearch.Kind(), pgbackrest.Kind()}
+	return queries.SourceKinds{Kind().Pack, PgbouncerKind().Pack, redis.Kind().Pack, elasticsearch.Kind().Pack, pgbackrest.Kind().Pack}
 }

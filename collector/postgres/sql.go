@@ -136,13 +136,6 @@ var dollarTag = regexp.MustCompile(`^\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$`)
 // SQL is the body of a postgres or pgbouncer query: one read statement.
 type SQL string
 
-// Kind is the source kind of PostgreSQL packs: sql bodies, and queries that may run in every
-// database of a target.
-func Kind() queries.SourceKind { return sqlKind(queries.SourcePostgres, queries.ScopeDatabase) }
-
-// PgbouncerKind is the source kind of pgbouncer packs: sql bodies of SHOW commands.
-func PgbouncerKind() queries.SourceKind { return sqlKind(queries.SourcePgbouncer) }
-
 func sqlKind(name string, scopes ...string) queries.SourceKind {
 	return queries.SourceKind{
 		Name: name, BodyKey: "sql", Scopes: scopes,

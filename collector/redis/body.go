@@ -326,9 +326,9 @@ func (a *RedisAudit) validate() []string {
 	return msgs
 }
 
-// Kind is the source kind of Redis packs: redis bodies, and queries that run on data nodes
-// unless they name the sentinel role.
-func Kind() queries.SourceKind {
+// packKind reads Redis packs: redis bodies, and queries that run on data nodes unless they
+// name the sentinel role.
+func packKind() queries.SourceKind {
 	return queries.SourceKind{
 		Name: queries.SourceRedis, BodyKey: "redis",
 		Roles: []queries.Role{queries.RoleSentinel}, DefaultRoles: []queries.Role{queries.RolePrimary, queries.RoleReplica},

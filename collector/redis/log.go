@@ -10,7 +10,7 @@ import (
 
 // SetLogger sends go-redis' own messages (sentinel discovery, a switch of master) to logger at
 // debug level instead of the standard logger. go-redis keeps one logger per process, so this
-// is process-wide; call it once, at start-up.
+// is process-wide: the last call wins.
 func SetLogger(logger *slog.Logger) {
 	redis.SetLogger(goRedisLogger{logger})
 }

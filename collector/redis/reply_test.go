@@ -204,5 +204,5 @@ func redisOf(b queries.Body) *Redis {
 
 // allKinds are the source kinds of the default packs, as cmd/persistence_exporter's table.
 func allKinds() queries.SourceKinds {
-	return queries.SourceKinds{postgres.Kind(), postgres.PgbouncerKind(), Kind(), elasticsearch.Kind(), pgbackrest.Kind()}
+	return queries.SourceKinds{postgres.Kind().Pack, postgres.PgbouncerKind().Pack, Kind().Pack, elasticsearch.Kind().Pack, pgbackrest.Kind().Pack}
 }

@@ -2,6 +2,11 @@
 // query packs. Decoding is strict (an unknown key is an error) and every problem is reported
 // as file:line and what is wrong. Secrets are resolved here (from the file, a file or an
 // environment variable) and listed by Secrets, so that they can be redacted everywhere.
+//
+// The package knows no kind of target: each kind's package owns the type its entries of
+// targets.<kind> decode into and that type's checks (a TargetKind), and the caller says which
+// kinds the file may list. What is common stays here: file:line errors, unique names,
+// clusters, the secrets' registry, relative paths, packs, and other packages' sections.
 package config
 
 import (
@@ -12,20 +17,76 @@ import (
 	"reflect"
 	"regexp"
 	"strings"
-	"time"
+
+	promconfig "github.com/prometheus/common/config"
 
 	"github.com/persistence-exporter/persistence_exporter/internal/yamlx"
 )
 
 // Config is the whole file.
 type Config struct {
-	Targets Targets `yaml:"targets"`
+	// Targets are the targets of every kind: the kinds in the order given to Load, each
+	// kind's in the order of the file.
+	Targets []Target `yaml:"-"`
 	// Packs are extra query pack files or directories, added to the embedded defaults.
 	Packs []string `yaml:"packs"`
 
 	File    string   `yaml:"-"`
 	secrets []string // resolved secrets, for redaction
 	doc     *yamlx.Document
+}
+
+// TargetKind is a kind of target the file may list, under targets.<Key>.
+type TargetKind struct {
+	Key string
+	// New returns a pointer to a new target of the kind: the list's entries decode, strictly,
+	// into values of its type (zero but for the file's keys: Check fills in defaults).
+	New func() Target
+}
+
+// Target is one configured target. Its type belongs to its kind's package and inlines Base
+// (`yaml:",inline"`), which gives it a name and a cluster. A type that holds file paths
+// implements prometheus/common's config.DirectorySetter: its relative paths are made
+// relative to the configuration file's directory before Check.
+type Target interface {
+	base() *Base
+	// Check reports what is wrong with the decoded target through c, and resolves what it
+	// refers to: secrets, files, defaults. It runs after the name was checked.
+	Check(c *Check)
+}
+
+// Base is what every target has. Inline it in a kind's target type.
+type Base struct {
+	Name string `yaml:"name"`
+	// Cluster names the deployment the target belongs to (the PostgreSQL cluster's name):
+	// the advisor reports its findings with that deployment's. PostgreSQL replicas are also
+	// grouped with their primary by system identifier.
+	Cluster string `yaml:"cluster"`
+
+	kind string
+	path []any
+}
+
+func (b *Base) base() *Base { return b }
+
+// BaseOf returns the common part of t.
+func BaseOf(t Target) *Base { return t.base() }
+
+// Kind is the key of the target's kind (postgres, redis, ...).
+func (b *Base) Kind() string { return b.kind }
+
+// Path is where the target is in the file: "targets", its kind, its index.
+func (b *Base) Path() []any { return b.path }
+
+// TargetsOf returns the targets of type T, in order: a kind's targets, for its tests.
+func TargetsOf[T Target](c *Config) []T {
+	var out []T
+	for _, t := range c.Targets {
+		if t, ok := t.(T); ok {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // ErrorAt is an error about the value at path (e.g. "targets", "postgres", 0, "top_n"), with
@@ -36,15 +97,6 @@ func (c *Config) ErrorAt(path []any, format string, args ...any) error {
 		return fmt.Errorf(format, args...)
 	}
 	return c.doc.Errorf(path, format, args...)
-}
-
-// Targets groups the targets by kind.
-type Targets struct {
-	Postgres      []*Postgres      `yaml:"postgres"`
-	Redis         []*Redis         `yaml:"redis"`
-	Elasticsearch []*Elasticsearch `yaml:"elasticsearch"`
-	Pgbackrest    []*Pgbackrest    `yaml:"pgbackrest"`
-	Pgbouncer     []*Pgbouncer     `yaml:"pgbouncer"`
 }
 
 var nameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]*$`)
@@ -63,18 +115,18 @@ type Section struct {
 	Secrets func() []string
 }
 
-// Load reads and checks a configuration file.
-func Load(file string, sections ...Section) (*Config, error) {
+// Load reads and checks a configuration file that lists targets of kinds.
+func Load(file string, kinds []TargetKind, sections ...Section) (*Config, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("reading the configuration: %w", err)
 	}
-	return Parse(file, data, sections...)
+	return Parse(file, data, kinds, sections...)
 }
 
-// Parse decodes and checks configuration text; file names it in errors. Each section's key
-// decodes into its Value.
-func Parse(file string, data []byte, sections ...Section) (*Config, error) {
+// Parse decodes and checks configuration text; file names it in errors. The entries of
+// targets.<kind> decode into the kinds' types, each section's key into its Value.
+func Parse(file string, data []byte, kinds []TargetKind, sections ...Section) (*Config, error) {
 	doc, err := yamlx.Parse(file, data)
 	if err != nil {
 		return nil, err // syntax: nothing more can be read
@@ -83,12 +135,13 @@ func Parse(file string, data []byte, sections ...Section) (*Config, error) {
 	// rest of the file is decoded all the same and checked too, so that one run reports every
 	// problem. A check's error on a line that has a decoding error, or on the first line of a
 	// mapping that holds one ("set one of dsn" for a misspelt dsn), is left out.
-	c, out := withSections(sections)
+	d := newDecoding(kinds, sections)
+	decodeErr := doc.DecodeStrict(data, d.out)
+	c := d.config(kinds)
 	c.File = file
-	decodeErr := doc.DecodeStrict(data, out)
 	c.doc = doc
 	c.resolvePaths(filepath.Dir(file))
-	v := &validator{doc: doc, names: map[string][]any{}, sections: sections}
+	v := &validator{doc: doc, names: map[string][]any{}, sections: sections, kinds: kinds}
 	v.check(c)
 	errs := []error{decodeErr}
 	bad := map[int]bool{}
@@ -116,59 +169,75 @@ func Parse(file string, data []byte, sections ...Section) (*Config, error) {
 	return c, nil
 }
 
-// withSections returns a new Config and what the file decodes into: a struct that inlines
-// the Config and has one field per section, pointing to the section's Value, so that one
-// strict decoding reads them all (an unknown key anywhere is an error, with a suggestion).
-func withSections(sections []Section) (*Config, any) {
-	fields := []reflect.StructField{{Name: "Config", Type: reflect.TypeFor[Config](), Tag: `yaml:",inline"`}}
+// decoding is what the file decodes into: a struct that inlines the Config, has a targets
+// struct with one list per kind, and one field per section, pointing to the section's Value,
+// so that one strict decoding reads them all (an unknown key anywhere is an error, with a
+// suggestion).
+type decoding struct {
+	out     any
+	root    reflect.Value // the struct out points to
+	targets reflect.Value // its targets struct
+}
+
+func newDecoding(kinds []TargetKind, sections []Section) *decoding {
+	lists := make([]reflect.StructField, len(kinds))
+	for i, k := range kinds {
+		lists[i] = reflect.StructField{
+			Name: fmt.Sprintf("Kind%d", i), Type: reflect.SliceOf(reflect.TypeOf(k.New())), Tag: yamlTag(k.Key),
+		}
+	}
+	fields := []reflect.StructField{
+		{Name: "Config", Type: reflect.TypeFor[Config](), Tag: `yaml:",inline"`},
+		{Name: "Targets", Type: reflect.StructOf(lists), Tag: yamlTag("targets")},
+	}
 	for i, s := range sections {
 		fields = append(fields, reflect.StructField{
-			Name: fmt.Sprintf("Section%d", i), Type: reflect.TypeOf(s.Value), Tag: reflect.StructTag(fmt.Sprintf("yaml:%q", s.Key)),
+			Name: fmt.Sprintf("Section%d", i), Type: reflect.TypeOf(s.Value), Tag: yamlTag(s.Key),
 		})
 	}
 	out := reflect.New(reflect.StructOf(fields))
 	for i, s := range sections {
-		out.Elem().Field(i + 1).Set(reflect.ValueOf(s.Value))
+		out.Elem().Field(i + 2).Set(reflect.ValueOf(s.Value))
 	}
-	return out.Elem().Field(0).Addr().Interface().(*Config), out.Interface()
+	return &decoding{out: out.Interface(), root: out.Elem(), targets: out.Elem().Field(1)}
+}
+
+func yamlTag(key string) reflect.StructTag { return reflect.StructTag(fmt.Sprintf("yaml:%q", key)) }
+
+// config returns the decoded Config with its targets, each knowing its kind and place.
+func (d *decoding) config(kinds []TargetKind) *Config {
+	c := d.root.Field(0).Addr().Interface().(*Config)
+	for i, k := range kinds {
+		list := d.targets.Field(i)
+		for j := range list.Len() {
+			if list.Index(j).IsNil() {
+				continue // an empty entry ("-"): nothing to check or build
+			}
+			t := list.Index(j).Interface().(Target)
+			b := t.base()
+			b.kind, b.path = k.Key, []any{"targets", k.Key, j}
+			c.Targets = append(c.Targets, t)
+		}
+	}
+	return c
 }
 
 // resolvePaths makes the relative file paths of the configuration relative to the file's own
 // directory, as Prometheus does, not to the exporter's working directory (systemd starts
 // services in /).
 func (c *Config) resolvePaths(dir string) {
-	abs := func(ps ...*string) {
-		for _, p := range ps {
-			if *p != "" && !filepath.IsAbs(*p) {
-				*p = filepath.Join(dir, *p)
-			}
-		}
-	}
 	for i := range c.Packs {
-		abs(&c.Packs[i])
+		c.Packs[i] = promconfig.JoinDir(dir, c.Packs[i])
 	}
-	for _, p := range c.Targets.Postgres {
-		abs(&p.DSNFile)
-	}
-	for _, p := range c.Targets.Pgbouncer {
-		abs(&p.DSNFile)
-	}
-	for _, e := range c.Targets.Elasticsearch {
-		abs(&e.PasswordFile, &e.APIKeyFile, &e.CAFile)
-	}
-	for _, r := range c.Targets.Redis {
-		abs(&r.PasswordFile, &r.SentinelPasswordFile)
-		if r.TLS != nil {
-			abs(&r.TLS.CAFile, &r.TLS.CertFile, &r.TLS.KeyFile)
+	for _, t := range c.Targets {
+		if d, ok := t.(promconfig.DirectorySetter); ok {
+			d.SetDirectory(dir)
 		}
-	}
-	for _, b := range c.Targets.Pgbackrest {
-		abs(&b.Config)
 	}
 }
 
 // Secrets returns every secret the configuration holds: DSN passwords, Redis passwords,
-// Elasticsearch passwords and API keys.
+// Elasticsearch passwords and API keys, and those of the sections.
 func (c *Config) Secrets() []string { return c.secrets }
 
 type validator struct {
@@ -176,6 +245,7 @@ type validator struct {
 	errs     []error
 	names    map[string][]any // target name -> path of its first use
 	c        *Config
+	kinds    []TargetKind
 	sections []Section
 }
 
@@ -185,24 +255,13 @@ func (v *validator) errorf(path []any, format string, args ...any) {
 
 func (v *validator) check(c *Config) {
 	v.c = c
-	t := c.Targets
-	if len(t.Postgres)+len(t.Redis)+len(t.Elasticsearch)+len(t.Pgbackrest)+len(t.Pgbouncer) == 0 {
-		v.errorf([]any{"targets"}, "no targets: add at least one under targets.postgres, .pgbouncer, .redis, .elasticsearch or .pgbackrest")
+	if len(c.Targets) == 0 {
+		v.errorf([]any{"targets"}, "no targets: add at least one under %s", v.kindList())
 	}
-	for i, p := range t.Postgres {
-		v.postgres([]any{"targets", "postgres", i}, p)
-	}
-	for i, r := range t.Redis {
-		v.redis([]any{"targets", "redis", i}, r)
-	}
-	for i, e := range t.Elasticsearch {
-		v.elasticsearch([]any{"targets", "elasticsearch", i}, e)
-	}
-	for i, b := range t.Pgbouncer {
-		v.pgbouncer([]any{"targets", "pgbouncer", i}, b)
-	}
-	for i, b := range t.Pgbackrest {
-		v.pgbackrest([]any{"targets", "pgbackrest", i}, b)
+	for _, t := range c.Targets {
+		b := t.base()
+		v.name(b.path, b.kind, b.Name)
+		t.Check(&Check{v: v, base: b})
 	}
 	for _, s := range v.sections {
 		s.Check(func(path []any, format string, args ...any) {
@@ -219,7 +278,23 @@ func (v *validator) check(c *Config) {
 	}
 }
 
-func at(path []any, key string) []any { return append(append([]any{}, path...), key) }
+// kindList names the lists of targets for people: targets.postgres, .redis or .pgbackrest.
+func (v *validator) kindList() string {
+	keys := make([]string, len(v.kinds))
+	for i, k := range v.kinds {
+		keys[i] = "." + k.Key
+	}
+	if len(keys) == 0 {
+		return "targets (no kind of target is known)"
+	}
+	keys[0] = "targets" + keys[0]
+	if len(keys) == 1 {
+		return keys[0]
+	}
+	return strings.Join(keys[:len(keys)-1], ", ") + " or " + keys[len(keys)-1]
+}
+
+func at(path []any, key ...any) []any { return append(append([]any{}, path...), key...) }
 
 func (v *validator) name(path []any, kind, name string) {
 	switch {
@@ -236,50 +311,7 @@ func (v *validator) name(path []any, kind, name string) {
 	v.names[name] = at(path, "name")
 }
 
-// oneSecret resolves a secret given inline, in a file or in an environment variable: at most
-// one of them may be set (exactly one when required).
-func (v *validator) oneSecret(path []any, what string, required bool, inline, inlineKey, file, fileKey, env, envKey string) string {
-	set := 0
-	for _, s := range []string{inline, file, env} {
-		if s != "" {
-			set++
-		}
-	}
-	keys := fmt.Sprintf("%s or %s", fileKey, envKey)
-	if inlineKey != "" {
-		keys = fmt.Sprintf("%s, %s or %s", inlineKey, fileKey, envKey)
-	}
-	switch {
-	case set > 1:
-		v.errorf(path, "%s: set only one of %s", what, keys)
-		return ""
-	case set == 0 && required:
-		v.errorf(path, "%s: set one of %s", what, keys)
-		return ""
-	}
-	switch {
-	case file != "":
-		b, err := os.ReadFile(file)
-		if err != nil {
-			v.errorf(at(path, fileKey), "%s %q: %s", fileKey, file, osReason(err))
-			return ""
-		}
-		return strings.TrimSpace(string(b))
-	case env != "":
-		val, ok := os.LookupEnv(env)
-		if !ok {
-			v.errorf(at(path, envKey), "%s: environment variable %s is not set", envKey, env)
-			return ""
-		}
-		if strings.TrimSpace(val) == "" {
-			v.errorf(at(path, envKey), "%s: environment variable %s is empty", envKey, env)
-			return ""
-		}
-		return strings.TrimSpace(val)
-	}
-	return inline
-}
-
+// osReason is what went wrong with a file, without its path (messages name it themselves).
 func osReason(err error) string {
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -292,13 +324,4 @@ func osReason(err error) string {
 		return pe.Err.Error()
 	}
 	return err.Error()
-}
-
-func (v *validator) duration(path []any, key string, d *time.Duration, def time.Duration) {
-	switch {
-	case *d == 0:
-		*d = def
-	case *d < 0:
-		v.errorf(at(path, key), "%s %s must be positive", key, *d)
-	}
 }

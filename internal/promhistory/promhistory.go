@@ -22,13 +22,18 @@ import (
 // how to reach it (TLS, basic auth, bearer token and the rest, as in Prometheus' own
 // configuration). The advisor reads history from it when URL is set.
 type Config struct {
-	URL  string                  `yaml:"url"`
-	HTTP config.HTTPClientConfig `yaml:",inline"`
+	URL string `yaml:"url"`
+	// Timeout bounds the reads of one advisor run (all its queries together).
+	Timeout time.Duration           `yaml:"timeout"`
+	HTTP    config.HTTPClientConfig `yaml:",inline"`
 }
+
+// DefaultTimeout is how long the reads of one advisor run may take unless configured.
+const DefaultTimeout = 10 * time.Second
 
 // DefaultConfig is no Prometheus, with Prometheus' own client defaults for when one is set.
 func DefaultConfig() Config {
-	return Config{HTTP: config.DefaultHTTPClientConfig}
+	return Config{HTTP: config.DefaultHTTPClientConfig, Timeout: DefaultTimeout}
 }
 
 // Enabled says whether a Prometheus is configured.
@@ -46,6 +51,9 @@ func (c Config) Validate() error {
 	}
 	if u.User != nil {
 		return errors.New("url: put credentials in basic_auth, not in the URL")
+	}
+	if c.Timeout <= 0 {
+		return fmt.Errorf("timeout must be positive, not %s", c.Timeout)
 	}
 	return c.HTTP.Validate()
 }
@@ -143,6 +151,11 @@ func (c *Client) Increase(ctx context.Context, selector string, window time.Dura
 // Rate is rate(selector[window]) at at: each counter's growth per second over the window.
 func (c *Client) Rate(ctx context.Context, selector string, window time.Duration, at time.Time) ([]Value, error) {
 	return c.instant(ctx, fmt.Sprintf("rate(%s[%s])", selector, model.Duration(window)), at)
+}
+
+// Query evaluates expr at at (an instant query): one value per series of the answer.
+func (c *Client) Query(ctx context.Context, expr string, at time.Time) ([]Value, error) {
+	return c.instant(ctx, expr, at)
 }
 
 func (c *Client) instant(ctx context.Context, expr string, at time.Time) ([]Value, error) {

@@ -1,43 +1,28 @@
-package config
+package elasticsearch
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
-	"encoding/pem"
-	"math/big"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/persistence-exporter/persistence_exporter/collector/elasticsearch/estest"
+	"github.com/persistence-exporter/persistence_exporter/collector/kind"
+	"github.com/persistence-exporter/persistence_exporter/internal/config"
 )
 
-// testCA returns a new self-signed CA certificate as PEM.
-func testCA(t *testing.T) string {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
-		NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
-}
+// testKinds is this package's kind, for configuration files that list only its targets.
+var testKinds = kind.Kinds{Kind()}.Targets()
 
 func TestElasticsearchTarget(t *testing.T) {
 	dir := t.TempDir()
-	ca := filepath.Join(dir, "ca.pem")
-	caPEM := testCA(t)
-	if err := os.WriteFile(ca, []byte(caPEM), 0o600); err != nil {
+	caFile := filepath.Join(dir, "ca.pem")
+	caPEM := string(estest.OtherCA(t))
+	if err := os.WriteFile(caFile, []byte(caPEM), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	pw := filepath.Join(dir, "es_password")
@@ -45,13 +30,13 @@ func TestElasticsearchTarget(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("TEST_ES_API_KEY", "key-id:Es-Api-Key-2")
-	c, err := Parse("es.yml", []byte(`targets:
+	c, err := config.Parse("es.yml", []byte(`targets:
   elasticsearch:
     - name: visibility
       urls: [https://10.0.0.9:9200, https://10.0.0.10:9200]
       username: exporter
       password_file: `+pw+`
-      ca_file: `+ca+`
+      ca_file: `+caFile+`
       slm_policies: [nightly-snapshots]
       snapshot_repositories: [temporal-backups]
     - name: archive
@@ -67,14 +52,16 @@ func TestElasticsearchTarget(t *testing.T) {
     - name: urluser
       urls: [https://elastic@10.0.0.40:9200]
       password_file: `+pw+`
-`))
+`), testKinds)
 	if err != nil {
 		t.Fatal(err)
 	}
-	es := c.Targets.Elasticsearch
+	es := config.TargetsOf[*Target](c)
 	v := es[0]
-	if v.Password != "Es-File-Pass-1" || string(v.CACert) != caPEM || v.QueryTimeout != DefaultQueryTimeout ||
-		v.MaxConnections != DefaultMaxConnections || !slices.Equal(v.Indices, DefaultIndexPatterns) {
+	ca := x509.NewCertPool()
+	ca.AppendCertsFromPEM([]byte(caPEM))
+	if v.Password != "Es-File-Pass-1" || v.TLSConfig == nil || !v.TLSConfig.RootCAs.Equal(ca) || v.QueryTimeout != DefaultTimeout ||
+		v.MaxConnections != DefaultMaxConns || !slices.Equal(v.Indices, DefaultIndexPatterns) {
 		t.Errorf("visibility: %+v", v)
 	}
 	if l := v.Lists(); !slices.Equal(l["slm_policies"], []string{"nightly-snapshots"}) || !slices.Equal(l["snapshot_repositories"], []string{"temporal-backups"}) {
@@ -168,7 +155,7 @@ func TestElasticsearchErrors(t *testing.T) {
 `, []string{`bad.yml:5: unknown key "index_patterns" in targets.elasticsearch[0]`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Parse("bad.yml", []byte(tc.text))
+			_, err := config.Parse("bad.yml", []byte(tc.text), testKinds)
 			if err == nil {
 				t.Fatal("no error")
 			}

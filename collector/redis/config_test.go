@@ -1,58 +1,43 @@
-package config
+package redis
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
+	"crypto/tls"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/persistence-exporter/persistence_exporter/collector/kind"
+	"github.com/persistence-exporter/persistence_exporter/internal/config"
+	"github.com/persistence-exporter/persistence_exporter/internal/testcert"
 )
 
-// writeCert writes a self-signed certificate and its key as PEM files.
-func writeCert(t *testing.T, dir string) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
+// testKinds is this package's kind, for configuration files that list only its targets.
+var testKinds = kind.Kinds{Kind()}.Targets()
+
+// hasClientCert reports whether c presents a client certificate: prometheus/common's TLS
+// configuration reads the pair at each handshake (a renewed certificate is used without a
+// restart), so it is in GetClientCertificate, not in Certificates.
+func hasClientCert(c *tls.Config) bool {
+	if c.GetClientCertificate == nil {
+		return len(c.Certificates) == 1
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "redis.test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), DNSNames: []string{"redis.test"}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile
+	cert, err := c.GetClientCertificate(&tls.CertificateRequestInfo{})
+	return err == nil && cert != nil && len(cert.Certificate) == 1
 }
 
 func TestRedisTargets(t *testing.T) {
 	dir := t.TempDir()
-	cert, key := writeCert(t, dir)
+	cert, key, _ := testcert.SelfSigned(t, dir, "redis", "redis.test")
 	pwFile := filepath.Join(dir, "redis_pw")
 	if err := os.WriteFile(pwFile, []byte("Pw-From-File-1\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("TEST_SENTINEL_PW", "Sentinel-Pw-2")
 	t.Setenv("TEST_REDIS_PW", "Pw-From-Env-3")
-	c, err := Parse("redis.yml", []byte(`targets:
+	c, err := config.Parse("redis.yml", []byte(`targets:
   redis:
     - name: plain
       addr: 10.0.0.5:6379
@@ -71,17 +56,17 @@ func TestRedisTargets(t *testing.T) {
     - name: tls-block
       addr: 10.0.0.6:6379
       tls: {server_name: redis.test, insecure_skip_verify: true}
-`))
+`), testKinds)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := c.Targets.Redis
-	if p := r[0]; p.HostPort != "10.0.0.5:6379" || p.TLSConfig != nil || p.PoolSize != DefaultRedisPoolSize || p.Timeout != DefaultRedisTimeout || p.Address() != "10.0.0.5:6379" {
+	r := config.TargetsOf[*Target](c)
+	if p := r[0]; p.HostPort != "10.0.0.5:6379" || p.TLSConfig != nil || p.PoolSize != DefaultPoolSize || p.Timeout != DefaultTimeout || p.Address() != "10.0.0.5:6379" {
 		t.Errorf("plain: %+v", p)
 	}
 	if u := r[1]; u.HostPort != "redis.example.com:6380" || u.DB != 2 || u.Username != "exporter" || u.Password != "Pw-From-File-1" ||
 		u.TLSConfig == nil || u.TLSConfig.ServerName != "redis.example.com" || u.TLSConfig.RootCAs == nil ||
-		len(u.TLSConfig.Certificates) != 1 || u.PoolSize != 3 || u.Timeout != 2*time.Second || u.Address() != "rediss://redis.example.com:6380" {
+		!hasClientCert(u.TLSConfig) || u.PoolSize != 3 || u.Timeout != 2*time.Second || u.Address() != "rediss://redis.example.com:6380" {
 		t.Errorf("tls-url: %+v", u)
 	}
 	if s := r[2]; s.SentinelMaster != "mymaster" || len(s.Sentinels) != 3 || s.Password != "Pw-From-Env-3" || s.SentinelPassword != "Sentinel-Pw-2" ||
@@ -142,7 +127,7 @@ func TestRedisErrors(t *testing.T) {
     - name: n
       addr: "redis://10.0.0.1:6379/%zz"
 `
-	_, err := Parse("bad.yml", []byte(text))
+	_, err := config.Parse("bad.yml", []byte(text), testKinds)
 	if err == nil {
 		t.Fatal("no error")
 	}

@@ -1,12 +1,14 @@
-package config
+package elasticsearch
 
 import (
 	"strings"
 	"testing"
+
+	"github.com/persistence-exporter/persistence_exporter/internal/config"
 )
 
 func TestElasticsearchMaxBodyBytes(t *testing.T) {
-	c, err := Parse("es.yml", []byte(`targets:
+	c, err := config.Parse("es.yml", []byte(`targets:
   elasticsearch:
     - name: default
       urls: [http://10.0.0.1:9200]
@@ -16,17 +18,18 @@ func TestElasticsearchMaxBodyBytes(t *testing.T) {
     - name: plain
       urls: [http://10.0.0.3:9200]
       max_body_bytes: 1048576
-`))
+`), testKinds)
 	if err != nil {
 		t.Fatal(err)
 	}
+	es := config.TargetsOf[*Target](c)
 	for i, want := range []float64{0, 64 << 20, 1 << 20} {
-		if got := float64(c.Targets.Elasticsearch[i].MaxBody); got != want {
-			t.Errorf("%s: max_body_bytes %v, want %v", c.Targets.Elasticsearch[i].Name, got, want)
+		if got := float64(es[i].MaxBody); got != want {
+			t.Errorf("%s: max_body_bytes %v, want %v", es[i].Name, got, want)
 		}
 	}
 
-	_, err = Parse("bad.yml", []byte(`targets:
+	_, err = config.Parse("bad.yml", []byte(`targets:
   elasticsearch:
     - name: tiny
       urls: [http://10.0.0.1:9200]
@@ -37,7 +40,7 @@ func TestElasticsearchMaxBodyBytes(t *testing.T) {
     - name: words
       urls: [http://10.0.0.3:9200]
       max_body_bytes: lots
-`))
+`), testKinds)
 	want := []string{
 		`bad.yml:5: max_body_bytes 1KiB: want 64KiB to 1GiB (an answer is decoded whole, several times its size in memory)`,
 		`bad.yml:8: max_body_bytes 2GiB: want 64KiB to 1GiB (an answer is decoded whole, several times its size in memory)`,

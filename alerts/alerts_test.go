@@ -44,22 +44,24 @@ type located struct {
 	rule
 }
 
-func ruleFiles(t *testing.T) []string {
+// globFiles lists the files pattern matches; none fails the test ("no " + what).
+func globFiles(t *testing.T, pattern, what string) []string {
 	t.Helper()
-	files, err := filepath.Glob("*.yml")
+	files, err := filepath.Glob(pattern)
 	if err != nil || len(files) == 0 {
-		t.Fatalf("no rule files in alerts/ (%v)", err)
+		t.Fatalf("no %s (%v)", what, err)
 	}
 	return files
 }
 
+func ruleFiles(t *testing.T) []string {
+	t.Helper()
+	return globFiles(t, "*.yml", "rule files in alerts/")
+}
+
 func testFiles(t *testing.T) []string {
 	t.Helper()
-	files, err := filepath.Glob("tests/*.yml")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no unit tests in alerts/tests/ (%v)", err)
-	}
-	return files
+	return globFiles(t, "tests/*.yml", "unit tests in alerts/tests/")
 }
 
 // alerts reads every alerting rule of alerts/*.yml, strictly: an unknown key is an error.

@@ -16,6 +16,16 @@ func mustParse(t *testing.T, name, text string) *Pack {
 	return p
 }
 
+// mustParseFile parses the pack in a file.
+func mustParseFile(t *testing.T, file string) *Pack {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mustParse(t, file, string(data))
+}
+
 func TestParseNative(t *testing.T) {
 	p := mustParse(t, "good.yaml", `source: postgres
 queries:
@@ -149,14 +159,7 @@ func TestParseErrors(t *testing.T) {
 }
 
 func TestCompatSeedBlock(t *testing.T) {
-	data, err := os.ReadFile("testdata/seed_custom_queries.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := Parse("testdata/seed_custom_queries.yaml", data, testKinds())
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := mustParseFile(t, "testdata/seed_custom_queries.yaml")
 	q := p.Queries[0]
 	if q.Name != "temporal_metrics" || !strings.Contains(q.Body.(string), "FROM pg_stat_user_tables") || !q.ExportUnlisted {
 		t.Errorf("query %+v", q)
@@ -183,14 +186,7 @@ func TestCompatSeedBlock(t *testing.T) {
 }
 
 func TestCompatFeatures(t *testing.T) {
-	data, err := os.ReadFile("testdata/postgres_exporter_style.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := Parse("x.yaml", data, testKinds())
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := mustParseFile(t, "testdata/postgres_exporter_style.yaml")
 	if len(p.Queries) != 2 || p.Queries[0].Name != "pg_replication_state" {
 		t.Fatalf("queries %v (want the file's order)", p.Queries)
 	}

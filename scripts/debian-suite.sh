@@ -42,3 +42,23 @@ unpack_suite() {
   # the servers run as whoever runs the tests (or as postgres)
   chmod -R a+rX "$root"
 }
+
+# fetch_release NAME VERSION LABEL BIN FINISH: unpack release VERSION (the packages
+# `packages_of VERSION` names, from the suite `suite_of VERSION` names; the sourcing script
+# defines both, and log) into $CACHE/NAMEVERSION, unless a complete earlier fetch left BIN
+# (a path under it) there. FINISH ROOT VERSION then makes it runnable, or fails; only after it
+# is the release marked complete.
+fetch_release() {
+  local name=$1 v=$2 label=$3 bin=$4 finish=$5 suite root
+  suite=$(suite_of "$v")
+  root=$CACHE/$name$v
+  if [ -x "$root/$bin" ] && [ -f "$root/.complete" ]; then
+    return
+  fi
+  rm -rf "$root"
+  log "fetching $label $v from $suite"
+  # shellcheck disable=SC2046
+  unpack_suite "$name" "$suite" "$root" $(packages_of "$v")
+  "$finish" "$root" "$v"
+  touch "$root/.complete"
+}

@@ -47,17 +47,10 @@ patchelf_bin() {
   echo "$d/usr/bin/patchelf"
 }
 
-fetch() {
-  local v=$1 suite root
-  suite=$(suite_of "$v")
-  root=$CACHE/pg$v
-  if [ -x "$root/usr/lib/postgresql/$v/bin/postgres" ] && [ -f "$root/.complete" ]; then
-    return
-  fi
-  rm -rf "$root"
-  log "fetching PostgreSQL $v from $suite"
-  # shellcheck disable=SC2046
-  unpack_suite pg "$suite" "$root" $(packages_of "$v")
+# relink ROOT V: point the binaries and libraries of a major built against a newer glibc at
+# the extracted libraries
+relink() {
+  local root=$1 v=$2
   if patched "$v"; then
     local pe lib f
     pe=$(patchelf_bin)
@@ -74,8 +67,9 @@ fetch() {
       esac
     done
   fi
-  touch "$root/.complete"
 }
+
+fetch() { fetch_release pg "$1" PostgreSQL "usr/lib/postgresql/$1/bin/postgres" relink; }
 
 [ $# -gt 0 ] || { echo "usage: $0 MAJOR..." >&2; exit 2; }
 mkdir -p "$CACHE"

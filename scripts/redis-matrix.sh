@@ -33,21 +33,13 @@ packages_of() {
   esac
 }
 
-fetch() {
-  local v=$1 suite root
-  suite=$(suite_of "$v")
-  root=$CACHE/redis$v
-  if [ -x "$root/usr/bin/redis-check-rdb" ] && [ -f "$root/.complete" ]; then
-    return
-  fi
-  rm -rf "$root"
-  log "fetching Redis $v from $suite"
-  # shellcheck disable=SC2046
-  unpack_suite redis "$suite" "$root" $(packages_of "$v")
-  LD_LIBRARY_PATH=$root/usr/lib/x86_64-linux-gnu "$root/usr/bin/redis-server" --version >/dev/null \
-    || { log "the extracted redis-server $v does not run"; return 1; }
-  touch "$root/.complete"
+# check_runs ROOT V: the extracted server starts (it finds bookworm's missing libraries under ROOT)
+check_runs() {
+  LD_LIBRARY_PATH=$1/usr/lib/x86_64-linux-gnu "$1/usr/bin/redis-server" --version >/dev/null \
+    || { log "the extracted redis-server $2 does not run"; return 1; }
 }
+
+fetch() { fetch_release redis "$1" Redis usr/bin/redis-check-rdb check_runs; }
 
 [ $# -gt 0 ] || { echo "usage: $0 VERSION..." >&2; exit 2; }
 mkdir -p "$CACHE"

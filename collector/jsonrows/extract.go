@@ -186,12 +186,7 @@ func walkRows(doc any, steps []RowStep) ([][]frame, error) {
 			}
 			switch t := w.cursor.(type) {
 			case map[string]any:
-				keys := make([]string, 0, len(t))
-				for k := range t {
-					keys = append(keys, k)
-				}
-				slices.Sort(keys)
-				for _, k := range keys {
+				for _, k := range sortedKeys(t) {
 					push(k, t[k])
 				}
 			case []any:
@@ -305,12 +300,7 @@ func find(v any, match []FuncMatch, stack []frame, e Env) any {
 	case []any:
 		elems = t
 	case map[string]any:
-		keys := make([]string, 0, len(t))
-		for k := range t {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		for _, k := range keys {
+		for _, k := range sortedKeys(t) {
 			elems = append(elems, t[k])
 		}
 	}

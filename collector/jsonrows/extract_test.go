@@ -56,6 +56,14 @@ func run(t *testing.T, q *queries.Query, doc string, e Env) *queries.Rows {
 	return rows
 }
 
+// wantValues checks the values of the rows.
+func wantValues(t *testing.T, rows *queries.Rows, want [][]any) {
+	t.Helper()
+	if !reflect.DeepEqual(rows.Values, want) {
+		t.Errorf("rows:\n%v\nwant\n%v", rows.Values, want)
+	}
+}
+
 func TestLookupDottedKeys(t *testing.T) {
 	// how Elasticsearch renders a setting that is also the prefix of others, and cat columns
 	doc := decode(t, `{"watermark": {"low": "85%", "low.max_headroom": "200gb",
@@ -119,9 +127,7 @@ func TestExtractNestedRows(t *testing.T) {
 		{"temporal-es", "from-doc", "n1", "data-1", true, false, "request", int64(3), nil},
 		{"temporal-es", "from-doc", "n2", "coord-1", false, true, "request", int64(0), float64(1 << 30)},
 	}
-	if !reflect.DeepEqual(rows.Values, want) {
-		t.Errorf("rows:\n%v\nwant\n%v", rows.Values, want)
-	}
+	wantValues(t, rows, want)
 	if got := strings.Join(rows.Columns, ","); got != "cluster,root,node,name,master,client,breaker,tripped,limit" {
 		t.Errorf("columns %s", got)
 	}
@@ -151,9 +157,7 @@ func TestExtractDiv(t *testing.T) {
 		{"d2", nil, 0.02},
 		{"UNASSIGNED", nil, nil},
 	}
-	if !reflect.DeepEqual(rows.Values, want) {
-		t.Errorf("rows:\n%v\nwant\n%v", rows.Values, want)
-	}
+	wantValues(t, rows, want)
 }
 
 // find picks the element of a list that matches fields of the row, get reads a path in it,
@@ -188,9 +192,7 @@ func TestExtractFindAndSub(t *testing.T) {
 		{"c", "15", nil},
 		{"d", nil, float64(1)},
 	}
-	if !reflect.DeepEqual(rows.Values, want) {
-		t.Errorf("rows:\n%v\nwant\n%v", rows.Values, want)
-	}
+	wantValues(t, rows, want)
 }
 
 // A field that no row has is a rename (or a typo): the query fails loudly, unless the pack
@@ -466,7 +468,5 @@ func TestExtractDiscardedFields(t *testing.T) {
 		{"main", "20261205-101010F", float64(5 * 16 << 20), "ok", nil},
 		{"main", "20261205-111111F_20261205-121212I", nil, nil, nil},
 	}
-	if !reflect.DeepEqual(rows.Values, want) {
-		t.Errorf("rows:\n%v\nwant\n%v", rows.Values, want)
-	}
+	wantValues(t, rows, want)
 }

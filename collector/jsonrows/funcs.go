@@ -190,15 +190,21 @@ func withUnit(s string, table []units.Unit) (float64, bool) {
 	return f, ok && f >= 0
 }
 
+// nonNegative is a number as a float64; a negative one (-1 is "not set" in Elasticsearch) and
+// what is not a number are nil.
+func nonNegative(v any) any {
+	if f, ok := number(v); ok && f >= 0 {
+		return f
+	}
+	return nil
+}
+
 // byteSize reads "10gb", "512mb", "1.5tb" (any case) as bytes. A percentage or ratio is not a
 // byte size, and -1 means "not set": both nil.
 func byteSize(v any) any {
 	s, ok := v.(string)
 	if !ok {
-		if f, ok := number(v); ok && f >= 0 {
-			return f
-		}
-		return nil
+		return nonNegative(v)
 	}
 	s = strings.ToLower(strings.TrimSpace(s))
 	if s == "0" {
@@ -215,10 +221,7 @@ func byteSize(v any) any {
 func seconds(v any) any {
 	s, ok := v.(string)
 	if !ok {
-		if f, ok := number(v); ok && f >= 0 {
-			return f
-		}
-		return nil
+		return nonNegative(v)
 	}
 	s = strings.TrimSpace(s)
 	if f, err := strconv.ParseFloat(s, 64); err == nil {

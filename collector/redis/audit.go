@@ -253,11 +253,8 @@ func ratio(n, of int) any {
 }
 
 func (r *auditRun) namespaceRows() *queries.Rows {
-	t := newTable()
 	order := []string{"prefix", "ttl_policy_seconds", "keys", "sampled_keys", "ttl_sampled_keys", "no_ttl_ratio", "over_policy_ratio"}
-	for _, c := range order {
-		t.col(c)
-	}
+	t := newTable(order...)
 	for i := range r.ns {
 		st := &r.ns[i]
 		row := map[string]any{
@@ -277,11 +274,8 @@ func (r *auditRun) namespaceRows() *queries.Rows {
 }
 
 func (r *auditRun) ttlRows() *queries.Rows {
-	t := newTable()
 	order := []string{"prefix", "ttl_le", "keys", "sampled_keys"}
-	for _, c := range order {
-		t.col(c)
-	}
+	t := newTable(order...)
 	for i := range r.ns {
 		st := &r.ns[i]
 		est, ok := r.estimate(st)

@@ -122,11 +122,7 @@ queries:
 }
 
 func TestRedisDefaultPack(t *testing.T) {
-	set, err := queries.DefaultSet(allKinds())
-	if err != nil {
-		t.Fatal(err)
-	}
-	qs := set.For(queries.SourceRedis)
+	qs := defaultQueries(t)
 	if len(qs) < 15 {
 		t.Fatalf("only %d default Redis queries", len(qs))
 	}

@@ -18,7 +18,14 @@ type table struct {
 	rows []map[string]any
 }
 
-func newTable() *table { return &table{idx: map[string]int{}} }
+// newTable starts a table whose first columns are cols, in that order.
+func newTable(cols ...string) *table {
+	t := &table{idx: map[string]int{}}
+	for _, c := range cols {
+		t.col(c)
+	}
+	return t
+}
 
 func (t *table) col(name string) {
 	if _, ok := t.idx[name]; !ok {
@@ -296,10 +303,7 @@ func slowlogRows(v any) (*queries.Rows, error) {
 	if !ok && v != nil {
 		return nil, fmt.Errorf("SLOWLOG GET: want a list, got %T", v)
 	}
-	t := newTable()
-	for _, c := range []string{"position", "id", "timestamp", "duration_usec", "cmd"} {
-		t.col(c)
-	}
+	t := newTable("position", "id", "timestamp", "duration_usec", "cmd")
 	for i, e := range list {
 		entry, ok := e.([]any)
 		if !ok || len(entry) < 4 {
@@ -326,10 +330,7 @@ func latencyRows(v any) (*queries.Rows, error) {
 	if !ok && v != nil {
 		return nil, fmt.Errorf("LATENCY LATEST: want a list, got %T", v)
 	}
-	t := newTable()
-	for _, c := range []string{"event_name", "timestamp", "latest_ms", "max_ms"} {
-		t.col(c)
-	}
+	t := newTable("event_name", "timestamp", "latest_ms", "max_ms")
 	for i, e := range list {
 		ev, ok := e.([]any)
 		if !ok || len(ev) < 4 {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http/httptest"
 	"os"
@@ -128,18 +127,9 @@ func scrapeTargets(t *testing.T, targets ...*collector.Target) (string, string) 
 // scrape gets /metrics from the engine once.
 func scrape(t *testing.T, e *collector.Engine) string {
 	t.Helper()
-	srv := httptest.NewServer(e.MetricsHandler(collector.HandlerOpts{DefaultTimeout: 20 * time.Second}))
-	defer srv.Close()
-	resp, err := srv.Client().Get(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
+	rec := httptest.NewRecorder()
+	e.MetricsHandler(collector.HandlerOpts{DefaultTimeout: 20 * time.Second}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	return rec.Body.String()
 }
 
 func defaultQueries(t testing.TB) []*queries.Query {

@@ -27,13 +27,7 @@ type Pgbackrest struct {
 // Pgbackrest returns the package's pgBackRest repository, making it on first use.
 func (e *Env) Pgbackrest(t testing.TB) *Pgbackrest {
 	t.Helper()
-	return e.shared(t, "pgbackrest", func() (any, func(), error) {
-		b, err := StartPgbackrest(PGOptions{})
-		if err != nil {
-			return nil, nil, err
-		}
-		return b, b.Stop, nil
-	}).(*Pgbackrest)
+	return sharedServer(e, t, "pgbackrest", func() (*Pgbackrest, error) { return StartPgbackrest(PGOptions{}) })
 }
 
 // StartPgbackrest starts a primary (and, with opts.Replica, its replica) with archive_command
@@ -43,11 +37,7 @@ func StartPgbackrest(opts PGOptions) (b *Pgbackrest, err error) {
 	if _, err := exec.LookPath(PgbackrestBin); err != nil {
 		return nil, fmt.Errorf("no pgbackrest (run `make deps`): %w", err)
 	}
-	u, err := currentServerUser()
-	if err != nil {
-		return nil, err
-	}
-	dir, err := u.tempDir("pe-pgbackrest-")
+	u, dir, err := serverTempDir("pe-pgbackrest-")
 	if err != nil {
 		return nil, err
 	}

@@ -38,13 +38,7 @@ func (b *Pgbouncer) DSN(db string) string {
 func (e *Env) Pgbouncer(t testing.TB) *Pgbouncer {
 	t.Helper()
 	pg := e.Postgres(t)
-	return e.shared(t, "pgbouncer", func() (any, func(), error) {
-		b, err := StartPgbouncer(pg.Primary)
-		if err != nil {
-			return nil, nil, err
-		}
-		return b, b.Stop, nil
-	}).(*Pgbouncer)
+	return sharedServer(e, t, "pgbouncer", func() (*Pgbouncer, error) { return StartPgbouncer(pg.Primary) })
 }
 
 // StartPgbouncer starts pgbouncer (transaction pooling, trust auth, admin user postgres) in
@@ -53,11 +47,7 @@ func StartPgbouncer(pg *PGServer) (b *Pgbouncer, err error) {
 	if _, err := exec.LookPath(PgbouncerBin); err != nil {
 		return nil, fmt.Errorf("no pgbouncer (run `make deps`): %w", err)
 	}
-	u, err := currentServerUser()
-	if err != nil {
-		return nil, err
-	}
-	dir, err := u.tempDir("pe-pgbouncer-")
+	u, dir, err := serverTempDir("pe-pgbouncer-")
 	if err != nil {
 		return nil, err
 	}
@@ -95,16 +85,9 @@ ignore_startup_parameters = extra_float_digits
 	if err := os.Chown(ini, u.uid, u.gid); err != nil {
 		return nil, err
 	}
-	logFile := filepath.Join(dir, "pgbouncer.log")
-	if b.proc, err = startProcess(u.command(PgbouncerBin, ini), logFile); err != nil {
-		return nil, err
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	err = poll(ctx, 20*time.Second, func() error {
-		if b.proc.exited() {
-			return errStop
-		}
+	b.proc, err = startServer(ctx, "pgbouncer", u.command(PgbouncerBin, ini), filepath.Join(dir, "pgbouncer.log"), 20*time.Second, func() error {
 		c, err := pgx.Connect(ctx, b.AdminDSN()+"&default_query_exec_mode=simple_protocol")
 		if err != nil {
 			return err
@@ -112,7 +95,7 @@ ignore_startup_parameters = extra_float_digits
 		return c.Close(ctx)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("pgbouncer did not start: %w\n%s", err, tailFile(logFile, 20))
+		return nil, err
 	}
 	return b, nil
 }

@@ -112,11 +112,7 @@ func StartPostgres(opts PGOptions) (c *PGCluster, err error) {
 	if _, err := os.Stat(filepath.Join(opts.Bin, "postgres")); err != nil {
 		return nil, fmt.Errorf("no PostgreSQL server in %s (run `make deps`): %w", opts.Bin, err)
 	}
-	u, err := currentServerUser()
-	if err != nil {
-		return nil, err
-	}
-	dir, err := u.tempDir("pe-pg-")
+	u, dir, err := serverTempDir("pe-pg-")
 	if err != nil {
 		return nil, err
 	}
@@ -210,14 +206,22 @@ func (c *PGCluster) startReplica(ctx context.Context) error {
 	return c.WaitStreaming(ctx)
 }
 
-// WaitStreaming waits until the replica streams from the primary.
-func (c *PGCluster) WaitStreaming(ctx context.Context) error {
+// pollPrimary calls f with a fresh connection to the primary's postgres database until it
+// returns nil, for up to 30 s.
+func (c *PGCluster) pollPrimary(ctx context.Context, f func(conn *pgx.Conn) error) error {
 	return poll(ctx, 30*time.Second, func() error {
 		conn, err := c.Primary.Connect(ctx, "postgres")
 		if err != nil {
 			return err
 		}
 		defer conn.Close(ctx)
+		return f(conn)
+	})
+}
+
+// WaitStreaming waits until the replica streams from the primary.
+func (c *PGCluster) WaitStreaming(ctx context.Context) error {
+	return c.pollPrimary(ctx, func(conn *pgx.Conn) error {
 		var n int
 		if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'").Scan(&n); err != nil {
 			return err
@@ -258,12 +262,7 @@ func (s *PGServer) Promote(ctx context.Context) error {
 
 // WaitReplayed waits until the replica has replayed everything the primary has written.
 func (c *PGCluster) WaitReplayed(ctx context.Context) error {
-	return poll(ctx, 30*time.Second, func() error {
-		conn, err := c.Primary.Connect(ctx, "postgres")
-		if err != nil {
-			return err
-		}
-		defer conn.Close(ctx)
+	return c.pollPrimary(ctx, func(conn *pgx.Conn) error {
 		var behind bool
 		if err := conn.QueryRow(ctx, `SELECT coalesce(bool_or(replay_lsn IS NULL OR replay_lsn < pg_current_wal_insert_lsn()), true) FROM pg_stat_replication`).Scan(&behind); err != nil {
 			return err
@@ -290,27 +289,17 @@ func (c *PGCluster) run(bin string, args ...string) error {
 func (c *PGCluster) start(s *PGServer) error {
 	cmd := c.user.command(filepath.Join(c.Bin, "postgres"), "-D", s.DataDir)
 	cmd.Env = append(os.Environ(), c.env...)
-	p, err := startProcess(cmd, s.logFile)
-	if err != nil {
-		return err
-	}
-	s.proc = p
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	err = poll(ctx, 60*time.Second, func() error {
-		if p.exited() {
-			return errStop
-		}
+	var err error
+	s.proc, err = startServer(ctx, "PostgreSQL "+s.Name, cmd, s.logFile, 60*time.Second, func() error {
 		conn, err := s.Connect(ctx, "postgres")
 		if err != nil {
 			return err
 		}
 		return conn.Close(ctx)
 	})
-	if err != nil {
-		return fmt.Errorf("PostgreSQL %s did not start: %w\n%s", s.Name, err, tailFile(s.logFile, 20))
-	}
-	return nil
+	return err
 }
 
 // Stop stops the server (fast shutdown).

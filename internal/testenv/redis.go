@@ -145,13 +145,7 @@ func redisVersion(bin string, env []string) (int, error) {
 // use. Tests that fail over or kill servers start their own set with StartRedis instead.
 func (e *Env) Redis(t testing.TB) *RedisSet {
 	t.Helper()
-	return e.shared(t, "redis", func() (any, func(), error) {
-		s, err := StartRedis(RedisOptions{})
-		if err != nil {
-			return nil, nil, err
-		}
-		return s, s.Stop, nil
-	}).(*RedisSet)
+	return sharedServer(e, t, "redis", func() (*RedisSet, error) { return StartRedis(RedisOptions{}) })
 }
 
 // StartRedisT starts a set of the test's own, stopped when the test ends; under -short it
@@ -281,10 +275,7 @@ func StartRedis(opts RedisOptions) (set *RedisSet, err error) {
 	}
 	var all []*RedisServer
 	for i := range replicas {
-		name := "replica"
-		if i > 0 {
-			name = fmt.Sprintf("replica%d", i+1)
-		}
+		name := numbered("replica", i)
 		r, err := newServer(name)
 		if err != nil {
 			return nil, err
@@ -293,11 +284,7 @@ func StartRedis(opts RedisOptions) (set *RedisSet, err error) {
 		if err := r.start(ctx); err != nil {
 			return nil, err
 		}
-		if i == 0 {
-			set.Replica = r
-		} else {
-			set.MoreReplicas = append(set.MoreReplicas, r)
-		}
+		firstOrMore(r, &set.Replica, &set.MoreReplicas)
 		all = append(all, r)
 		if err := set.WaitReplicaLinked(ctx, r); err != nil {
 			return nil, err
@@ -308,10 +295,7 @@ func StartRedis(opts RedisOptions) (set *RedisSet, err error) {
 	}
 
 	for i := range sentinels {
-		name := "sentinel"
-		if i > 0 {
-			name = fmt.Sprintf("sentinel%d", i+1)
-		}
+		name := numbered("sentinel", i)
 		sn, err := newServer(name)
 		if err != nil {
 			return nil, err
@@ -341,11 +325,7 @@ func StartRedis(opts RedisOptions) (set *RedisSet, err error) {
 		if err := sn.start(ctx); err != nil {
 			return nil, err
 		}
-		if i == 0 {
-			set.Sentinel = sn
-		} else {
-			set.MoreSentinels = append(set.MoreSentinels, sn)
-		}
+		firstOrMore(sn, &set.Sentinel, &set.MoreSentinels)
 	}
 	if err := set.WaitSentinelSees(ctx, p, all...); err != nil {
 		return nil, err
@@ -358,29 +338,38 @@ func StartRedis(opts RedisOptions) (set *RedisSet, err error) {
 	return set, nil
 }
 
+// firstOrMore records a started replica or sentinel in the set: as the first of its kind
+// (Replica, Sentinel), or after it (MoreReplicas, MoreSentinels). Recording each as soon as it
+// runs lets Stop stop it when a later one fails to start.
+func firstOrMore(s *RedisServer, first **RedisServer, more *[]*RedisServer) {
+	if *first == nil {
+		*first = s
+	} else {
+		*more = append(*more, s)
+	}
+}
+
+// numbered names the i-th (from 0) server of a kind: replica, replica2, replica3, ...
+func numbered(kind string, i int) string {
+	if i == 0 {
+		return kind
+	}
+	return fmt.Sprintf("%s%d", kind, i+1)
+}
+
 // start runs the server in the foreground and waits until it answers PING.
 func (s *RedisServer) start(ctx context.Context) error {
 	cmd := exec.Command(s.bin, s.args...)
 	if len(s.env) > 0 {
 		cmd.Env = append(os.Environ(), s.env...)
 	}
-	p, err := startProcess(cmd, s.logFile)
-	if err != nil {
-		return err
-	}
-	s.proc = p
 	c := s.Client()
 	defer c.Close()
-	err = poll(ctx, 30*time.Second, func() error {
-		if p.exited() {
-			return errStop
-		}
+	var err error
+	s.proc, err = startServer(ctx, "redis "+s.Name, cmd, s.logFile, 30*time.Second, func() error {
 		return c.Ping(ctx).Err()
 	})
-	if err != nil {
-		return fmt.Errorf("redis %s did not start: %w\n%s", s.Name, err, tailFile(s.logFile, 20))
-	}
-	return nil
+	return err
 }
 
 // serveAllSlots assigns every hash slot to s, a node in cluster mode, and waits until the

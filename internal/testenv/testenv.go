@@ -13,6 +13,7 @@
 package testenv
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -90,6 +91,18 @@ func (e *Env) shared(t testing.TB, name string, start func() (value any, stop fu
 	return s.value
 }
 
+// sharedServer is shared for a server that start starts and its Stop stops.
+func sharedServer[S interface{ Stop() }](e *Env, t testing.TB, name string, start func() (S, error)) S {
+	t.Helper()
+	return e.shared(t, name, func() (any, func(), error) {
+		s, err := start()
+		if err != nil {
+			return nil, nil, err
+		}
+		return s, s.Stop, nil
+	}).(S)
+}
+
 // Postgres returns the package's PostgreSQL primary and replica, starting them on first use.
 func (e *Env) Postgres(t testing.TB) *PGCluster {
 	t.Helper()
@@ -111,13 +124,7 @@ func (e *Env) Postgres(t testing.TB) *PGCluster {
 // with opts on first use under name, for tests that need a cluster in a state of its own.
 func (e *Env) PostgresNamed(t testing.TB, name string, opts PGOptions) *PGCluster {
 	t.Helper()
-	return e.shared(t, "PostgreSQL cluster "+name, func() (any, func(), error) {
-		c, err := StartPostgres(opts)
-		if err != nil {
-			return nil, nil, err
-		}
-		return c, c.Stop, nil
-	}).(*PGCluster)
+	return sharedServer(e, t, "PostgreSQL cluster "+name, func() (*PGCluster, error) { return StartPostgres(opts) })
 }
 
 // FreePort returns a TCP port on 127.0.0.1 that nothing listens on right now.
@@ -179,6 +186,17 @@ func (u serverUser) tempDir(pattern string) (string, error) {
 	return dir, u.mkdir(dir)
 }
 
+// serverTempDir makes a fresh directory (see tempDir) for servers that run as the server user,
+// and returns both.
+func serverTempDir(pattern string) (serverUser, string, error) {
+	u, err := currentServerUser()
+	if err != nil {
+		return serverUser{}, "", err
+	}
+	dir, err := u.tempDir(pattern)
+	return u, dir, err
+}
+
 // runLogged runs a command to completion; on failure the error carries its output.
 func runLogged(cmd *exec.Cmd) error {
 	out, err := cmd.CombinedOutput()
@@ -233,6 +251,26 @@ func startProcess(cmd *exec.Cmd, logFile string) (*process, error) {
 		p.done <- cmd.Wait()
 		f.Close()
 	}()
+	return p, nil
+}
+
+// startServer starts cmd, logging to logFile, and polls ready until it returns nil, for up to
+// limit; a process that exits ends the wait at once. The process is returned even when it did
+// not get ready, for the caller to stop.
+func startServer(ctx context.Context, what string, cmd *exec.Cmd, logFile string, limit time.Duration, ready func() error) (*process, error) {
+	p, err := startProcess(cmd, logFile)
+	if err != nil {
+		return nil, err
+	}
+	err = poll(ctx, limit, func() error {
+		if p.exited() {
+			return errStop
+		}
+		return ready()
+	})
+	if err != nil {
+		return p, fmt.Errorf("%s did not start: %w\n%s", what, err, tailFile(logFile, 20))
+	}
 	return p, nil
 }
 

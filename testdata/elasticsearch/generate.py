@@ -302,10 +302,6 @@ def index_stats(names, shards):
             "_all": {}, "indices": out}
 
 
-def explain(entries):
-    return {"indices": entries}
-
-
 def managed(name, phase, action, step, lifecycle_ms, phase_ms, step_ms, **extra):
     e = {"index": name, "managed": True, "policy": "temporal_visibility_policy",
          "index_creation_date_millis": lifecycle_ms - DAY, "time_since_index_creation": "0d",
@@ -316,6 +312,16 @@ def managed(name, phase, action, step, lifecycle_ms, phase_ms, step_ms, **extra)
                              "modified_date_in_millis": T0 - 60 * DAY}}
     e.update(extra)
     return e
+
+
+def ilm_explain(names, ninth):
+    """ILM's explain of the four indices, the same in both clusters but for -000009's (ninth)."""
+    return {"indices": {
+        names[0]: managed(names[0], "cold", "complete", "complete", T0 - 35 * DAY, T0 - 5 * DAY, T0 - 5 * DAY),
+        names[1]: managed(names[1], "warm", "complete", "complete", T0 - 21 * DAY, T0 - 14 * DAY, T0 - 13 * DAY),
+        names[2]: ninth,
+        names[3]: managed(names[3], "hot", "rollover", "check-rollover-ready", T0 - 3 * DAY, T0 - 3 * DAY, T0 - 3 * DAY),
+    }}
 
 
 def settings_of(names, limits, replicas):
@@ -343,40 +349,81 @@ def cat_shards(rows, with_reason):
     return out
 
 
+# ------------------------------------------------------------------------------ cluster
+def cluster_health(status, nodes, data_nodes, primaries, shards, unassigned=0, pending=0, max_wait_ms=0,
+                   percent=100.0):
+    return {
+        "cluster_name": CLUSTER, "status": status, "timed_out": False,
+        "number_of_nodes": nodes, "number_of_data_nodes": data_nodes, "active_primary_shards": primaries,
+        "active_shards": shards, "relocating_shards": 0, "initializing_shards": 0,
+        "unassigned_shards": unassigned, "delayed_unassigned_shards": 0, "number_of_pending_tasks": pending,
+        "number_of_in_flight_fetch": 0, "task_max_waiting_in_queue_millis": max_wait_ms,
+        "active_shards_percent_as_number": percent}
+
+
+def cluster_settings(watermark, disk_defaults, transient=None):
+    """The seed's breakers and allocation settings: watermark is the persistent one, disk_defaults
+    what the version's disk defaults hold besides the threshold and reroute interval, transient an
+    override (or none)."""
+    s = {"persistent": {"cluster": {"routing": {"allocation": {"disk": {"watermark": watermark}}}},
+                        "indices": {"breaker": {"fielddata": {"limit": "40%"}, "request": {"limit": "30%"}}}}}
+    if transient is not None:
+        s["transient"] = transient
+    disk = {"threshold_enabled": "true", "reroute_interval": "60s"}
+    disk.update(disk_defaults)
+    s["defaults"] = {"cluster": {"max_shards_per_node": "1000",
+                                 "routing": {"allocation": {"enable": "all", "disk": disk}}},
+                     "indices": {"breaker": {"total": {"limit": "95%", "use_real_memory": "true"},
+                                             "fielddata": {"overhead": "1.03"}, "request": {"overhead": "1"}}}}
+    return s
+
+
+def visibility_indices():
+    """The four visibility indices of both clusters, oldest first, and their (primaries, replicas)."""
+    names = [PREFIX + "%06d" % n for n in (7, 8, 9, 10)]
+    return names, {names[0]: (1, 0), names[1]: (1, 0), names[2]: (3, 1), names[3]: (3, 1)}
+
+
+def cat_indices(names, shards, health):
+    return [{"index": n, "health": health[n], "status": "open",
+             "pri": str(shards[n][0]), "rep": str(shards[n][1])} for n in names]
+
+
+def slm_policy(last, taken, failed, deleted):
+    """The seed's nightly snapshot policy; last holds its last_success (and last_failure)."""
+    p = {"version": 2, "modified_date_millis": T0 - 90 * DAY,
+         "policy": {"name": "<nightly-{now/d}>", "schedule": "0 30 1 * * ?", "repository": "temporal-backups",
+                    "config": {"indices": ["temporal_visibility_v1_*"]},
+                    "retention": {"expire_after": "30d", "min_count": 5, "max_count": 50}}}
+    p.update(last)
+    p["next_execution_millis"] = T0 + 5400000
+    p["stats"] = {"policy": "nightly-snapshots", "snapshots_taken": taken, "snapshots_failed": failed,
+                  "snapshots_deleted": deleted, "snapshot_deletion_failures": 0}
+    return {"nightly-snapshots": p}
+
+
+def cat_snapshots(status):
+    """The nightly snapshots of December 25 to 31; status(day) is each one's."""
+    return [{"id": "nightly-2024.12.%02d-abc" % d, "repository": "temporal-backups", "status": status(d),
+             "start_epoch": str((T0 - (32 - d) * DAY) // 1000),
+             "end_epoch": str((T0 - (32 - d) * DAY + 600000) // 1000)} for d in range(25, 32)]
+
+
 # ------------------------------------------------------------------------------ 7.17
 def v717():
     v = "7.17"
     write(v, "root.json", root("7.17.18", "8.11.1", "Zq3cJ4mXTQmM1bqVn0d4Xw",
                                "8682172c2130b9a411b1bd5ff37c9792367de6b0"))
-    write(v, "cluster_health.json", {
-        "cluster_name": CLUSTER, "status": "green", "timed_out": False,
-        "number_of_nodes": 8, "number_of_data_nodes": 3, "active_primary_shards": 9,
-        "active_shards": 16, "relocating_shards": 0, "initializing_shards": 0,
-        "unassigned_shards": 0, "delayed_unassigned_shards": 0, "number_of_pending_tasks": 0,
-        "number_of_in_flight_fetch": 0, "task_max_waiting_in_queue_millis": 0,
-        "active_shards_percent_as_number": 100.0})
+    write(v, "cluster_health.json", cluster_health("green", 8, 3, 9, 16))
     write(v, "nodes_stats.json", nodes_stats(False, False))
-    write(v, "cluster_settings.json", {
-        "persistent": {"cluster": {"routing": {"allocation": {"disk": {"watermark": {
-            "low": "100gb", "high": "50gb", "flood_stage": "20gb"}}}}},
-            "indices": {"breaker": {"fielddata": {"limit": "40%"}, "request": {"limit": "30%"}}}},
-        "transient": {"cluster": {"routing": {"allocation": {"disk": {"watermark": {"high": "40gb"}}}}}},
-        "defaults": {"cluster": {"max_shards_per_node": "1000", "routing": {"allocation": {
-            "enable": "all", "disk": {"threshold_enabled": "true", "reroute_interval": "60s",
-                                      "include_relocations": "true"}}}},
-            "indices": {"breaker": {"total": {"limit": "95%", "use_real_memory": "true"},
-                                    "fielddata": {"overhead": "1.03"}, "request": {"overhead": "1"}}}},
-    })
-    names = [PREFIX + "%06d" % n for n in (7, 8, 9, 10)]
-    shards = {names[0]: (1, 0), names[1]: (1, 0), names[2]: (3, 1), names[3]: (3, 1)}
+    write(v, "cluster_settings.json", cluster_settings(
+        {"low": "100gb", "high": "50gb", "flood_stage": "20gb"}, {"include_relocations": "true"},
+        transient={"cluster": {"routing": {"allocation": {"disk": {"watermark": {"high": "40gb"}}}}}}))
+    names, shards = visibility_indices()
     write(v, "indices_stats.json", index_stats(names, shards))
     write(v, "ilm_status.json", {"operation_mode": "RUNNING"})
-    write(v, "ilm_explain.json", explain({
-        names[0]: managed(names[0], "cold", "complete", "complete", T0 - 35 * DAY, T0 - 5 * DAY, T0 - 5 * DAY),
-        names[1]: managed(names[1], "warm", "complete", "complete", T0 - 21 * DAY, T0 - 14 * DAY, T0 - 13 * DAY),
-        names[2]: managed(names[2], "warm", "complete", "complete", T0 - 14 * DAY, T0 - 7 * DAY, T0 - 6 * DAY),
-        names[3]: managed(names[3], "hot", "rollover", "check-rollover-ready", T0 - 3 * DAY, T0 - 3 * DAY, T0 - 3 * DAY),
-    }))
+    write(v, "ilm_explain.json", ilm_explain(
+        names, managed(names[2], "warm", "complete", "complete", T0 - 14 * DAY, T0 - 7 * DAY, T0 - 6 * DAY)))
     write(v, "mappings.json", {n: mapping(400 + 100 * i) for i, n in enumerate(names)}, indent=None)
     write(v, "index_settings.json", settings_of(
         names, {names[0]: 2000, names[1]: 2000, names[2]: 2000, names[3]: None},
@@ -394,26 +441,15 @@ def v717():
               (".security-7", 0, "r", "STARTED", "es-data-2", None)]
     write(v, "cat_shards.json", cat_shards(rows + system, True))
     write(v, "cat_shards_indices.json", cat_shards(rows, False))
-    write(v, "cat_indices.json", [{"index": n, "health": "green", "status": "open",
-                                   "pri": str(shards[n][0]), "rep": str(shards[n][1])} for n in names])
+    write(v, "cat_indices.json", cat_indices(names, shards, {n: "green" for n in names}))
     write(v, "cat_allocation.json", [
         {"node": d, "host": "10.1.0.%d" % (14 + i), "shards": str(5 + (i == 0)), "disk.indices": str(60 * GB),
          "disk.used": str(280 * GB), "disk.avail": str(220 * GB), "disk.total": str(500 * GB),
          "disk.percent": "56"} for i, d in enumerate(data_nodes)])
-    write(v, "slm_policy.json", {"nightly-snapshots": {
-        "version": 2, "modified_date_millis": T0 - 90 * DAY,
-        "policy": {"name": "<nightly-{now/d}>", "schedule": "0 30 1 * * ?", "repository": "temporal-backups",
-                   "config": {"indices": ["temporal_visibility_v1_*"]},
-                   "retention": {"expire_after": "30d", "min_count": 5, "max_count": 50}},
-        "last_success": {"snapshot_name": "nightly-2024.12.31-abc", "time": T0 - DAY + 3600000},
-        "next_execution_millis": T0 + 5400000,
-        "stats": {"policy": "nightly-snapshots", "snapshots_taken": 88, "snapshots_failed": 0,
-                  "snapshots_deleted": 58, "snapshot_deletion_failures": 0}}})
+    write(v, "slm_policy.json", slm_policy(
+        {"last_success": {"snapshot_name": "nightly-2024.12.31-abc", "time": T0 - DAY + 3600000}}, 88, 0, 58))
     write(v, "slm_status.json", {"operation_mode": "RUNNING"})
-    write(v, "cat_snapshots.json", [
-        {"id": "nightly-2024.12.%02d-abc" % d, "repository": "temporal-backups", "status": "SUCCESS",
-         "start_epoch": str((T0 - (32 - d) * DAY) // 1000), "end_epoch": str((T0 - (32 - d) * DAY + 600000) // 1000)}
-        for d in range(25, 32)])
+    write(v, "cat_snapshots.json", cat_snapshots(lambda d: "SUCCESS"))
 
 
 # ------------------------------------------------------------------------------ 8.13
@@ -421,28 +457,15 @@ def v813():
     v = "8.13"
     write(v, "root.json", root("8.13.4", "9.10.0", "Zq3cJ4mXTQmM1bqVn0d4Xw",
                                "da95df118650b55a500dcc181889ac35c6d8da7c"))
-    write(v, "cluster_health.json", {
-        "cluster_name": CLUSTER, "status": "red", "timed_out": False,
-        "number_of_nodes": 7, "number_of_data_nodes": 2, "active_primary_shards": 8,
-        "active_shards": 11, "relocating_shards": 0, "initializing_shards": 0,
-        "unassigned_shards": 4, "delayed_unassigned_shards": 0, "number_of_pending_tasks": 2,
-        "number_of_in_flight_fetch": 0, "task_max_waiting_in_queue_millis": 1532,
-        "active_shards_percent_as_number": 73.33333333333333})
+    write(v, "cluster_health.json", cluster_health("red", 7, 2, 8, 11, unassigned=4, pending=2, max_wait_ms=1532,
+                                                   percent=73.33333333333333))
     write(v, "nodes_stats.json", nodes_stats(True, True))
-    write(v, "cluster_settings.json", {
-        "persistent": {"cluster": {"routing": {"allocation": {"disk": {"watermark": {
-            "low": "85%", "high": "90%", "flood_stage": "95%"}}}}},
-            "indices": {"breaker": {"fielddata": {"limit": "40%"}, "request": {"limit": "30%"}}}},
-        "defaults": {"cluster": {"max_shards_per_node": "1000", "routing": {"allocation": {
-            "enable": "all", "disk": {"threshold_enabled": "true", "reroute_interval": "60s",
-                                      "watermark": {"low": {"max_headroom": "200GB"},
-                                                    "high": {"max_headroom": "150GB"},
-                                                    "flood_stage": {"max_headroom": "100GB", "frozen": "95%",
-                                                                    "frozen.max_headroom": "20GB"},
-                                                    "enable_for_single_data_node": "true"}}}}},
-            "indices": {"breaker": {"total": {"limit": "95%", "use_real_memory": "true"},
-                                    "fielddata": {"overhead": "1.03"}, "request": {"overhead": "1"}}}},
-    })
+    write(v, "cluster_settings.json", cluster_settings(
+        {"low": "85%", "high": "90%", "flood_stage": "95%"},
+        {"watermark": {"low": {"max_headroom": "200GB"},
+                       "high": {"max_headroom": "150GB"},
+                       "flood_stage": {"max_headroom": "100GB", "frozen": "95%", "frozen.max_headroom": "20GB"},
+                       "enable_for_single_data_node": "true"}}))
     write(v, "health_report.json", {
         "status": "red", "cluster_name": CLUSTER,
         "indicators": {
@@ -455,19 +478,14 @@ def v813():
             "ilm": {"status": "yellow", "symptom": "An index has stayed on the same action longer than expected."},
             "slm": {"status": "green", "symptom": "Snapshot Lifecycle Management is running"},
         }})
-    names = [PREFIX + "%06d" % n for n in (7, 8, 9, 10)]
-    shards = {names[0]: (1, 0), names[1]: (1, 0), names[2]: (3, 1), names[3]: (3, 1)}
+    names, shards = visibility_indices()
     write(v, "indices_stats.json", index_stats(names, shards))
     write(v, "ilm_status.json", {"operation_mode": "RUNNING"})
-    write(v, "ilm_explain.json", explain({
-        names[0]: managed(names[0], "cold", "complete", "complete", T0 - 35 * DAY, T0 - 5 * DAY, T0 - 5 * DAY),
-        names[1]: managed(names[1], "warm", "complete", "complete", T0 - 21 * DAY, T0 - 14 * DAY, T0 - 13 * DAY),
-        names[2]: managed(names[2], "warm", "shrink", "ERROR", T0 - 14 * DAY, T0 - 7 * DAY, T0 - 2 * DAY,
-                          failed_step="shrink", is_auto_retryable_error=True, failed_step_retry_count=47,
-                          step_info={"type": "illegal_state_exception",
-                                     "reason": "index [%s] cannot be shrunk: shard [1] has no started copy on node [es-data-2]" % names[2]}),
-        names[3]: managed(names[3], "hot", "rollover", "check-rollover-ready", T0 - 3 * DAY, T0 - 3 * DAY, T0 - 3 * DAY),
-    }))
+    write(v, "ilm_explain.json", ilm_explain(
+        names, managed(names[2], "warm", "shrink", "ERROR", T0 - 14 * DAY, T0 - 7 * DAY, T0 - 2 * DAY,
+                       failed_step="shrink", is_auto_retryable_error=True, failed_step_retry_count=47,
+                       step_info={"type": "illegal_state_exception",
+                                  "reason": "index [%s] cannot be shrunk: shard [1] has no started copy on node [es-data-2]" % names[2]})))
     # -000010 maps 1,950 fields (the seed's 19 + 1,931 tenant attributes) of its 2,000
     write(v, "mappings.json", {
         names[0]: mapping(400), names[1]: mapping(600), names[2]: mapping(1500),
@@ -494,8 +512,7 @@ def v813():
     write(v, "cat_shards.json", cat_shards(rows + system, True))
     write(v, "cat_shards_indices.json", cat_shards(rows, False))
     health = {names[0]: "green", names[1]: "green", names[2]: "yellow", names[3]: "red"}
-    write(v, "cat_indices.json", [{"index": n, "health": health[n], "status": "open",
-                                   "pri": str(shards[n][0]), "rep": str(shards[n][1])} for n in names])
+    write(v, "cat_indices.json", cat_indices(names, shards, health))
     write(v, "cat_allocation.json", [
         {"node": "es-data-1", "host": "10.1.0.14", "shards": "7", "disk.indices": str(190 * GB),
          "disk.used": str(280 * GB), "disk.avail": str(220 * GB), "disk.total": str(500 * GB),
@@ -506,24 +523,14 @@ def v813():
         {"node": "UNASSIGNED", "host": None, "shards": "4", "disk.indices": None, "disk.used": None,
          "disk.avail": None, "disk.total": None, "disk.percent": None},
     ])
-    write(v, "slm_policy.json", {"nightly-snapshots": {
-        "version": 2, "modified_date_millis": T0 - 90 * DAY,
-        "policy": {"name": "<nightly-{now/d}>", "schedule": "0 30 1 * * ?", "repository": "temporal-backups",
-                   "config": {"indices": ["temporal_visibility_v1_*"]},
-                   "retention": {"expire_after": "30d", "min_count": 5, "max_count": 50}},
+    write(v, "slm_policy.json", slm_policy({
         "last_success": {"snapshot_name": "nightly-2024.12.29-abc", "start_time": T0 - 3 * DAY + 3500000,
                          "time": T0 - 3 * DAY + 3600000},
         "last_failure": {"snapshot_name": "nightly-2024.12.31-abc", "time": T0 - DAY + 3600000,
                          "details": "{\"type\":\"snapshot_exception\",\"reason\":\"[temporal-backups:nightly-2024.12.31-abc] failed: shard [2] of index [%s] is unassigned\"}" % names[3]},
-        "next_execution_millis": T0 + 5400000,
-        "stats": {"policy": "nightly-snapshots", "snapshots_taken": 90, "snapshots_failed": 2,
-                  "snapshots_deleted": 60, "snapshot_deletion_failures": 0}}})
+    }, 90, 2, 60))
     write(v, "slm_status.json", {"operation_mode": "RUNNING"})
-    write(v, "cat_snapshots.json", [
-        {"id": "nightly-2024.12.%02d-abc" % d, "repository": "temporal-backups",
-         "status": "SUCCESS" if d < 30 else ("PARTIAL" if d == 30 else "FAILED"),
-         "start_epoch": str((T0 - (32 - d) * DAY) // 1000),
-         "end_epoch": str((T0 - (32 - d) * DAY + 600000) // 1000)} for d in range(25, 32)])
+    write(v, "cat_snapshots.json", cat_snapshots(lambda d: "SUCCESS" if d < 30 else ("PARTIAL" if d == 30 else "FAILED")))
 
 
 if __name__ == "__main__":

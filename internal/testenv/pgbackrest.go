@@ -42,9 +42,11 @@ func StartPgbackrest(opts PGOptions) (b *Pgbackrest, err error) {
 		return nil, err
 	}
 	b = &Pgbackrest{Dir: dir, Config: filepath.Join(dir, "pgbackrest.conf"), Stanza: "temporal", user: u}
+	// the named result is nil when a step fails: stop what was started through a copy
+	started := b
 	defer func() {
 		if err != nil {
-			b.Stop()
+			started.Stop()
 		}
 	}()
 	for _, sub := range []string{"repo", "log", "lock", "spool"} {

@@ -52,9 +52,11 @@ func StartPgbouncer(pg *PGServer) (b *Pgbouncer, err error) {
 		return nil, err
 	}
 	b = &Pgbouncer{Dir: dir}
+	// the named result is nil when a step fails: stop what was started through a copy
+	started := b
 	defer func() {
 		if err != nil {
-			b.Stop()
+			started.Stop()
 		}
 	}()
 	if b.Port, err = FreePort(); err != nil {

@@ -117,9 +117,11 @@ func StartPostgres(opts PGOptions) (c *PGCluster, err error) {
 		return nil, err
 	}
 	c = &PGCluster{Dir: dir, Bin: opts.Bin, user: u, env: opts.Env}
+	// the named result is nil when a step fails: stop what was started through a copy
+	started := c
 	defer func() {
 		if err != nil {
-			c.Stop()
+			started.Stop()
 		}
 	}()
 	p := &PGServer{Name: "primary", DataDir: filepath.Join(dir, "primary"), logFile: filepath.Join(dir, "primary.log"), cluster: c}

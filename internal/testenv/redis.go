@@ -196,9 +196,11 @@ func StartRedis(opts RedisOptions) (set *RedisSet, err error) {
 		return nil, err
 	}
 	set = &RedisSet{Dir: dir, Version: version}
+	// the named result is nil when a step fails: stop what was started through a copy
+	started := set
 	defer func() {
 		if err != nil {
-			set.Stop()
+			started.Stop()
 		}
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

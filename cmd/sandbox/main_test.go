@@ -18,8 +18,9 @@ import (
 )
 
 // TestDemo runs what `make demo` runs, in --check mode: every server of the sandbox starts,
-// the exporter reports each target up, the advisor reports, a real Prometheus scrapes the
-// exporter with the alert rules loaded, and everything stops and is removed.
+// the exporter reports each target up (the Elasticsearch replay too), the advisor reports, a
+// real Prometheus scrapes the exporter with the alert rules loaded, and everything stops and
+// is removed.
 func TestDemo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts PostgreSQL, Redis and Prometheus (skipped under -short)")
@@ -35,7 +36,8 @@ func TestDemo(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	var out bytes.Buffer
-	o := options{exporter: bin, listen: fmt.Sprintf("127.0.0.1:%d", port), seedDir: "../../testdata/seed", alerts: "../../alerts", check: true}
+	o := options{exporter: bin, listen: fmt.Sprintf("127.0.0.1:%d", port), seedDir: "../../testdata/seed", alerts: "../../alerts", check: true,
+		esReplay: "../../testdata/elasticsearch/8.13"}
 	if err := run(ctx, &out, o); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
@@ -58,6 +60,7 @@ func TestDemo(t *testing.T) {
 	}
 	for _, want := range []string{
 		"/advisor", "Prometheus ", "ES_URL", "findings",
+		`target "visibility-replay"`, "A REPLAY, NOT A LIVE CLUSTER", "stopping the Elasticsearch replay",
 		fmt.Sprintf("Prometheus scrapes the exporter; rule groups loaded: %d", groups),
 		"stopping Prometheus", "stopping Redis", "stopping PostgreSQL",
 	} {

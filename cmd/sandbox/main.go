@@ -37,6 +37,9 @@ type options struct {
 	check    bool   // start, check, stop (for tests)
 	esURL    string // a real Elasticsearch to watch too (ES_URL)
 	esReplay string // Elasticsearch fixtures (answers) to replay when there is no ES_URL
+	// inspect, in check mode, runs with Prometheus' URL once Prometheus scrapes the
+	// exporter, before everything stops (tests look at what Prometheus has).
+	inspect func(ctx context.Context, prometheus string) error
 }
 
 // replayTarget is the name of the Elasticsearch target that replays the fixtures.
@@ -232,7 +235,10 @@ func run(ctx context.Context, out io.Writer, o options) (err error) {
 	}
 	fmt.Fprintf(out, "\nThe advisor's first report:\n%s\n", summary)
 	if o.check {
-		return checkPrometheus(ctx, out, prom)
+		if err := checkPrometheus(ctx, out, prom); err != nil || o.inspect == nil {
+			return err
+		}
+		return o.inspect(ctx, prom)
 	}
 	fmt.Fprintln(out, "Press Ctrl-C to stop everything.")
 	<-ctx.Done()

@@ -19,7 +19,8 @@ import (
 // the recorded one plus the time since; each counter of the statistics APIs goes on at the
 // average rate it has over the recorded nodes' uptime (a counter at 0 stays 0: no breaker
 // trips, no rejection that was not recorded); the JVM uptime goes on. Everything else
-// (health, shards, disk, settings) stays as recorded. now is the server's clock.
+// (health, shards, disk, settings) stays as recorded: no event is invented. now is the
+// server's clock. ("Recorded" is the package's word for its fixtures, whatever made them.)
 func Live(now func() time.Time) Option {
 	return func(s *Server) { s.clock = now }
 }

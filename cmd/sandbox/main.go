@@ -170,7 +170,7 @@ func run(ctx context.Context, out io.Writer, o options) (err error) {
 		stopWorkload()
 		<-workloadDone
 	})
-	say(out, "running a Temporal-like workload: executions written and updated through pgbouncer, visibility rows, reads on the replica, a slow report now and then, cache traffic")
+	say(out, "running a Temporal-like workload: executions written and updated through pgbouncer, visibility rows, reads on the replica, a slow report now and then, cache traffic with a slow command now and then")
 
 	cfg, err := writeConfig(dir, es, pg, pooler, repo, rs)
 	if err != nil {

@@ -4,7 +4,9 @@
 // in the three cache namespaces — runs a Temporal-like workload on them, runs
 // persistence_exporter against all of it and a real Prometheus with the alert rules against
 // the exporter, prints where to look and the advisor's summary, and on Ctrl-C stops
-// everything it started and removes what it wrote.
+// everything it started and removes what it wrote. Elasticsearch cannot run here: unless
+// ES_URL names a real cluster, the exporter watches a replay of the project's Elasticsearch
+// test fixtures (target visibility-replay), so that its dashboard has data.
 package main
 
 import (
@@ -22,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/persistence-exporter/persistence_exporter/collector/elasticsearch/estest"
 	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
 )
 
@@ -33,6 +36,20 @@ type options struct {
 	alerts   string // directory of the alert rules Prometheus loads
 	check    bool   // start, check, stop (for tests)
 	esURL    string // a real Elasticsearch to watch too (ES_URL)
+	esReplay string // Elasticsearch fixtures (answers) to replay when there is no ES_URL
+	// inspect, in check mode, runs with Prometheus' URL once Prometheus scrapes the
+	// exporter, before everything stops (tests look at what Prometheus has).
+	inspect func(ctx context.Context, prometheus string) error
+}
+
+// replayTarget is the name of the Elasticsearch target that replays the fixtures.
+const replayTarget = "visibility-replay"
+
+// elasticsearch is the Elasticsearch target of the sandbox: a real cluster (ES_URL) or the
+// replay of the fixtures.
+type elasticsearch struct {
+	name, url string
+	replay    bool
 }
 
 func main() {
@@ -41,6 +58,7 @@ func main() {
 	flag.StringVar(&o.listen, "listen", "127.0.0.1:9863", "where the exporter listens (a free port is taken when this one is busy)")
 	flag.StringVar(&o.seedDir, "seed", "testdata/seed", "directory of the seed schema (schema.sql, cron.sql)")
 	flag.StringVar(&o.alerts, "alerts", "alerts", "directory of the Prometheus alert rules (*.yml)")
+	flag.StringVar(&o.esReplay, "es-replay", "testdata/elasticsearch/8.13", "directory of Elasticsearch answers (test fixtures) replayed as target "+replayTarget+" when ES_URL is not set")
 	flag.BoolVar(&o.check, "check", false, "start everything, check that every target scrapes, stop, and exit (for tests)")
 	flag.Parse()
 	o.esURL = os.Getenv("ES_URL")
@@ -128,6 +146,20 @@ func run(ctx context.Context, out io.Writer, o options) (err error) {
 		return nil
 	}
 
+	es := elasticsearch{name: "visibility", url: o.esURL}
+	if o.esURL == "" {
+		replay, err := estest.Start(o.esReplay, false, estest.Live(time.Now))
+		if err != nil {
+			return err
+		}
+		done.add(func() {
+			say(out, "stopping the Elasticsearch replay")
+			replay.Close()
+		})
+		es = elasticsearch{name: replayTarget, url: replay.URL, replay: true}
+		say(out, "no ES_URL: replaying the Elasticsearch test fixtures of %s at %s as target %q (not a live cluster)", o.esReplay, replay.URL, replayTarget)
+	}
+
 	wctx, stopWorkload := context.WithCancel(ctx)
 	workloadDone := make(chan struct{})
 	go func() {
@@ -138,9 +170,9 @@ func run(ctx context.Context, out io.Writer, o options) (err error) {
 		stopWorkload()
 		<-workloadDone
 	})
-	say(out, "running a Temporal-like workload: executions written and updated through pgbouncer, visibility rows, reads on the replica, a slow report now and then, cache traffic")
+	say(out, "running a Temporal-like workload: executions written and updated through pgbouncer, visibility rows, reads on the replica, a slow report now and then, cache traffic with a slow command now and then")
 
-	cfg, err := writeConfig(dir, o, pg, pooler, repo, rs)
+	cfg, err := writeConfig(dir, es, pg, pooler, repo, rs)
 	if err != nil {
 		return err
 	}
@@ -158,7 +190,7 @@ func run(ctx context.Context, out io.Writer, o options) (err error) {
 		stopExporter()
 	})
 	url := "http://" + addr
-	if err := waitScrape(ctx, url+"/metrics", logFile, wantUp); err != nil {
+	if err := waitScrape(ctx, url+"/metrics", logFile, append(wantUp, `elasticsearch_up{target="`+es.name+`"} 1`)); err != nil {
 		return err
 	}
 
@@ -188,14 +220,23 @@ func run(ctx context.Context, out io.Writer, o options) (err error) {
   Redis              REDISCLI_AUTH=$(cat %[11]s) redis-cli -p %[10]d   (replica: port %[12]d, sentinel: port %[13]d)
 `, url, prom, o.alerts, cfg, logFile, filepath.Join(dir, "prometheus.log"), pg.Primary.DSN("temporal"),
 		pg.Replica.Port, pooler.Port, rs.Primary.Port, redisPasswordFile(dir), rs.Replica.Port, rs.Sentinel.Port)
-	if o.esURL != "" {
-		fmt.Fprintf(out, "  Elasticsearch      %s (ES_URL) is watched as target \"visibility\"\n", redactURL(o.esURL))
+	if !es.replay {
+		fmt.Fprintf(out, "  Elasticsearch      %s (ES_URL) is watched as target %q\n", redactURL(o.esURL), es.name)
 	} else {
-		fmt.Fprintf(out, "  Elasticsearch      not part of the sandbox (it cannot run here): set ES_URL=https://user:password@host:9200 to watch a real cluster too\n")
+		fmt.Fprintf(out, `  Elasticsearch      A REPLAY, NOT A LIVE CLUSTER: Elasticsearch cannot run here, so target
+                     %[1]q serves the tests' fixtures (%[2]s: made-up values
+                     in Elasticsearch's answer shapes, a cluster in an incident: red, a data node
+                     gone, a disk past the high watermark, an ILM step in error). Ages count from
+                     the sandbox's start, counters go on at their average rates; its findings are
+                     the fixtures'. ES_URL=https://user:password@host:9200 watches a real cluster.
+`, es.name, o.esReplay)
 	}
 	fmt.Fprintf(out, "\nThe advisor's first report:\n%s\n", summary)
 	if o.check {
-		return checkPrometheus(ctx, out, prom)
+		if err := checkPrometheus(ctx, out, prom); err != nil || o.inspect == nil {
+			return err
+		}
+		return o.inspect(ctx, prom)
 	}
 	fmt.Fprintln(out, "Press Ctrl-C to stop everything.")
 	<-ctx.Done()
@@ -210,8 +251,8 @@ var wantUp = []string{
 }
 
 // writeConfig writes the exporter's configuration: every server of the sandbox, and
-// Elasticsearch when ES_URL is set.
-func writeConfig(dir string, o options, pg *testenv.PGCluster, pooler *testenv.Pgbouncer, repo *testenv.Pgbackrest, rs *testenv.RedisSet) (string, error) {
+// Elasticsearch (ES_URL or the replay).
+func writeConfig(dir string, es elasticsearch, pg *testenv.PGCluster, pooler *testenv.Pgbouncer, repo *testenv.Pgbackrest, rs *testenv.RedisSet) (string, error) {
 	cfg := fmt.Sprintf(`# written by make demo
 targets:
   postgres:
@@ -247,8 +288,10 @@ targets:
 `, pg.Primary.DSN("temporal"), pg.Replica.DSN("temporal"), pooler.AdminDSN(), repo.Stanza, repo.Config,
 		rs.Primary.Addr(), redisPasswordFile(dir), rs.Replica.Addr(), rs.Sentinel.Addr(), sentinelPasswordFile(dir), testenv.RedisMasterName,
 		strings.Join(sentinelAddrs(rs), ", "))
-	if o.esURL != "" {
-		cfg += "  elasticsearch:\n    - name: visibility\n      urls: [" + o.esURL + "]\n"
+	cfg += "  elasticsearch:\n    - name: " + es.name + "\n      urls: [" + es.url + "]\n"
+	if es.replay {
+		// the SLM policy and the repository of the fixtures, so that the snapshot panels show
+		cfg += "      slm_policies: [nightly-snapshots]\n      snapshot_repositories: [temporal-backups]\n"
 	}
 	cfg += `advisor:
   interval: 30s

@@ -18,8 +18,10 @@ import (
 )
 
 // TestDemo runs what `make demo` runs, in --check mode: every server of the sandbox starts,
-// the exporter reports each target up, the advisor reports, a real Prometheus scrapes the
-// exporter with the alert rules loaded, and everything stops and is removed.
+// the exporter reports each target up (the Elasticsearch replay too), the advisor reports, a
+// real Prometheus scrapes the exporter with the alert rules loaded, every dashboard panel
+// shows data in that Prometheus (or is listed in blankPanels with the reason), and everything
+// stops and is removed.
 func TestDemo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts PostgreSQL, Redis and Prometheus (skipped under -short)")
@@ -32,14 +34,23 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	var out bytes.Buffer
-	o := options{exporter: bin, listen: fmt.Sprintf("127.0.0.1:%d", port), seedDir: "../../testdata/seed", alerts: "../../alerts", check: true}
+	o := options{exporter: bin, listen: fmt.Sprintf("127.0.0.1:%d", port), seedDir: "../../testdata/seed", alerts: "../../alerts", check: true,
+		esReplay: "../../testdata/elasticsearch/8.13"}
+	dashboards := false
+	o.inspect = func(ctx context.Context, prom string) error {
+		dashboards = t.Run("dashboards", func(t *testing.T) { checkDashboards(t, ctx, prom) })
+		return nil
+	}
 	if err := run(ctx, &out, o); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	text := out.String()
+	if !dashboards {
+		t.Errorf("the dashboards' panels do not all show data in the sandbox's Prometheus (see the dashboards subtest)\n%s", text)
+	}
 	groups := 0
 	rules, _ := filepath.Glob("../../alerts/*.yml")
 	for _, f := range rules {
@@ -58,6 +69,7 @@ func TestDemo(t *testing.T) {
 	}
 	for _, want := range []string{
 		"/advisor", "Prometheus ", "ES_URL", "findings",
+		`target "visibility-replay"`, "A REPLAY, NOT A LIVE CLUSTER", "stopping the Elasticsearch replay",
 		fmt.Sprintf("Prometheus scrapes the exporter; rule groups loaded: %d", groups),
 		"stopping Prometheus", "stopping Redis", "stopping PostgreSQL",
 	} {

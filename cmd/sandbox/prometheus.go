@@ -160,7 +160,8 @@ func advisorSummary(ctx context.Context, url string) (string, error) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "  %d critical, %d warning, %d info findings (more appear as the workload runs: slow statements, sequential scans)\n",
 		count[advisor.Critical], count[advisor.Warning], count[advisor.Info])
-	b.WriteString("  planted faults: the seed's redundant index pairs, wf_meta: keys written without a TTL, a slow report\n")
+	b.WriteString("  planted faults: the seed's redundant index pairs, wf_meta: keys written without a TTL, a slow report;\n" +
+		"  with the Elasticsearch replay, the fixtures' incident (watermark, unassigned shards, ILM error)\n")
 	for i, f := range rep.Findings {
 		if i == 8 {
 			fmt.Fprintf(&b, "  ... and %d more on %s/advisor\n", len(rep.Findings)-i, url)

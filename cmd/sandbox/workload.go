@@ -96,7 +96,7 @@ func fillCaches(ctx context.Context, rs *testenv.RedisSet) error {
 // workload runs until ctx ends: workflows start, progress and close through pgbouncer (as
 // Temporal's history service does), the UI reads visibility from the replica, a report
 // scans visibility without an index, an occasional slow report, retention deletes old rows,
-// and the caches are read and written. Errors are counted, not fatal: the servers may be
+// and the caches are read and written, with a slow cache command now and then. Errors are counted, not fatal: the servers may be
 // stopping.
 func workload(ctx context.Context, pg *testenv.PGCluster, pooler *testenv.Pgbouncer, rs *testenv.RedisSet) {
 	// transaction pooling: no prepared statements across transactions
@@ -167,5 +167,10 @@ func workload(ctx context.Context, pg *testenv.PGCluster, pooler *testenv.Pgboun
 			_ = cache.Set(ctx, fmt.Sprintf("wf_meta:%d", rand.IntN(2000)), "v", 10*time.Minute).Err()
 		}
 		_ = cache.Set(ctx, fmt.Sprintf("tq_info:%d", n%300), "v", 5*time.Minute).Err()
+		// a slow cache command now and then, for the slow log (DEBUG SLEEP stands in for a
+		// KEYS over a large namespace; 50 ms is past Redis' default 10 ms slowlog threshold)
+		if i%80 == 20 {
+			_ = cache.Do(ctx, "DEBUG", "SLEEP", "0.05").Err()
+		}
 	}
 }

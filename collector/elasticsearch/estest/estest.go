@@ -114,7 +114,11 @@ type Server struct {
 	user     string
 	password string
 	apiKey   string
-	stop     chan struct{}
+	clock    func() time.Time // Live's clock; nil replays the files as they are
+	live     *live
+
+	stop      chan struct{}
+	closeOnce sync.Once
 }
 
 // Option configures a server.
@@ -149,13 +153,33 @@ func Dir(t testing.TB, version string) string {
 }
 
 // New starts a server replaying the answers of version ("7.17", "8.13"); tls serves HTTPS
-// with httptest's certificate (CACert gives it as PEM).
+// with httptest's certificate (CACert gives it as PEM). The test's end closes it.
 func New(t testing.TB, version string, tls bool, opts ...Option) *Server {
 	t.Helper()
-	s := &Server{dir: Dir(t, version), faults: map[string]Fault{}, bodies: map[string][]byte{}, requests: map[string]int{},
+	s, err := Start(Dir(t, version), tls, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Start starts a server replaying the answers in dir, outside a test (the sandbox of `make
+// demo`); Close stops it.
+func Start(dir string, tls bool, opts ...Option) (*Server, error) {
+	if _, err := os.Stat(filepath.Join(dir, "root.json")); err != nil {
+		return nil, fmt.Errorf("estest: no recorded answers in %s: %w", dir, err)
+	}
+	s := &Server{dir: dir, faults: map[string]Fault{}, bodies: map[string][]byte{}, requests: map[string]int{},
 		stop: make(chan struct{})}
 	for _, o := range opts {
 		o(s)
+	}
+	if s.clock != nil {
+		var err error
+		if s.live, err = newLive(dir, s.clock); err != nil {
+			return nil, err
+		}
 	}
 	s.Server = httptest.NewUnstartedServer(s)
 	// a client that refuses the certificate is a case under test, not noise
@@ -170,11 +194,15 @@ func New(t testing.TB, version string, tls bool, opts ...Option) *Server {
 	if tls {
 		s.StartTLS()
 	} else {
-		s.Start()
+		s.Server.Start()
 	}
-	t.Cleanup(s.Server.Close)
-	t.Cleanup(func() { close(s.stop) }) // runs first: releases hanging handlers
-	return s
+	return s, nil
+}
+
+// Close releases the handlers that hang or stall, then stops the server.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() { close(s.stop) })
+	s.Server.Close()
 }
 
 // Fail sets the fault of a route (by Route.Name); OK clears it.
@@ -278,6 +306,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if msg := checkQuery(route, r.URL.Query()); msg != "" {
 		writeError(w, http.StatusBadRequest, "illegal_argument_exception", msg)
 		return
+	}
+	if s.live != nil {
+		if body, err = s.live.move(body); err != nil {
+			writeError(w, http.StatusInternalServerError, "exception", err.Error())
+			return
+		}
 	}
 	if body, err = shape(body, r.URL.Query()); err != nil {
 		writeError(w, http.StatusBadRequest, "illegal_argument_exception", err.Error())

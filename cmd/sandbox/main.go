@@ -226,8 +226,9 @@ func run(ctx context.Context, out io.Writer, o options) (err error) {
 		fmt.Fprintf(out, `  Elasticsearch      A REPLAY, NOT A LIVE CLUSTER: Elasticsearch cannot run here, so target
                      %[1]q serves the tests' fixtures (%[2]s: made-up values
                      in Elasticsearch's answer shapes, a cluster in an incident: red, a data node
-                     gone, a disk past the high watermark, an ILM step in error). Ages count from
-                     the sandbox's start, counters go on at their average rates; its findings are
+                     gone, a disk past the high watermark, an ILM step in error, no snapshot for
+                     3 days, an index near its field limit). The recording's moment is the
+                     sandbox's start, counters go on at their average rates; its findings are
                      the fixtures'. ES_URL=https://user:password@host:9200 watches a real cluster.
 `, es.name, o.esReplay)
 	}

@@ -161,7 +161,7 @@ func advisorSummary(ctx context.Context, url string) (string, error) {
 	fmt.Fprintf(&b, "  %d critical, %d warning, %d info findings (more appear as the workload runs: slow statements, sequential scans)\n",
 		count[advisor.Critical], count[advisor.Warning], count[advisor.Info])
 	b.WriteString("  planted faults: the seed's redundant index pairs, wf_meta: keys written without a TTL, a slow report;\n" +
-		"  with the Elasticsearch replay, the fixtures' incident (watermark, unassigned shards, ILM error)\n")
+		"  with the Elasticsearch replay, the fixtures' incident (watermark, unassigned shards, ILM error, snapshots, fields)\n")
 	for i, f := range rep.Findings {
 		if i == 8 {
 			fmt.Fprintf(&b, "  ... and %d more on %s/advisor\n", len(rep.Findings)-i, url)

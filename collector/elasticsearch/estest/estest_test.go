@@ -139,9 +139,11 @@ func TestLive(t *testing.T) {
 	if got, was := at(after, append(node, "timestamp")...), at(before, append(node, "timestamp")...); got != was+hour {
 		t.Errorf("the node stats' timestamp moved %d ms in an hour", got-was)
 	}
-	// the recording's moment was the start: the first answer is the recording's
-	if got := at(before, append(node, "timestamp")...); got != 1735689600000 {
-		t.Errorf("the first answer's timestamp is %d, want the recorded 1735689600000", got)
+	// the recording's moment (1735689600000) became the start: the first answer's timestamp
+	// is the start's, and every point in time moved as much
+	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC).UnixMilli()
+	if got := at(before, append(node, "timestamp")...); got != start {
+		t.Errorf("the first answer's timestamp is %d, want the start's %d", got, start)
 	}
 	// the longest recorded uptime is 1209607000 ms: an hour adds 3600000/1209607000 of each counter
 	for _, p := range [][]string{{"indices", "indexing", "index_total"}, {"indices", "search", "query_time_in_millis"},
@@ -165,8 +167,8 @@ func TestLive(t *testing.T) {
 		t.Errorf("an index's size went from %d to %d: sizes are not points in time", was, got)
 	}
 	slm := []string{"nightly-snapshots", "last_success", "time"}
-	if got := at(beforeSLM, slm...); got != 1735434000000 {
-		t.Errorf("the SLM policy's last success at the start: %d, want the recorded 1735434000000", got)
+	if got, want := at(beforeSLM, slm...), 1735434000000+start-1735689600000; got != want {
+		t.Errorf("the SLM policy's last success at the start: %d, want %d, as long before the start as it was before the recording", got, want)
 	}
 	if was, got := at(beforeSLM, slm...), at(afterSLM, slm...); got != was+hour {
 		t.Errorf("the SLM policy's last success moved %d ms in an hour", got-was)
@@ -181,7 +183,7 @@ func TestLive(t *testing.T) {
 	if err := json.NewDecoder(res.Body).Decode(&snaps); err != nil || len(snaps) == 0 {
 		t.Fatalf("cat snapshots: %v %v", snaps, err)
 	}
-	if got := snaps[0]["end_epoch"]; got != strconv.Itoa(1735085400+3600) {
-		t.Errorf("the first snapshot's end_epoch an hour on: %s, want %d", got, 1735085400+3600)
+	if want := 1735085400 + (start-1735689600000)/1000 + 3600; snaps[0]["end_epoch"] != strconv.FormatInt(want, 10) {
+		t.Errorf("the first snapshot's end_epoch an hour on: %s, want %d", snaps[0]["end_epoch"], want)
 	}
 }

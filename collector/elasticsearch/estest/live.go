@@ -15,8 +15,9 @@ import (
 
 // Live makes the replay move as a running cluster would, cheaply, for the sandbox of `make
 // demo`, whose dashboards plot rates: the recording's moment (the timestamp of its node stats)
-// becomes the server's start, so that every age (of a snapshot, an ILM step, an index) is
-// the recorded one plus the time since; each counter of the statistics APIs goes on at the
+// becomes the server's start — every point in time moves by the gap between the two — so
+// that every age a client measures against its own clock (of a snapshot, an ILM step, an
+// index) is the recorded one plus the time since; each counter of the statistics APIs goes on at the
 // average rate it has over the recorded nodes' uptime (a counter at 0 stays 0: no breaker
 // trips, no rejection that was not recorded); the JVM uptime goes on. Everything else
 // (health, shards, disk, settings) stays as recorded: no event is invented. now is the
@@ -131,6 +132,7 @@ func (l *live) field(parent, key string, v any, elapsed time.Duration) any {
 		return v
 	}
 	ms := elapsed.Milliseconds()
+	shift := l.start.UnixMilli() - l.recorded + ms // for points in time
 	year := int64(366 * 24 * time.Hour / time.Millisecond)
 	pointInTime := timeKey.MatchString(key) && !durationKey.MatchString(key)
 	switch {
@@ -139,9 +141,9 @@ func (l *live) field(parent, key string, v any, elapsed time.Duration) any {
 	case counterKeys[key] || counterParents[parent] && (key == "total" || strings.HasSuffix(key, "_total") || strings.HasSuffix(key, "_time_in_millis")):
 		n += int64(math.Floor(float64(n) * float64(ms) / l.uptime))
 	case pointInTime && n > l.recorded-10*year && n < l.recorded+year:
-		n += ms
+		n += shift
 	case pointInTime && n > (l.recorded-10*year)/1000 && n < (l.recorded+year)/1000:
-		n += ms / 1000
+		n += shift / 1000
 	default:
 		return v
 	}

@@ -133,15 +133,7 @@ func dropInConfig(t *testing.T) string {
       dsn: %s
     - name: replica1
       dsn: %s
-  pgbouncer:
-    - name: pooler
-      dsn: %s
-  pgbackrest:
-    - name: backups
-      stanza: %s
-      config: %s
-      command: %s
-  redis:
+%s  redis:
     - name: redis-primary
       addr: %s
       password_env: DROPIN_REDIS_PW
@@ -151,7 +143,7 @@ func dropInConfig(t *testing.T) string {
     - name: redis-cluster
       addr: %s
       password_env: DROPIN_REDIS_PW
-`, pg.Primary.DSN("postgres"), pg.Replica.DSN("postgres"), pooler.AdminDSN(), repo.Stanza, repo.Config, testenv.PgbackrestBin,
+`, pg.Primary.DSN("postgres"), pg.Replica.DSN("postgres"), poolerAndBackups(pooler, repo),
 		rs.Primary.Addr(), rs.Replica.Addr(), cluster.Primary.Addr()))
 }
 

@@ -78,7 +78,18 @@ func (e *exporter) get(t *testing.T, path string, header ...string) string {
 // getStatus fetches a path with headers (name, value, ...) and wants a status code.
 func (e *exporter) getStatus(t *testing.T, path string, status int, header ...string) string {
 	t.Helper()
-	req, err := http.NewRequest("GET", e.url+path, nil)
+	resp, b := e.send(t, "GET", path, nil, header...)
+	if resp.StatusCode != status {
+		t.Fatalf("GET %s: %s, want %d: %s", path, resp.Status, status, b)
+	}
+	return string(b)
+}
+
+// send sends a request with a body and headers (name, value, ...) and returns the response
+// and its body, read to the end.
+func (e *exporter) send(t *testing.T, method, path string, body io.Reader, header ...string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, e.url+path, body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,10 +105,7 @@ func (e *exporter) getStatus(t *testing.T, path string, status int, header ...st
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.StatusCode != status {
-		t.Fatalf("GET %s: %s, want %d: %s", path, resp.Status, status, b)
-	}
-	return string(b)
+	return resp, b
 }
 
 // e2eConfig points at the real primary and replica, a closed port, and loads the seed's
@@ -369,6 +377,20 @@ func TestServeWithWebConfig(t *testing.T) {
 	}
 }
 
+// poolerAndBackups is the configuration of the pgbouncer target pooler and the pgBackRest
+// target backups, under targets:.
+func poolerAndBackups(pooler *testenv.Pgbouncer, repo *testenv.Pgbackrest) string {
+	return fmt.Sprintf(`  pgbouncer:
+    - name: pooler
+      dsn: %s
+  pgbackrest:
+    - name: backups
+      stanza: %s
+      config: %s
+      command: %s
+`, pooler.AdminDSN(), repo.Stanza, repo.Config, testenv.PgbackrestBin)
+}
+
 // TestPoolerAndBackupTargets wires pgbouncer and pgbackrest targets from a configuration and
 // scrapes them with a PostgreSQL target in one /metrics.
 func TestPoolerAndBackupTargets(t *testing.T) {
@@ -379,15 +401,7 @@ func TestPoolerAndBackupTargets(t *testing.T) {
   postgres:
     - name: primary
       dsn: postgres://postgres:%s@127.0.0.1:%d/postgres?sslmode=disable
-  pgbouncer:
-    - name: pooler
-      dsn: %s
-  pgbackrest:
-    - name: backups
-      stanza: %s
-      config: %s
-      command: %s
-`, testPassword, pg.Primary.Port, pooler.AdminDSN(), repo.Stanza, repo.Config, testenv.PgbackrestBin))
+%s`, testPassword, pg.Primary.Port, poolerAndBackups(pooler, repo)))
 	ex := startExporter(t, cfg)
 	metrics := ex.get(t, "/metrics")
 	for _, want := range []string{

@@ -84,15 +84,7 @@ func allKindsConfig(t *testing.T) string {
       dsn: postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable
     - name: archiving
       dsn: postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable
-  pgbouncer:
-    - name: pooler
-      dsn: %s
-  pgbackrest:
-    - name: backups
-      stanza: %s
-      config: %s
-      command: %s
-  redis:
+%s  redis:
     - name: redis-primary
       addr: %s
       password_env: MON_REDIS_PW
@@ -114,8 +106,8 @@ func allKindsConfig(t *testing.T) string {
       snapshot_repositories: [temporal-backups]
     - name: visibility717
       urls: [%s]
-`, pg.Primary.Port, pg.Replica.Port, pg17.Primary.Port, repo.PG.Primary.Port, pooler.AdminDSN(), repo.Stanza, repo.Config,
-		testenv.PgbackrestBin, rs.Primary.Addr(), rs.Replica.Addr(), rs.Sentinel.Addr(), testenv.RedisMasterName, rs.Sentinel.Addr(),
+`, pg.Primary.Port, pg.Replica.Port, pg17.Primary.Port, repo.PG.Primary.Port, poolerAndBackups(pooler, repo),
+		rs.Primary.Addr(), rs.Replica.Addr(), rs.Sentinel.Addr(), testenv.RedisMasterName, rs.Sentinel.Addr(),
 		es8.URL, es7.URL))
 }
 

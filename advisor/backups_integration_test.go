@@ -9,6 +9,7 @@ import (
 
 	"github.com/persistence-exporter/persistence_exporter/advisor"
 	"github.com/persistence-exporter/persistence_exporter/collector"
+	"github.com/persistence-exporter/persistence_exporter/collector/kinds"
 	"github.com/persistence-exporter/persistence_exporter/collector/pgbackrest"
 	"github.com/persistence-exporter/persistence_exporter/collector/postgres"
 	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
@@ -20,7 +21,7 @@ import (
 // checks read of it.
 func backupRunner(t *testing.T, b *testenv.Pgbackrest, withPG bool, cfg advisor.Config, stanzas ...string) *advisor.Runner {
 	t.Helper()
-	set, err := queries.DefaultSet(allKinds())
+	set, err := queries.DefaultSet(kinds.All.Packs())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/persistence-exporter/persistence_exporter/collector"
 	"github.com/persistence-exporter/persistence_exporter/collector/elasticsearch"
 	"github.com/persistence-exporter/persistence_exporter/collector/elasticsearch/estest"
+	"github.com/persistence-exporter/persistence_exporter/collector/kinds"
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
 
@@ -31,7 +32,7 @@ func esReport(t *testing.T, version string, at time.Time, edit func(*estest.Serv
 	if err != nil {
 		t.Fatal(err)
 	}
-	set, err := queries.DefaultSet(allKinds())
+	set, err := queries.DefaultSet(kinds.All.Packs())
 	if err != nil {
 		t.Fatal(err)
 	}

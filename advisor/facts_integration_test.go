@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/persistence-exporter/persistence_exporter/advisor"
+	"github.com/persistence-exporter/persistence_exporter/collector/kinds"
 	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
@@ -24,11 +25,11 @@ func TestRenamedColumnIsReported(t *testing.T) {
 	if strings.Count(renamed, "used_now") != 2 {
 		t.Fatalf("the rename of pg_connections.used did not apply: %d places", strings.Count(renamed, "used_now"))
 	}
-	user, err := queries.Parse("renamed/postgres_server.yaml", []byte(renamed), allKinds())
+	user, err := queries.Parse("renamed/postgres_server.yaml", []byte(renamed), kinds.All.Packs())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defaults, err := queries.Defaults(allKinds())
+	defaults, err := queries.Defaults(kinds.All.Packs())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,10 +14,8 @@ import (
 
 	"github.com/persistence-exporter/persistence_exporter/advisor"
 	"github.com/persistence-exporter/persistence_exporter/collector"
-	"github.com/persistence-exporter/persistence_exporter/collector/elasticsearch"
-	"github.com/persistence-exporter/persistence_exporter/collector/pgbackrest"
+	"github.com/persistence-exporter/persistence_exporter/collector/kinds"
 	"github.com/persistence-exporter/persistence_exporter/collector/postgres"
-	"github.com/persistence-exporter/persistence_exporter/collector/redis"
 	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
@@ -36,7 +34,7 @@ func ctx(t *testing.T, d time.Duration) context.Context {
 // default packs, one engine, hypothetical indexes through the sources.
 func newRunner(t *testing.T, pg *testenv.PGCluster, db string, cfg advisor.Config) *advisor.Runner {
 	t.Helper()
-	set, err := queries.DefaultSet(allKinds())
+	set, err := queries.DefaultSet(kinds.All.Packs())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -494,9 +492,4 @@ func TestHealthyCluster(t *testing.T) {
 	if rep.MaxSeverity() >= advisor.Warning {
 		t.Errorf("max severity %s", rep.MaxSeverity())
 	}
-}
-
-// allKinds are the source kinds of the default packs, as cmd/persistence_exporter's table.
-func allKinds() queries.SourceKinds {
-	return queries.SourceKinds{postgres.Kind().Pack, postgres.PgbouncerKind().Pack, redis.Kind().Pack, elasticsearch.Kind().Pack, pgbackrest.Kind().Pack}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/persistence-exporter/persistence_exporter/advisor"
 	"github.com/persistence-exporter/persistence_exporter/collector"
+	"github.com/persistence-exporter/persistence_exporter/collector/kinds"
 	"github.com/persistence-exporter/persistence_exporter/collector/postgres"
 	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
 	"github.com/persistence-exporter/persistence_exporter/queries"
@@ -22,7 +23,7 @@ var jobCheckIDs = []string{"cron_jobs", "partition_horizon", "logical_subscripti
 // shares h with the other runs of the test.
 func jobsRunner(t *testing.T, pg *testenv.PGCluster, h *advisor.History, cfg advisor.Config) *advisor.Runner {
 	t.Helper()
-	set, err := queries.DefaultSet(allKinds())
+	set, err := queries.DefaultSet(kinds.All.Packs())
 	if err != nil {
 		t.Fatal(err)
 	}

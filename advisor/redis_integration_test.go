@@ -14,6 +14,7 @@ import (
 
 	"github.com/persistence-exporter/persistence_exporter/advisor"
 	"github.com/persistence-exporter/persistence_exporter/collector"
+	"github.com/persistence-exporter/persistence_exporter/collector/kinds"
 	"github.com/persistence-exporter/persistence_exporter/collector/redis"
 	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
 	"github.com/persistence-exporter/persistence_exporter/queries"
@@ -33,7 +34,7 @@ func redisDirect(name string, s *testenv.RedisServer) redisTarget {
 // cached audit of an earlier run).
 func newRedisRunner(t *testing.T, cfg advisor.Config, targets ...redisTarget) *advisor.Runner {
 	t.Helper()
-	set, err := queries.DefaultSet(allKinds())
+	set, err := queries.DefaultSet(kinds.All.Packs())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,10 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/expfmt"
 
-	"github.com/persistence-exporter/persistence_exporter/collector/elasticsearch"
-	"github.com/persistence-exporter/persistence_exporter/collector/pgbackrest"
+	"github.com/persistence-exporter/persistence_exporter/collector/kinds"
 	"github.com/persistence-exporter/persistence_exporter/collector/postgres"
-	"github.com/persistence-exporter/persistence_exporter/collector/redis"
 	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
@@ -91,11 +89,11 @@ func newEngine(t *testing.T, only ...string) *Engine {
 	if err := pg.Primary.Exec(ctxT(t, 10*time.Second), "postgres", "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"); err != nil {
 		t.Fatal(err)
 	}
-	defaults, err := queries.Defaults(allKinds())
+	defaults, err := queries.Defaults(kinds.All.Packs())
 	if err != nil {
 		t.Fatal(err)
 	}
-	tp, err := queries.Parse("test.yaml", []byte(testPack), allKinds())
+	tp, err := queries.Parse("test.yaml", []byte(testPack), kinds.All.Packs())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -381,9 +379,4 @@ func sampleValue(text, series string) (float64, bool) {
 		}
 	}
 	return 0, false
-}
-
-// allKinds are the source kinds of the default packs, as cmd/persistence_exporter's table.
-func allKinds() queries.SourceKinds {
-	return queries.SourceKinds{postgres.Kind().Pack, postgres.PgbouncerKind().Pack, redis.Kind().Pack, elasticsearch.Kind().Pack, pgbackrest.Kind().Pack}
 }

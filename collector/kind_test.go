@@ -118,7 +118,7 @@ const echoConfig = `targets:
 `
 
 func TestEchoKind(t *testing.T) {
-	// the table of kinds, as cmd/persistence_exporter's, built here with the one new kind
+	// the table of kinds, as collector/kinds's, built here with the one new kind
 	kinds := kind.Kinds{postgres.Kind(), echoKind()}
 
 	if _, err := queries.Parse("bad.yaml", []byte(strings.Replace(echoPack, "[pears, 5]", "[pears]", 1)), kinds.Packs()); err == nil ||

@@ -11,6 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/persistence-exporter/persistence_exporter/collector/elasticsearch"
+	"github.com/persistence-exporter/persistence_exporter/collector/kinds"
 	"github.com/persistence-exporter/persistence_exporter/collector/pgbackrest"
 	"github.com/persistence-exporter/persistence_exporter/collector/postgres"
 	"github.com/persistence-exporter/persistence_exporter/collector/redis"
@@ -52,7 +53,7 @@ func TestIssueExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("TEST_REDIS_PASSWORD", "redis-pass-1")
-	c, err := config.Parse("example.yml", []byte(fmt.Sprintf(issueExample, dsnFile, dir)), kinds.Targets())
+	c, err := config.Parse("example.yml", []byte(fmt.Sprintf(issueExample, dsnFile, dir)), kinds.All.Targets())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +185,7 @@ packs: [/nonexistent/packs]
 `, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := config.Parse("bad.yml", []byte(tc.text), kinds.Targets())
+			_, err := config.Parse("bad.yml", []byte(tc.text), kinds.All.Targets())
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -222,7 +223,7 @@ func TestComposeExample(t *testing.T) {
 	for k, v := range compose.Services["persistence_exporter"].Environment {
 		t.Setenv(k, v)
 	}
-	cfg, err := config.Parse("docker-compose.yml#exporter", []byte(compose.Configs["exporter"].Content), kinds.Targets())
+	cfg, err := config.Parse("docker-compose.yml#exporter", []byte(compose.Configs["exporter"].Content), kinds.All.Targets())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +246,7 @@ func TestRelativePaths(t *testing.T) {
 	if err := os.WriteFile(cfgFile, []byte("targets:\n  postgres:\n    - name: p\n      dsn_file: primary.dsn\n  pgbackrest:\n    - name: b\n      stanza: s\n      config: /etc/pgbackrest/pgbackrest.conf\npacks: [packs.d]\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c, err := config.Load(cfgFile, kinds.Targets())
+	c, err := config.Load(cfgFile, kinds.All.Targets())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -100,10 +100,7 @@ func TestEndToEndElasticsearch(t *testing.T) {
 	}
 	testenv.CheckMetrics(t, metrics)
 
-	probe := ex.get(t, "/probe?target=visibility717")
-	if !strings.Contains(probe, "\nelasticsearch_up 1\n") || strings.Contains(probe, "target=") {
-		t.Errorf("/probe?target=visibility717 should carry no target label:\n%.2000s", probe)
-	}
+	probe := ex.probe(t, "visibility717", "elasticsearch_up")
 	landing := ex.get(t, "/")
 	if !strings.Contains(landing, "visibility717") || !strings.Contains(landing, strings.TrimPrefix(flaky.URL, "http://")) {
 		t.Errorf("the landing page lacks the Elasticsearch targets")

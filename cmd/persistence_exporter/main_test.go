@@ -75,6 +75,17 @@ func (e *exporter) get(t *testing.T, path string, header ...string) string {
 	return e.getStatus(t, path, http.StatusOK, header...)
 }
 
+// probe fetches /probe of target, which must be up (its gauge up is 1) and carry no target
+// label, and returns it.
+func (e *exporter) probe(t *testing.T, target, up string) string {
+	t.Helper()
+	probe := e.get(t, "/probe?target="+target)
+	if !strings.Contains(probe, "\n"+up+" 1\n") || strings.Contains(probe, "target=") {
+		t.Errorf("/probe?target=%s should carry no target label:\n%.2000s", target, probe)
+	}
+	return probe
+}
+
 // getStatus fetches a path with headers (name, value, ...) and wants a status code.
 func (e *exporter) getStatus(t *testing.T, path string, status int, header ...string) string {
 	t.Helper()
@@ -182,10 +193,7 @@ func TestEndToEnd(t *testing.T) {
 	// a real promtool must find nothing wrong
 	testenv.CheckMetrics(t, metrics)
 
-	probe := ex.get(t, "/probe?target=replica1")
-	if !strings.Contains(probe, "\npg_up 1\n") || strings.Contains(probe, "target=") {
-		t.Errorf("/probe?target=replica1 should carry no target label:\n%.2000s", probe)
-	}
+	ex.probe(t, "replica1", "pg_up")
 	landing := ex.get(t, "/")
 	for _, want := range []string{"replica1", "127.0.0.1:", "/metrics"} {
 		if !strings.Contains(landing, want) {
@@ -361,16 +369,8 @@ func TestServeWithWebConfig(t *testing.T) {
 	default:
 	}
 	// serve has its signal handler installed: SIGTERM ends it cleanly
-	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Errorf("exit %d after SIGTERM\n%s", code, stderr.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("serve did not stop on SIGTERM")
+	if !stopServe(t, done, stderr) {
+		t.FailNow()
 	}
 	if strings.Contains(stderr.String(), testPassword) {
 		t.Errorf("the log shows a password:\n%s", stderr.String())
@@ -438,4 +438,25 @@ func serveInBackground(t *testing.T, args ...string) (addr string, done chan int
 		done <- run(append(args, "--web.listen-address="+addr), io.Discard, stderr)
 	}()
 	return addr, done, stderr
+}
+
+// stopServe sends the test process SIGTERM, which the serve started by serveInBackground
+// handles, and waits for serve to end, with exit code 0; false when the signal could not be
+// sent or serve did not end.
+func stopServe(t *testing.T, done chan int, stderr *testenv.SyncBuffer) bool {
+	t.Helper()
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Error(err)
+		return false
+	}
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("exit %d after SIGTERM\n%s", code, stderr.String())
+		}
+		return true
+	case <-time.After(10 * time.Second):
+		t.Error("serve did not stop on SIGTERM")
+		return false
+	}
 }

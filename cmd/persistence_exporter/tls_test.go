@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -47,18 +46,7 @@ basic_auth_users:
 	stop := func() {
 		// serve has its signal handler installed once it listens: SIGTERM ends it cleanly
 		stopped = true
-		if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
-			t.Error(err)
-			return
-		}
-		select {
-		case code := <-done:
-			if code != 0 {
-				t.Errorf("exit %d after SIGTERM\n%s", code, stderr.String())
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("serve did not stop on SIGTERM")
-		}
+		stopServe(t, done, stderr)
 	}
 	roots := x509.NewCertPool()
 	roots.AddCert(cert)

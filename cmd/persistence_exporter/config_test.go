@@ -16,6 +16,7 @@ import (
 	"github.com/persistence-exporter/persistence_exporter/collector/postgres"
 	"github.com/persistence-exporter/persistence_exporter/collector/redis"
 	"github.com/persistence-exporter/persistence_exporter/internal/config"
+	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
 )
 
 // These tests read whole configuration files, with targets of every kind of the table.
@@ -48,10 +49,7 @@ packs: [%s]     # extra pack files or directories
 
 func TestIssueExample(t *testing.T) {
 	dir := t.TempDir()
-	dsnFile := filepath.Join(dir, "replica1_dsn")
-	if err := os.WriteFile(dsnFile, []byte("postgres://exporter:from-a-file@10.0.0.2:5432/temporal\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	dsnFile := testenv.WriteFile(t, dir, "replica1_dsn", "postgres://exporter:from-a-file@10.0.0.2:5432/temporal\n")
 	t.Setenv("TEST_REDIS_PASSWORD", "redis-pass-1")
 	c, err := config.Parse("example.yml", []byte(fmt.Sprintf(issueExample, dsnFile, dir)), kinds.All.Targets())
 	if err != nil {
@@ -236,16 +234,11 @@ func TestComposeExample(t *testing.T) {
 // working directory the exporter runs in.
 func TestRelativePaths(t *testing.T) {
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "primary.dsn"), []byte("postgres://exporter@db1/temporal\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	testenv.WriteFile(t, dir, "primary.dsn", "postgres://exporter@db1/temporal\n")
 	if err := os.Mkdir(filepath.Join(dir, "packs.d"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cfgFile := filepath.Join(dir, "config.yml")
-	if err := os.WriteFile(cfgFile, []byte("targets:\n  postgres:\n    - name: p\n      dsn_file: primary.dsn\n  pgbackrest:\n    - name: b\n      stanza: s\n      config: /etc/pgbackrest/pgbackrest.conf\npacks: [packs.d]\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgFile := testenv.WriteFile(t, dir, "config.yml", "targets:\n  postgres:\n    - name: p\n      dsn_file: primary.dsn\n  pgbackrest:\n    - name: b\n      stanza: s\n      config: /etc/pgbackrest/pgbackrest.conf\npacks: [packs.d]\n")
 	c, err := config.Load(cfgFile, kinds.All.Targets())
 	if err != nil {
 		t.Fatal(err)

@@ -127,7 +127,7 @@ func dropInConfig(t *testing.T) string {
 		t.Fatal(err)
 	}
 	t.Setenv("DROPIN_REDIS_PW", testenv.RedisPassword)
-	return writeFile(t, t.TempDir(), "config.yml", fmt.Sprintf(`targets:
+	return testenv.WriteFile(t, t.TempDir(), "config.yml", fmt.Sprintf(`targets:
   postgres:
     - name: primary
       dsn: %s
@@ -205,8 +205,8 @@ func TestPostgresExporterExampleLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pack := writeFile(t, dir, "queries.yaml", string(example))
-	ex := startExporter(t, writeFile(t, dir, "config.yml", fmt.Sprintf(`targets:
+	pack := testenv.WriteFile(t, dir, "queries.yaml", string(example))
+	ex := startExporter(t, testenv.WriteFile(t, dir, "config.yml", fmt.Sprintf(`targets:
   postgres:
     - name: primary
       dsn: %s

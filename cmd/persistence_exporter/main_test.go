@@ -32,15 +32,6 @@ func TestMain(m *testing.M) { os.Exit(env.Run(m)) }
 // ignored; it must never show up in anything the exporter writes.
 const testPassword = "E2E-Very-Secret-Pw"
 
-func writeFile(t *testing.T, dir, name, text string) string {
-	t.Helper()
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 type exporter struct {
 	url  string
 	logs *testenv.SyncBuffer
@@ -139,8 +130,8 @@ func e2eConfig(t *testing.T) string {
 	if err := os.Mkdir(packs, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, packs, "seed.yml", string(seed))
-	writeFile(t, packs, "slow.yaml", `queries:
+	testenv.WriteFile(t, packs, "seed.yml", string(seed))
+	testenv.WriteFile(t, packs, "slow.yaml", `queries:
   - name: e2e_slow
     help: Takes longer than any scrape deadline here.
     sql: SELECT 1 AS v FROM pg_sleep(4)
@@ -150,9 +141,9 @@ func e2eConfig(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	replicaDSN := writeFile(t, dir, "replica.dsn", fmt.Sprintf("postgres://postgres:%s@127.0.0.1:%d/postgres?sslmode=disable\n", testPassword, pg.Replica.Port))
+	replicaDSN := testenv.WriteFile(t, dir, "replica.dsn", fmt.Sprintf("postgres://postgres:%s@127.0.0.1:%d/postgres?sslmode=disable\n", testPassword, pg.Replica.Port))
 	t.Setenv("E2E_DEAD_DSN", fmt.Sprintf("postgres://exporter:%s@127.0.0.1:%d/temporal?sslmode=disable", testPassword, port))
-	return writeFile(t, dir, "config.yml", fmt.Sprintf(`targets:
+	return testenv.WriteFile(t, dir, "config.yml", fmt.Sprintf(`targets:
   postgres:
     - name: primary
       dsn: postgres://postgres:%s@127.0.0.1:%d/postgres?sslmode=disable
@@ -239,7 +230,7 @@ func runCLI(args ...string) (code int, stdout, stderr string) {
 
 func TestCheckConfig(t *testing.T) {
 	dir := t.TempDir()
-	good := writeFile(t, dir, "good.yml", `targets:
+	good := testenv.WriteFile(t, dir, "good.yml", `targets:
   postgres:
     - name: primary
       dsn: postgres://exporter:`+testPassword+`@10.0.0.1:5432/temporal
@@ -249,7 +240,7 @@ func TestCheckConfig(t *testing.T) {
 		t.Errorf("good config: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 
-	unknown := writeFile(t, dir, "unknown.yml", `targets:
+	unknown := testenv.WriteFile(t, dir, "unknown.yml", `targets:
   postgres:
     - name: primary
       dsn: postgres://localhost/x
@@ -260,14 +251,14 @@ func TestCheckConfig(t *testing.T) {
 		t.Errorf("unknown key: exit %d, stderr %q; want 1 and %q", code, errOut, want)
 	}
 
-	pack := writeFile(t, dir, "bad-pack.yaml", `queries:
+	pack := testenv.WriteFile(t, dir, "bad-pack.yaml", `queries:
   - name: q
     sql: SELECT 1 AS c
     columns:
       - {name: c, usage: gauge}
       - {name: d, usage: histogram}
 `)
-	badUsage := writeFile(t, dir, "bad-usage.yml", `targets:
+	badUsage := testenv.WriteFile(t, dir, "bad-usage.yml", `targets:
   postgres:
     - name: primary
       dsn: postgres://localhost/x
@@ -278,7 +269,7 @@ packs: [`+pack+`]
 		t.Errorf("bad usage: exit %d, stderr %q; want 1 and %q", code, errOut, want)
 	}
 
-	badDSN := writeFile(t, dir, "bad-dsn.yml", `targets:
+	badDSN := testenv.WriteFile(t, dir, "bad-dsn.yml", `targets:
   postgres:
     - name: primary
       dsn: "postgres://exporter:`+testPassword+`@db:port/temporal"
@@ -289,7 +280,7 @@ packs: [`+pack+`]
 	}
 
 	// a top_n key must name a query whose series it caps: the packs decide, not the file alone
-	topN := writeFile(t, t.TempDir(), "topn.yml", "targets:\n  postgres:\n    - name: p\n      dsn: postgres://localhost/x\n      top_n:\n        pg_stat_user_tables: 50\n        pg_stat_user_tabels: 10\n")
+	topN := testenv.WriteFile(t, t.TempDir(), "topn.yml", "targets:\n  postgres:\n    - name: p\n      dsn: postgres://localhost/x\n      top_n:\n        pg_stat_user_tables: 50\n        pg_stat_user_tabels: 10\n")
 	code, _, errOut = runCLI("check-config", "--config.file="+topN)
 	if code != 1 || !strings.Contains(errOut, topN+`:7: top_n: no PostgreSQL query "pg_stat_user_tabels" caps its series`) || strings.Contains(errOut, `"pg_stat_user_tables" caps`) {
 		t.Errorf("top_n of no query: exit %d, stderr %q", code, errOut)
@@ -318,11 +309,11 @@ func TestServeWithWebConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	webCfg := writeFile(t, dir, "web.yml", "basic_auth_users:\n  prometheus: "+string(hash)+"\n")
+	webCfg := testenv.WriteFile(t, dir, "web.yml", "basic_auth_users:\n  prometheus: "+string(hash)+"\n")
 	if code, out, errOut := runCLI("check-config", "--config.file="+cfg, "--web.config.file="+webCfg); code != 0 {
 		t.Fatalf("check-config with a web config: exit %d %s %s", code, out, errOut)
 	}
-	badWeb := writeFile(t, dir, "bad-web.yml", "basic_auth_users: [oops]\n")
+	badWeb := testenv.WriteFile(t, dir, "bad-web.yml", "basic_auth_users: [oops]\n")
 	if code, _, errOut := runCLI("check-config", "--config.file="+cfg, "--web.config.file="+badWeb); code != 1 || !strings.Contains(errOut, badWeb) {
 		t.Errorf("check-config with a bad web config: exit %d %s", code, errOut)
 	}
@@ -397,7 +388,7 @@ func TestPoolerAndBackupTargets(t *testing.T) {
 	pg := env.Postgres(t)
 	pooler := env.Pgbouncer(t)
 	repo := env.Pgbackrest(t)
-	cfg := writeFile(t, t.TempDir(), "config.yml", fmt.Sprintf(`targets:
+	cfg := testenv.WriteFile(t, t.TempDir(), "config.yml", fmt.Sprintf(`targets:
   postgres:
     - name: primary
       dsn: postgres://postgres:%s@127.0.0.1:%d/postgres?sslmode=disable

@@ -25,7 +25,7 @@ func TestOnlyGetAndHead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := writeFile(t, t.TempDir(), "config.yml", fmt.Sprintf(`targets:
+	cfg := testenv.WriteFile(t, t.TempDir(), "config.yml", fmt.Sprintf(`targets:
   elasticsearch:
     - name: es
       urls: [%s]

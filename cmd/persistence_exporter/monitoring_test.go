@@ -74,7 +74,7 @@ func allKindsConfig(t *testing.T) string {
 	es7 := estest.New(t, "7.17", false)
 	t.Setenv("MON_REDIS_PW", testenv.RedisPassword)
 	t.Setenv("MON_SENTINEL_PW", testenv.RedisSentinelPassword)
-	return writeFile(t, t.TempDir(), "config.yml", fmt.Sprintf(`targets:
+	return testenv.WriteFile(t, t.TempDir(), "config.yml", fmt.Sprintf(`targets:
   postgres:
     - name: primary
       dsn: postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable

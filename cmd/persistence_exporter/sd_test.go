@@ -40,7 +40,7 @@ func fleetConfig(t *testing.T) string {
 			}
 		}
 	}
-	return writeFile(t, t.TempDir(), "config.yml", b.String())
+	return testenv.WriteFile(t, t.TempDir(), "config.yml", b.String())
 }
 
 func TestServiceDiscovery(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/persistence-exporter/persistence_exporter/collector/elasticsearch"
 	"github.com/persistence-exporter/persistence_exporter/collector/elasticsearch/estest"
+	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
 )
 
 // docAlerts reads the PromQL block of docs/elasticsearch.md: one expression per paragraph,
@@ -178,10 +179,7 @@ func TestDocsAlerts(t *testing.T) {
 				b.WriteString("        exp_samples: []\n")
 			}
 		}
-		file := filepath.Join(dir, "test.yml")
-		if err := os.WriteFile(file, []byte(b.String()), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		file := testenv.WriteFile(t, dir, "test.yml", b.String())
 		out, err := exec.Command("promtool", "test", "rules", file).CombinedOutput()
 		if err != nil {
 			t.Errorf("%s: promtool test rules: %v\n%s", version, err, out)

@@ -1,7 +1,6 @@
 package collector
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -14,7 +13,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"github.com/prometheus/common/expfmt"
 
 	"github.com/persistence-exporter/persistence_exporter/collector/kinds"
 	"github.com/persistence-exporter/persistence_exporter/collector/postgres"
@@ -133,18 +131,7 @@ func newEngine(t *testing.T, only ...string) *Engine {
 // scrapeText collects like /metrics (withTarget) or /probe and returns the exposition text.
 func scrapeText(t *testing.T, e *Engine, ctx context.Context, targets []*Target, withTarget bool) string {
 	t.Helper()
-	g := &scrapeGatherer{ctx: ctx, engine: e, targets: targets, withTarget: withTarget}
-	mfs, err := g.Gather()
-	if err != nil {
-		t.Fatalf("gather: %v", err)
-	}
-	var buf bytes.Buffer
-	for _, mf := range mfs {
-		if _, err := expfmt.MetricFamilyToText(&buf, mf); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return buf.String()
+	return testenv.GatherText(t, &scrapeGatherer{ctx: ctx, engine: e, targets: targets, withTarget: withTarget})
 }
 
 func requireLines(t *testing.T, text string, lines ...string) {

@@ -3,6 +3,7 @@ package testenv
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -15,4 +16,24 @@ func WriteFile(t testing.TB, dir, name, text string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// YAMLBlock is the first yaml code block of the Markdown file after the text after (a
+// heading, a paragraph's opening): the README's examples are tested as they are written.
+func YAMLBlock(t testing.TB, file, after string) string {
+	t.Helper()
+	text, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(text), after)
+	if !ok {
+		t.Fatalf("%s has no %q", file, after)
+	}
+	_, block, ok := strings.Cut(section, "```yaml\n")
+	if !ok {
+		t.Fatalf("%s has no yaml block after %q", file, after)
+	}
+	block, _, _ = strings.Cut(block, "```")
+	return block
 }

@@ -88,15 +88,9 @@ func dump(rep *advisor.Report) string {
 // holds a full, a differential and an incremental backup taken just now. Healthy, it gives
 // nothing at warning or above; then faults are planted one at a time.
 func TestBackupChecksOnRealRepository(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs PostgreSQL and pgBackRest (skipped under -short)")
-	}
-	// a repository of its own: the test breaks its archiving
-	b, err := testenv.StartPgbackrest(testenv.PGOptions{})
-	if err != nil {
-		t.Fatalf("starting PostgreSQL and pgBackRest: %v", err)
-	}
-	t.Cleanup(b.Stop) // after the runners' sources close (cleanups run last-in first-out)
+	// a repository of its own, as the test breaks its archiving; it stops after the runners'
+	// sources close (cleanups run last-in first-out)
+	b := testenv.StartPgbackrestT(t, testenv.PGOptions{})
 	c := ctx(t, 3*time.Minute)
 
 	t.Run("healthy", func(t *testing.T) {

@@ -1,7 +1,6 @@
 package advisor_test
 
 import (
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -17,10 +16,7 @@ import (
 // the query and the column, instead of reading zero and going quiet. The same server with the
 // default packs gives the check its input.
 func TestRenamedColumnIsReported(t *testing.T) {
-	text, err := os.ReadFile("../queries/packs/postgres_server.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	text := testenv.ReadFile(t, "../queries/packs/postgres_server.yaml")
 	renamed := strings.NewReplacer("AS used,", "AS used_now,", "{name: used, usage: gauge", "{name: used_now, usage: gauge").Replace(string(text))
 	if strings.Count(renamed, "used_now") != 2 {
 		t.Fatalf("the rename of pg_connections.used did not apply: %d places", strings.Count(renamed, "used_now"))

@@ -100,10 +100,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 func loadSeed(t *testing.T, pg *testenv.PGCluster) {
 	t.Helper()
 	c := ctx(t, 2*time.Minute)
-	schema, err := os.ReadFile("../testdata/seed/schema.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
+	schema := testenv.ReadFile(t, "../testdata/seed/schema.sql")
 	if err := pg.Primary.Exec(c, "postgres", "CREATE DATABASE temporal"); err != nil {
 		t.Fatal(err)
 	}

@@ -1,12 +1,12 @@
 package queries_test
 
 import (
-	"os"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/persistence-exporter/persistence_exporter/collector/kinds"
+	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
 
@@ -39,10 +39,7 @@ func TestDefaultPacksLoad(t *testing.T) {
 // default packs (replacing the default queries and metrics they share names with).
 func TestCompatExampleWithHistogram(t *testing.T) {
 	const file = "testdata/postgres_exporter_example.yaml"
-	data, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := testenv.ReadFile(t, file)
 	p, err := queries.Parse(file, data, kinds.All.Packs())
 	if err != nil {
 		t.Fatalf("the example does not load: %v", err)

@@ -203,10 +203,7 @@ packs: [/nonexistent/packs]
 // TestComposeExample: the exporter configuration inside docker-compose.yml (which cannot be
 // run here) is valid.
 func TestComposeExample(t *testing.T) {
-	data, err := os.ReadFile("../../docker-compose.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := testenv.ReadFile(t, "../../docker-compose.yml")
 	var compose struct {
 		Configs map[string]struct {
 			Content string `yaml:"content"`

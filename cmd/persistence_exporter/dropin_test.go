@@ -201,10 +201,7 @@ func TestDropInNames(t *testing.T) {
 func TestPostgresExporterExampleLoads(t *testing.T) {
 	pg := env.Postgres(t)
 	dir := t.TempDir()
-	example, err := os.ReadFile(filepath.Join("..", "..", "queries", "testdata", "postgres_exporter_example.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	example := testenv.ReadFile(t, filepath.Join("..", "..", "queries", "testdata", "postgres_exporter_example.yaml"))
 	pack := testenv.WriteFile(t, dir, "queries.yaml", string(example))
 	ex := startExporter(t, testenv.WriteFile(t, dir, "config.yml", fmt.Sprintf(`targets:
   postgres:

@@ -122,10 +122,7 @@ func e2eConfig(t *testing.T) string {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	seed, err := os.ReadFile("../../queries/testdata/seed_custom_queries.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	seed := testenv.ReadFile(t, "../../queries/testdata/seed_custom_queries.yaml")
 	packs := filepath.Join(dir, "packs")
 	if err := os.Mkdir(packs, 0o755); err != nil {
 		t.Fatal(err)

@@ -220,10 +220,7 @@ func dashboardExprs(t *testing.T) []located {
 	}
 	var out []located
 	for _, file := range files {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
-		}
+		data := testenv.ReadFile(t, file)
 		var d dashboard
 		if err := json.Unmarshal(data, &d); err != nil {
 			t.Errorf("%s: %v", file, err)
@@ -335,10 +332,7 @@ func alertExprs(t *testing.T) []located {
 	}
 	var out []located
 	for _, file := range files {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
-		}
+		data := testenv.ReadFile(t, file)
 		var doc struct {
 			Groups []struct {
 				Rules []struct {

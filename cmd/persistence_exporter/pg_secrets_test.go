@@ -60,10 +60,7 @@ func TestScramAuthFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	hba := filepath.Join(pg.Primary.DataDir, "pg_hba.conf")
-	old, err := os.ReadFile(hba)
-	if err != nil {
-		t.Fatal(err)
-	}
+	old := testenv.ReadFile(t, hba)
 	line := "host all scram_user 127.0.0.1/32 scram-sha-256\n"
 	if !strings.HasPrefix(string(old), line) {
 		if err := os.WriteFile(hba, append([]byte(line), old...), 0o600); err != nil {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -19,10 +18,7 @@ import (
 // comment lines dropped.
 func docAlerts(t *testing.T) []string {
 	t.Helper()
-	doc, err := os.ReadFile(filepath.Join(filepath.Dir(estest.Dir(t, "x")), "..", "..", "docs", "elasticsearch.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	doc := testenv.ReadFile(t, filepath.Join(filepath.Dir(estest.Dir(t, "x")), "..", "..", "docs", "elasticsearch.md"))
 	_, block, ok := strings.Cut(string(doc), "```promql\n")
 	if !ok {
 		t.Fatal("docs/elasticsearch.md has no promql block")
@@ -56,10 +52,7 @@ func docAlerts(t *testing.T) []string {
 // or es-data-1 (7.17) have grown by the amounts given, by path under the node.
 func later(t *testing.T, version, node string, grow map[string]int64) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(estest.Dir(t, version), "nodes_stats.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := testenv.ReadFile(t, filepath.Join(estest.Dir(t, version), "nodes_stats.json"))
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	var doc map[string]any

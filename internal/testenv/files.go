@@ -22,11 +22,7 @@ func WriteFile(t testing.TB, dir, name, text string) string {
 // heading, a paragraph's opening): the README's examples are tested as they are written.
 func YAMLBlock(t testing.TB, file, after string) string {
 	t.Helper()
-	text, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, section, ok := strings.Cut(string(text), after)
+	_, section, ok := strings.Cut(string(ReadFile(t, file)), after)
 	if !ok {
 		t.Fatalf("%s has no %q", file, after)
 	}
@@ -36,4 +32,14 @@ func YAMLBlock(t testing.TB, file, after string) string {
 	}
 	block, _, _ = strings.Cut(block, "```")
 	return block
+}
+
+// ReadFile is the content of file; a failure to read fails the test.
+func ReadFile(t testing.TB, file string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

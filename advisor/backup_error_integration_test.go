@@ -16,14 +16,7 @@ import (
 // overwritten on disk, and a full backup: pgBackRest finds the page's checksum wrong, flags
 // the backup with its error, and backup_error reports it with the backup's label.
 func TestBackupErrorOnRealRepository(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs PostgreSQL and pgBackRest (skipped under -short)")
-	}
-	b, err := testenv.StartPgbackrest(testenv.PGOptions{Checksums: true})
-	if err != nil {
-		t.Fatalf("starting PostgreSQL and pgBackRest: %v", err)
-	}
-	t.Cleanup(b.Stop)
+	b := testenv.StartPgbackrestT(t, testenv.PGOptions{Checksums: true})
 	c := ctx(t, 3*time.Minute)
 	p := b.PG.Primary
 

@@ -1,7 +1,6 @@
 package advisor_test
 
 import (
-	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -10,7 +9,6 @@ import (
 	"github.com/persistence-exporter/persistence_exporter/advisor"
 	"github.com/persistence-exporter/persistence_exporter/collector"
 	"github.com/persistence-exporter/persistence_exporter/collector/pgbackrest"
-	"github.com/persistence-exporter/persistence_exporter/collector/postgres"
 	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
@@ -20,26 +18,18 @@ import (
 // checks read of it.
 func backupRunner(t *testing.T, b *testenv.Pgbackrest, withPG bool, cfg advisor.Config, stanzas ...string) *advisor.Runner {
 	t.Helper()
-	set, err := queries.DefaultSet(allKinds())
-	if err != nil {
-		t.Fatal(err)
-	}
-	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	set := defaultSet(t)
+	logger := testLogger(t)
 	var targets []*collector.Target
 	if withPG {
-		src, err := postgres.New(postgres.Options{DSN: b.PG.Primary.DSN("postgres"), MaxConns: 2, StatementTimeout: time.Minute,
-			ConnectTimeout: 10 * time.Second, Logger: logger})
-		if err != nil {
-			t.Fatal(err)
-		}
 		var qs []*queries.Query
 		for _, q := range set.For(queries.SourcePostgres) {
 			if slices.Contains([]string{"pg_system", "pg_stat_archiver", "pg_wal_position"}, q.Name) {
 				qs = append(qs, q)
 			}
 		}
-		targets = append(targets, &collector.Target{Name: b.PG.Primary.Name, Kind: queries.SourcePostgres, UpMetric: "pg_up",
-			Source: src, Queries: qs, Timeout: time.Minute, Parallel: 2})
+		target, _ := pgTarget(t, b.PG.Primary.Name, b.PG.Primary.DSN("postgres"), qs, logger)
+		targets = append(targets, target)
 	}
 	for _, stanza := range stanzas {
 		src, err := pgbackrest.New(pgbackrest.Options{Command: []string{testenv.PgbackrestBin}, Config: b.Config, Stanza: stanza})
@@ -58,9 +48,7 @@ func backupRunner(t *testing.T, b *testenv.Pgbackrest, withPG bool, cfg advisor.
 	if len(checks) != 5 {
 		t.Fatalf("%d backup checks in DefaultChecks, want 5", len(checks))
 	}
-	eng := collector.NewEngine(targets, logger)
-	t.Cleanup(eng.Close)
-	return &advisor.Runner{Engine: eng, Targets: targets, Checks: checks, Config: cfg, History: advisor.NewHistory(), Log: logger}
+	return withEngine(t, &advisor.Runner{Checks: checks, Config: cfg, History: advisor.NewHistory()}, targets, logger)
 }
 
 // backupRun runs the runner and fails on any skip: every target must answer every query.
@@ -100,15 +88,9 @@ func dump(rep *advisor.Report) string {
 // holds a full, a differential and an incremental backup taken just now. Healthy, it gives
 // nothing at warning or above; then faults are planted one at a time.
 func TestBackupChecksOnRealRepository(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs PostgreSQL and pgBackRest (skipped under -short)")
-	}
-	// a repository of its own: the test breaks its archiving
-	b, err := testenv.StartPgbackrest(testenv.PGOptions{})
-	if err != nil {
-		t.Fatalf("starting PostgreSQL and pgBackRest: %v", err)
-	}
-	t.Cleanup(b.Stop) // after the runners' sources close (cleanups run last-in first-out)
+	// a repository of its own, as the test breaks its archiving; it stops after the runners'
+	// sources close (cleanups run last-in first-out)
+	b := testenv.StartPgbackrestT(t, testenv.PGOptions{})
 	c := ctx(t, 3*time.Minute)
 
 	t.Run("healthy", func(t *testing.T) {

@@ -141,19 +141,32 @@ func pgbackrestCommand(stanza string, args ...string) string {
 	return "pgbackrest --stanza=" + stanza + " " + strings.Join(args, " ")
 }
 
+// backupChecks are the checks of this file, in report order.
+func backupChecks() []Check {
+	return []Check{
+		check{"backup_recovery_point", "Backups older than their schedule (full, differential, incremental)",
+			backrestNeeds("pgbackrest_stanza", "pgbackrest_backup_last"), backupRecoveryPoint},
+		check{"backup_error", "Backups pgbackrest marked with errors (page checksum failures)", backrestNeeds("pgbackrest_backup_last"), backupError},
+		check{"backup_wal_archive", "WAL archiving into the stanza: failing, behind, or missing WAL a backup needs",
+			append(backrestNeeds("pgbackrest_stanza", "pgbackrest_stanza_info", "pgbackrest_archive", "pgbackrest_backup_last"),
+				Need{Query: "pg_stat_archiver"}, Need{Query: "pg_wal_position", Roles: []string{"primary"}}), backupWALArchive},
+		check{"backup_stanza_unmatched", "Stanzas whose system identifier matches no watched PostgreSQL cluster",
+			backrestNeeds("pgbackrest_stanza_info"), backupStanzaUnmatched},
+		check{"backup_repo_status", "Stanzas and repositories pgbackrest reports not ok", backrestNeeds("pgbackrest_stanza", "pgbackrest_repo"), backupRepoStatus},
+	}
+}
+
+// backrestNeeds are pgBackRest queries a check needs.
+func backrestNeeds(names ...string) []Need {
+	out := make([]Need, len(names))
+	for i, q := range names {
+		out[i] = Need{Kind: queries.SourcePgbackrest, Query: q}
+	}
+	return out
+}
+
 // backupRecoveryPoint: the newest backup of each type against its schedule.
-type backupRecoveryPoint struct{}
-
-func (backupRecoveryPoint) ID() string { return "backup_recovery_point" }
-func (backupRecoveryPoint) Title() string {
-	return "Backups older than their schedule (full, differential, incremental)"
-}
-func (backupRecoveryPoint) Needs() []Need {
-	return []Need{{Kind: queries.SourcePgbackrest, Query: "pgbackrest_stanza"},
-		{Kind: queries.SourcePgbackrest, Query: "pgbackrest_backup_last"}}
-}
-
-func (backupRecoveryPoint) Run(c *Context) []Finding {
+func backupRecoveryPoint(c *Context) []Finding {
 	th := c.Config.Thresholds
 	periods := map[string]time.Duration{"full": th.BackupFullPeriod, "diff": th.BackupDiffPeriod, "incr": th.BackupIncrPeriod}
 	at := c.Facts.At
@@ -216,17 +229,7 @@ func (backupRecoveryPoint) Run(c *Context) []Finding {
 }
 
 // backupError: pgbackrest marks a backup whose pages failed their checksums.
-type backupError struct{}
-
-func (backupError) ID() string { return "backup_error" }
-func (backupError) Title() string {
-	return "Backups pgbackrest marked with errors (page checksum failures)"
-}
-func (backupError) Needs() []Need {
-	return []Need{{Kind: queries.SourcePgbackrest, Query: "pgbackrest_backup_last"}}
-}
-
-func (backupError) Run(c *Context) []Finding {
+func backupError(c *Context) []Finding {
 	var out []Finding
 	eachStanza(c, func(t *facts.Target, st *stanzaBackups) {
 		latest := st.latest()
@@ -258,24 +261,7 @@ func (backupError) Run(c *Context) []Finding {
 
 // backupWALArchive: the stanza's WAL archive against its newest backup and against the WAL
 // the cluster wrote, and PostgreSQL's archiver.
-type backupWALArchive struct{}
-
-func (backupWALArchive) ID() string { return "backup_wal_archive" }
-func (backupWALArchive) Title() string {
-	return "WAL archiving into the stanza: failing, behind, or missing WAL a backup needs"
-}
-func (backupWALArchive) Needs() []Need {
-	return []Need{
-		{Kind: queries.SourcePgbackrest, Query: "pgbackrest_stanza"},
-		{Kind: queries.SourcePgbackrest, Query: "pgbackrest_stanza_info"},
-		{Kind: queries.SourcePgbackrest, Query: "pgbackrest_archive"},
-		{Kind: queries.SourcePgbackrest, Query: "pgbackrest_backup_last"},
-		{Query: "pg_stat_archiver"},
-		{Query: "pg_wal_position", Roles: []string{"primary"}},
-	}
-}
-
-func (backupWALArchive) Run(c *Context) []Finding {
+func backupWALArchive(c *Context) []Finding {
 	th := c.Config.Thresholds
 	at := c.Facts.At
 	var out []Finding
@@ -387,17 +373,7 @@ func walName(pos float64) string {
 }
 
 // backupStanzaUnmatched: a stanza whose system identifier matches no watched cluster.
-type backupStanzaUnmatched struct{}
-
-func (backupStanzaUnmatched) ID() string { return "backup_stanza_unmatched" }
-func (backupStanzaUnmatched) Title() string {
-	return "Stanzas whose system identifier matches no watched PostgreSQL cluster"
-}
-func (backupStanzaUnmatched) Needs() []Need {
-	return []Need{{Kind: queries.SourcePgbackrest, Query: "pgbackrest_stanza_info"}}
-}
-
-func (backupStanzaUnmatched) Run(c *Context) []Finding {
+func backupStanzaUnmatched(c *Context) []Finding {
 	var known []string
 	unknown := 0 // PostgreSQL targets whose system identifier is not known (never answered)
 	for _, cl := range c.Facts.Clusters {
@@ -441,14 +417,6 @@ func (backupStanzaUnmatched) Run(c *Context) []Finding {
 }
 
 // backupRepoStatus: the stanza's and each repository's status code.
-type backupRepoStatus struct{}
-
-func (backupRepoStatus) ID() string    { return "backup_repo_status" }
-func (backupRepoStatus) Title() string { return "Stanzas and repositories pgbackrest reports not ok" }
-func (backupRepoStatus) Needs() []Need {
-	return []Need{{Kind: queries.SourcePgbackrest, Query: "pgbackrest_stanza"},
-		{Kind: queries.SourcePgbackrest, Query: "pgbackrest_repo"}}
-}
 
 // noValidBackups is pgbackrest's status code for a stanza without backups: backup_recovery_point
 // reports it (no full backup).
@@ -462,7 +430,7 @@ var statusFixes = map[int][2]string{
 	5: {"stanza-upgrade", "the database is not the one the stanza was created for: after pg_upgrade run stanza-upgrade; for a rebuilt cluster create a new stanza"},
 }
 
-func (backupRepoStatus) Run(c *Context) []Finding {
+func backupRepoStatus(c *Context) []Finding {
 	var out []Finding
 	add := func(t *facts.Target, stanza, object, what string, code int, msg string) {
 		cmd, why := "check", "check runs what backup and archive-push need and says what fails; the message is pgbackrest's"

@@ -9,53 +9,46 @@ import (
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
 
-// esCheck is an Elasticsearch check: per eligible target, findings from its facts.
-type esCheck struct {
-	id, title string
-	needs     []string
-	run       func(t *facts.Target, th *ESThresholds) []Finding
-}
-
-func (c esCheck) ID() string    { return c.id }
-func (c esCheck) Title() string { return c.title }
-
-func (c esCheck) Needs() []Need {
-	out := make([]Need, len(c.needs))
-	for i, q := range c.needs {
+// esNeeds are Elasticsearch queries a check needs.
+func esNeeds(names ...string) []Need {
+	out := make([]Need, len(names))
+	for i, q := range names {
 		out[i] = Need{Kind: queries.SourceElasticsearch, Query: q}
 	}
 	return out
 }
 
-func (c esCheck) Run(ctx *Context) []Finding {
-	var out []Finding
-	for _, t := range ctx.Eligible {
-		for _, f := range c.run(t, &ctx.Config.Thresholds.ES) {
-			f.Target = t.Name
-			f.Cluster = t.Cluster
-			out = append(out, f)
-		}
+// esRun is the run of an Elasticsearch check: per eligible target, findings from its facts,
+// given the target's name and cluster.
+func esRun(find func(t *facts.Target, th *ESThresholds) []Finding) func(c *Context) []Finding {
+	return func(c *Context) []Finding {
+		return eachTarget(c.Eligible, func(t *facts.Target) []Finding {
+			out := find(t, &c.Config.Thresholds.ES)
+			for i := range out {
+				out[i].Cluster = t.Cluster
+			}
+			return out
+		})
 	}
-	return out
 }
 
 // elasticsearchChecks are the checks of the visibility cluster.
 func elasticsearchChecks() []Check {
 	return []Check{
-		esCheck{"es_ilm_error", "Indices whose ILM step failed (ERROR)", []string{"elasticsearch_ilm_index_step"}, esILMErrors},
-		esCheck{"es_ilm_stuck", "Indices stuck in one ILM step", []string{"elasticsearch_ilm_index"}, esILMStuck},
-		esCheck{"es_rollover_overdue", "Indices past their rollover conditions that did not roll",
-			[]string{"elasticsearch_ilm_index", "elasticsearch_index_stats", "elasticsearch_index_settings_shards"}, esRolloverOverdue},
-		esCheck{"es_disk_watermark", "Nodes past a disk watermark", []string{"elasticsearch_cat_allocation", "elasticsearch_clustersettings"}, esDiskWatermarks},
-		esCheck{"es_read_only", "Indices blocked read-only by the flood-stage watermark", []string{"elasticsearch_indices_settings"}, esReadOnly},
-		esCheck{"es_mapping_fields", "Indices nearing their mapped-field limit", []string{"elasticsearch_indices_settings", "elasticsearch_indices_mappings_stats"}, esMappingFields},
-		esCheck{"es_unassigned_shards", "Unassigned shards", []string{"elasticsearch_unassigned_shards"}, esUnassigned},
-		esCheck{"es_heap", "JVM heap and circuit breakers", []string{"elasticsearch_jvm_memory_heap", "elasticsearch_breakers"}, esHeap},
-		esCheck{"es_shards_per_node", "Shards per node against cluster.max_shards_per_node",
-			[]string{"elasticsearch_node_shards", "elasticsearch_clustersettings"}, esShardsPerNode},
+		check{"es_ilm_error", "Indices whose ILM step failed (ERROR)", esNeeds("elasticsearch_ilm_index_step"), esRun(esILMErrors)},
+		check{"es_ilm_stuck", "Indices stuck in one ILM step", esNeeds("elasticsearch_ilm_index"), esRun(esILMStuck)},
+		check{"es_rollover_overdue", "Indices past their rollover conditions that did not roll",
+			esNeeds("elasticsearch_ilm_index", "elasticsearch_index_stats", "elasticsearch_index_settings_shards"), esRun(esRolloverOverdue)},
+		check{"es_disk_watermark", "Nodes past a disk watermark", esNeeds("elasticsearch_cat_allocation", "elasticsearch_clustersettings"), esRun(esDiskWatermarks)},
+		check{"es_read_only", "Indices blocked read-only by the flood-stage watermark", esNeeds("elasticsearch_indices_settings"), esRun(esReadOnly)},
+		check{"es_mapping_fields", "Indices nearing their mapped-field limit", esNeeds("elasticsearch_indices_settings", "elasticsearch_indices_mappings_stats"), esRun(esMappingFields)},
+		check{"es_unassigned_shards", "Unassigned shards", esNeeds("elasticsearch_unassigned_shards"), esRun(esUnassigned)},
+		check{"es_heap", "JVM heap and circuit breakers", esNeeds("elasticsearch_jvm_memory_heap", "elasticsearch_breakers"), esRun(esHeap)},
+		check{"es_shards_per_node", "Shards per node against cluster.max_shards_per_node",
+			esNeeds("elasticsearch_node_shards", "elasticsearch_clustersettings"), esRun(esShardsPerNode)},
 		// the snapshot queries run only for the configured policies and repositories: the
 		// check reads what there is
-		esCheck{"es_snapshot_age", "Last successful snapshot", []string{"elasticsearch_cluster_health"}, esSnapshotAge},
+		check{"es_snapshot_age", "Last successful snapshot", esNeeds("elasticsearch_cluster_health"), esRun(esSnapshotAge)},
 	}
 }
 

@@ -7,7 +7,6 @@ import (
 
 	"github.com/persistence-exporter/persistence_exporter/advisor/facts"
 	"github.com/persistence-exporter/persistence_exporter/internal/promhistory"
-	"github.com/persistence-exporter/persistence_exporter/queries"
 )
 
 // Forecasts: when a growing series reaches a threshold, by a least-squares line
@@ -123,7 +122,18 @@ func count(v float64) string { return fmt.Sprintf("%.0f", v) }
 
 // forecastChecks are the forecast checks.
 func forecastChecks() []Check {
-	return []Check{pgDiskForecast{}, wraparoundForecast{}, sequenceForecast{}, slotWALForecast{}, redisMemoryForecast{}, esDiskForecast{}}
+	primary := []string{"primary"}
+	return []Check{
+		check{"pg_disk_forecast", "PostgreSQL databases growing to the size of their disk (pg_disk_size)", []Need{{Query: "pg_database"}}, pgDiskForecast},
+		check{"wraparound_forecast", "Transaction ID age growing to wraparound (2^31)",
+			[]Need{{Query: "pg_database", Roles: primary}, {Query: "pg_settings", Roles: primary}}, wraparoundForecast},
+		check{"sequence_forecast", "Sequences growing to the end of their range", []Need{{Query: "pg_sequences", Roles: primary}}, sequenceForecast},
+		check{"slot_wal_forecast", "Replication slots retaining WAL up to max_slot_wal_keep_size or the disk's free space",
+			[]Need{{Query: "pg_replication_slots", Roles: primary}, {Query: "pg_settings", Roles: primary}}, slotWALForecast},
+		check{"redis_memory_forecast", "Redis used memory growing to maxmemory", []Need{redisNeed("redis_info", dataNode...)}, redisMemoryForecast},
+		check{"es_disk_forecast", "Elasticsearch node disks growing to the next watermark",
+			esNeeds("elasticsearch_cat_allocation", "elasticsearch_clustersettings"), esDiskForecast},
+	}
 }
 
 // databasesSize is the sum of a server's database sizes, and whether it has any.
@@ -133,15 +143,7 @@ func databasesSize(t *facts.Target) (float64, bool) {
 	return sum, ok
 }
 
-type pgDiskForecast struct{}
-
-func (pgDiskForecast) ID() string { return "pg_disk_forecast" }
-func (pgDiskForecast) Title() string {
-	return "PostgreSQL databases growing to the size of their disk (pg_disk_size)"
-}
-func (pgDiskForecast) Needs() []Need { return []Need{{Query: "pg_database"}} }
-
-func (pgDiskForecast) Run(c *Context) []Finding {
+func pgDiskForecast(c *Context) []Finding {
 	disk := float64(c.Config.Thresholds.PGDiskSize)
 	if disk <= 0 {
 		return nil
@@ -165,17 +167,7 @@ func (pgDiskForecast) Run(c *Context) []Finding {
 	return out
 }
 
-type wraparoundForecast struct{}
-
-func (wraparoundForecast) ID() string { return "wraparound_forecast" }
-func (wraparoundForecast) Title() string {
-	return "Transaction ID age growing to wraparound (2^31)"
-}
-func (wraparoundForecast) Needs() []Need {
-	return []Need{{Query: "pg_database", Roles: []string{"primary"}}, {Query: "pg_settings", Roles: []string{"primary"}}}
-}
-
-func (wraparoundForecast) Run(c *Context) []Finding {
+func wraparoundForecast(c *Context) []Finding {
 	var out []Finding
 	for _, t := range primaries(c) {
 		freezeMax := t.Settings["autovacuum_freeze_max_age"].Value
@@ -199,15 +191,7 @@ func (wraparoundForecast) Run(c *Context) []Finding {
 	return out
 }
 
-type sequenceForecast struct{}
-
-func (sequenceForecast) ID() string    { return "sequence_forecast" }
-func (sequenceForecast) Title() string { return "Sequences growing to the end of their range" }
-func (sequenceForecast) Needs() []Need {
-	return []Need{{Query: "pg_sequences", Roles: []string{"primary"}}}
-}
-
-func (sequenceForecast) Run(c *Context) []Finding {
+func sequenceForecast(c *Context) []Finding {
 	var out []Finding
 	for _, t := range primaries(c) {
 		for _, s := range t.Sequences {
@@ -227,17 +211,7 @@ func (sequenceForecast) Run(c *Context) []Finding {
 	return out
 }
 
-type slotWALForecast struct{}
-
-func (slotWALForecast) ID() string { return "slot_wal_forecast" }
-func (slotWALForecast) Title() string {
-	return "Replication slots retaining WAL up to max_slot_wal_keep_size or the disk's free space"
-}
-func (slotWALForecast) Needs() []Need {
-	return []Need{{Query: "pg_replication_slots", Roles: []string{"primary"}}, {Query: "pg_settings", Roles: []string{"primary"}}}
-}
-
-func (slotWALForecast) Run(c *Context) []Finding {
+func slotWALForecast(c *Context) []Finding {
 	var out []Finding
 	for _, t := range primaries(c) {
 		// the limit the slot reaches first: max_slot_wal_keep_size when set (the slot is
@@ -269,13 +243,7 @@ func (slotWALForecast) Run(c *Context) []Finding {
 	return out
 }
 
-type redisMemoryForecast struct{}
-
-func (redisMemoryForecast) ID() string    { return "redis_memory_forecast" }
-func (redisMemoryForecast) Title() string { return "Redis used memory growing to maxmemory" }
-func (redisMemoryForecast) Needs() []Need { return []Need{redisNeed("redis_info", dataNode...)} }
-
-func (redisMemoryForecast) Run(c *Context) []Finding {
+func redisMemoryForecast(c *Context) []Finding {
 	var out []Finding
 	for _, t := range c.Eligible {
 		in := t.RedisInfo
@@ -295,16 +263,6 @@ func (redisMemoryForecast) Run(c *Context) []Finding {
 	return out
 }
 
-type esDiskForecast struct{}
-
-func (esDiskForecast) ID() string { return "es_disk_forecast" }
-func (esDiskForecast) Title() string {
-	return "Elasticsearch node disks growing to the next watermark"
-}
-func (esDiskForecast) Needs() []Need {
-	return []Need{{Kind: queries.SourceElasticsearch, Query: "elasticsearch_cat_allocation"}, {Kind: queries.SourceElasticsearch, Query: "elasticsearch_clustersettings"}}
-}
-
 // usedAt is the used bytes at which a node's disk passes a watermark (the lower of its two
 // forms), and whether the watermark is set.
 func usedAt(d facts.NodeDisk, w facts.Watermark) (float64, bool) {
@@ -318,7 +276,7 @@ func usedAt(d facts.NodeDisk, w facts.Watermark) (float64, bool) {
 	return limit, ok
 }
 
-func (esDiskForecast) Run(c *Context) []Finding {
+func esDiskForecast(c *Context) []Finding {
 	var out []Finding
 	for _, t := range c.Eligible {
 		cs := t.ClusterSettings

@@ -20,17 +20,7 @@ func objectName(t *facts.Target, r facts.Relation) string {
 	return r.String()
 }
 
-type unusedIndexes struct{}
-
-func (unusedIndexes) ID() string { return "unused_index" }
-func (unusedIndexes) Title() string {
-	return "Indexes no query has scanned, on the primary or any replica"
-}
-func (unusedIndexes) Needs() []Need {
-	return []Need{{Query: "pg_stat_user_indexes"}, {Query: "pg_stat_database"}, {Query: "pg_system"}}
-}
-
-func (unusedIndexes) Run(c *Context) []Finding {
+func unusedIndexes(c *Context) []Finding {
 	if len(c.Facts.Unplaced()) > 0 {
 		// a target that never answered may be a replica of any cluster, reading through
 		// any index: no verdict until it is back (or has a configured cluster)
@@ -195,16 +185,6 @@ func statsReset(t *facts.Target, db string) time.Time {
 	return time.Time{}
 }
 
-type duplicateIndexes struct{}
-
-func (duplicateIndexes) ID() string { return "redundant_index" }
-func (duplicateIndexes) Title() string {
-	return "Duplicate indexes, and btree indexes another one covers"
-}
-func (duplicateIndexes) Needs() []Need {
-	return []Need{{Query: "pg_index_definitions", Roles: []string{"primary"}}}
-}
-
 // describe writes an index definition for people: btree (a, b DESC) WHERE ...
 func describe(d facts.IndexDef) string {
 	s := d.Method + " (" + strings.Join(d.Columns, ", ") + ")"
@@ -226,7 +206,7 @@ func prefixOf(a, b string, n int) bool {
 	return slices.Equal(av[:n], bv[:n])
 }
 
-func (duplicateIndexes) Run(c *Context) []Finding {
+func duplicateIndexes(c *Context) []Finding {
 	var out []Finding
 	for _, t := range c.Eligible {
 		sizes := map[string]facts.Index{}
@@ -299,15 +279,7 @@ func (duplicateIndexes) Run(c *Context) []Finding {
 	return out
 }
 
-type invalidIndexes struct{}
-
-func (invalidIndexes) ID() string    { return "invalid_index" }
-func (invalidIndexes) Title() string { return "Invalid indexes (a failed CREATE INDEX CONCURRENTLY)" }
-func (invalidIndexes) Needs() []Need {
-	return []Need{{Query: "pg_stat_user_indexes", Roles: []string{"primary"}}}
-}
-
-func (invalidIndexes) Run(c *Context) []Finding {
+func invalidIndexes(c *Context) []Finding {
 	var out []Finding
 	for _, t := range c.Eligible {
 		ixs := t.Indexes
@@ -325,16 +297,6 @@ func (invalidIndexes) Run(c *Context) []Finding {
 		}
 	}
 	return out
-}
-
-type missingIndexes struct{}
-
-func (missingIndexes) ID() string { return "missing_index" }
-func (missingIndexes) Title() string {
-	return "Large tables read mostly by sequential scans"
-}
-func (missingIndexes) Needs() []Need {
-	return []Need{{Query: "pg_stat_user_tables"}, {Query: "pg_system"}}
 }
 
 // indexTest is what the runner's hypothetical-index test needs.
@@ -374,7 +336,7 @@ func candidateColumn(stmts []facts.Statement, table facts.Relation) (string, str
 	return best, bestText
 }
 
-func (missingIndexes) Run(c *Context) []Finding {
+func missingIndexes(c *Context) []Finding {
 	th := c.Config.Thresholds
 	var out []Finding
 	for _, cl := range c.Facts.Clusters {

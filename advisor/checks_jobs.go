@@ -17,7 +17,16 @@ import (
 // the unit tests call with facts built by hand.
 
 // jobChecks are the checks of this file, in report order.
-func jobChecks() []Check { return []Check{cronJobs{}, partitionHorizon{}, subscriptions{}} }
+func jobChecks() []Check {
+	return []Check{
+		check{"cron_jobs", "pg_cron jobs failing, or not succeeding on schedule", []Need{{Query: "pg_cron_jobs", Roles: primaryOnly}}, cronJobs},
+		check{"partition_horizon", "Time-range partitioned tables running out of partitions",
+			[]Need{{Query: "pg_partitioned_tables", Roles: primaryOnly}}, partitionHorizon},
+		// a physical replica has the primary's subscriptions without running them
+		check{"logical_subscriptions", "Logical replication subscriptions disabled, erroring or lagging",
+			[]Need{{Query: "pg_stat_subscription", Roles: primaryOnly}}, subscriptions},
+	}
+}
 
 // primaryFacts runs fn on the eligible PostgreSQL primaries with the facts get reads of
 // them.
@@ -39,15 +48,7 @@ func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''
 
 // cronJobs: pg_cron jobs that failed in the last 24 hours, or have not succeeded on
 // schedule. Only the primary runs jobs; a replica's copy of the tables says nothing new.
-type cronJobs struct{}
-
-func (cronJobs) ID() string { return "cron_jobs" }
-func (cronJobs) Title() string {
-	return "pg_cron jobs failing, or not succeeding on schedule"
-}
-func (cronJobs) Needs() []Need { return []Need{{Query: "pg_cron_jobs", Roles: primaryOnly}} }
-
-func (cronJobs) Run(c *Context) []Finding {
+func cronJobs(c *Context) []Finding {
 	return primaryFacts(c, func(t *facts.Target) []facts.CronJob { return t.CronJobs }, func(t *facts.Target, jobs []facts.CronJob) []Finding {
 		return cronFindings(t.Name, jobs, c.Facts.At, c.Config.Thresholds)
 	})
@@ -248,17 +249,7 @@ func cronField(s string, spec cronSpec) (map[int]bool, bool) {
 
 // partitionHorizon: time-range partitioned tables whose partitions end too soon: past the
 // last one, an INSERT fails ("no partition of relation ... found for row").
-type partitionHorizon struct{}
-
-func (partitionHorizon) ID() string { return "partition_horizon" }
-func (partitionHorizon) Title() string {
-	return "Time-range partitioned tables running out of partitions"
-}
-func (partitionHorizon) Needs() []Need {
-	return []Need{{Query: "pg_partitioned_tables", Roles: primaryOnly}}
-}
-
-func (partitionHorizon) Run(c *Context) []Finding {
+func partitionHorizon(c *Context) []Finding {
 	return primaryFacts(c, func(t *facts.Target) []facts.PartitionedTable { return t.PartitionedTables }, func(t *facts.Target, tables []facts.PartitionedTable) []Finding {
 		return partitionFindings(t.Name, tables, c.Facts.At, c.Config.Thresholds)
 	})
@@ -390,18 +381,7 @@ func boundLiteral(t time.Time, keyType string) string {
 
 // subscriptions: logical replication subscriptions (the seed's DR region subscribes to the
 // primary region's publication) that are disabled, erroring or behind.
-type subscriptions struct{}
-
-func (subscriptions) ID() string { return "logical_subscriptions" }
-func (subscriptions) Title() string {
-	return "Logical replication subscriptions disabled, erroring or lagging"
-}
-func (subscriptions) Needs() []Need {
-	// a physical replica has the primary's subscriptions without running them
-	return []Need{{Query: "pg_stat_subscription", Roles: primaryOnly}}
-}
-
-func (subscriptions) Run(c *Context) []Finding {
+func subscriptions(c *Context) []Finding {
 	return primaryFacts(c, func(t *facts.Target) []facts.Subscription { return t.Subscriptions }, func(t *facts.Target, subs []facts.Subscription) []Finding {
 		base := map[string]subscriptionErrors{}
 		since := time.Time{}

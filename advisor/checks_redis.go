@@ -43,17 +43,31 @@ func sinceStart(at time.Time, uptime float64) *Window {
 	return w
 }
 
-// ---------------------------------------------------------------- redis_memory
-
-type redisMemory struct{}
-
-func (redisMemory) ID() string    { return "redis_memory" }
-func (redisMemory) Title() string { return "Redis memory against maxmemory, and evictions" }
-func (redisMemory) Needs() []Need {
-	return []Need{redisNeed("redis_info", dataNode...), redisNeed("redis_instance_info", dataNode...)}
+// redisChecks are the checks of this file, in report order.
+func redisChecks() []Check {
+	sentinel := string(queries.RoleSentinel)
+	return []Check{
+		check{"redis_memory", "Redis memory against maxmemory, and evictions",
+			[]Need{redisNeed("redis_info", dataNode...), redisNeed("redis_instance_info", dataNode...)}, redisMemory},
+		// the keyspace of a replica is its primary's: the primary's audit is enough
+		check{"redis_ttl_policy", "Redis cache namespaces: keys without a TTL or with one above the namespace's policy",
+			[]Need{redisNeed("redis_cache_namespace", string(queries.RolePrimary))}, redisTTLPolicy},
+		check{"redis_fragmentation", "Redis memory fragmentation", []Need{redisNeed("redis_info", dataNode...)}, redisFragmentation},
+		check{"redis_persistence", "Redis RDB snapshots and AOF writes failing", []Need{redisNeed("redis_info", dataNode...)}, redisPersistence},
+		check{"redis_replication", "Redis replicas: link to the primary, lag", []Need{
+			redisNeed("redis_replica", string(queries.RoleReplica)),
+			redisNeed("redis_info", string(queries.RolePrimary)),
+			redisNeed("redis_connected_slave", string(queries.RolePrimary)),
+		}, redisReplication},
+		check{"redis_sentinel", "Redis sentinels: quorum, replicas to fail over to, agreement on the primary",
+			[]Need{redisNeed("redis_sentinel_master", sentinel), redisNeed("redis_sentinel_master_settings", sentinel),
+				redisNeed("redis_sentinel_replica", sentinel), redisNeed("redis_sentinel_ckquorum", sentinel)}, redisSentinel},
+	}
 }
 
-func (redisMemory) Run(c *Context) []Finding {
+// ---------------------------------------------------------------- redis_memory
+
+func redisMemory(c *Context) []Finding {
 	th := c.Config.Thresholds
 	var out []Finding
 	for _, t := range c.Eligible {
@@ -127,19 +141,7 @@ func shortLived(policy map[string]time.Duration) string {
 
 // ---------------------------------------------------------------- redis_ttl_policy
 
-type redisTTLPolicy struct{}
-
-func (redisTTLPolicy) ID() string { return "redis_ttl_policy" }
-func (redisTTLPolicy) Title() string {
-	return "Redis cache namespaces: keys without a TTL or with one above the namespace's policy"
-}
-
-// The keyspace of a replica is its primary's: the primary's audit is enough.
-func (redisTTLPolicy) Needs() []Need {
-	return []Need{redisNeed("redis_cache_namespace", string(queries.RolePrimary))}
-}
-
-func (redisTTLPolicy) Run(c *Context) []Finding {
+func redisTTLPolicy(c *Context) []Finding {
 	policy := c.Config.Thresholds.RedisTTLPolicy
 	var out []Finding
 	for _, t := range c.Eligible {
@@ -234,13 +236,7 @@ func overPolicy(n facts.RedisNamespace, limit float64) (share float64, exact boo
 
 // ---------------------------------------------------------------- redis_fragmentation
 
-type redisFragmentation struct{}
-
-func (redisFragmentation) ID() string    { return "redis_fragmentation" }
-func (redisFragmentation) Title() string { return "Redis memory fragmentation" }
-func (redisFragmentation) Needs() []Need { return []Need{redisNeed("redis_info", dataNode...)} }
-
-func (redisFragmentation) Run(c *Context) []Finding {
+func redisFragmentation(c *Context) []Finding {
 	th := c.Config.Thresholds
 	var out []Finding
 	for _, t := range c.Eligible {
@@ -282,13 +278,7 @@ func (redisFragmentation) Run(c *Context) []Finding {
 
 // ---------------------------------------------------------------- redis_persistence
 
-type redisPersistence struct{}
-
-func (redisPersistence) ID() string    { return "redis_persistence" }
-func (redisPersistence) Title() string { return "Redis RDB snapshots and AOF writes failing" }
-func (redisPersistence) Needs() []Need { return []Need{redisNeed("redis_info", dataNode...)} }
-
-func (redisPersistence) Run(c *Context) []Finding {
+func redisPersistence(c *Context) []Finding {
 	var out []Finding
 	for _, t := range c.Eligible {
 		in, ok := t.RedisInfo, t.RedisInfo != nil
@@ -331,19 +321,7 @@ func (redisPersistence) Run(c *Context) []Finding {
 
 // ---------------------------------------------------------------- redis_replication
 
-type redisReplication struct{}
-
-func (redisReplication) ID() string    { return "redis_replication" }
-func (redisReplication) Title() string { return "Redis replicas: link to the primary, lag" }
-func (redisReplication) Needs() []Need {
-	return []Need{
-		redisNeed("redis_replica", string(queries.RoleReplica)),
-		redisNeed("redis_info", string(queries.RolePrimary)),
-		redisNeed("redis_connected_slave", string(queries.RolePrimary)),
-	}
-}
-
-func (redisReplication) Run(c *Context) []Finding {
+func redisReplication(c *Context) []Finding {
 	th := c.Config.Thresholds
 	var out []Finding
 	for _, t := range c.Eligible {
@@ -430,19 +408,7 @@ func (redisReplication) Run(c *Context) []Finding {
 
 // ---------------------------------------------------------------- redis_sentinel
 
-type redisSentinel struct{}
-
-func (redisSentinel) ID() string { return "redis_sentinel" }
-func (redisSentinel) Title() string {
-	return "Redis sentinels: quorum, replicas to fail over to, agreement on the primary"
-}
-func (redisSentinel) Needs() []Need {
-	s := string(queries.RoleSentinel)
-	return []Need{redisNeed("redis_sentinel_master", s), redisNeed("redis_sentinel_master_settings", s),
-		redisNeed("redis_sentinel_replica", s), redisNeed("redis_sentinel_ckquorum", s)}
-}
-
-func (redisSentinel) Run(c *Context) []Finding {
+func redisSentinel(c *Context) []Finding {
 	th := c.Config.Thresholds
 	var out []Finding
 	type view struct {

@@ -11,15 +11,7 @@ import (
 	"github.com/persistence-exporter/persistence_exporter/internal/units"
 )
 
-type replicationLag struct{}
-
-func (replicationLag) ID() string    { return "replication_lag" }
-func (replicationLag) Title() string { return "Replicas behind their primary" }
-func (replicationLag) Needs() []Need {
-	return []Need{{Query: "pg_stat_replication", Roles: []string{"primary"}}, {Query: "pg_replication", Roles: []string{"replica"}}}
-}
-
-func (replicationLag) Run(c *Context) []Finding {
+func replicationLag(c *Context) []Finding {
 	th := c.Config.Thresholds
 	limitB, limitS := float64(th.ReplicaLagBytes), th.ReplicaLag.Seconds()
 	severity := func(bytes, seconds float64) (Severity, bool) {
@@ -79,21 +71,11 @@ func primaryEligible(c *Context, t *facts.Target) bool {
 	return false
 }
 
-type splitBrain struct{}
-
-func (splitBrain) ID() string { return "split_brain" }
-func (splitBrain) Title() string {
-	return "Two primaries of one cluster (split brain)"
-}
-func (splitBrain) Needs() []Need {
-	return []Need{{Query: "pg_system", Roles: []string{"primary"}}}
-}
-
-// Run finds clusters (targets sharing a system identifier) with more than one primary: after
+// splitBrain finds clusters (targets sharing a system identifier) with more than one primary: after
 // a promotion the old primary still takes writes. Primaries configured in different clusters
 // are deliberate copies (a restore of a backup keeps the system identifier) and are not
 // compared.
-func (splitBrain) Run(c *Context) []Finding {
+func splitBrain(c *Context) []Finding {
 	var out []Finding
 	for _, cl := range c.Facts.Clusters {
 		if cl.SystemID == "" {
@@ -222,32 +204,9 @@ func joinNames(names []string) string {
 	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }
 
-// targetCheck is a check that looks at each eligible target on its own and finds at most one
-// thing wrong with it; the finding gets the target's name.
-type targetCheck struct {
-	id, title string
-	needs     []Need
-	run       func(c *Context, t *facts.Target) (Finding, bool)
-}
-
-func (c targetCheck) ID() string    { return c.id }
-func (c targetCheck) Title() string { return c.title }
-func (c targetCheck) Needs() []Need { return c.needs }
-
-func (c targetCheck) Run(ctx *Context) []Finding {
-	var out []Finding
-	for _, t := range ctx.Eligible {
-		if f, ok := c.run(ctx, t); ok {
-			f.Target = t.Name
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
-var replayPaused = targetCheck{id: "replay_paused", title: "Replicas with WAL replay paused",
+var replayPaused = check{id: "replay_paused", title: "Replicas with WAL replay paused",
 	needs: []Need{{Query: "pg_replication", Roles: []string{"replica"}}},
-	run: func(_ *Context, t *facts.Target) (Finding, bool) {
+	run: atMostOne(func(_ *Context, t *facts.Target) (Finding, bool) {
 		r := t.Recovery
 		if r == nil || !r.Paused {
 			return Finding{}, false
@@ -259,11 +218,11 @@ var replayPaused = targetCheck{id: "replay_paused", title: "Replicas with WAL re
 			Fix: Fix{Kind: "sql", Text: "SELECT pg_wal_replay_resume();",
 				Why: "run it on the replica: while replay is paused the replica falls further behind and WAL piles up on it"},
 		}, true
-	}}
+	})}
 
-var notStreaming = targetCheck{id: "replica_not_streaming", title: "Replicas not streaming from their primary",
+var notStreaming = check{id: "replica_not_streaming", title: "Replicas not streaming from their primary",
 	needs: []Need{{Query: "pg_replication", Roles: []string{"replica"}}},
-	run: func(_ *Context, t *facts.Target) (Finding, bool) {
+	run: atMostOne(func(_ *Context, t *facts.Target) (Finding, bool) {
 		r := t.Recovery
 		if r == nil || r.Streaming {
 			return Finding{}, false
@@ -275,17 +234,9 @@ var notStreaming = targetCheck{id: "replica_not_streaming", title: "Replicas not
 			Fix: Fix{Kind: "action", Text: "SELECT * FROM pg_stat_wal_receiver; -- and the replica's log",
 				Why: "without streaming the replica only catches up from the WAL archive, if at all: check primary_conninfo, the network, and the primary's replication slot"},
 		}, true
-	}}
+	})}
 
-type slots struct{}
-
-func (slots) ID() string    { return "replication_slot" }
-func (slots) Title() string { return "Replication slots inactive or holding back WAL" }
-func (slots) Needs() []Need {
-	return []Need{{Query: "pg_replication_slots", Roles: []string{"primary"}}}
-}
-
-func (slots) Run(c *Context) []Finding {
+func slots(c *Context) []Finding {
 	limit := float64(c.Config.Thresholds.SlotRetainedBytes)
 	var out []Finding
 	for _, t := range primaries(c) {
@@ -319,15 +270,7 @@ func (slots) Run(c *Context) []Finding {
 	return out
 }
 
-type longTransactions struct{}
-
-func (longTransactions) ID() string    { return "long_transaction" }
-func (longTransactions) Title() string { return "Long transactions and sessions idle in a transaction" }
-func (longTransactions) Needs() []Need {
-	return []Need{{Query: "pg_stat_activity_oldest"}, {Query: "pg_stat_activity_long"}}
-}
-
-func (longTransactions) Run(c *Context) []Finding {
+func longTransactions(c *Context) []Finding {
 	th := c.Config.Thresholds
 	var out []Finding
 	for _, t := range c.Eligible {
@@ -376,9 +319,9 @@ func (longTransactions) Run(c *Context) []Finding {
 	return out
 }
 
-var connections = targetCheck{id: "connections", title: "Connections near max_connections",
+var connections = check{id: "connections", title: "Connections near max_connections",
 	needs: []Need{{Query: "pg_connections"}},
-	run: func(c *Context, t *facts.Target) (Finding, bool) {
+	run: atMostOne(func(c *Context, t *facts.Target) (Finding, bool) {
 		th := c.Config.Thresholds
 		cn := t.Connections
 		if cn == nil || cn.Max-cn.Reserved <= 0 {
@@ -393,15 +336,9 @@ var connections = targetCheck{id: "connections", title: "Connections near max_co
 			Fix: Fix{Kind: "action", Text: "route clients through pgbouncer (transaction pooling), or raise max_connections (a restart, and memory per connection)",
 				Why: "when the slots run out, new connections fail"},
 		}, ok
-	}}
+	})}
 
-type setup struct{}
-
-func (setup) ID() string    { return "setup" }
-func (setup) Title() string { return "Monitoring setup: pg_stat_statements, track_io_timing" }
-func (setup) Needs() []Need { return []Need{{Query: "pg_settings"}} }
-
-func (setup) Run(c *Context) []Finding {
+func setup(c *Context) []Finding {
 	var out []Finding
 	for _, t := range c.Eligible {
 		set := t.Settings
@@ -430,19 +367,11 @@ func (setup) Run(c *Context) []Finding {
 	return out
 }
 
-type settingsProfile struct{}
-
-func (settingsProfile) ID() string { return "settings_profile" }
-func (settingsProfile) Title() string {
-	return "Settings that differ from the deployment's postgresql.conf profile"
-}
-func (settingsProfile) Needs() []Need { return []Need{{Query: "pg_settings"}} }
-
 // baseValue reads a postgresql.conf value into base units (bytes, seconds), or false for a
 // value that is not a number (on, replica).
 func baseValue(v string) (float64, bool) { return units.Parse(v, units.Postgres) }
 
-func (settingsProfile) Run(c *Context) []Finding {
+func settingsProfile(c *Context) []Finding {
 	var out []Finding
 	names := make([]string, 0, len(c.Config.Profile))
 	for n := range c.Config.Profile {
@@ -523,14 +452,31 @@ func abs(f float64) float64 {
 
 // DefaultChecks are the checks the advisor runs, in report order.
 func DefaultChecks() []Check {
-	return append([]Check{
-		splitBrain{}, replicationLag{}, replayPaused, notStreaming, slots{},
-		wraparound{}, longTransactions{}, connections,
-		slowQueries{}, topStatements{},
-		bloat{index: false}, bloat{index: true}, deadTuples{},
-		unusedIndexes{}, duplicateIndexes{}, invalidIndexes{}, missingIndexes{},
-		sequences{}, setup{}, settingsProfile{},
-		backupRecoveryPoint{}, backupError{}, backupWALArchive{}, backupStanzaUnmatched{}, backupRepoStatus{},
-		redisMemory{}, redisTTLPolicy{}, redisFragmentation{}, redisPersistence{}, redisReplication{}, redisSentinel{},
-	}, append(append(elasticsearchChecks(), jobChecks()...), forecastChecks()...)...)
+	primary, replica := []string{"primary"}, []string{"replica"}
+	return slices.Concat([]Check{
+		check{"split_brain", "Two primaries of one cluster (split brain)", []Need{{Query: "pg_system", Roles: primary}}, splitBrain},
+		check{"replication_lag", "Replicas behind their primary",
+			[]Need{{Query: "pg_stat_replication", Roles: primary}, {Query: "pg_replication", Roles: replica}}, replicationLag},
+		replayPaused, notStreaming,
+		check{"replication_slot", "Replication slots inactive or holding back WAL", []Need{{Query: "pg_replication_slots", Roles: primary}}, slots},
+		check{"xid_wraparound", "Transaction ID and multixact age (wraparound)",
+			[]Need{{Query: "pg_database", Roles: primary}, {Query: "pg_settings", Roles: primary}}, wraparound},
+		check{"long_transaction", "Long transactions and sessions idle in a transaction",
+			[]Need{{Query: "pg_stat_activity_oldest"}, {Query: "pg_stat_activity_long"}}, longTransactions},
+		connections,
+		check{"slow_query", "Statements slower on average than slow_query_mean", []Need{{Query: "pg_stat_statements_advisor"}}, slowQueries},
+		check{"top_statement", "Statements taking a large share of all statement time", []Need{{Query: "pg_stat_statements_advisor"}}, topStatements},
+		bloat{index: false}, bloat{index: true},
+		check{"dead_tuples", "Dead rows piling up beyond what triggers autovacuum",
+			[]Need{{Query: "pg_stat_user_tables", Roles: primary}, {Query: "pg_settings", Roles: primary}}, deadTuples},
+		check{"unused_index", "Indexes no query has scanned, on the primary or any replica",
+			[]Need{{Query: "pg_stat_user_indexes"}, {Query: "pg_stat_database"}, {Query: "pg_system"}}, unusedIndexes},
+		check{"redundant_index", "Duplicate indexes, and btree indexes another one covers",
+			[]Need{{Query: "pg_index_definitions", Roles: primary}}, duplicateIndexes},
+		check{"invalid_index", "Invalid indexes (a failed CREATE INDEX CONCURRENTLY)", []Need{{Query: "pg_stat_user_indexes", Roles: primary}}, invalidIndexes},
+		check{"missing_index", "Large tables read mostly by sequential scans", []Need{{Query: "pg_stat_user_tables"}, {Query: "pg_system"}}, missingIndexes},
+		check{"sequence_exhaustion", "Sequences near the end of their range", []Need{{Query: "pg_sequences", Roles: primary}}, sequences},
+		check{"setup", "Monitoring setup: pg_stat_statements, track_io_timing", []Need{{Query: "pg_settings"}}, setup},
+		check{"settings_profile", "Settings that differ from the deployment's postgresql.conf profile", []Need{{Query: "pg_settings"}}, settingsProfile},
+	}, backupChecks(), redisChecks(), elasticsearchChecks(), jobChecks(), forecastChecks())
 }

@@ -43,13 +43,7 @@ func truncate(s string, n int) string {
 	return string(r[:n-1]) + "…"
 }
 
-type slowQueries struct{}
-
-func (slowQueries) ID() string    { return "slow_query" }
-func (slowQueries) Title() string { return "Statements slower on average than slow_query_mean" }
-func (slowQueries) Needs() []Need { return []Need{{Query: "pg_stat_statements_advisor"}} }
-
-func (slowQueries) Run(c *Context) []Finding {
+func slowQueries(c *Context) []Finding {
 	th := c.Config.Thresholds
 	limit := th.SlowQueryMean.Seconds()
 	var out []Finding
@@ -87,15 +81,7 @@ func (slowQueries) Run(c *Context) []Finding {
 	return out
 }
 
-type topStatements struct{}
-
-func (topStatements) ID() string { return "top_statement" }
-func (topStatements) Title() string {
-	return "Statements taking a large share of all statement time"
-}
-func (topStatements) Needs() []Need { return []Need{{Query: "pg_stat_statements_advisor"}} }
-
-func (topStatements) Run(c *Context) []Finding {
+func topStatements(c *Context) []Finding {
 	var out []Finding
 	for _, t := range c.Eligible {
 		stmts, w := statementWindow(c, t)

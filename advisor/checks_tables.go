@@ -114,16 +114,6 @@ func kind(index bool) string {
 	return "table"
 }
 
-type deadTuples struct{}
-
-func (deadTuples) ID() string { return "dead_tuples" }
-func (deadTuples) Title() string {
-	return "Dead rows piling up beyond what triggers autovacuum"
-}
-func (deadTuples) Needs() []Need {
-	return []Need{{Query: "pg_stat_user_tables", Roles: []string{"primary"}}, {Query: "pg_settings", Roles: []string{"primary"}}}
-}
-
 // option returns a table's storage parameter as a number, or def.
 func option(tb facts.Table, name string, def float64) float64 {
 	if v, ok := tb.Options[name]; ok {
@@ -134,7 +124,7 @@ func option(tb facts.Table, name string, def float64) float64 {
 	return def
 }
 
-func (deadTuples) Run(c *Context) []Finding {
+func deadTuples(c *Context) []Finding {
 	var out []Finding
 	for _, t := range primaries(c) {
 		set := t.Settings
@@ -180,18 +170,10 @@ func (deadTuples) Run(c *Context) []Finding {
 	return out
 }
 
-type wraparound struct{}
-
-func (wraparound) ID() string    { return "xid_wraparound" }
-func (wraparound) Title() string { return "Transaction ID and multixact age (wraparound)" }
-func (wraparound) Needs() []Need {
-	return []Need{{Query: "pg_database", Roles: []string{"primary"}}, {Query: "pg_settings", Roles: []string{"primary"}}}
-}
-
 // wraparoundLimit is where PostgreSQL stops assigning transaction IDs (2^31).
 const wraparoundLimit = 1 << 31
 
-func (wraparound) Run(c *Context) []Finding {
+func wraparound(c *Context) []Finding {
 	th := c.Config.Thresholds
 	var out []Finding
 	for _, t := range primaries(c) {
@@ -228,15 +210,7 @@ func (wraparound) Run(c *Context) []Finding {
 	return out
 }
 
-type sequences struct{}
-
-func (sequences) ID() string    { return "sequence_exhaustion" }
-func (sequences) Title() string { return "Sequences near the end of their range" }
-func (sequences) Needs() []Need {
-	return []Need{{Query: "pg_sequences", Roles: []string{"primary"}}}
-}
-
-func (sequences) Run(c *Context) []Finding {
+func sequences(c *Context) []Finding {
 	th := c.Config.Thresholds
 	var out []Finding
 	for _, t := range primaries(c) {

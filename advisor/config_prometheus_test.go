@@ -1,7 +1,6 @@
 package advisor_test
 
 import (
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +9,7 @@ import (
 	"github.com/persistence-exporter/persistence_exporter/advisor"
 	"github.com/persistence-exporter/persistence_exporter/internal/config"
 	"github.com/persistence-exporter/persistence_exporter/internal/promhistory"
+	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
 )
 
 // parseSecrets reads a configuration with the advisor's section and returns the section's
@@ -66,19 +66,7 @@ advisor:
 
 // The README's advisor.prometheus example loads as it is written.
 func TestREADMEPrometheusExample(t *testing.T) {
-	readme, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, section, ok := strings.Cut(string(readme), "**The advisor's history from Prometheus.**")
-	if !ok {
-		t.Fatal("README.md has no advisor.prometheus paragraph")
-	}
-	_, block, ok := strings.Cut(section, "```yaml\n")
-	if !ok {
-		t.Fatal("the paragraph has no yaml block")
-	}
-	block, _, _ = strings.Cut(block, "```")
+	block := testenv.YAMLBlock(t, "../README.md", "**The advisor's history from Prometheus.**")
 	adv, err := parse("README.md", "targets:\n  redis:\n    - {name: cache, addr: \"127.0.0.1:6379\"}\n"+block)
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package advisor_test
 import (
 	"context"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,6 +13,8 @@ import (
 	"github.com/persistence-exporter/persistence_exporter/collector"
 	"github.com/persistence-exporter/persistence_exporter/collector/elasticsearch"
 	"github.com/persistence-exporter/persistence_exporter/collector/elasticsearch/estest"
+	"github.com/persistence-exporter/persistence_exporter/collector/kinds"
+	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
 
@@ -31,7 +32,7 @@ func esReport(t *testing.T, version string, at time.Time, edit func(*estest.Serv
 	if err != nil {
 		t.Fatal(err)
 	}
-	set, err := queries.DefaultSet(allKinds())
+	set, err := queries.DefaultSet(kinds.All.Packs())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,10 +98,7 @@ func TestElasticsearchChecksOnReplay(t *testing.T) {
 		})
 	})
 	t.Run("7.17 planted", func(t *testing.T) {
-		settings, err := os.ReadFile(filepath.Join(estest.Dir(t, "7.17"), "index_settings.json"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		settings := testenv.ReadFile(t, filepath.Join(estest.Dir(t, "7.17"), "index_settings.json"))
 		blocked := strings.Replace(string(settings), `"number_of_replicas": "0",`,
 			`"blocks": {"read_only_allow_delete": "true"}, "number_of_replicas": "0",`, 1)
 		later := fixturesNow.Add(10 * 24 * time.Hour) // no snapshot since, no rollover since

@@ -1,12 +1,12 @@
 package advisor_test
 
 import (
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/persistence-exporter/persistence_exporter/advisor"
+	"github.com/persistence-exporter/persistence_exporter/collector/kinds"
 	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
@@ -16,19 +16,16 @@ import (
 // the query and the column, instead of reading zero and going quiet. The same server with the
 // default packs gives the check its input.
 func TestRenamedColumnIsReported(t *testing.T) {
-	text, err := os.ReadFile("../queries/packs/postgres_server.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	text := testenv.ReadFile(t, "../queries/packs/postgres_server.yaml")
 	renamed := strings.NewReplacer("AS used,", "AS used_now,", "{name: used, usage: gauge", "{name: used_now, usage: gauge").Replace(string(text))
 	if strings.Count(renamed, "used_now") != 2 {
 		t.Fatalf("the rename of pg_connections.used did not apply: %d places", strings.Count(renamed, "used_now"))
 	}
-	user, err := queries.Parse("renamed/postgres_server.yaml", []byte(renamed), allKinds())
+	user, err := queries.Parse("renamed/postgres_server.yaml", []byte(renamed), kinds.All.Packs())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defaults, err := queries.Defaults(allKinds())
+	defaults, err := queries.Defaults(kinds.All.Packs())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,10 +14,8 @@ import (
 
 	"github.com/persistence-exporter/persistence_exporter/advisor"
 	"github.com/persistence-exporter/persistence_exporter/collector"
-	"github.com/persistence-exporter/persistence_exporter/collector/elasticsearch"
-	"github.com/persistence-exporter/persistence_exporter/collector/pgbackrest"
+	"github.com/persistence-exporter/persistence_exporter/collector/kinds"
 	"github.com/persistence-exporter/persistence_exporter/collector/postgres"
-	"github.com/persistence-exporter/persistence_exporter/collector/redis"
 	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
@@ -36,33 +34,58 @@ func ctx(t *testing.T, d time.Duration) context.Context {
 // default packs, one engine, hypothetical indexes through the sources.
 func newRunner(t *testing.T, pg *testenv.PGCluster, db string, cfg advisor.Config) *advisor.Runner {
 	t.Helper()
-	set, err := queries.DefaultSet(allKinds())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return newRunnerWith(t, pg, db, cfg, set)
+	return newRunnerWith(t, pg, db, cfg, defaultSet(t))
 }
 
 // newRunnerWith is newRunner with the packs of set.
 func newRunnerWith(t *testing.T, pg *testenv.PGCluster, db string, cfg advisor.Config, set *queries.Set) *advisor.Runner {
 	t.Helper()
-	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	logger := testLogger(t)
 	hyp := postgres.Hypothetical{}
 	var targets []*collector.Target
 	for _, s := range []*testenv.PGServer{pg.Primary, pg.Replica} {
-		src, err := postgres.New(postgres.Options{DSN: s.DSN(db), MaxConns: 2, StatementTimeout: time.Minute,
-			ConnectTimeout: 10 * time.Second, Logger: logger})
-		if err != nil {
-			t.Fatal(err)
-		}
+		target, src := pgTarget(t, s.Name, s.DSN(db), set.For(queries.SourcePostgres), logger)
 		hyp[s.Name] = src
-		targets = append(targets, &collector.Target{Name: s.Name, Kind: queries.SourcePostgres, UpMetric: "pg_up",
-			Source: src, Queries: set.For(queries.SourcePostgres), Timeout: time.Minute, Parallel: 2})
+		targets = append(targets, target)
 	}
+	return withEngine(t, &advisor.Runner{Checks: advisor.DefaultChecks(), Config: cfg, Tester: hyp, History: advisor.NewHistory()},
+		targets, logger)
+}
+
+// defaultSet is the default packs of every kind.
+func defaultSet(t *testing.T) *queries.Set {
+	t.Helper()
+	set, err := queries.DefaultSet(kinds.All.Packs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
+}
+
+// testLogger logs warnings and errors into the test's log.
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// pgTarget is a PostgreSQL target on dsn that runs qs, as the runners here build them.
+func pgTarget(t *testing.T, name, dsn string, qs []*queries.Query, logger *slog.Logger) (*collector.Target, *postgres.Source) {
+	t.Helper()
+	src, err := postgres.New(postgres.Options{DSN: dsn, MaxConns: 2, StatementTimeout: time.Minute,
+		ConnectTimeout: 10 * time.Second, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &collector.Target{Name: name, Kind: queries.SourcePostgres, UpMetric: "pg_up",
+		Source: src, Queries: qs, Timeout: time.Minute, Parallel: 2}, src
+}
+
+// withEngine completes r with one engine over targets, closed when the test ends, and the
+// logger.
+func withEngine(t *testing.T, r *advisor.Runner, targets []*collector.Target, logger *slog.Logger) *advisor.Runner {
 	eng := collector.NewEngine(targets, logger)
 	t.Cleanup(eng.Close)
-	return &advisor.Runner{Engine: eng, Targets: targets, Checks: advisor.DefaultChecks(), Config: cfg,
-		Tester: hyp, History: advisor.NewHistory(), Log: logger}
+	r.Engine, r.Targets, r.Log = eng, targets, logger
+	return r
 }
 
 type testWriter struct{ t *testing.T }
@@ -77,10 +100,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 func loadSeed(t *testing.T, pg *testenv.PGCluster) {
 	t.Helper()
 	c := ctx(t, 2*time.Minute)
-	schema, err := os.ReadFile("../testdata/seed/schema.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
+	schema := testenv.ReadFile(t, "../testdata/seed/schema.sql")
 	if err := pg.Primary.Exec(c, "postgres", "CREATE DATABASE temporal"); err != nil {
 		t.Fatal(err)
 	}
@@ -494,9 +514,4 @@ func TestHealthyCluster(t *testing.T) {
 	if rep.MaxSeverity() >= advisor.Warning {
 		t.Errorf("max severity %s", rep.MaxSeverity())
 	}
-}
-
-// allKinds are the source kinds of the default packs, as cmd/persistence_exporter's table.
-func allKinds() queries.SourceKinds {
-	return queries.SourceKinds{postgres.Kind().Pack, postgres.PgbouncerKind().Pack, redis.Kind().Pack, elasticsearch.Kind().Pack, pgbackrest.Kind().Pack}
 }

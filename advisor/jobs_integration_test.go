@@ -3,14 +3,12 @@ package advisor_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/persistence-exporter/persistence_exporter/advisor"
 	"github.com/persistence-exporter/persistence_exporter/collector"
-	"github.com/persistence-exporter/persistence_exporter/collector/postgres"
 	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
@@ -22,18 +20,8 @@ var jobCheckIDs = []string{"cron_jobs", "partition_horizon", "logical_subscripti
 // shares h with the other runs of the test.
 func jobsRunner(t *testing.T, pg *testenv.PGCluster, h *advisor.History, cfg advisor.Config) *advisor.Runner {
 	t.Helper()
-	set, err := queries.DefaultSet(allKinds())
-	if err != nil {
-		t.Fatal(err)
-	}
-	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	src, err := postgres.New(postgres.Options{DSN: pg.Primary.DSN("postgres"), MaxConns: 2, StatementTimeout: time.Minute,
-		ConnectTimeout: 10 * time.Second, Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	targets := []*collector.Target{{Name: pg.Primary.Name, Kind: queries.SourcePostgres, UpMetric: "pg_up",
-		Source: src, Queries: set.For(queries.SourcePostgres), Timeout: time.Minute, Parallel: 2}}
+	logger := testLogger(t)
+	target, _ := pgTarget(t, pg.Primary.Name, pg.Primary.DSN("postgres"), defaultSet(t).For(queries.SourcePostgres), logger)
 	var checks []advisor.Check
 	for _, c := range advisor.DefaultChecks() {
 		for _, id := range jobCheckIDs {
@@ -45,9 +33,7 @@ func jobsRunner(t *testing.T, pg *testenv.PGCluster, h *advisor.History, cfg adv
 	if len(checks) != len(jobCheckIDs) {
 		t.Fatalf("%d of the checks %v in DefaultChecks", len(checks), jobCheckIDs)
 	}
-	eng := collector.NewEngine(targets, logger)
-	t.Cleanup(eng.Close)
-	return &advisor.Runner{Engine: eng, Targets: targets, Checks: checks, Config: cfg, History: h, Log: logger}
+	return withEngine(t, &advisor.Runner{Checks: checks, Config: cfg, History: h}, []*collector.Target{target}, logger)
 }
 
 // await polls query (one boolean) on db until it is true.

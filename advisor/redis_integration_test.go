@@ -2,7 +2,6 @@ package advisor_test
 
 import (
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -33,11 +32,7 @@ func redisDirect(name string, s *testenv.RedisServer) redisTarget {
 // cached audit of an earlier run).
 func newRedisRunner(t *testing.T, cfg advisor.Config, targets ...redisTarget) *advisor.Runner {
 	t.Helper()
-	set, err := queries.DefaultSet(allKinds())
-	if err != nil {
-		t.Fatal(err)
-	}
-	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	set := defaultSet(t)
 	var ts []*collector.Target
 	for _, rt := range targets {
 		rt.opts.Timeout = 10 * time.Second
@@ -48,10 +43,7 @@ func newRedisRunner(t *testing.T, cfg advisor.Config, targets ...redisTarget) *a
 		ts = append(ts, &collector.Target{Name: rt.name, Kind: queries.SourceRedis, UpMetric: "redis_up", Source: src,
 			Queries: set.For(queries.SourceRedis), Timeout: 10 * time.Second, Parallel: redis.DefaultPoolSize})
 	}
-	eng := collector.NewEngine(ts, logger)
-	t.Cleanup(eng.Close)
-	return &advisor.Runner{Engine: eng, Targets: ts, Checks: advisor.DefaultChecks(), Config: cfg,
-		History: advisor.NewHistory(), Log: logger}
+	return withEngine(t, &advisor.Runner{Checks: advisor.DefaultChecks(), Config: cfg, History: advisor.NewHistory()}, ts, testLogger(t))
 }
 
 // redisTestConfig is the seed's thresholds for the test sets: one replica and one sentinel

@@ -48,15 +48,7 @@ func WriteText(w io.Writer, r *Report) error {
 		fmt.Fprintf(&b, "\n== deployment %s (%s): %s ==\n", g.Title(), strings.Join(g.Targets, ", "), countsText(g.Findings))
 		for _, f := range g.Items {
 			fmt.Fprintf(&b, "\n[%s] %s  %s  %s\n  %s\n", strings.ToUpper(f.Severity.String()), f.Check, where(f), f.Object, f.Summary)
-			for _, e := range f.Evidence {
-				fmt.Fprintf(&b, "    %s: %s\n", e.Name, e.Value)
-			}
-			if f.Window != nil {
-				fmt.Fprintf(&b, "    window: %s\n", windowText(f.Window))
-			}
-			if f.Forecast != nil {
-				fmt.Fprintf(&b, "    forecast: %s\n", forecastText(f.Forecast))
-			}
+			writeDetails(&b, f, "    ")
 			fmt.Fprintf(&b, "  fix (%s)%s:\n", f.Fix.Kind, inDatabase(f.Fix))
 			for _, l := range strings.Split(f.Fix.Text, "\n") {
 				fmt.Fprintf(&b, "    %s\n", l)
@@ -64,12 +56,7 @@ func WriteText(w io.Writer, r *Report) error {
 			fmt.Fprintf(&b, "  why: %s\n", f.Fix.Why)
 		}
 	}
-	if len(r.Skipped) > 0 {
-		fmt.Fprintf(&b, "\nskipped:\n")
-		for _, s := range r.Skipped {
-			fmt.Fprintf(&b, "  %s on %s: %s\n", s.Check, s.Target, s.Reason)
-		}
-	}
+	writeSkipped(&b, r, "\nskipped:\n", "  ")
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -88,26 +75,38 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 		fmt.Fprintf(&b, "\n## Deployment %s\n\n%s: %s.\n", g.Title(), strings.Join(g.Targets, ", "), countsText(g.Findings))
 		for _, f := range g.Items {
 			fmt.Fprintf(&b, "\n### %s %s: `%s` (%s)\n\n%s\n\n", strings.ToUpper(f.Severity.String()), f.Check, f.Object, where(f), f.Summary)
-			for _, e := range f.Evidence {
-				fmt.Fprintf(&b, "- %s: %s\n", e.Name, e.Value)
-			}
-			if f.Window != nil {
-				fmt.Fprintf(&b, "- window: %s\n", windowText(f.Window))
-			}
-			if f.Forecast != nil {
-				fmt.Fprintf(&b, "- forecast: %s\n", forecastText(f.Forecast))
-			}
+			writeDetails(&b, f, "- ")
 			fmt.Fprintf(&b, "\nFix (%s)%s — %s\n\n```sql\n%s\n```\n", f.Fix.Kind, inDatabase(f.Fix), f.Fix.Why, f.Fix.Text)
 		}
 	}
-	if len(r.Skipped) > 0 {
-		fmt.Fprintf(&b, "\n## Skipped\n\n")
-		for _, s := range r.Skipped {
-			fmt.Fprintf(&b, "- %s on %s: %s\n", s.Check, s.Target, s.Reason)
-		}
-	}
+	writeSkipped(&b, r, "\n## Skipped\n\n", "- ")
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeDetails writes a finding's evidence, window and forecast, a line each after prefix.
+func writeDetails(b *strings.Builder, f Finding, prefix string) {
+	for _, e := range f.Evidence {
+		fmt.Fprintf(b, "%s%s: %s\n", prefix, e.Name, e.Value)
+	}
+	if f.Window != nil {
+		fmt.Fprintf(b, "%swindow: %s\n", prefix, windowText(f.Window))
+	}
+	if f.Forecast != nil {
+		fmt.Fprintf(b, "%sforecast: %s\n", prefix, forecastText(f.Forecast))
+	}
+}
+
+// writeSkipped writes the skipped checks under header, a line each after prefix; nothing when
+// none was skipped.
+func writeSkipped(b *strings.Builder, r *Report, header, prefix string) {
+	if len(r.Skipped) == 0 {
+		return
+	}
+	b.WriteString(header)
+	for _, s := range r.Skipped {
+		fmt.Fprintf(b, "%s%s on %s: %s\n", prefix, s.Check, s.Target, s.Reason)
+	}
 }
 
 // storeLine is a store's summary: "3 targets, 2 up: 1 critical, 0 warning, 4 info".

@@ -305,14 +305,8 @@ func TestHTMLWithManyFindings(t *testing.T) {
 		t.Fatal("the page has a script: it must read without JavaScript")
 	}
 	dir := t.TempDir()
-	plain := filepath.Join(dir, "advisor.html")
-	measured := filepath.Join(dir, "measured.html")
-	if err := os.WriteFile(plain, page.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(measured, []byte(strings.Replace(page.String(), "</body>", measure+"</body>", 1)), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	plain := testenv.WriteFile(t, dir, "advisor.html", page.String())
+	measured := testenv.WriteFile(t, dir, "measured.html", strings.Replace(page.String(), "</body>", measure+"</body>", 1))
 
 	dom := string(testenv.Chromium(t, "file://"+measured, width, height, "--dump-dom"))
 	m := regexp.MustCompile(`<pre id="measured">(.*?)</pre>`).FindStringSubmatch(dom)

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/common/expfmt"
 
 	"github.com/persistence-exporter/persistence_exporter/collector"
 	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
@@ -40,18 +39,8 @@ func TestMetrics(t *testing.T) {
 		Skipped:  []Skip{{Check: "slow_query", Target: "p", Reason: "query pg_stat_statements_advisor did not run"}},
 	}
 	r.runs = 3
-	mfs, err = reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b bytes.Buffer
-	for _, mf := range mfs {
-		if _, err := expfmt.MetricFamilyToText(&b, mf); err != nil {
-			t.Fatal(err)
-		}
-	}
-	text := b.String()
-	for _, want := range []string{
+	text := testenv.GatherText(t, reg)
+	wantLines(t, text,
 		`persistence_advisor_finding{check="connections",deployment="temporal",object="connections",severity="critical",store="postgres",target="p"} 1`,
 		`persistence_advisor_store_findings{severity="critical",store="postgres"} 2`,
 		`persistence_advisor_store_findings{severity="info",store="redis"} 0`,
@@ -62,11 +51,7 @@ func TestMetrics(t *testing.T) {
 		fmt.Sprintf("persistence_advisor_last_run_timestamp_seconds %g", float64(at.Unix())),
 		`persistence_advisor_last_run_duration_seconds 1.5`,
 		`persistence_advisor_runs_total 3`,
-	} {
-		if !strings.Contains(text, want+"\n") {
-			t.Errorf("metrics lack %s\n%s", want, text)
-		}
-	}
+	)
 	if n := strings.Count(text, "persistence_advisor_finding{"); n != 1 {
 		t.Errorf("%d finding series, want 1", n)
 	}
@@ -153,29 +138,25 @@ func TestForecastMetrics(t *testing.T) {
 		Checks:   []CheckInfo{{ID: "sequence_forecast"}, {ID: "connections"}},
 		History:  HistoryInfo{Source: SourcePrometheus},
 	}
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b bytes.Buffer
-	for _, mf := range mfs {
-		if _, err := expfmt.MetricFamilyToText(&b, mf); err != nil {
-			t.Fatal(err)
-		}
-	}
-	text := b.String()
-	for _, want := range []string{
+	text := testenv.GatherText(t, reg)
+	wantLines(t, text,
 		`persistence_advisor_forecast_seconds{check="sequence_forecast",object="public.ids",target="p"} 3600`,
 		`persistence_advisor_history_prometheus 1`,
-	} {
-		if !strings.Contains(text, want+"\n") {
-			t.Errorf("metrics lack %s\n%s", want, text)
-		}
-	}
+	)
 	if n := strings.Count(text, "persistence_advisor_forecast_seconds{"); n != 1 {
 		t.Errorf("%d forecast series, want 1 (the finding without a forecast has none)", n)
 	}
 	testenv.CheckMetrics(t, text)
+}
+
+// wantLines fails for each of want that is not a whole line of text.
+func wantLines(t *testing.T, text string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(text, w+"\n") {
+			t.Errorf("metrics lack %s\n%s", w, text)
+		}
+	}
 }
 
 // TestPrometheusFailureLoggedOnce: a Prometheus that stays down is one warning, not one per

@@ -14,15 +14,9 @@ import (
 // and the exporter keeps scraping both: the advisor, which saw a primary and its replica
 // before, must now report two primaries of one cluster.
 func TestSplitBrainAfterPromotion(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs a PostgreSQL primary and replica (skipped under -short)")
-	}
-	// a cluster of its own: the package's shared clusters keep their roles for other tests
-	pg, err := testenv.StartPostgres(testenv.PGOptions{Replica: true})
-	if err != nil {
-		t.Fatalf("starting PostgreSQL: %v", err)
-	}
-	t.Cleanup(pg.Stop) // after the runner's sources close (cleanups run last-in first-out)
+	// a cluster of its own: the package's shared clusters keep their roles for other tests;
+	// it stops after the runner's sources close (cleanups run last-in first-out)
+	pg := testenv.StartPostgresT(t, testenv.PGOptions{Replica: true})
 	r := newRunner(t, pg, "postgres", advisor.DefaultConfig())
 	c := ctx(t, 3*time.Minute)
 
@@ -72,7 +66,7 @@ func TestSplitBrainAfterPromotion(t *testing.T) {
 			}
 		}
 	}()
-	err = pg.Replica.Promote(c)
+	err := pg.Replica.Promote(c)
 	close(stop)
 	<-done
 	if err != nil {

@@ -18,6 +18,8 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/promql/parser"
 	"gopkg.in/yaml.v3"
+
+	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
 )
 
 const (
@@ -69,10 +71,7 @@ func alerts(t *testing.T) []located {
 	t.Helper()
 	var out []located
 	for _, file := range ruleFiles(t) {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
-		}
+		data := testenv.ReadFile(t, file)
 		var doc struct {
 			Groups []struct {
 				Name     string `yaml:"name"`
@@ -261,10 +260,7 @@ func TestEveryAlertIsUnitTested(t *testing.T) {
 	}
 	fires, quiet := map[string]int{}, map[string]int{}
 	for _, file := range testFiles(t) {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
-		}
+		data := testenv.ReadFile(t, file)
 		var doc testFile
 		if err := yaml.Unmarshal(data, &doc); err != nil {
 			t.Fatalf("%s: %v", file, err)

@@ -1,7 +1,6 @@
 package collector
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -14,12 +13,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"github.com/prometheus/common/expfmt"
 
-	"github.com/persistence-exporter/persistence_exporter/collector/elasticsearch"
-	"github.com/persistence-exporter/persistence_exporter/collector/pgbackrest"
+	"github.com/persistence-exporter/persistence_exporter/collector/kinds"
 	"github.com/persistence-exporter/persistence_exporter/collector/postgres"
-	"github.com/persistence-exporter/persistence_exporter/collector/redis"
 	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
@@ -91,11 +87,11 @@ func newEngine(t *testing.T, only ...string) *Engine {
 	if err := pg.Primary.Exec(ctxT(t, 10*time.Second), "postgres", "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"); err != nil {
 		t.Fatal(err)
 	}
-	defaults, err := queries.Defaults(allKinds())
+	defaults, err := queries.Defaults(kinds.All.Packs())
 	if err != nil {
 		t.Fatal(err)
 	}
-	tp, err := queries.Parse("test.yaml", []byte(testPack), allKinds())
+	tp, err := queries.Parse("test.yaml", []byte(testPack), kinds.All.Packs())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,18 +131,7 @@ func newEngine(t *testing.T, only ...string) *Engine {
 // scrapeText collects like /metrics (withTarget) or /probe and returns the exposition text.
 func scrapeText(t *testing.T, e *Engine, ctx context.Context, targets []*Target, withTarget bool) string {
 	t.Helper()
-	g := &scrapeGatherer{ctx: ctx, engine: e, targets: targets, withTarget: withTarget}
-	mfs, err := g.Gather()
-	if err != nil {
-		t.Fatalf("gather: %v", err)
-	}
-	var buf bytes.Buffer
-	for _, mf := range mfs {
-		if _, err := expfmt.MetricFamilyToText(&buf, mf); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return buf.String()
+	return testenv.GatherText(t, &scrapeGatherer{ctx: ctx, engine: e, targets: targets, withTarget: withTarget})
 }
 
 func requireLines(t *testing.T, text string, lines ...string) {
@@ -381,9 +366,4 @@ func sampleValue(text, series string) (float64, bool) {
 		}
 	}
 	return 0, false
-}
-
-// allKinds are the source kinds of the default packs, as cmd/persistence_exporter's table.
-func allKinds() queries.SourceKinds {
-	return queries.SourceKinds{postgres.Kind().Pack, postgres.PgbouncerKind().Pack, redis.Kind().Pack, elasticsearch.Kind().Pack, pgbackrest.Kind().Pack}
 }

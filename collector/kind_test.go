@@ -6,8 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +15,7 @@ import (
 	"github.com/persistence-exporter/persistence_exporter/collector/postgres"
 	"github.com/persistence-exporter/persistence_exporter/internal/config"
 	"github.com/persistence-exporter/persistence_exporter/internal/secret"
+	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
 
@@ -118,7 +117,7 @@ const echoConfig = `targets:
 `
 
 func TestEchoKind(t *testing.T) {
-	// the table of kinds, as cmd/persistence_exporter's, built here with the one new kind
+	// the table of kinds, as collector/kinds's, built here with the one new kind
 	kinds := kind.Kinds{postgres.Kind(), echoKind()}
 
 	if _, err := queries.Parse("bad.yaml", []byte(strings.Replace(echoPack, "[pears, 5]", "[pears]", 1)), kinds.Packs()); err == nil ||
@@ -144,10 +143,7 @@ func TestEchoKind(t *testing.T) {
 		err.Error() != "none.yml:1: no targets: add at least one under targets.postgres or .echo" {
 		t.Errorf("no targets: %v", err)
 	}
-	file := filepath.Join(t.TempDir(), "echo.yml")
-	if err := os.WriteFile(file, []byte(echoConfig), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	file := testenv.WriteFile(t, t.TempDir(), "echo.yml", echoConfig)
 	cfg, err := config.Load(file, kinds.Targets())
 	if err != nil {
 		t.Fatal(err)

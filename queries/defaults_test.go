@@ -1,25 +1,17 @@
 package queries_test
 
 import (
-	"os"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/persistence-exporter/persistence_exporter/collector/elasticsearch"
-	"github.com/persistence-exporter/persistence_exporter/collector/pgbackrest"
-	"github.com/persistence-exporter/persistence_exporter/collector/postgres"
-	"github.com/persistence-exporter/persistence_exporter/collector/redis"
+	"github.com/persistence-exporter/persistence_exporter/collector/kinds"
+	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
 
-// allKinds are the source kinds of the default packs, as cmd/persistence_exporter's table.
-func allKinds() queries.SourceKinds {
-	return queries.SourceKinds{postgres.Kind().Pack, postgres.PgbouncerKind().Pack, redis.Kind().Pack, elasticsearch.Kind().Pack, pgbackrest.Kind().Pack}
-}
-
 func TestDefaultPacksLoad(t *testing.T) {
-	set, err := queries.DefaultSet(allKinds())
+	set, err := queries.DefaultSet(kinds.All.Packs())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,11 +39,8 @@ func TestDefaultPacksLoad(t *testing.T) {
 // default packs (replacing the default queries and metrics they share names with).
 func TestCompatExampleWithHistogram(t *testing.T) {
 	const file = "testdata/postgres_exporter_example.yaml"
-	data, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := queries.Parse(file, data, allKinds())
+	data := testenv.ReadFile(t, file)
+	p, err := queries.Parse(file, data, kinds.All.Packs())
 	if err != nil {
 		t.Fatalf("the example does not load: %v", err)
 	}
@@ -66,7 +55,7 @@ func TestCompatExampleWithHistogram(t *testing.T) {
 	if len(p.Skipped) != 1 || p.Skipped[0].String() != want {
 		t.Errorf("skipped %v, want one: %s", p.Skipped, want)
 	}
-	defaults, err := queries.Defaults(allKinds())
+	defaults, err := queries.Defaults(kinds.All.Packs())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +89,7 @@ func TestCompatExampleWithHistogram(t *testing.T) {
 	}
 
 	// a file of a HISTOGRAM query alone loads too, with nothing in it
-	only, err := queries.Parse("only.yaml", []byte("q:\n  query: SELECT 1\n  metrics:\n    - h:\n        usage: histogram\n"), allKinds())
+	only, err := queries.Parse("only.yaml", []byte("q:\n  query: SELECT 1\n  metrics:\n    - h:\n        usage: histogram\n"), kinds.All.Packs())
 	if err != nil || len(only.Queries) != 0 || len(only.Skipped) != 1 || only.Skipped[0].Line != 5 {
 		t.Errorf("a file with one HISTOGRAM query: %+v, %v", only, err)
 	}

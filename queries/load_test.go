@@ -1,10 +1,11 @@
 package queries
 
 import (
-	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
 )
 
 func mustParse(t *testing.T, name, text string) *Pack {
@@ -19,10 +20,7 @@ func mustParse(t *testing.T, name, text string) *Pack {
 // mustParseFile parses the pack in a file.
 func mustParseFile(t *testing.T, file string) *Pack {
 	t.Helper()
-	data, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := testenv.ReadFile(t, file)
 	return mustParse(t, file, string(data))
 }
 

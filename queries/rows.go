@@ -39,7 +39,13 @@ func (r *Rows) Number(i, j int) (float64, bool) {
 	if r.table != nil {
 		return r.table.cols[j].number(i)
 	}
-	switch v := r.Values[i][j].(type) {
+	return Number(r.Values[i][j])
+}
+
+// Number is a value as a number when it is one: an integer, a float, a boolean (0 or 1) or a
+// time in unix seconds.
+func Number(v any) (float64, bool) {
+	switch v := v.(type) {
 	case int64:
 		return float64(v), true
 	case float64:
@@ -254,8 +260,7 @@ func (c *column) number(i int) (float64, bool) {
 	case KindString:
 		return 0, false
 	}
-	r := Rows{Values: [][]any{{c.anys[i]}}}
-	return r.Number(0, 0)
+	return Number(c.anys[i])
 }
 
 func (t *Table) keep(keep func(i int) bool) {

@@ -50,7 +50,7 @@ func adviseConfig(t *testing.T, extra string, dead bool) string {
 		}
 		cfg += fmt.Sprintf("    - name: dead\n      dsn: postgres://exporter:%s@127.0.0.1:%d/x?sslmode=disable&connect_timeout=2\n", testPassword, port)
 	}
-	return writeFile(t, dir, "config.yml", cfg+extra)
+	return testenv.WriteFile(t, dir, "config.yml", cfg+extra)
 }
 
 func TestAdviseCLI(t *testing.T) {
@@ -102,7 +102,7 @@ func TestAdviseCLI(t *testing.T) {
 	}
 
 	// the advisor cannot run: a bad configuration, or nothing answers
-	bad := writeFile(t, t.TempDir(), "bad.yml", "advisor:\n  thresholds:\n    bloat_warning: 3\n")
+	bad := testenv.WriteFile(t, t.TempDir(), "bad.yml", "advisor:\n  thresholds:\n    bloat_warning: 3\n")
 	if code, _, errOut := runCLI("advise", "--config.file="+bad); code != 3 || !strings.Contains(errOut, "bad.yml:3") {
 		t.Errorf("bad config: exit %d, want 3 and the line:\n%s", code, errOut)
 	}
@@ -114,7 +114,7 @@ func TestAdviseCLI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gone := writeFile(t, t.TempDir(), "gone.yml", fmt.Sprintf("targets:\n  postgres:\n    - name: gone\n      dsn: postgres://x:%s@127.0.0.1:%d/x?connect_timeout=2\n", testPassword, port))
+	gone := testenv.WriteFile(t, t.TempDir(), "gone.yml", fmt.Sprintf("targets:\n  postgres:\n    - name: gone\n      dsn: postgres://x:%s@127.0.0.1:%d/x?connect_timeout=2\n", testPassword, port))
 	if code, out, errOut := runCLI("advise", "--config.file="+gone); code != 3 || strings.Contains(out+errOut, testPassword) {
 		t.Errorf("no target answered: exit %d, want 3 (and no password)\n%s\n%s", code, out, errOut)
 	}

@@ -11,10 +11,12 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/persistence-exporter/persistence_exporter/collector/elasticsearch"
+	"github.com/persistence-exporter/persistence_exporter/collector/kinds"
 	"github.com/persistence-exporter/persistence_exporter/collector/pgbackrest"
 	"github.com/persistence-exporter/persistence_exporter/collector/postgres"
 	"github.com/persistence-exporter/persistence_exporter/collector/redis"
 	"github.com/persistence-exporter/persistence_exporter/internal/config"
+	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
 )
 
 // These tests read whole configuration files, with targets of every kind of the table.
@@ -47,12 +49,9 @@ packs: [%s]     # extra pack files or directories
 
 func TestIssueExample(t *testing.T) {
 	dir := t.TempDir()
-	dsnFile := filepath.Join(dir, "replica1_dsn")
-	if err := os.WriteFile(dsnFile, []byte("postgres://exporter:from-a-file@10.0.0.2:5432/temporal\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	dsnFile := testenv.WriteFile(t, dir, "replica1_dsn", "postgres://exporter:from-a-file@10.0.0.2:5432/temporal\n")
 	t.Setenv("TEST_REDIS_PASSWORD", "redis-pass-1")
-	c, err := config.Parse("example.yml", []byte(fmt.Sprintf(issueExample, dsnFile, dir)), kinds.Targets())
+	c, err := config.Parse("example.yml", []byte(fmt.Sprintf(issueExample, dsnFile, dir)), kinds.All.Targets())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +183,7 @@ packs: [/nonexistent/packs]
 `, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := config.Parse("bad.yml", []byte(tc.text), kinds.Targets())
+			_, err := config.Parse("bad.yml", []byte(tc.text), kinds.All.Targets())
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -204,10 +203,7 @@ packs: [/nonexistent/packs]
 // TestComposeExample: the exporter configuration inside docker-compose.yml (which cannot be
 // run here) is valid.
 func TestComposeExample(t *testing.T) {
-	data, err := os.ReadFile("../../docker-compose.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := testenv.ReadFile(t, "../../docker-compose.yml")
 	var compose struct {
 		Configs map[string]struct {
 			Content string `yaml:"content"`
@@ -222,7 +218,7 @@ func TestComposeExample(t *testing.T) {
 	for k, v := range compose.Services["persistence_exporter"].Environment {
 		t.Setenv(k, v)
 	}
-	cfg, err := config.Parse("docker-compose.yml#exporter", []byte(compose.Configs["exporter"].Content), kinds.Targets())
+	cfg, err := config.Parse("docker-compose.yml#exporter", []byte(compose.Configs["exporter"].Content), kinds.All.Targets())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,17 +231,12 @@ func TestComposeExample(t *testing.T) {
 // working directory the exporter runs in.
 func TestRelativePaths(t *testing.T) {
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "primary.dsn"), []byte("postgres://exporter@db1/temporal\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	testenv.WriteFile(t, dir, "primary.dsn", "postgres://exporter@db1/temporal\n")
 	if err := os.Mkdir(filepath.Join(dir, "packs.d"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cfgFile := filepath.Join(dir, "config.yml")
-	if err := os.WriteFile(cfgFile, []byte("targets:\n  postgres:\n    - name: p\n      dsn_file: primary.dsn\n  pgbackrest:\n    - name: b\n      stanza: s\n      config: /etc/pgbackrest/pgbackrest.conf\npacks: [packs.d]\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c, err := config.Load(cfgFile, kinds.Targets())
+	cfgFile := testenv.WriteFile(t, dir, "config.yml", "targets:\n  postgres:\n    - name: p\n      dsn_file: primary.dsn\n  pgbackrest:\n    - name: b\n      stanza: s\n      config: /etc/pgbackrest/pgbackrest.conf\npacks: [packs.d]\n")
+	c, err := config.Load(cfgFile, kinds.All.Targets())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 func TestCheckConfigConnect(t *testing.T) {
 	pg := env.Postgres(t)
 	dir := t.TempDir()
-	pack := writeFile(t, dir, "mine.yaml", `queries:
+	pack := testenv.WriteFile(t, dir, "mine.yaml", `queries:
   - name: broken_syntax
     sql: SELECT 1 AS x FROM
     columns: [{name: x, usage: gauge}]
@@ -30,7 +30,7 @@ func TestCheckConfigConnect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := writeFile(t, dir, "connect.yml", fmt.Sprintf(`targets:
+	cfg := testenv.WriteFile(t, dir, "connect.yml", fmt.Sprintf(`targets:
   postgres:
     - name: primary
       dsn: postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable

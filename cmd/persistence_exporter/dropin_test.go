@@ -127,21 +127,13 @@ func dropInConfig(t *testing.T) string {
 		t.Fatal(err)
 	}
 	t.Setenv("DROPIN_REDIS_PW", testenv.RedisPassword)
-	return writeFile(t, t.TempDir(), "config.yml", fmt.Sprintf(`targets:
+	return testenv.WriteFile(t, t.TempDir(), "config.yml", fmt.Sprintf(`targets:
   postgres:
     - name: primary
       dsn: %s
     - name: replica1
       dsn: %s
-  pgbouncer:
-    - name: pooler
-      dsn: %s
-  pgbackrest:
-    - name: backups
-      stanza: %s
-      config: %s
-      command: %s
-  redis:
+%s  redis:
     - name: redis-primary
       addr: %s
       password_env: DROPIN_REDIS_PW
@@ -151,7 +143,7 @@ func dropInConfig(t *testing.T) string {
     - name: redis-cluster
       addr: %s
       password_env: DROPIN_REDIS_PW
-`, pg.Primary.DSN("postgres"), pg.Replica.DSN("postgres"), pooler.AdminDSN(), repo.Stanza, repo.Config, testenv.PgbackrestBin,
+`, pg.Primary.DSN("postgres"), pg.Replica.DSN("postgres"), poolerAndBackups(pooler, repo),
 		rs.Primary.Addr(), rs.Replica.Addr(), cluster.Primary.Addr()))
 }
 
@@ -209,12 +201,9 @@ func TestDropInNames(t *testing.T) {
 func TestPostgresExporterExampleLoads(t *testing.T) {
 	pg := env.Postgres(t)
 	dir := t.TempDir()
-	example, err := os.ReadFile(filepath.Join("..", "..", "queries", "testdata", "postgres_exporter_example.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pack := writeFile(t, dir, "queries.yaml", string(example))
-	ex := startExporter(t, writeFile(t, dir, "config.yml", fmt.Sprintf(`targets:
+	example := testenv.ReadFile(t, filepath.Join("..", "..", "queries", "testdata", "postgres_exporter_example.yaml"))
+	pack := testenv.WriteFile(t, dir, "queries.yaml", string(example))
+	ex := startExporter(t, testenv.WriteFile(t, dir, "config.yml", fmt.Sprintf(`targets:
   postgres:
     - name: primary
       dsn: %s

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/persistence-exporter/persistence_exporter/collector/elasticsearch/estest"
+	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
 )
 
 // echoErrors answers status with an Elasticsearch error whose reason echoes the request's
@@ -67,14 +68,14 @@ func TestEndToEndElasticsearchErrorBodiesRedacted(t *testing.T) {
 	keyed := echoErrors(t, http.StatusForbidden, apiKeySec, func(r *http.Request) bool { return r.URL.Path == "/" }, replay)
 
 	dir := t.TempDir()
-	pw := writeFile(t, dir, "es_password", password+"\n")
+	pw := testenv.WriteFile(t, dir, "es_password", password+"\n")
 	t.Setenv("E2E_ECHO_API_KEY", apiKey)
 	u, err := url.Parse(inURL.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	u.User = url.UserPassword("exporter", urlPassword)
-	cfg := writeFile(t, dir, "config.yml", fmt.Sprintf(`targets:
+	cfg := testenv.WriteFile(t, dir, "config.yml", fmt.Sprintf(`targets:
   elasticsearch:
     - name: es-basic
       urls: [%s]
@@ -132,7 +133,7 @@ func TestEndToEndElasticsearchMaxBodyBytes(t *testing.T) {
 		_, _ = w.Write([]byte("[" + strings.Repeat(`{"index":"x","shard":"0","prirep":"p","state":"STARTED"},`, (4<<20)/64)))
 	}))
 	t.Cleanup(big.Close)
-	cfg := writeFile(t, t.TempDir(), "config.yml", fmt.Sprintf(`targets:
+	cfg := testenv.WriteFile(t, t.TempDir(), "config.yml", fmt.Sprintf(`targets:
   elasticsearch:
     - name: capped
       urls: [%s]
@@ -165,7 +166,7 @@ func TestEndToEndElasticsearchHangingIndexEndpoints(t *testing.T) {
 	for _, r := range hanging {
 		srv.Fail(r, estest.Hang)
 	}
-	cfg := writeFile(t, t.TempDir(), "config.yml", fmt.Sprintf(`targets:
+	cfg := testenv.WriteFile(t, t.TempDir(), "config.yml", fmt.Sprintf(`targets:
   elasticsearch:
     - name: stuck
       urls: [%s]

@@ -30,11 +30,11 @@ func TestEndToEndElasticsearch(t *testing.T) {
 	flaky.Fail("nodes_stats", estest.Truncate)
 
 	dir := t.TempDir()
-	ca := writeFile(t, dir, "ca.pem", string(incident.CACert()))
-	pw := writeFile(t, dir, "es_password", esPassword+"\n")
+	ca := testenv.WriteFile(t, dir, "ca.pem", string(incident.CACert()))
+	pw := testenv.WriteFile(t, dir, "es_password", esPassword+"\n")
 	t.Setenv("E2E_ES_API_KEY", esAPIKey)
 	urlWithPassword := strings.Replace(flaky.URL, "http://", "http://exporter:"+esURLPassword+"@", 1)
-	cfg := writeFile(t, dir, "config.yml", fmt.Sprintf(`targets:
+	cfg := testenv.WriteFile(t, dir, "config.yml", fmt.Sprintf(`targets:
   postgres:
     - name: primary
       dsn: postgres://postgres:%s@127.0.0.1:%d/postgres?sslmode=disable
@@ -100,10 +100,7 @@ func TestEndToEndElasticsearch(t *testing.T) {
 	}
 	testenv.CheckMetrics(t, metrics)
 
-	probe := ex.get(t, "/probe?target=visibility717")
-	if !strings.Contains(probe, "\nelasticsearch_up 1\n") || strings.Contains(probe, "target=") {
-		t.Errorf("/probe?target=visibility717 should carry no target label:\n%.2000s", probe)
-	}
+	probe := ex.probe(t, "visibility717", "elasticsearch_up")
 	landing := ex.get(t, "/")
 	if !strings.Contains(landing, "visibility717") || !strings.Contains(landing, strings.TrimPrefix(flaky.URL, "http://")) {
 		t.Errorf("the landing page lacks the Elasticsearch targets")

@@ -121,7 +121,7 @@ advisor:
     forecast_window: 1m
     forecast_min_span: 4s
 `, testPassword, p.Port)
-	memoryOnly := writeFile(t, dir, "memory.yml", base)
+	memoryOnly := testenv.WriteFile(t, dir, "memory.yml", base)
 
 	// the exporter Prometheus scrapes: every query runs at every scrape
 	red := &secret.Redactor{}
@@ -171,7 +171,7 @@ scrape_configs:
 	prom.WaitQuery(t, `pg_sequences_last_value{target="hist",sequencename="hist_seq"}`, 10*time.Second, atLeast(21000))
 
 	// the restart, with advisor.prometheus: the verdicts, from Prometheus
-	withPrometheus := writeFile(t, dir, "prometheus.yml", base+"  prometheus: {url: "+prom.URL+", timeout: 20s}\n")
+	withPrometheus := testenv.WriteFile(t, dir, "prometheus.yml", base+"  prometheus: {url: "+prom.URL+", timeout: 20s}\n")
 	forecastMetrics = nil
 	rep := adviseOnceWith(t, withPrometheus)
 	if rep.History.Source != advisor.SourcePrometheus || rep.History.Fallback != "" {

@@ -32,15 +32,6 @@ func TestMain(m *testing.M) { os.Exit(env.Run(m)) }
 // ignored; it must never show up in anything the exporter writes.
 const testPassword = "E2E-Very-Secret-Pw"
 
-func writeFile(t *testing.T, dir, name, text string) string {
-	t.Helper()
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 type exporter struct {
 	url  string
 	logs *testenv.SyncBuffer
@@ -75,10 +66,32 @@ func (e *exporter) get(t *testing.T, path string, header ...string) string {
 	return e.getStatus(t, path, http.StatusOK, header...)
 }
 
+// probe fetches /probe of target, which must be up (its gauge up is 1) and carry no target
+// label, and returns it.
+func (e *exporter) probe(t *testing.T, target, up string) string {
+	t.Helper()
+	probe := e.get(t, "/probe?target="+target)
+	if !strings.Contains(probe, "\n"+up+" 1\n") || strings.Contains(probe, "target=") {
+		t.Errorf("/probe?target=%s should carry no target label:\n%.2000s", target, probe)
+	}
+	return probe
+}
+
 // getStatus fetches a path with headers (name, value, ...) and wants a status code.
 func (e *exporter) getStatus(t *testing.T, path string, status int, header ...string) string {
 	t.Helper()
-	req, err := http.NewRequest("GET", e.url+path, nil)
+	resp, b := e.send(t, "GET", path, nil, header...)
+	if resp.StatusCode != status {
+		t.Fatalf("GET %s: %s, want %d: %s", path, resp.Status, status, b)
+	}
+	return string(b)
+}
+
+// send sends a request with a body and headers (name, value, ...) and returns the response
+// and its body, read to the end.
+func (e *exporter) send(t *testing.T, method, path string, body io.Reader, header ...string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, e.url+path, body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,10 +107,7 @@ func (e *exporter) getStatus(t *testing.T, path string, status int, header ...st
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.StatusCode != status {
-		t.Fatalf("GET %s: %s, want %d: %s", path, resp.Status, status, b)
-	}
-	return string(b)
+	return resp, b
 }
 
 // e2eConfig points at the real primary and replica, a closed port, and loads the seed's
@@ -112,16 +122,13 @@ func e2eConfig(t *testing.T) string {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	seed, err := os.ReadFile("../../queries/testdata/seed_custom_queries.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	seed := testenv.ReadFile(t, "../../queries/testdata/seed_custom_queries.yaml")
 	packs := filepath.Join(dir, "packs")
 	if err := os.Mkdir(packs, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, packs, "seed.yml", string(seed))
-	writeFile(t, packs, "slow.yaml", `queries:
+	testenv.WriteFile(t, packs, "seed.yml", string(seed))
+	testenv.WriteFile(t, packs, "slow.yaml", `queries:
   - name: e2e_slow
     help: Takes longer than any scrape deadline here.
     sql: SELECT 1 AS v FROM pg_sleep(4)
@@ -131,9 +138,9 @@ func e2eConfig(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	replicaDSN := writeFile(t, dir, "replica.dsn", fmt.Sprintf("postgres://postgres:%s@127.0.0.1:%d/postgres?sslmode=disable\n", testPassword, pg.Replica.Port))
+	replicaDSN := testenv.WriteFile(t, dir, "replica.dsn", fmt.Sprintf("postgres://postgres:%s@127.0.0.1:%d/postgres?sslmode=disable\n", testPassword, pg.Replica.Port))
 	t.Setenv("E2E_DEAD_DSN", fmt.Sprintf("postgres://exporter:%s@127.0.0.1:%d/temporal?sslmode=disable", testPassword, port))
-	return writeFile(t, dir, "config.yml", fmt.Sprintf(`targets:
+	return testenv.WriteFile(t, dir, "config.yml", fmt.Sprintf(`targets:
   postgres:
     - name: primary
       dsn: postgres://postgres:%s@127.0.0.1:%d/postgres?sslmode=disable
@@ -174,10 +181,7 @@ func TestEndToEnd(t *testing.T) {
 	// a real promtool must find nothing wrong
 	testenv.CheckMetrics(t, metrics)
 
-	probe := ex.get(t, "/probe?target=replica1")
-	if !strings.Contains(probe, "\npg_up 1\n") || strings.Contains(probe, "target=") {
-		t.Errorf("/probe?target=replica1 should carry no target label:\n%.2000s", probe)
-	}
+	ex.probe(t, "replica1", "pg_up")
 	landing := ex.get(t, "/")
 	for _, want := range []string{"replica1", "127.0.0.1:", "/metrics"} {
 		if !strings.Contains(landing, want) {
@@ -223,7 +227,7 @@ func runCLI(args ...string) (code int, stdout, stderr string) {
 
 func TestCheckConfig(t *testing.T) {
 	dir := t.TempDir()
-	good := writeFile(t, dir, "good.yml", `targets:
+	good := testenv.WriteFile(t, dir, "good.yml", `targets:
   postgres:
     - name: primary
       dsn: postgres://exporter:`+testPassword+`@10.0.0.1:5432/temporal
@@ -233,7 +237,7 @@ func TestCheckConfig(t *testing.T) {
 		t.Errorf("good config: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 
-	unknown := writeFile(t, dir, "unknown.yml", `targets:
+	unknown := testenv.WriteFile(t, dir, "unknown.yml", `targets:
   postgres:
     - name: primary
       dsn: postgres://localhost/x
@@ -244,14 +248,14 @@ func TestCheckConfig(t *testing.T) {
 		t.Errorf("unknown key: exit %d, stderr %q; want 1 and %q", code, errOut, want)
 	}
 
-	pack := writeFile(t, dir, "bad-pack.yaml", `queries:
+	pack := testenv.WriteFile(t, dir, "bad-pack.yaml", `queries:
   - name: q
     sql: SELECT 1 AS c
     columns:
       - {name: c, usage: gauge}
       - {name: d, usage: histogram}
 `)
-	badUsage := writeFile(t, dir, "bad-usage.yml", `targets:
+	badUsage := testenv.WriteFile(t, dir, "bad-usage.yml", `targets:
   postgres:
     - name: primary
       dsn: postgres://localhost/x
@@ -262,7 +266,7 @@ packs: [`+pack+`]
 		t.Errorf("bad usage: exit %d, stderr %q; want 1 and %q", code, errOut, want)
 	}
 
-	badDSN := writeFile(t, dir, "bad-dsn.yml", `targets:
+	badDSN := testenv.WriteFile(t, dir, "bad-dsn.yml", `targets:
   postgres:
     - name: primary
       dsn: "postgres://exporter:`+testPassword+`@db:port/temporal"
@@ -273,7 +277,7 @@ packs: [`+pack+`]
 	}
 
 	// a top_n key must name a query whose series it caps: the packs decide, not the file alone
-	topN := writeFile(t, t.TempDir(), "topn.yml", "targets:\n  postgres:\n    - name: p\n      dsn: postgres://localhost/x\n      top_n:\n        pg_stat_user_tables: 50\n        pg_stat_user_tabels: 10\n")
+	topN := testenv.WriteFile(t, t.TempDir(), "topn.yml", "targets:\n  postgres:\n    - name: p\n      dsn: postgres://localhost/x\n      top_n:\n        pg_stat_user_tables: 50\n        pg_stat_user_tabels: 10\n")
 	code, _, errOut = runCLI("check-config", "--config.file="+topN)
 	if code != 1 || !strings.Contains(errOut, topN+`:7: top_n: no PostgreSQL query "pg_stat_user_tabels" caps its series`) || strings.Contains(errOut, `"pg_stat_user_tables" caps`) {
 		t.Errorf("top_n of no query: exit %d, stderr %q", code, errOut)
@@ -302,11 +306,11 @@ func TestServeWithWebConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	webCfg := writeFile(t, dir, "web.yml", "basic_auth_users:\n  prometheus: "+string(hash)+"\n")
+	webCfg := testenv.WriteFile(t, dir, "web.yml", "basic_auth_users:\n  prometheus: "+string(hash)+"\n")
 	if code, out, errOut := runCLI("check-config", "--config.file="+cfg, "--web.config.file="+webCfg); code != 0 {
 		t.Fatalf("check-config with a web config: exit %d %s %s", code, out, errOut)
 	}
-	badWeb := writeFile(t, dir, "bad-web.yml", "basic_auth_users: [oops]\n")
+	badWeb := testenv.WriteFile(t, dir, "bad-web.yml", "basic_auth_users: [oops]\n")
 	if code, _, errOut := runCLI("check-config", "--config.file="+cfg, "--web.config.file="+badWeb); code != 1 || !strings.Contains(errOut, badWeb) {
 		t.Errorf("check-config with a bad web config: exit %d %s", code, errOut)
 	}
@@ -353,20 +357,26 @@ func TestServeWithWebConfig(t *testing.T) {
 	default:
 	}
 	// serve has its signal handler installed: SIGTERM ends it cleanly
-	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Errorf("exit %d after SIGTERM\n%s", code, stderr.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("serve did not stop on SIGTERM")
+	if !stopServe(t, done, stderr) {
+		t.FailNow()
 	}
 	if strings.Contains(stderr.String(), testPassword) {
 		t.Errorf("the log shows a password:\n%s", stderr.String())
 	}
+}
+
+// poolerAndBackups is the configuration of the pgbouncer target pooler and the pgBackRest
+// target backups, under targets:.
+func poolerAndBackups(pooler *testenv.Pgbouncer, repo *testenv.Pgbackrest) string {
+	return fmt.Sprintf(`  pgbouncer:
+    - name: pooler
+      dsn: %s
+  pgbackrest:
+    - name: backups
+      stanza: %s
+      config: %s
+      command: %s
+`, pooler.AdminDSN(), repo.Stanza, repo.Config, testenv.PgbackrestBin)
 }
 
 // TestPoolerAndBackupTargets wires pgbouncer and pgbackrest targets from a configuration and
@@ -375,19 +385,11 @@ func TestPoolerAndBackupTargets(t *testing.T) {
 	pg := env.Postgres(t)
 	pooler := env.Pgbouncer(t)
 	repo := env.Pgbackrest(t)
-	cfg := writeFile(t, t.TempDir(), "config.yml", fmt.Sprintf(`targets:
+	cfg := testenv.WriteFile(t, t.TempDir(), "config.yml", fmt.Sprintf(`targets:
   postgres:
     - name: primary
       dsn: postgres://postgres:%s@127.0.0.1:%d/postgres?sslmode=disable
-  pgbouncer:
-    - name: pooler
-      dsn: %s
-  pgbackrest:
-    - name: backups
-      stanza: %s
-      config: %s
-      command: %s
-`, testPassword, pg.Primary.Port, pooler.AdminDSN(), repo.Stanza, repo.Config, testenv.PgbackrestBin))
+%s`, testPassword, pg.Primary.Port, poolerAndBackups(pooler, repo)))
 	ex := startExporter(t, cfg)
 	metrics := ex.get(t, "/metrics")
 	for _, want := range []string{
@@ -424,4 +426,25 @@ func serveInBackground(t *testing.T, args ...string) (addr string, done chan int
 		done <- run(append(args, "--web.listen-address="+addr), io.Discard, stderr)
 	}()
 	return addr, done, stderr
+}
+
+// stopServe sends the test process SIGTERM, which the serve started by serveInBackground
+// handles, and waits for serve to end, with exit code 0; false when the signal could not be
+// sent or serve did not end.
+func stopServe(t *testing.T, done chan int, stderr *testenv.SyncBuffer) bool {
+	t.Helper()
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Error(err)
+		return false
+	}
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("exit %d after SIGTERM\n%s", code, stderr.String())
+		}
+		return true
+	case <-time.After(10 * time.Second):
+		t.Error("serve did not stop on SIGTERM")
+		return false
+	}
 }

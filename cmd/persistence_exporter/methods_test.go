@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"html"
-	"io"
 	"net/http"
 	"regexp"
 	"slices"
@@ -26,7 +25,7 @@ func TestOnlyGetAndHead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := writeFile(t, t.TempDir(), "config.yml", fmt.Sprintf(`targets:
+	cfg := testenv.WriteFile(t, t.TempDir(), "config.yml", fmt.Sprintf(`targets:
   elasticsearch:
     - name: es
       urls: [%s]
@@ -129,18 +128,6 @@ func TestOnlyGetAndHead(t *testing.T) {
 // do sends a request with a body and returns the status, the header and the body.
 func (e *exporter) do(t *testing.T, method, path string) (int, http.Header, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, e.url+path, strings.NewReader("x=1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp, b := e.send(t, method, path, strings.NewReader("x=1"))
 	return resp.StatusCode, resp.Header, string(b)
 }

@@ -74,7 +74,7 @@ func allKindsConfig(t *testing.T) string {
 	es7 := estest.New(t, "7.17", false)
 	t.Setenv("MON_REDIS_PW", testenv.RedisPassword)
 	t.Setenv("MON_SENTINEL_PW", testenv.RedisSentinelPassword)
-	return writeFile(t, t.TempDir(), "config.yml", fmt.Sprintf(`targets:
+	return testenv.WriteFile(t, t.TempDir(), "config.yml", fmt.Sprintf(`targets:
   postgres:
     - name: primary
       dsn: postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable
@@ -84,15 +84,7 @@ func allKindsConfig(t *testing.T) string {
       dsn: postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable
     - name: archiving
       dsn: postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable
-  pgbouncer:
-    - name: pooler
-      dsn: %s
-  pgbackrest:
-    - name: backups
-      stanza: %s
-      config: %s
-      command: %s
-  redis:
+%s  redis:
     - name: redis-primary
       addr: %s
       password_env: MON_REDIS_PW
@@ -114,8 +106,8 @@ func allKindsConfig(t *testing.T) string {
       snapshot_repositories: [temporal-backups]
     - name: visibility717
       urls: [%s]
-`, pg.Primary.Port, pg.Replica.Port, pg17.Primary.Port, repo.PG.Primary.Port, pooler.AdminDSN(), repo.Stanza, repo.Config,
-		testenv.PgbackrestBin, rs.Primary.Addr(), rs.Replica.Addr(), rs.Sentinel.Addr(), testenv.RedisMasterName, rs.Sentinel.Addr(),
+`, pg.Primary.Port, pg.Replica.Port, pg17.Primary.Port, repo.PG.Primary.Port, poolerAndBackups(pooler, repo),
+		rs.Primary.Addr(), rs.Replica.Addr(), rs.Sentinel.Addr(), testenv.RedisMasterName, rs.Sentinel.Addr(),
 		es8.URL, es7.URL))
 }
 
@@ -228,10 +220,7 @@ func dashboardExprs(t *testing.T) []located {
 	}
 	var out []located
 	for _, file := range files {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
-		}
+		data := testenv.ReadFile(t, file)
 		var d dashboard
 		if err := json.Unmarshal(data, &d); err != nil {
 			t.Errorf("%s: %v", file, err)
@@ -343,10 +332,7 @@ func alertExprs(t *testing.T) []located {
 	}
 	var out []located
 	for _, file := range files {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
-		}
+		data := testenv.ReadFile(t, file)
 		var doc struct {
 			Groups []struct {
 				Rules []struct {

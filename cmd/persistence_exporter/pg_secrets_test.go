@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
 )
 
 // The password of the issue: every character a URL reserves.
@@ -24,7 +26,7 @@ func passwordForms(user, pw string) []string {
 // TestUnencodedDSNPassword: check-config and serve refuse a DSN whose password is not
 // percent-encoded, with file:line and the advice, and print no part of the password.
 func TestUnencodedDSNPassword(t *testing.T) {
-	cfg := writeFile(t, t.TempDir(), "unencoded.yml", "targets:\n  postgres:\n    - name: pg\n      dsn: \"postgres://u:"+reservedPassword+"@127.0.0.1:5432/db\"\n")
+	cfg := testenv.WriteFile(t, t.TempDir(), "unencoded.yml", "targets:\n  postgres:\n    - name: pg\n      dsn: \"postgres://u:"+reservedPassword+"@127.0.0.1:5432/db\"\n")
 	for _, args := range [][]string{{"check-config", "--config.file=" + cfg}, {"--config.file=" + cfg, "--web.listen-address=127.0.0.1:0"}} {
 		code, out, errOut := runCLI(args...)
 		if code == 0 {
@@ -58,10 +60,7 @@ func TestScramAuthFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	hba := filepath.Join(pg.Primary.DataDir, "pg_hba.conf")
-	old, err := os.ReadFile(hba)
-	if err != nil {
-		t.Fatal(err)
-	}
+	old := testenv.ReadFile(t, hba)
 	line := "host all scram_user 127.0.0.1/32 scram-sha-256\n"
 	if !strings.HasPrefix(string(old), line) {
 		if err := os.WriteFile(hba, append([]byte(line), old...), 0o600); err != nil {
@@ -79,7 +78,7 @@ func TestScramAuthFailure(t *testing.T) {
 	}
 	dir := t.TempDir()
 	t.Setenv("SCRAM_WRONG_DSN", dsn(wrong))
-	cfg := writeFile(t, dir, "scram.yml", fmt.Sprintf(`targets:
+	cfg := testenv.WriteFile(t, dir, "scram.yml", fmt.Sprintf(`targets:
   postgres:
     - name: good
       dsn: %q

@@ -18,11 +18,11 @@ func redisConfig(t *testing.T, set *testenv.RedisSet) string {
 	t.Helper()
 	pg := env.Postgres(t)
 	dir := t.TempDir()
-	pwFile := writeFile(t, dir, "redis.pw", testenv.RedisPassword+"\n")
+	pwFile := testenv.WriteFile(t, dir, "redis.pw", testenv.RedisPassword+"\n")
 	t.Setenv("E2E_REDIS_PW", testenv.RedisPassword)
 	t.Setenv("E2E_SENTINEL_PW", testenv.RedisSentinelPassword)
 	t.Setenv("E2E_WRONG_PW", testPassword)
-	return writeFile(t, dir, "config.yml", fmt.Sprintf(`targets:
+	return testenv.WriteFile(t, dir, "config.yml", fmt.Sprintf(`targets:
   postgres:
     - name: pg
       dsn: postgres://postgres:%s@127.0.0.1:%d/postgres?sslmode=disable
@@ -214,7 +214,7 @@ func TestRedisTLS(t *testing.T) {
 	set := testenv.StartRedisT(t, testenv.RedisOptions{TLS: true})
 	dir := t.TempDir()
 	t.Setenv("E2E_REDIS_PW", testenv.RedisPassword)
-	cfg := writeFile(t, dir, "config.yml", fmt.Sprintf(`targets:
+	cfg := testenv.WriteFile(t, dir, "config.yml", fmt.Sprintf(`targets:
   redis:
     - name: tls
       addr: rediss://%[1]s

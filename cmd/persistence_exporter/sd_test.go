@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -40,7 +39,7 @@ func fleetConfig(t *testing.T) string {
 			}
 		}
 	}
-	return writeFile(t, t.TempDir(), "config.yml", b.String())
+	return testenv.WriteFile(t, t.TempDir(), "config.yml", b.String())
 }
 
 func TestServiceDiscovery(t *testing.T) {
@@ -98,12 +97,9 @@ func TestFleetSharding(t *testing.T) {
 		strings.TrimPrefix(startExporter(t, cfg).url, "http://"),
 		strings.TrimPrefix(startExporter(t, cfg).url, "http://"),
 	}
-	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// the README's configuration, with the replicas' addresses
-	prom := fleetPrometheusConfig(t, string(readme))
+	// the README's configuration (the first yaml block of its Fleet section), with the
+	// replicas' addresses
+	prom := testenv.YAMLBlock(t, filepath.Join("..", "..", "README.md"), "\n## Fleet")
 	prom = strings.NewReplacer("exporter-0:9863", replicas[0], "exporter-1:9863", replicas[1],
 		"scrape_interval: 30s", "scrape_interval: 2s", "scrape_timeout: 25s", "scrape_timeout: 2s",
 		"refresh_interval: 1m", "refresh_interval: 2s").Replace(prom)
@@ -146,20 +142,4 @@ func TestFleetSharding(t *testing.T) {
 			t.Errorf("cluster %q is scraped by %v replicas, want 1", s.Metric["cluster"], s.Value)
 		}
 	}
-}
-
-// fleetPrometheusConfig is the Prometheus configuration of the README's Fleet section: the
-// first yaml block after the "## Fleet" heading.
-func fleetPrometheusConfig(t *testing.T, readme string) string {
-	t.Helper()
-	_, fleet, ok := strings.Cut(readme, "\n## Fleet")
-	if !ok {
-		t.Fatal("README.md has no Fleet section")
-	}
-	_, block, ok := strings.Cut(fleet, "```yaml\n")
-	if !ok {
-		t.Fatal("README.md's Fleet section has no yaml block")
-	}
-	block, _, _ = strings.Cut(block, "```")
-	return block
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/persistence-exporter/persistence_exporter/collector/elasticsearch/estest"
 	"github.com/persistence-exporter/persistence_exporter/internal/testcert"
+	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
 )
 
 // TestServeTLS runs the real serve path with a --web.config.file that serves TLS with a
@@ -25,14 +25,14 @@ import (
 func TestServeTLS(t *testing.T) {
 	es := estest.New(t, "8.13", false)
 	dir := t.TempDir()
-	cfg := writeFile(t, dir, "config.yml", fmt.Sprintf("targets:\n  elasticsearch:\n    - name: es\n      urls: [%s]\n", es.URL))
+	cfg := testenv.WriteFile(t, dir, "config.yml", fmt.Sprintf("targets:\n  elasticsearch:\n    - name: es\n      urls: [%s]\n", es.URL))
 	certFile, keyFile, cert := testcert.SelfSigned(t, dir, "persistence_exporter test", "127.0.0.1")
 	const user, password = "prometheus", "Tls-Web-Pass-123"
 	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
 	}
-	webCfg := writeFile(t, dir, "web.yml", fmt.Sprintf(`tls_server_config:
+	webCfg := testenv.WriteFile(t, dir, "web.yml", fmt.Sprintf(`tls_server_config:
   cert_file: %s
   key_file: %s
 basic_auth_users:
@@ -47,18 +47,7 @@ basic_auth_users:
 	stop := func() {
 		// serve has its signal handler installed once it listens: SIGTERM ends it cleanly
 		stopped = true
-		if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
-			t.Error(err)
-			return
-		}
-		select {
-		case code := <-done:
-			if code != 0 {
-				t.Errorf("exit %d after SIGTERM\n%s", code, stderr.String())
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("serve did not stop on SIGTERM")
-		}
+		stopServe(t, done, stderr)
 	}
 	roots := x509.NewCertPool()
 	roots.AddCert(cert)

@@ -7,11 +7,8 @@ import (
 
 	"github.com/persistence-exporter/persistence_exporter/advisor"
 	"github.com/persistence-exporter/persistence_exporter/collector"
-	"github.com/persistence-exporter/persistence_exporter/collector/elasticsearch"
-	"github.com/persistence-exporter/persistence_exporter/collector/kind"
-	"github.com/persistence-exporter/persistence_exporter/collector/pgbackrest"
+	"github.com/persistence-exporter/persistence_exporter/collector/kinds"
 	"github.com/persistence-exporter/persistence_exporter/collector/postgres"
-	"github.com/persistence-exporter/persistence_exporter/collector/redis"
 	"github.com/persistence-exporter/persistence_exporter/internal/config"
 	"github.com/persistence-exporter/persistence_exporter/internal/secret"
 	"github.com/persistence-exporter/persistence_exporter/queries"
@@ -36,12 +33,12 @@ type wiring struct {
 // kinds of the table below.
 func load(file string, red *secret.Redactor, logger *slog.Logger) (*wiring, error) {
 	adv := advisor.DefaultConfig()
-	cfg, err := config.Load(file, kinds.Targets(), config.Section{Key: "advisor", Value: &adv, Check: adv.Check, Secrets: adv.Secrets})
+	cfg, err := config.Load(file, kinds.All.Targets(), config.Section{Key: "advisor", Value: &adv, Check: adv.Check, Secrets: adv.Secrets})
 	if err != nil {
 		return nil, err
 	}
 	red.Add(cfg.Secrets()...)
-	packKinds := kinds.Packs()
+	packKinds := kinds.All.Packs()
 	packs, err := queries.Defaults(packKinds)
 	if err != nil {
 		return nil, fmt.Errorf("the embedded packs: %w", err)
@@ -67,7 +64,7 @@ func load(file string, red *secret.Redactor, logger *slog.Logger) (*wiring, erro
 		logger.Info("a user pack's query replaces a metric of a default query", "metric", sh.Metric,
 			"default", fmt.Sprintf("%s:%d", sh.Default.File, sh.Default.Line), "by", fmt.Sprintf("%s:%d", sh.By.File, sh.By.Line))
 	}
-	targets, err := collector.NewTargets(kinds, cfg, set, logger, red)
+	targets, err := collector.NewTargets(kinds.All, cfg, set, logger, red)
 	if err != nil {
 		return nil, err
 	}
@@ -81,17 +78,6 @@ func load(file string, red *secret.Redactor, logger *slog.Logger) (*wiring, erro
 	}
 	w.engine = collector.NewEngine(targets, logger)
 	return w, nil
-}
-
-// kinds is the table of what runs: each source kind reads the bodies of its packs, checks
-// the targets of its list under targets: in the configuration and builds their sources
-// (collector/<kind>/config.go). It is the only list of kinds.
-var kinds = kind.Kinds{
-	postgres.Kind(),
-	postgres.PgbouncerKind(),
-	redis.Kind(),
-	elasticsearch.Kind(),
-	pgbackrest.Kind(),
 }
 
 func (w *wiring) summary() string {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/persistence-exporter/persistence_exporter/internal/secret"
+	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
 )
 
 // countingHandler counts the loggers made from it with attributes (slog's With).
@@ -33,7 +34,7 @@ func TestLoadDoesNotFormatPerTarget(t *testing.T) {
 	for i := range n {
 		fmt.Fprintf(&b, "    - name: pg-%03d\n      dsn: postgres://exporter:password-%03d@127.0.0.1:1/temporal?sslmode=disable\n", i, i)
 	}
-	file := writeFile(t, t.TempDir(), "many.yml", b.String())
+	file := testenv.WriteFile(t, t.TempDir(), "many.yml", b.String())
 	var withAttrs atomic.Int64
 	red := &secret.Redactor{}
 	logger := slog.New(red.Handler(countingHandler{slog.NewTextHandler(&bytes.Buffer{}, nil), &withAttrs}))

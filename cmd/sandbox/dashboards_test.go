@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -16,6 +15,8 @@ import (
 	"github.com/prometheus/client_golang/api"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
+
+	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
 )
 
 // blankPanels are the panels that may stay empty in the sandbox, each with the reason. A
@@ -212,10 +213,7 @@ func readDashboards(t *testing.T, dir string) []board {
 	}
 	var out []board
 	for _, file := range files {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
-		}
+		data := testenv.ReadFile(t, file)
 		var d struct {
 			Panels     []panel `json:"panels"`
 			Templating struct {

@@ -54,10 +54,7 @@ func TestDemo(t *testing.T) {
 	groups := 0
 	rules, _ := filepath.Glob("../../alerts/*.yml")
 	for _, f := range rules {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
+		data := testenv.ReadFile(t, f)
 		var doc struct{ Groups []yaml.Node }
 		if err := yaml.Unmarshal(data, &doc); err != nil {
 			t.Fatalf("%s: %v", f, err)

@@ -139,7 +139,8 @@ queries:
 	}
 }
 
-// allKinds are the source kinds of the default packs, as cmd/persistence_exporter's table.
+// allKinds are the source kinds of the default packs, as collector/kinds's table (which
+// imports this package, so its tests cannot).
 func allKinds() queries.SourceKinds {
 	return queries.SourceKinds{postgres.Kind().Pack, postgres.PgbouncerKind().Pack, redis.Kind().Pack, Kind().Pack, pgbackrest.Kind().Pack}
 }

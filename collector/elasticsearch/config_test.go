@@ -3,8 +3,6 @@ package elasticsearch
 import (
 	"crypto/x509"
 	"encoding/base64"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -13,6 +11,7 @@ import (
 	"github.com/persistence-exporter/persistence_exporter/collector/elasticsearch/estest"
 	"github.com/persistence-exporter/persistence_exporter/collector/kind"
 	"github.com/persistence-exporter/persistence_exporter/internal/config"
+	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
 )
 
 // testKinds is this package's kind, for configuration files that list only its targets.
@@ -20,15 +19,9 @@ var testKinds = kind.Kinds{Kind()}.Targets()
 
 func TestElasticsearchTarget(t *testing.T) {
 	dir := t.TempDir()
-	caFile := filepath.Join(dir, "ca.pem")
 	caPEM := string(estest.OtherCA(t))
-	if err := os.WriteFile(caFile, []byte(caPEM), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	pw := filepath.Join(dir, "es_password")
-	if err := os.WriteFile(pw, []byte("Es-File-Pass-1\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	caFile := testenv.WriteFile(t, dir, "ca.pem", caPEM)
+	pw := testenv.WriteFile(t, dir, "es_password", "Es-File-Pass-1\n")
 	t.Setenv("TEST_ES_API_KEY", "key-id:Es-Api-Key-2")
 	c, err := config.Parse("es.yml", []byte(`targets:
   elasticsearch:
@@ -90,10 +83,7 @@ func TestElasticsearchTarget(t *testing.T) {
 
 func TestElasticsearchErrors(t *testing.T) {
 	dir := t.TempDir()
-	notPEM := filepath.Join(dir, "not.pem")
-	if err := os.WriteFile(notPEM, []byte("hello"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	notPEM := testenv.WriteFile(t, dir, "not.pem", "hello")
 	t.Setenv("TEST_ES_PW", "Es-Pass-3")
 	t.Setenv("TEST_ES_KEY", "Es-Key-3")
 	for _, tc := range []struct {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -12,16 +11,14 @@ import (
 
 	"github.com/persistence-exporter/persistence_exporter/collector/elasticsearch"
 	"github.com/persistence-exporter/persistence_exporter/collector/elasticsearch/estest"
+	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
 )
 
 // docAlerts reads the PromQL block of docs/elasticsearch.md: one expression per paragraph,
 // comment lines dropped.
 func docAlerts(t *testing.T) []string {
 	t.Helper()
-	doc, err := os.ReadFile(filepath.Join(filepath.Dir(estest.Dir(t, "x")), "..", "..", "docs", "elasticsearch.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	doc := testenv.ReadFile(t, filepath.Join(filepath.Dir(estest.Dir(t, "x")), "..", "..", "docs", "elasticsearch.md"))
 	_, block, ok := strings.Cut(string(doc), "```promql\n")
 	if !ok {
 		t.Fatal("docs/elasticsearch.md has no promql block")
@@ -55,10 +52,7 @@ func docAlerts(t *testing.T) []string {
 // or es-data-1 (7.17) have grown by the amounts given, by path under the node.
 func later(t *testing.T, version, node string, grow map[string]int64) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(estest.Dir(t, version), "nodes_stats.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := testenv.ReadFile(t, filepath.Join(estest.Dir(t, version), "nodes_stats.json"))
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	var doc map[string]any
@@ -178,10 +172,7 @@ func TestDocsAlerts(t *testing.T) {
 				b.WriteString("        exp_samples: []\n")
 			}
 		}
-		file := filepath.Join(dir, "test.yml")
-		if err := os.WriteFile(file, []byte(b.String()), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		file := testenv.WriteFile(t, dir, "test.yml", b.String())
 		out, err := exec.Command("promtool", "test", "rules", file).CombinedOutput()
 		if err != nil {
 			t.Errorf("%s: promtool test rules: %v\n%s", version, err, out)

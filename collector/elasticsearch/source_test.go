@@ -16,9 +16,7 @@ import (
 	"github.com/persistence-exporter/persistence_exporter/collector"
 	"github.com/persistence-exporter/persistence_exporter/collector/elasticsearch"
 	"github.com/persistence-exporter/persistence_exporter/collector/elasticsearch/estest"
-	"github.com/persistence-exporter/persistence_exporter/collector/pgbackrest"
-	"github.com/persistence-exporter/persistence_exporter/collector/postgres"
-	"github.com/persistence-exporter/persistence_exporter/collector/redis"
+	"github.com/persistence-exporter/persistence_exporter/collector/kinds"
 	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
@@ -33,7 +31,7 @@ func defaultQueries(t *testing.T) []*queries.Query {
 	t.Helper()
 	packOnce.Do(func() {
 		var set *queries.Set
-		set, packErr = queries.DefaultSet(allKinds())
+		set, packErr = queries.DefaultSet(kinds.All.Packs())
 		if packErr == nil {
 			pack = set.For(queries.SourceElasticsearch)
 		}
@@ -513,7 +511,7 @@ queries:
     columns:
       - {name: node, usage: label}
       - {name: heap, usage: gauge, scale: 0.01, metric: es_custom_heap_used_ratio}
-`), allKinds())
+`), kinds.All.Packs())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -594,9 +592,4 @@ func TestConnectionsReused(t *testing.T) {
 	if n := srv.Conns(); n > 2 {
 		t.Errorf("%d connections for two scrapes at 2 requests at a time: the connections are not reused", n)
 	}
-}
-
-// allKinds are the source kinds of the default packs, as cmd/persistence_exporter's table.
-func allKinds() queries.SourceKinds {
-	return queries.SourceKinds{postgres.Kind().Pack, postgres.PgbouncerKind().Pack, redis.Kind().Pack, elasticsearch.Kind().Pack, pgbackrest.Kind().Pack}
 }

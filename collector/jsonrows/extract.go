@@ -346,26 +346,17 @@ func normalize(v any) any {
 }
 
 // number reads a value as a float: JSON numbers, and strings that hold one (Elasticsearch
-// writes many numbers as strings).
+// writes many numbers as strings), besides what queries.Number reads.
 func number(v any) (float64, bool) {
 	switch t := v.(type) {
 	case json.Number:
 		f, err := t.Float64()
 		return f, err == nil
-	case int64:
-		return float64(t), true
-	case float64:
-		return t, true
-	case bool:
-		if t {
-			return 1, true
-		}
-		return 0, true
 	case string:
 		f, err := strconv.ParseFloat(strings.TrimSpace(t), 64)
 		return f, err == nil && !math.IsNaN(f)
 	}
-	return 0, false
+	return queries.Number(v)
 }
 
 // text reads a scalar as a string, for comparisons.

@@ -2,7 +2,7 @@
 // (postgres.Kind(), redis.Kind(), ...), that holds everything about the kind the rest of the
 // exporter needs: how the bodies of its pack queries are read, what its targets look like in
 // the configuration and how they are checked, and how a configured target becomes a running
-// source. cmd/persistence_exporter lists the kinds that run in one table; nothing else names
+// source. collector/kinds lists the kinds that run in one table; nothing else names
 // them.
 //
 // A source package imports this package, queries and internal/config, never the engine

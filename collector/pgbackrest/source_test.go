@@ -341,7 +341,8 @@ func TestPgbackrestExporterNames(t *testing.T) {
 	testenv.CheckMetrics(t, text)
 }
 
-// allKinds are the source kinds of the default packs, as cmd/persistence_exporter's table.
+// allKinds are the source kinds of the default packs, as collector/kinds's table (which
+// imports this package, so its tests cannot).
 func allKinds() queries.SourceKinds {
 	return queries.SourceKinds{postgres.Kind().Pack, postgres.PgbouncerKind().Pack, redis.Kind().Pack, elasticsearch.Kind().Pack, Kind().Pack}
 }

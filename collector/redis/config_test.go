@@ -2,8 +2,6 @@ package redis
 
 import (
 	"crypto/tls"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -12,6 +10,7 @@ import (
 	"github.com/persistence-exporter/persistence_exporter/collector/kind"
 	"github.com/persistence-exporter/persistence_exporter/internal/config"
 	"github.com/persistence-exporter/persistence_exporter/internal/testcert"
+	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
 )
 
 // testKinds is this package's kind, for configuration files that list only its targets.
@@ -31,10 +30,7 @@ func hasClientCert(c *tls.Config) bool {
 func TestRedisTargets(t *testing.T) {
 	dir := t.TempDir()
 	cert, key, _ := testcert.SelfSigned(t, dir, "redis", "redis.test")
-	pwFile := filepath.Join(dir, "redis_pw")
-	if err := os.WriteFile(pwFile, []byte("Pw-From-File-1\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	pwFile := testenv.WriteFile(t, dir, "redis_pw", "Pw-From-File-1\n")
 	t.Setenv("TEST_SENTINEL_PW", "Sentinel-Pw-2")
 	t.Setenv("TEST_REDIS_PW", "Pw-From-Env-3")
 	c, err := config.Parse("redis.yml", []byte(`targets:

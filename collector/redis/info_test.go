@@ -1,12 +1,12 @@
 package redis
 
 import (
-	"os"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
 	"github.com/persistence-exporter/persistence_exporter/internal/version"
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
@@ -96,10 +96,7 @@ func TestParseInfoSamples(t *testing.T) {
 			"master0": "name=mymaster,status=ok,address=127.0.0.1:46379,slaves=1,sentinels=1",
 		}},
 	} {
-		b, err := os.ReadFile(tc.file)
-		if err != nil {
-			t.Fatal(err)
-		}
+		b := testenv.ReadFile(t, tc.file)
 		in := ParseInfo(string(b))
 		if len(in) < tc.minFields {
 			t.Errorf("%s: only %d fields", tc.file, len(in))
@@ -131,10 +128,7 @@ func TestDefaultInfoQueriesOnRecordedReplies(t *testing.T) {
 		{"testdata/info-primary.txt", nil},
 		{"testdata/info-primary.txt", []string{"used_cpu_sys_main_thread", "used_cpu_user_main_thread"}},
 	} {
-		b, err := os.ReadFile(tc.file)
-		if err != nil {
-			t.Fatal(err)
-		}
+		b := testenv.ReadFile(t, tc.file)
 		var kept []string
 		for _, line := range strings.Split(string(b), "\n") {
 			name, _, _ := strings.Cut(line, ":")

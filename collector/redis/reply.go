@@ -3,6 +3,7 @@ package redis
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -299,53 +300,65 @@ func toInt(v any) (int64, bool) {
 // slowlogRows is SLOWLOG GET as one row per entry, newest first. Only the command name is
 // read from the arguments: the rest may hold keys and values that are nobody's business.
 func slowlogRows(v any) (*queries.Rows, error) {
-	list, ok := v.([]any)
-	if !ok && v != nil {
-		return nil, fmt.Errorf("SLOWLOG GET: want a list, got %T", v)
-	}
 	t := newTable("position", "id", "timestamp", "duration_usec", "cmd")
-	for i, e := range list {
-		entry, ok := e.([]any)
-		if !ok || len(entry) < 4 {
-			return nil, fmt.Errorf("SLOWLOG GET: entry %d is not [id, time, duration, args, ...]", i)
-		}
+	err := eachEntry(v, "SLOWLOG GET", "entry %d is not [id, time, duration, args, ...]", func(i int, entry []any) error {
 		id, ok1 := toInt(entry[0])
 		ts, ok2 := toInt(entry[1])
 		dur, ok3 := toInt(entry[2])
 		if !ok1 || !ok2 || !ok3 {
-			return nil, fmt.Errorf("SLOWLOG GET: entry %d has a non-integer id, time or duration", i)
+			return fmt.Errorf("SLOWLOG GET: entry %d has a non-integer id, time or duration", i)
 		}
 		cmd := ""
 		if args, ok := entry[3].([]any); ok && len(args) > 0 {
 			cmd = strings.ToLower(fmt.Sprint(args[0]))
 		}
 		t.add(map[string]any{"position": int64(i), "id": id, "timestamp": ts, "duration_usec": dur, "cmd": cmd})
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return t.build(), nil
 }
 
 // latencyRows is LATENCY LATEST as one row per event.
 func latencyRows(v any) (*queries.Rows, error) {
-	list, ok := v.([]any)
-	if !ok && v != nil {
-		return nil, fmt.Errorf("LATENCY LATEST: want a list, got %T", v)
-	}
 	t := newTable("event_name", "timestamp", "latest_ms", "max_ms")
-	for i, e := range list {
-		ev, ok := e.([]any)
-		if !ok || len(ev) < 4 {
-			return nil, fmt.Errorf("LATENCY LATEST: event %d is not [name, time, latest, max]", i)
-		}
+	err := eachEntry(v, "LATENCY LATEST", "event %d is not [name, time, latest, max]", func(i int, ev []any) error {
 		name, _ := scalar(ev[0])
 		ts, ok1 := toInt(ev[1])
 		latest, ok2 := toInt(ev[2])
 		maxMS, ok3 := toInt(ev[3])
 		if !ok1 || !ok2 || !ok3 {
-			return nil, fmt.Errorf("LATENCY LATEST: event %d has a non-integer field", i)
+			return fmt.Errorf("LATENCY LATEST: event %d has a non-integer field", i)
 		}
 		t.add(map[string]any{"event_name": fmt.Sprint(name), "timestamp": ts, "latest_ms": latest, "max_ms": maxMS})
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return t.build(), nil
+}
+
+// eachEntry calls row with each element of the reply v of command cmd (SLOWLOG GET, LATENCY
+// LATEST): a list whose elements are lists of at least four values; notEntry says, for its
+// index, what an element is not when it is not such a list.
+func eachEntry(v any, cmd, notEntry string, row func(i int, entry []any) error) error {
+	list, ok := v.([]any)
+	if !ok && v != nil {
+		return fmt.Errorf("%s: want a list, got %T", cmd, v)
+	}
+	for i, e := range list {
+		entry, ok := e.([]any)
+		if !ok || len(entry) < 4 {
+			return fmt.Errorf(cmd+": "+notEntry, i)
+		}
+		if err := row(i, entry); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // valueRows is a single value as one row with the column value.
@@ -384,24 +397,14 @@ func finish(rows *queries.Rows, r *Redis) (*queries.Rows, error) {
 			addCol(c, func([]any) any { return nil })
 		}
 	}
-	names := make([]string, 0, len(r.Constants))
-	for k := range r.Constants {
-		names = append(names, k)
-	}
-	slices.Sort(names)
-	for _, k := range names {
+	for _, k := range slices.Sorted(maps.Keys(r.Constants)) {
 		if has(k) >= 0 {
 			return nil, fmt.Errorf("constant %q: the reply already has that column", k)
 		}
 		v, _ := scalar(r.Constants[k])
 		addCol(k, func([]any) any { return v })
 	}
-	names = names[:0]
-	for k := range r.Copy {
-		names = append(names, k)
-	}
-	slices.Sort(names)
-	for _, k := range names {
+	for _, k := range slices.Sorted(maps.Keys(r.Copy)) {
 		if has(k) >= 0 {
 			return nil, fmt.Errorf("copy %q: the reply already has that column", k)
 		}

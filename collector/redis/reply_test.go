@@ -202,7 +202,8 @@ func redisOf(b queries.Body) *Redis {
 	return r
 }
 
-// allKinds are the source kinds of the default packs, as cmd/persistence_exporter's table.
+// allKinds are the source kinds of the default packs, as collector/kinds's table (which
+// imports this package, so its tests cannot).
 func allKinds() queries.SourceKinds {
 	return queries.SourceKinds{postgres.Kind().Pack, postgres.PgbouncerKind().Pack, Kind().Pack, elasticsearch.Kind().Pack, pgbackrest.Kind().Pack}
 }

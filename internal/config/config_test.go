@@ -1,8 +1,6 @@
 package config
 
 import (
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -11,6 +9,7 @@ import (
 	promconfig "github.com/prometheus/common/config"
 
 	"github.com/persistence-exporter/persistence_exporter/internal/testcert"
+	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
 )
 
 // thing is a kind of target made up for these tests: the checks every kind shares, through
@@ -56,12 +55,9 @@ func TestLoadMissingFile(t *testing.T) {
 // or the environment, relative paths from the file's directory, and defaults filled in.
 func TestTargets(t *testing.T) {
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "token"), []byte("Token-From-File-1\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	testenv.WriteFile(t, dir, "token", "Token-From-File-1\n")
 	t.Setenv("TEST_THING_TOKEN", " Token-From-Env-2 ")
-	file := filepath.Join(dir, "c.yml")
-	if err := os.WriteFile(file, []byte(`targets:
+	file := testenv.WriteFile(t, dir, "c.yml", `targets:
   other:
     - name: o
       token_env: TEST_THING_TOKEN
@@ -73,9 +69,7 @@ func TestTargets(t *testing.T) {
     - name: b
       token: Token-Inline-3
       timeout: 1m
-`), 0o600); err != nil {
-		t.Fatal(err)
-	}
+`)
 	c, err := Load(file, thingKinds)
 	if err != nil {
 		t.Fatal(err)

@@ -30,6 +30,13 @@ func (e *Env) Pgbackrest(t testing.TB) *Pgbackrest {
 	return sharedServer(e, t, "pgbackrest", func() (*Pgbackrest, error) { return StartPgbackrest(PGOptions{}) })
 }
 
+// StartPgbackrestT is StartPgbackrest for a test that needs a repository of its own: skipped
+// under -short, failed when it cannot start, and stopped when the test ends.
+func StartPgbackrestT(t testing.TB, opts PGOptions) *Pgbackrest {
+	t.Helper()
+	return startT(t, "PostgreSQL and pgBackRest", func() (*Pgbackrest, error) { return StartPgbackrest(opts) })
+}
+
 // StartPgbackrest starts a primary (and, with opts.Replica, its replica) with archive_command
 // set to pgbackrest, creates the stanza and takes a full, a differential and an incremental
 // backup.

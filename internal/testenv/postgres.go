@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -99,6 +100,13 @@ func firstLine(s string) string {
 		return s[:i] + " ..."
 	}
 	return s
+}
+
+// StartPostgresT is StartPostgres for a test that needs a cluster of its own: skipped under
+// -short, failed when the cluster cannot start, and the cluster stopped when it ends.
+func StartPostgresT(t testing.TB, opts PGOptions) *PGCluster {
+	t.Helper()
+	return startT(t, "PostgreSQL", func() (*PGCluster, error) { return StartPostgres(opts) })
 }
 
 // StartPostgres initialises and starts a primary (and a replica) in a new temp dir.

@@ -152,15 +152,7 @@ func (e *Env) Redis(t testing.TB) *RedisSet {
 // skips the test.
 func StartRedisT(t testing.TB, opts RedisOptions) *RedisSet {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("needs Redis servers (skipped under -short)")
-	}
-	s, err := StartRedis(opts)
-	if err != nil {
-		t.Fatalf("starting Redis: %v", err)
-	}
-	t.Cleanup(s.Stop)
-	return s
+	return startT(t, "Redis", func() (*RedisSet, error) { return StartRedis(opts) })
 }
 
 // Addr is the server's 127.0.0.1:port.

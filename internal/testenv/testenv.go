@@ -28,6 +28,22 @@ import (
 	"time"
 )
 
+// startT starts servers of a test's own with start (StartPostgresT, StartRedisT, ...): under
+// -short it skips the test (the servers are what it needs), a failure to start fails it, and
+// the servers stop when it ends.
+func startT[S interface{ Stop() }](t testing.TB, what string, start func() (S, error)) S {
+	t.Helper()
+	if testing.Short() {
+		t.Skipf("needs %s (skipped under -short)", what)
+	}
+	s, err := start()
+	if err != nil {
+		t.Fatalf("starting %s: %v", what, err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
 // Env holds the servers of one test package.
 type Env struct {
 	mu       sync.Mutex

@@ -243,6 +243,9 @@ func checkGates(q *Query, k SourceKind, kinds SourceKinds) []problem {
 	case !slices.Contains(k.Scopes, q.Scope):
 		out = append(out, at("scope")("scope %s is only for %s", q.Scope, kinds.onlyFor(func(o SourceKind) bool { return slices.Contains(o.Scopes, q.Scope) })))
 	}
+	if q.PushesDownTop() && !k.TopPushdown {
+		out = append(out, at("top", "pushdown")("top.pushdown is only for %s", kinds.onlyFor(func(o SourceKind) bool { return o.TopPushdown })))
+	}
 	return out
 }
 

@@ -435,6 +435,34 @@ func TestMetricNameAndTopValidation(t *testing.T) {
 	}
 }
 
+// top.pushdown is for the kinds whose statements take the cap as a parameter.
+func TestTopPushdownValidation(t *testing.T) {
+	_, err := Parse("bad.yaml", []byte(`source: redis
+queries:
+  - name: q
+    redis: {command: [INFO]}
+    top: {n: 2, by: v, pushdown: true}
+    columns:
+      - {name: l, usage: label}
+      - {name: v, usage: gauge}
+`), testKinds())
+	want := `bad.yaml:5: query "q": top.pushdown is only for postgres queries`
+	if err == nil || err.Error() != want {
+		t.Errorf("errors:\n%v\nwant:\n%s", err, want)
+	}
+	p, err := Parse("good.yaml", []byte(`queries:
+  - name: q
+    sql: SELECT l, v FROM t ORDER BY v DESC LIMIT $1
+    top: {n: 2, by: v, pushdown: true}
+    columns:
+      - {name: l, usage: label}
+      - {name: v, usage: gauge}
+`), testKinds())
+	if err != nil || !p.Queries[0].PushesDownTop() {
+		t.Errorf("a postgres query with top.pushdown: %v", err)
+	}
+}
+
 func TestTable(t *testing.T) {
 	tb := NewTable([]Kind{KindInt, KindString, KindFloat, KindTime, KindBool, KindAny}, 2)
 	tb.Int(0, 7)
@@ -511,7 +539,7 @@ func TestTable(t *testing.T) {
 // (collector/postgres, which imports this package), and a kind with the sentinel role.
 func testKinds() SourceKinds {
 	return SourceKinds{
-		{Name: SourcePostgres, BodyKey: "sql", Scopes: []string{ScopeDatabase},
+		{Name: SourcePostgres, BodyKey: "sql", Scopes: []string{ScopeDatabase}, TopPushdown: true,
 			NewBody: func() any { return new(string) },
 			Compile: func(body any, _ *Query) (Body, []Problem) { return *body.(*string), nil }},
 		{Name: SourceRedis, BodyKey: "redis", Roles: []Role{RoleSentinel},

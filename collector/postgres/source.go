@@ -153,6 +153,10 @@ func New(opts Options) (*Source, error) {
 	// Sent in the startup packet: no extra round trip, and in force before the first query.
 	cc.RuntimeParams["application_name"] = ApplicationName
 	cc.RuntimeParams["default_transaction_read_only"] = "on"
+	// No parallel workers: a catalog-wide statement of the advisor's would otherwise take
+	// worker slots (max_parallel_workers is shared with the applications) and more of the
+	// server's CPU in all, to finish a little sooner.
+	cc.RuntimeParams["max_parallel_workers_per_gather"] = "0"
 	if opts.StatementTimeout > 0 {
 		cc.RuntimeParams["statement_timeout"] = strconv.FormatInt(opts.StatementTimeout.Milliseconds(), 10)
 	}

@@ -209,12 +209,20 @@ func prefixOf(a, b string, n int) bool {
 func duplicateIndexes(c *Context) []Finding {
 	var out []Finding
 	for _, t := range c.Eligible {
-		sizes := map[string]facts.Index{}
-		for _, ix := range t.Indexes {
-			sizes[ix.Database+"\x00"+ix.Schema+"\x00"+ix.Name] = ix
+		// the sizes and scans of the indexes a finding names, indexed at the first finding:
+		// most catalogs have none, and a big one has tens of thousands of indexes
+		var sizes map[string]facts.Index
+		sizeOf := func(d facts.IndexDef) facts.Index {
+			if sizes == nil {
+				sizes = make(map[string]facts.Index, len(t.Indexes))
+				for _, ix := range t.Indexes {
+					sizes[ix.Database+"\x00"+ix.Schema+"\x00"+ix.Name] = ix
+				}
+			}
+			return sizes[d.Database+"\x00"+d.Schema+"\x00"+d.Name]
 		}
 		defs := t.IndexDefs
-		byTable := map[string][]facts.IndexDef{}
+		byTable := make(map[string][]facts.IndexDef, len(defs)/2)
 		for _, d := range defs {
 			if !d.Valid || d.Exclusion {
 				continue
@@ -255,7 +263,7 @@ func duplicateIndexes(c *Context) []Finding {
 						continue
 					}
 					reported[a.Name] = true
-					ia, ib := sizes[a.Database+"\x00"+a.Schema+"\x00"+a.Name], sizes[b.Database+"\x00"+b.Schema+"\x00"+b.Name]
+					ia, ib := sizeOf(a), sizeOf(b)
 					summary := fmt.Sprintf("index duplicates %s on %s.%s", b.Name, a.Schema, a.Table)
 					why := fmt.Sprintf("%s has the same definition; keeping both doubles the write and space cost", b.Name)
 					if !identical {

@@ -134,6 +134,13 @@ func (e *Engine) Close() {
 
 func key(t *Target, q *queries.Query) string { return t.Name + "\x00" + q.Name }
 
+type scrapeKey struct{}
+
+// forScrape marks a gather as a scrape's: queries whose statements choose their top rows
+// (Top.Pushdown) read only the rows the metrics carry. Other gathers (the advisor's) read
+// every row.
+func forScrape(ctx context.Context) context.Context { return context.WithValue(ctx, scrapeKey{}, true) }
+
 // Gather probes t and collects every query that applies to it, from the store when fresh.
 // It returns when all are in or ctx ends; queries still running then are reported as errors
 // in this snapshot and finish in the background.
@@ -183,6 +190,7 @@ func (e *Engine) Gather(ctx context.Context, t *Target) *Snapshot {
 		jobs = append(jobs, job{len(jobs), q, body})
 	}
 	snap.Results = make([]*Result, len(jobs))
+	scrape := ctx.Value(scrapeKey{}) != nil
 	parallel := max(t.Parallel, 1)
 	if _, ok := t.Source.(Scheduler); ok {
 		parallel = len(jobs)
@@ -202,13 +210,20 @@ func (e *Engine) Gather(ctx context.Context, t *Target) *Snapshot {
 				if e.TTLCap != nil {
 					ttl = min(ttl, *e.TTLCap)
 				}
-				snap.Results[j.i] = e.store.Get(ctx, key(t, j.q), j.q, ttl, timeout, func(ctx context.Context) (*queries.Rows, error) {
+				run := func(ctx context.Context) (*queries.Rows, error) {
 					rows, err := t.Source.Run(ctx, j.q, j.body)
 					if err == nil {
 						err = checkColumns(j.q, rows, info.Version)
 					}
 					return rows, err
-				})
+				}
+				if scrape && j.q.PushesDownTop() {
+					// only the rows the metrics carry; full rows are for the advisor's gathers
+					qctx := queries.WithRowLimit(ctx, t.topN(j.q))
+					snap.Results[j.i] = e.store.GetPartial(qctx, key(t, j.q), j.q, ttl, timeout, run)
+				} else {
+					snap.Results[j.i] = e.store.Get(ctx, key(t, j.q), j.q, ttl, timeout, run)
+				}
 			}
 		}()
 	}

@@ -157,7 +157,7 @@ type scrapeGatherer struct {
 
 func (g *scrapeGatherer) Gather() ([]*dto.MetricFamily, error) {
 	f := newFamilies()
-	for _, snap := range g.engine.GatherAll(g.ctx, g.targets) {
+	for _, snap := range g.engine.GatherAll(forScrape(g.ctx), g.targets) {
 		g.engine.emit(f, snap, g.withTarget)
 	}
 	out := f.sorted()

@@ -20,6 +20,9 @@ type Result struct {
 	// Cached is set on the copy handed to a scrape when the result came from the store
 	// instead of a new execution.
 	Cached bool
+	// Partial marks the rows a scrape asked for: only those its metrics carry (the query's
+	// top chosen by its statement, Top.Pushdown). It serves scrapes, never the advisor.
+	Partial bool
 }
 
 // Store keeps the latest result per (target, query), serves it while it is younger than the
@@ -43,25 +46,44 @@ func NewStore() *Store {
 // Get itself returns when ctx ends, with an error result that wraps share.ErrDeadline.
 func (s *Store) Get(ctx context.Context, key string, q *queries.Query, ttl, timeout time.Duration,
 	run func(ctx context.Context) (*queries.Rows, error)) *Result {
+	return s.get(ctx, key, q, ttl, timeout, false, run)
+}
+
+// GetPartial is Get for a scrape of a query whose statement chooses the rows its metrics
+// carry (Top.Pushdown): a fresh stored result serves, full or partial; run's result is
+// stored as partial, where it does not replace a full result that started later.
+func (s *Store) GetPartial(ctx context.Context, key string, q *queries.Query, ttl, timeout time.Duration,
+	run func(ctx context.Context) (*queries.Rows, error)) *Result {
+	return s.get(ctx, key, q, ttl, timeout, true, run)
+}
+
+func (s *Store) get(ctx context.Context, key string, q *queries.Query, ttl, timeout time.Duration, partial bool,
+	run func(ctx context.Context) (*queries.Rows, error)) *Result {
 	if ttl > 0 {
 		s.mu.Lock()
 		r := s.last[key]
 		s.mu.Unlock()
-		if r != nil && r.Err == nil && s.now().Sub(r.Started) < ttl {
+		if r != nil && r.Err == nil && s.now().Sub(r.Started) < ttl && (partial || !r.Partial) {
 			c := *r
 			c.Cached = true
 			return &c
 		}
 	}
-	r, err := s.flight.Do(ctx, key, timeout, func(ectx context.Context) (*Result, error) {
+	flightKey := key
+	if partial {
+		flightKey += "\x00partial" // a full execution's rows serve a scrape, not the reverse
+	}
+	r, err := s.flight.Do(ctx, flightKey, timeout, func(ectx context.Context) (*Result, error) {
 		start := s.now()
 		rows, err := run(ectx)
 		if err != nil && ectx.Err() != nil {
 			err = fmt.Errorf("timed out after %s: %w", timeout, err)
 		}
-		r := &Result{Query: q, Rows: rows, Started: start, Duration: time.Since(start), Err: err}
+		r := &Result{Query: q, Rows: rows, Started: start, Duration: time.Since(start), Err: err, Partial: partial}
 		s.mu.Lock()
-		s.last[key] = r
+		if prev := s.last[key]; !partial || prev == nil || prev.Partial || prev.Err != nil || prev.Started.Before(start) {
+			s.last[key] = r
+		}
 		if err != nil {
 			s.errors[key]++
 		}

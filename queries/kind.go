@@ -33,6 +33,9 @@ type SourceKind struct {
 	Roles, DefaultRoles []Role
 	// Scopes are the scopes a query of the kind may have besides ScopeServer.
 	Scopes []string
+	// TopPushdown says that the kind's statements can take a top's cap as a parameter
+	// (Top.Pushdown).
+	TopPushdown bool
 }
 
 // Problem is what is wrong at a path below a query.

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 
@@ -242,6 +243,9 @@ func checkGates(q *Query, k SourceKind, kinds SourceKinds) []problem {
 		out = append(out, at("scope")("unknown scope %q (want %s)", q.Scope, orList(scopes)))
 	case !slices.Contains(k.Scopes, q.Scope):
 		out = append(out, at("scope")("scope %s is only for %s", q.Scope, kinds.onlyFor(func(o SourceKind) bool { return slices.Contains(o.Scopes, q.Scope) })))
+	}
+	if q.PushesDownTop() && !k.TopPushdown {
+		out = append(out, at("top", "pushdown")("top.pushdown is only for %s", kinds.onlyFor(func(o SourceKind) bool { return o.TopPushdown })))
 	}
 	return out
 }
@@ -600,20 +604,27 @@ func loadFS(fsys fs.FS, dir, prefix string, kinds SourceKinds) ([]*Pack, error) 
 		}
 	}
 	sort.Strings(names)
+	// parsed at once (each file on its own): the default packs are a few thousand lines of
+	// YAML that every start, advise's too, reads before anything else
+	parsed := make([]*Pack, len(names))
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	for i, n := range names {
+		wg.Go(func() {
+			data, err := fs.ReadFile(fsys, filepath.ToSlash(filepath.Join(dir, n)))
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			parsed[i], errs[i] = Parse(prefix+n, data, kinds)
+		})
+	}
+	wg.Wait()
 	var packs []*Pack
-	var errs []error
-	for _, n := range names {
-		data, err := fs.ReadFile(fsys, filepath.ToSlash(filepath.Join(dir, n)))
-		if err != nil {
-			errs = append(errs, err)
-			continue
+	for i, p := range parsed {
+		if errs[i] == nil {
+			packs = append(packs, p)
 		}
-		p, err := Parse(prefix+n, data, kinds)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		packs = append(packs, p)
 	}
 	return packs, errors.Join(errs...)
 }

@@ -433,6 +433,61 @@ func TestMetricNameAndTopValidation(t *testing.T) {
 	}
 }
 
+// top.pushdown is for the kinds whose statements take the cap as a parameter.
+func TestTopPushdownValidation(t *testing.T) {
+	_, err := Parse("bad.yaml", []byte(`source: redis
+queries:
+  - name: q
+    redis: {command: [INFO]}
+    top: {n: 2, by: v, pushdown: true}
+    columns:
+      - {name: l, usage: label}
+      - {name: v, usage: gauge}
+`), testKinds())
+	want := `bad.yaml:5: query "q": top.pushdown is only for postgres queries`
+	if err == nil || err.Error() != want {
+		t.Errorf("errors:\n%v\nwant:\n%s", err, want)
+	}
+	p, err := Parse("good.yaml", []byte(`queries:
+  - name: q
+    sql: SELECT l, v FROM t ORDER BY v DESC LIMIT $1
+    top: {n: 2, by: v, pushdown: true}
+    columns:
+      - {name: l, usage: label}
+      - {name: v, usage: gauge}
+`), testKinds())
+	if err != nil || !p.Queries[0].PushesDownTop() {
+		t.Errorf("a postgres query with top.pushdown: %v", err)
+	}
+}
+
+// A table grown from no capacity keeps every value, nulls included.
+func TestTableGrows(t *testing.T) {
+	tb := NewTable([]Kind{KindInt, KindString}, 0)
+	for i := range 10000 {
+		if i%7 == 3 {
+			tb.Null(0)
+		} else {
+			tb.Int(0, int64(i))
+		}
+		tb.String(1, string(rune('a'+i%26)))
+		tb.EndRow()
+	}
+	r := tb.Rows([]string{"i", "s"})
+	for i := range 10000 {
+		want := any(int64(i))
+		if i%7 == 3 {
+			want = nil
+		}
+		if got := r.Value(i, 0); got != want {
+			t.Fatalf("row %d: %v, want %v", i, got, want)
+		}
+		if got, _ := r.Text(i, 1); got != string(rune('a'+i%26)) {
+			t.Fatalf("row %d: text %q", i, got)
+		}
+	}
+}
+
 func TestTable(t *testing.T) {
 	tb := NewTable([]Kind{KindInt, KindString, KindFloat, KindTime, KindBool, KindAny}, 2)
 	tb.Int(0, 7)
@@ -485,6 +540,15 @@ func TestTable(t *testing.T) {
 	if _, ok := r.Number(0, 1); ok {
 		t.Error("Number of a string")
 	}
+	for _, tc := range []struct {
+		i, j int
+		want string
+		ok   bool
+	}{{0, 1, "a", true}, {2, 1, "c", true}, {0, 5, "x", true}, {1, 5, "", false}, {0, 0, "", false}} {
+		if got, ok := r.Text(tc.i, tc.j); got != tc.want || ok != tc.ok {
+			t.Errorf("Text(%d, %d) = %q, %v, want %q, %v", tc.i, tc.j, got, ok, tc.want, tc.ok)
+		}
+	}
 	// appending a table of the same kinds, then dropping rows in place
 	o := NewTable([]Kind{KindInt, KindString, KindFloat, KindTime, KindBool, KindAny}, 0)
 	o.Int(0, 11)
@@ -509,7 +573,7 @@ func TestTable(t *testing.T) {
 // (collector/postgres, which imports this package), and a kind with the sentinel role.
 func testKinds() SourceKinds {
 	return SourceKinds{
-		{Name: SourcePostgres, BodyKey: "sql", Scopes: []string{ScopeDatabase},
+		{Name: SourcePostgres, BodyKey: "sql", Scopes: []string{ScopeDatabase}, TopPushdown: true,
 			NewBody: func() any { return new(string) },
 			Compile: func(body any, _ *Query) (Body, []Problem) { return *body.(*string), nil }},
 		{Name: SourceRedis, BodyKey: "redis", Roles: []Role{RoleSentinel},

@@ -92,7 +92,31 @@ const (
 type Top struct {
 	N  int    `yaml:"n"`
 	By string `yaml:"by"`
+	// Pushdown has the statement choose the rows: it takes the cap as its parameter $1 and
+	// returns only its first $1 rows in the order of By (LIMIT $1 after ORDER BY ... DESC).
+	// A scrape passes the target's N, so that a big catalog's rows the metrics would drop are
+	// neither read nor sent; a gather for the advisor passes NULL (LIMIT NULL: every row), so
+	// that full rows are read only on the advisor's cadence. A full result fresh in the store
+	// serves scrapes too.
+	Pushdown bool `yaml:"pushdown"`
 }
+
+type rowLimitKey struct{}
+
+// WithRowLimit asks the queries run with ctx whose top is pushed down for their first n rows
+// only (Top.Pushdown); without it they return every row.
+func WithRowLimit(ctx context.Context, n int) context.Context {
+	return context.WithValue(ctx, rowLimitKey{}, n)
+}
+
+// RowLimit returns the limit WithRowLimit set.
+func RowLimit(ctx context.Context) (int, bool) {
+	n, ok := ctx.Value(rowLimitKey{}).(int)
+	return n, ok
+}
+
+// PushesDownTop reports whether the query's statement takes its top's cap as $1.
+func (q *Query) PushesDownTop() bool { return q.Top != nil && q.Top.Pushdown }
 
 // MetricName takes each row's metric name from a column, for results that list metrics as
 // rows (pg_settings, pgbouncer's SHOW LISTS): the name is Prefix + the column's value, after

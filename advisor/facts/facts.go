@@ -324,6 +324,9 @@ func (r *Rows) Str(i int, col string) string {
 	if !ok {
 		return ""
 	}
+	if s, ok := r.rows.Text(i, j); ok { // no boxing: most of a big catalog's values are text
+		return s
+	}
 	switch v := r.rows.Value(i, j).(type) {
 	case nil:
 		return ""

@@ -21,13 +21,13 @@ import (
 // Kind is the PostgreSQL source kind: sql bodies, queries that may run in every database of
 // a target, and the servers of targets.postgres.
 func Kind() kind.Kind {
-	return kind.Of[Target](sqlKind(queries.SourcePostgres, queries.ScopeDatabase), "pg_up")
+	return kind.Of[Target](sqlKind(queries.SourcePostgres, true, queries.ScopeDatabase), "pg_up")
 }
 
 // PgbouncerKind is the pgbouncer source kind: sql bodies of SHOW commands, and the admin
 // consoles of targets.pgbouncer.
 func PgbouncerKind() kind.Kind {
-	return kind.Of[PgbouncerTarget](sqlKind(queries.SourcePgbouncer), "pgbouncer_up")
+	return kind.Of[PgbouncerTarget](sqlKind(queries.SourcePgbouncer, false), "pgbouncer_up")
 }
 
 // Target is a PostgreSQL server of the configuration (targets.postgres).

@@ -92,6 +92,10 @@ func TestDefaultPackOnEveryVersion(t *testing.T) {
 				}
 			}
 
+			for _, db := range []string{"temporal", "other"} {
+				checkStatisticsAsViews(t, c, pg, v.Major, db, qs)
+			}
+
 			text := scrape(t, e)
 			families := parse(t, text)
 			for _, x := range expectations(v.Major, hasCron) {
@@ -162,6 +166,9 @@ func prepareCluster(t *testing.T, c context.Context, pg *testenv.PGCluster, majo
 	exec("other",
 		"CREATE TABLE things (id bigserial PRIMARY KEY, v text)",
 		"INSERT INTO things (v) SELECT 'x' FROM generate_series(1, 10)",
+		// a HOT update and one that is not (its key changes): statistics that differ
+		"UPDATE things SET v = 'y' WHERE id = 2",
+		"UPDATE things SET id = 100 WHERE id = 1",
 		"CREATE SCHEMA temporal",
 		"CREATE TABLE temporal.tasks (range_hash BIGINT NOT NULL, task_queue_id BYTEA NOT NULL, task_id BIGINT NOT NULL, data BYTEA NOT NULL, data_encoding VARCHAR(16) NOT NULL, PRIMARY KEY (range_hash, task_queue_id, task_id))",
 		// a date-range partitioned table with a MINVALUE bound and a DEFAULT partition

@@ -153,6 +153,10 @@ func New(opts Options) (*Source, error) {
 	// Sent in the startup packet: no extra round trip, and in force before the first query.
 	cc.RuntimeParams["application_name"] = ApplicationName
 	cc.RuntimeParams["default_transaction_read_only"] = "on"
+	// No parallel workers: a catalog-wide statement of the advisor's would otherwise take
+	// worker slots (max_parallel_workers is shared with the applications) and more of the
+	// server's CPU in all, to finish a little sooner.
+	cc.RuntimeParams["max_parallel_workers_per_gather"] = "0"
 	if opts.StatementTimeout > 0 {
 		cc.RuntimeParams["statement_timeout"] = strconv.FormatInt(opts.StatementTimeout.Milliseconds(), 10)
 	}
@@ -263,13 +267,28 @@ func (s *Source) Run(ctx context.Context, q *queries.Query, body queries.Body) (
 		if err != nil {
 			return nil, err
 		}
-		rows, err := s.query(ctx, p.main, s.tagged(q.Name, sqlOf(body)))
+		rows, err := s.query(ctx, p.main, s.tagged(q.Name, sqlOf(body)), s.topArgs(ctx, q)...)
 		if err != nil {
 			return nil, err
 		}
 		return s.filter(rows), nil
 	}
 	return s.runEachDatabase(ctx, q)
+}
+
+// topArgs are the parameters of a statement that chooses its top rows (Top.Pushdown): the
+// number of rows the gather asks for, or NULL for every row. Rows the filters drop after the
+// statement (schemas; databases, for a query that is not run per database) could take the
+// top's places: with those filters, every row is read and the metrics choose.
+func (s *Source) topArgs(ctx context.Context, q *queries.Query) []any {
+	if !q.PushesDownTop() {
+		return nil
+	}
+	filtered := s.opts.Schemas != nil || (s.opts.Databases != nil && q.Scope != queries.ScopeDatabase)
+	if n, ok := queries.RowLimit(ctx); ok && !filtered {
+		return []any{int64(n)}
+	}
+	return []any{nil}
 }
 
 // Prepare has the server parse and plan-check the body's statement without running it (in
@@ -340,8 +359,9 @@ func (s *Source) eachDatabase(ctx context.Context, q *queries.Query, fn func(nam
 
 func (s *Source) runEachDatabase(ctx context.Context, q *queries.Query) (*queries.Rows, error) {
 	var out *queries.Rows
+	args := s.topArgs(ctx, q)
 	err := s.eachDatabase(ctx, q, func(name string, db *database, sql string) error {
-		rows, err := s.query(ctx, db, s.tagged(q.Name, sql))
+		rows, err := s.query(ctx, db, s.tagged(q.Name, sql), args...)
 		if err != nil {
 			return fmt.Errorf("database %s: %w", name, err)
 		}
@@ -452,10 +472,10 @@ func (s *Source) tagged(name, sql string) string {
 
 // query runs one statement in db, in a read-only transaction (see transaction), and
 // reads its rows. pgbouncer's console has no transactions: its SHOW commands run as they are.
-func (s *Source) query(ctx context.Context, db *database, stmt string) (*queries.Rows, error) {
+func (s *Source) query(ctx context.Context, db *database, stmt string, args ...any) (*queries.Rows, error) {
 	var rows *queries.Rows
 	err := s.transaction(ctx, db, stmt, "", func(ctx context.Context, conn *pgx.Conn) (err error) {
-		rows, err = s.read(ctx, conn, stmt)
+		rows, err = s.read(ctx, conn, stmt, args...)
 		return err
 	})
 	return rows, err
@@ -571,8 +591,8 @@ func (s *Source) timeouts(ctx context.Context) (statement, lock time.Duration) {
 }
 
 // read runs one statement and reads all rows into typed columns.
-func (s *Source) read(ctx context.Context, conn *pgx.Conn, stmt string) (*queries.Rows, error) {
-	rows, err := conn.Query(ctx, stmt)
+func (s *Source) read(ctx context.Context, conn *pgx.Conn, stmt string, args ...any) (*queries.Rows, error) {
+	rows, err := conn.Query(ctx, stmt, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -583,7 +603,11 @@ func (s *Source) read(ctx context.Context, conn *pgx.Conn, stmt string) (*querie
 		names[i] = fd.Name
 	}
 	// the last result of the statement is a good guess of this one's size
-	capacity, _ := s.sizes.Load(stmt)
+	sizeKey := stmt
+	if len(args) > 0 {
+		sizeKey = fmt.Sprint(stmt, "\x00", args)
+	}
+	capacity, _ := s.sizes.Load(sizeKey)
 	n, _ := capacity.(int)
 	dec := newDecoder(conn.TypeMap(), fds, n+n/8)
 	for rows.Next() {
@@ -595,7 +619,7 @@ func (s *Source) read(ctx context.Context, conn *pgx.Conn, stmt string) (*querie
 		return nil, err
 	}
 	out := dec.table.Rows(names)
-	s.sizes.Store(stmt, out.Len())
+	s.sizes.Store(sizeKey, out.Len())
 	return out, nil
 }
 

@@ -73,11 +73,11 @@ func TestSessionIsReadOnlyAndBounded(t *testing.T) {
 	s := testSource(t, pg.Primary.DSN("postgres"), 2)
 	rows, err := s.query(ctx(t), mainDB(t, s), `SELECT current_setting('default_transaction_read_only') AS ro,
 		current_setting('statement_timeout') AS st, current_setting('lock_timeout') AS lt,
-		current_setting('application_name') AS app`)
+		current_setting('application_name') AS app, current_setting('max_parallel_workers_per_gather') AS pw`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []any{"on", "5s", "1s", ApplicationName}
+	want := []any{"on", "5s", "1s", ApplicationName, "0"}
 	for i := range want {
 		if got := rows.Value(0, i); got != want[i] {
 			t.Errorf("%s = %v, want %v", rows.Columns[i], got, want[i])

@@ -136,19 +136,25 @@ var dollarTag = regexp.MustCompile(`^\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$`)
 // SQL is the body of a postgres or pgbouncer query: one read statement.
 type SQL string
 
-func sqlKind(name string, scopes ...string) queries.SourceKind {
+func sqlKind(name string, pushdown bool, scopes ...string) queries.SourceKind {
 	return queries.SourceKind{
-		Name: name, BodyKey: "sql", Scopes: scopes,
+		Name: name, BodyKey: "sql", Scopes: scopes, TopPushdown: pushdown,
 		NewBody: func() any { return new(string) },
-		Compile: func(body any, _ *queries.Query) (queries.Body, []queries.Problem) {
+		Compile: func(body any, q *queries.Query) (queries.Body, []queries.Problem) {
 			sql := *body.(*string)
 			if msg := checkReadSQL(name, sql); msg != "" {
 				return SQL(sql), []queries.Problem{{Msg: msg}}
+			}
+			if q.PushesDownTop() && !paramRe.MatchString(MaskSQL(sql)) {
+				return SQL(sql), []queries.Problem{{Msg: "top.pushdown: the statement must take the cap as $1 (LIMIT $1 after ORDER BY the top's column)"}}
 			}
 			return SQL(sql), nil
 		},
 	}
 }
+
+// paramRe finds the parameter $1 (not $10) outside strings and comments.
+var paramRe = regexp.MustCompile(`\$1\b`)
 
 // sqlOf is the statement of a postgres or pgbouncer body ("" for none).
 func sqlOf(body queries.Body) string {

@@ -73,3 +73,21 @@ func TestWriteInPackIsRefused(t *testing.T) {
 		}
 	}
 }
+
+// A query whose top is pushed down must take the cap as $1 (outside strings and comments).
+func TestPushdownNeedsParameter(t *testing.T) {
+	for sql, ok := range map[string]bool{
+		"SELECT l, v FROM t ORDER BY v DESC LIMIT $1":              true,
+		"SELECT l, v FROM t ORDER BY v DESC LIMIT coalesce($1, 5)": true,
+		"SELECT l, v FROM t ORDER BY v DESC LIMIT 5":               false,
+		"SELECT l, v FROM t /* $1 */ ORDER BY v DESC LIMIT $10":    false,
+		"SELECT l, '$1' AS v FROM t":                               false,
+	} {
+		pack := "queries:\n  - name: q\n    sql: \"" + sql + "\"\n    top: {n: 2, by: v, pushdown: true}\n" +
+			"    columns: [{name: l, usage: label}, {name: v, usage: gauge}]\n"
+		_, err := queries.Parse("p.yaml", []byte(pack), allKinds())
+		if (err == nil) != ok {
+			t.Errorf("%s: error %v, want one: %v", sql, err, !ok)
+		}
+	}
+}

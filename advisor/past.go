@@ -91,6 +91,19 @@ type seriesSpec struct {
 	values func(t *facts.Target) map[string]float64
 }
 
+// perObject makes a seriesSpec's values from a list of a target's facts: an object's key
+// and value from each element.
+func perObject[T any](list func(*facts.Target) []T, value func(T) (string, float64)) func(*facts.Target) map[string]float64 {
+	return func(t *facts.Target) map[string]float64 {
+		out := map[string]float64{}
+		for _, e := range list(t) {
+			k, v := value(e)
+			out[k] = v
+		}
+		return out
+	}
+}
+
 // expr is the PromQL of the spec for a target matcher (target="x" or target=~"...") and,
 // optionally, one object's label values.
 func (s seriesSpec) expr(targetMatcher string, object []string) string {
@@ -130,29 +143,14 @@ var (
 			return map[string]float64{"": sum}
 		}}
 	specFrozenXIDAge = seriesSpec{kind: queries.SourcePostgres, metric: "pg_database_datfrozenxid_age", agg: "max", by: []string{"datname"},
-		values: func(t *facts.Target) map[string]float64 {
-			out := map[string]float64{}
-			for _, d := range t.Databases {
-				out[d.Name] = d.FrozenXIDAge
-			}
-			return out
-		}}
+		values: perObject(func(t *facts.Target) []facts.Database { return t.Databases },
+			func(d facts.Database) (string, float64) { return d.Name, d.FrozenXIDAge })}
 	specSequenceUsed = seriesSpec{kind: queries.SourcePostgres, metric: "pg_sequences_used_ratio", agg: "max", by: []string{"datname", "schemaname", "sequencename"},
-		values: func(t *facts.Target) map[string]float64 {
-			out := map[string]float64{}
-			for _, s := range t.Sequences {
-				out[relationKey(s.Relation)] = s.UsedRatio
-			}
-			return out
-		}}
+		values: perObject(func(t *facts.Target) []facts.Sequence { return t.Sequences },
+			func(s facts.Sequence) (string, float64) { return relationKey(s.Relation), s.UsedRatio })}
 	specSlotRetained = seriesSpec{kind: queries.SourcePostgres, metric: "pg_replication_slots_pg_wal_lsn_diff", agg: "max", by: []string{"slot_name"},
-		values: func(t *facts.Target) map[string]float64 {
-			out := map[string]float64{}
-			for _, s := range t.Slots {
-				out[s.Name] = s.RetainedBytes
-			}
-			return out
-		}}
+		values: perObject(func(t *facts.Target) []facts.Slot { return t.Slots },
+			func(s facts.Slot) (string, float64) { return s.Name, s.RetainedBytes })}
 	specRedisMemory = seriesSpec{kind: queries.SourceRedis, metric: "redis_memory_used_bytes", agg: "max",
 		values: func(t *facts.Target) map[string]float64 {
 			if t.RedisInfo == nil {
@@ -161,13 +159,8 @@ var (
 			return map[string]float64{"": t.RedisInfo.UsedMemory}
 		}}
 	specESDiskUsed = seriesSpec{kind: queries.SourceElasticsearch, metric: "elasticsearch_cat_allocation_disk_used_bytes", agg: "max", by: []string{"node"},
-		values: func(t *facts.Target) map[string]float64 {
-			out := map[string]float64{}
-			for _, d := range t.NodeDisks {
-				out[d.Node] = d.Used
-			}
-			return out
-		}}
+		values: perObject(func(t *facts.Target) []facts.NodeDisk { return t.NodeDisks },
+			func(d facts.NodeDisk) (string, float64) { return d.Node, d.Used })}
 	seriesSpecs = []seriesSpec{specDatabaseSize, specFrozenXIDAge, specSequenceUsed, specSlotRetained, specRedisMemory, specESDiskUsed}
 )
 

@@ -191,21 +191,24 @@ func (t *Table) Null(j int) {
 // or 1 (KindBool) to column j.
 func (t *Table) Int(j int, v int64) {
 	c := &t.cols[j]
-	c.ints = push(c.ints, v)
-	c.notNull()
+	appendValue(c, &c.ints, v)
 }
 
 // Float appends to a KindFloat column.
 func (t *Table) Float(j int, v float64) {
 	c := &t.cols[j]
-	c.floats = push(c.floats, v)
-	c.notNull()
+	appendValue(c, &c.floats, v)
 }
 
 // String appends to a KindString column.
 func (t *Table) String(j int, v string) {
 	c := &t.cols[j]
-	c.strs = push(c.strs, v)
+	appendValue(c, &c.strs, v)
+}
+
+// appendValue appends v to values, one of column c's typed slices, and marks it not null.
+func appendValue[T any](c *column, values *[]T, v T) {
+	*values = push(*values, v)
 	c.notNull()
 }
 

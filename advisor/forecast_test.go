@@ -184,8 +184,8 @@ func TestForecastKnownSlope(t *testing.T) {
 		// after the first sample; nothing without pg_disk_size
 		target := func(i int) []*facts.Target {
 			return []*facts.Target{pg("p", queries.RolePrimary, facts.PostgresFacts{Databases: []facts.Database{
-				{Name: "temporal", SizeBytes: float64(40*gib) + float64(i)*gib*3/4},
-				{Name: "temporal_visibility", SizeBytes: float64(10*gib) + float64(i)*gib/4},
+				{Name: "temporal", SizeBytes: float64(40*gib) + float64(i)*gib*3/4, HasSize: true},
+				{Name: "temporal_visibility", SizeBytes: float64(10*gib) + float64(i)*gib/4, HasSize: true},
 			}})}
 		}
 		h, s := grow(t, cfg, 6, target)

@@ -133,12 +133,13 @@ func relationKey(r facts.Relation) string { return objectKey(r.Database, r.Schem
 var (
 	specDatabaseSize = seriesSpec{kind: queries.SourcePostgres, metric: "pg_database_size_bytes", agg: "sum",
 		values: func(t *facts.Target) map[string]float64 {
-			if len(t.Databases) == 0 {
-				return nil
-			}
-			sum := 0.0
+			sum, measured := 0.0, false
 			for _, d := range t.Databases {
 				sum += d.SizeBytes
+				measured = measured || d.HasSize
+			}
+			if !measured {
+				return nil
 			}
 			return map[string]float64{"": sum}
 		}}

@@ -347,8 +347,11 @@ func (d *decoder) settings() map[string]Setting {
 
 // Database is one database of the server.
 type Database struct {
-	Name                     string
+	Name string
+	// SizeBytes is pg_database_size (HasSize false: not measured, e.g. no CONNECT privilege
+	// or the query not gathered).
 	SizeBytes                float64
+	HasSize                  bool
 	FrozenXIDAge, MinMXIDAge float64
 	StatsReset               time.Time
 }
@@ -357,9 +360,13 @@ func (d *decoder) databases() []Database {
 	resets := byKey(each(d.rows("pg_stat_database"), func(s *Rows, i int) Database {
 		return Database{Name: s.Str(i, "datname"), StatsReset: s.Time(i, "stats_reset")}
 	}), func(d Database) (string, time.Time) { return d.Name, d.StatsReset })
+	sizes := byKey(each(d.rows("pg_database_size"), func(s *Rows, i int) Database {
+		return Database{Name: s.Str(i, "datname"), SizeBytes: s.Float(i, "size_bytes")}
+	}), func(d Database) (string, float64) { return d.Name, d.SizeBytes })
 	return each(d.rows("pg_database"), func(r *Rows, i int) Database {
-		d := Database{Name: r.Str(i, "datname"), SizeBytes: r.Float(i, "size_bytes"),
+		d := Database{Name: r.Str(i, "datname"),
 			FrozenXIDAge: r.Float(i, "datfrozenxid_age"), MinMXIDAge: r.Float(i, "datminmxid_age")}
+		d.SizeBytes, d.HasSize = sizes[d.Name]
 		d.StatsReset = resets[d.Name]
 		return d
 	})

@@ -124,7 +124,9 @@ func count(v float64) string { return fmt.Sprintf("%.0f", v) }
 func forecastChecks() []Check {
 	primary := []string{"primary"}
 	return []Check{
-		check{"pg_disk_forecast", "PostgreSQL databases growing to the size of their disk (pg_disk_size)", []Need{{Query: "pg_database"}}, pgDiskForecast},
+		switched{check{"pg_disk_forecast", "PostgreSQL databases growing to the size of their disk (pg_disk_size)",
+			[]Need{{Query: "pg_database"}, {Query: "pg_database_size"}}, pgDiskForecast},
+			func(cfg *Config) bool { return cfg.Thresholds.PGDiskSize <= 0 }},
 		check{"wraparound_forecast", "Transaction ID age growing to wraparound (2^31)",
 			[]Need{{Query: "pg_database", Roles: primary}, {Query: "pg_settings", Roles: primary}}, wraparoundForecast},
 		check{"sequence_forecast", "Sequences growing to the end of their range", []Need{{Query: "pg_sequences", Roles: primary}}, sequenceForecast},

@@ -14,6 +14,7 @@ import (
 	"github.com/persistence-exporter/persistence_exporter/advisor/facts"
 	"github.com/persistence-exporter/persistence_exporter/collector"
 	"github.com/persistence-exporter/persistence_exporter/internal/promhistory"
+	"github.com/persistence-exporter/persistence_exporter/queries"
 )
 
 // Runner gathers the PostgreSQL targets through the engine (the same store and TTLs as the
@@ -28,6 +29,9 @@ type Runner struct {
 	// Tester tries hypothetical indexes for missing-index findings (nil: not tried).
 	Tester  IndexTester
 	History *History
+	// Once marks a runner that runs once (the advise command): it keeps no history for runs
+	// that will not come.
+	Once bool
 	// Prometheus is read for the windows and the forecasts' samples when Config.Prometheus is
 	// set (nil: a client made from it at the first run); the History stays the fallback.
 	Prometheus PrometheusReader
@@ -43,15 +47,45 @@ type Runner struct {
 	promErr string
 }
 
-// checks returns the checks not disabled in the configuration.
+// checks returns the checks not disabled in the configuration, nor off in it (Switched).
 func (r *Runner) checks() []Check {
 	var out []Check
 	for _, c := range r.Checks {
-		if !slices.Contains(r.Config.Disable, c.ID()) {
-			out = append(out, c)
+		if slices.Contains(r.Config.Disable, c.ID()) {
+			continue
 		}
+		if sw, ok := c.(Switched); ok && sw.Off(&r.Config) {
+			continue
+		}
+		out = append(out, c)
 	}
 	return out
+}
+
+// wanted returns the queries the advisor's gathers ask for: every query the facts read and
+// the checks that run need, except those that only checks left out (disabled, or off) need.
+// The other queries of the packs are the scrapes'.
+func (r *Runner) wanted() map[string]bool {
+	want := facts.Reads()
+	run := map[string]bool{}
+	needed := map[string]bool{}
+	for _, c := range r.checks() {
+		run[c.ID()] = true
+		for _, n := range c.Needs() {
+			needed[n.Query], want[n.Query] = true, true
+		}
+	}
+	for _, c := range r.Checks {
+		if run[c.ID()] {
+			continue
+		}
+		for _, n := range c.Needs() {
+			if !needed[n.Query] {
+				delete(want, n.Query)
+			}
+		}
+	}
+	return want
 }
 
 // Run gathers once and evaluates the checks.
@@ -64,8 +98,10 @@ func (r *Runner) Run(ctx context.Context) *Report {
 	}
 	rep := Evaluate(f, r.checks(), &r.Config, r.past(ctx, f))
 	r.enrich(ctx, rep)
-	r.History.Record(f, 2*r.Config.Thresholds.SlowQueryWindow)
-	r.History.RecordSeries(f, r.Config.Thresholds.ForecastWindow)
+	if !r.Once {
+		r.History.Record(f, 2*r.Config.Thresholds.SlowQueryWindow)
+		r.History.RecordSeries(f, r.Config.Thresholds.ForecastWindow)
+	}
 	for i := range rep.Findings {
 		rep.Findings[i].test = nil
 	}
@@ -132,12 +168,14 @@ func (r *Runner) gather(ctx context.Context) []*collector.Snapshot {
 		n = DefaultConcurrency
 	}
 	snaps := make([]*collector.Snapshot, len(r.Targets))
+	want := r.wanted()
+	only := func(q *queries.Query) bool { return want[q.Name] }
 	next := make(chan int)
 	var wg sync.WaitGroup
 	for range min(n, len(r.Targets)) {
 		wg.Go(func() {
 			for i := range next {
-				snaps[i] = r.Engine.Gather(ctx, r.Targets[i])
+				snaps[i] = r.Engine.GatherOnly(ctx, r.Targets[i], only)
 			}
 		})
 	}

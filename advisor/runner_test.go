@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -15,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/persistence-exporter/persistence_exporter/collector"
+	"github.com/persistence-exporter/persistence_exporter/collector/kinds"
 	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
@@ -176,5 +178,66 @@ func TestPrometheusFailureLoggedOnce(t *testing.T) {
 	}
 	if n := strings.Count(out, "from Prometheus again"); n != 1 {
 		t.Errorf("%d recoveries logged, want 1:\n%s", n, out)
+	}
+}
+
+// recordingSource answers every probe as a PostgreSQL 15 primary and records the queries run.
+type recordingSource struct {
+	mu  sync.Mutex
+	ran map[string]bool
+}
+
+func (s *recordingSource) Probe(context.Context) (queries.ServerInfo, error) {
+	return queries.ServerInfo{Version: 150000, Role: queries.RolePrimary}, nil
+}
+
+func (s *recordingSource) Run(_ context.Context, q *queries.Query, _ queries.Body) (*queries.Rows, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ran[q.Name] = true
+	return nil, errors.New("recorded only")
+}
+
+func (s *recordingSource) Close() {}
+
+// TestRunGathersWhatChecksRead: an advisor run asks for the queries its facts read and no
+// other (the scrapes' queries stay the scrapes'), and not for those only a check left out
+// reads: pg_database_size without pg_disk_size, pg_index_definitions with redundant_index
+// disabled.
+func TestRunGathersWhatChecksRead(t *testing.T) {
+	set, err := queries.DefaultSet(kinds.All.Packs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ran := func(cfg Config) map[string]bool {
+		src := &recordingSource{ran: map[string]bool{}}
+		target := &collector.Target{Name: "pg", Kind: queries.SourcePostgres, UpMetric: "pg_up", Source: src,
+			Queries: set.For(queries.SourcePostgres), Timeout: time.Minute, Parallel: 2}
+		r := &Runner{Engine: collector.NewEngine([]*collector.Target{target}, slog.New(slog.DiscardHandler)),
+			Targets: []*collector.Target{target}, Checks: DefaultChecks(), Config: cfg, Once: true}
+		r.Run(context.Background())
+		return src.ran
+	}
+	cfg := DefaultConfig()
+	got := ran(cfg)
+	for _, q := range []string{"pg_stat_user_tables", "pg_stat_user_indexes", "pg_index_definitions", "pg_settings", "pg_database", "pg_system"} {
+		if !got[q] {
+			t.Errorf("%s not gathered", q)
+		}
+	}
+	// exported only, and the disk forecast's without pg_disk_size
+	for _, q := range []string{"pg_stat_bgwriter", "pg_locks", "pg_stat_database_conflicts", "pg_database_size"} {
+		if got[q] {
+			t.Errorf("%s gathered by the advisor", q)
+		}
+	}
+	cfg.Thresholds.PGDiskSize = 1 << 40
+	cfg.Disable = []string{"redundant_index"}
+	got = ran(cfg)
+	if !got["pg_database_size"] {
+		t.Error("pg_database_size not gathered with pg_disk_size set")
+	}
+	if got["pg_index_definitions"] {
+		t.Error("pg_index_definitions gathered with redundant_index disabled")
 	}
 }

@@ -148,7 +148,12 @@ func forScrape(ctx context.Context) context.Context { return context.WithValue(c
 // The gather is a scope of its own (share.Gather): the probe and the queries run in it, what
 // they share dies with it. Another gather of t, at the same time, shares results with this one
 // through the store only.
-func (e *Engine) Gather(ctx context.Context, t *Target) *Snapshot {
+func (e *Engine) Gather(ctx context.Context, t *Target) *Snapshot { return e.GatherOnly(ctx, t, nil) }
+
+// GatherOnly is Gather for the queries of t that want accepts (nil: all): the advisor's
+// gathers ask for what its checks read, and leave the rest to the scrapes. A query left out
+// is neither a result nor a skip of the snapshot.
+func (e *Engine) GatherOnly(ctx context.Context, t *Target, want func(*queries.Query) bool) *Snapshot {
 	snap := &Snapshot{Target: t, At: time.Now()}
 	defer func() { snap.Duration = time.Since(snap.At) }()
 	g := share.NewGather()
@@ -178,6 +183,9 @@ func (e *Engine) Gather(ctx context.Context, t *Target) *Snapshot {
 	}
 	var jobs []job
 	for _, q := range t.Queries {
+		if want != nil && !want(q) {
+			continue
+		}
 		body, skip, missing := q.Plan(info)
 		if skip != "" {
 			snap.Skipped = append(snap.Skipped, Skip{Query: q, Reason: skip})

@@ -130,6 +130,15 @@ func FromSnapshots(at time.Time, snaps []*collector.Snapshot, clusterOf map[stri
 			t.gathered[sk.Query.Name] = true
 			t.Unavailable[sk.Query.Name] = fmt.Sprintf("query %s did not run: %s", sk.Query.Name, sk.Reason)
 		}
+		if snap.Up {
+			// held by the packs but left out of the gather (collector.Engine.GatherOnly)
+			for _, q := range snap.Target.Queries {
+				if !t.gathered[q.Name] {
+					t.gathered[q.Name] = true
+					t.Unavailable[q.Name] = fmt.Sprintf("query %s was not gathered: no check that runs reads it", q.Name)
+				}
+			}
+		}
 		d.decode()
 		s.Targets = append(s.Targets, t)
 	}
@@ -143,6 +152,17 @@ type decoder struct {
 	results map[string]*collector.Result
 	// missing are the columns facts read that a query's result lacks, by query.
 	missing map[string][]string
+	// reads, when not nil, records the queries asked for (Reads).
+	reads map[string]bool
+}
+
+// Reads returns the names of the queries, of every store, whose results the facts read:
+// what an advisor's gather asks for. It decodes as if every query had answered without
+// rows, so that a read made only once another result is there is named too.
+func Reads() map[string]bool {
+	d := &decoder{t: &Target{Unavailable: map[string]string{}}, reads: map[string]bool{}}
+	d.fill()
+	return d.reads
 }
 
 // decode fills the target's facts. A query that lacks a column a fact reads is marked
@@ -267,6 +287,10 @@ func (t *Target) Available(query string) (bool, string) {
 
 // rows returns a query's result, or nil when it is not available.
 func (d *decoder) rows(query string) *Rows {
+	if d.reads != nil {
+		d.reads[query] = true
+		return &Rows{rows: &queries.Rows{}, query: &queries.Query{Name: query}, d: d}
+	}
 	r, ok := d.results[query]
 	if !ok || r.Rows == nil {
 		return nil

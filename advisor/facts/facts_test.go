@@ -54,3 +54,19 @@ func TestMissingColumn(t *testing.T) {
 		t.Errorf("tables from a result without its columns: %+v", empty.Tables)
 	}
 }
+
+// TestReadsNamesConditionalReads: Reads names the queries a decoder reads only once another
+// result is there (a sentinel's replicas after its masters), and those of every store.
+func TestReadsNamesConditionalReads(t *testing.T) {
+	reads := facts.Reads()
+	for _, q := range []string{"redis_sentinel_master", "redis_sentinel_replica", "redis_sentinel_master_settings",
+		"pg_stat_user_tables", "pg_table_sizes", "pg_index_definitions", "pg_database_size", "pgbackrest_stanza",
+		"elasticsearch_ilm_index"} {
+		if !reads[q] {
+			t.Errorf("Reads lacks %s", q)
+		}
+	}
+	if reads["pg_locks"] || reads["pg_stat_io"] {
+		t.Errorf("Reads names exported-only queries: %v", reads)
+	}
+}

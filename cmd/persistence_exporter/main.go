@@ -218,6 +218,7 @@ func adviseOnce(f *flags, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s: no target of a kind the advisor checks (%s)\n", f.configFile, strings.Join(advisor.Kinds(advisor.DefaultChecks()), ", "))
 		return 3
 	}
+	adv.Once = true
 	ctx, cancel := context.WithTimeout(context.Background(), f.adviseTimeout)
 	defer cancel()
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)

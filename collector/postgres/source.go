@@ -121,8 +121,11 @@ func (s *Source) pools() (*pools, error) {
 
 // database is a watched database: a small pool kept between scrapes, and its lanes.
 type database struct {
-	pool   *pgxpool.Pool
-	lanes  *lanes.Lanes
+	pool  *pgxpool.Pool
+	lanes *lanes.Lanes
+	// extsMu guards the extension list: one of the gather's concurrent queries reads it, the
+	// others wait for that answer instead of each sending the same statement
+	extsMu sync.Mutex
 	exts   map[string]string
 	extsAt time.Time
 }
@@ -417,6 +420,14 @@ func (s *Source) database(ctx context.Context, name string) (*database, map[stri
 		s.others[name] = db
 	}
 	s.mu.Unlock()
+	db.extsMu.Lock()
+	defer db.extsMu.Unlock()
+	s.mu.Lock()
+	skipped := s.skipped[name] // found while this one waited
+	s.mu.Unlock()
+	if skipped {
+		return nil, nil, nil
+	}
 	if time.Since(db.extsAt) > extensionsTTL {
 		rows, err := s.query(ctx, db, "SELECT coalesce(array_to_string(array_agg(extname || '=' || extversion), ','), '') FROM pg_extension")
 		var pgErr *pgconn.PgError
@@ -507,6 +518,14 @@ func (s *Source) transaction(ctx context.Context, db *database, stmt, cleanup st
 	statement, lock := s.timeouts(ctx)
 	begin := fmt.Sprintf("BEGIN READ ONLY; SET LOCAL statement_timeout = %d; SET LOCAL lock_timeout = %d",
 		max(statement.Milliseconds(), 1), max(lock.Milliseconds(), 1))
+	s.mu.Lock()
+	version := s.version
+	s.mu.Unlock()
+	if version >= 150000 {
+		// each statistic is read once: no copy of every entry read into a snapshot (the
+		// default, cache, makes one per transaction)
+		begin += "; SET LOCAL stats_fetch_consistency = none"
+	}
 	if _, err := pc.Exec(ctx, begin).ReadAll(); err != nil {
 		return fmt.Errorf("beginning a read-only transaction: %w", err)
 	}

@@ -13,8 +13,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/persistence-exporter/persistence_exporter/internal/testenv"
 	"github.com/persistence-exporter/persistence_exporter/queries"
@@ -86,7 +89,58 @@ func TestSessionIsReadOnlyAndBounded(t *testing.T) {
 	if _, err := s.query(ctx(t), mainDB(t, s), "CREATE TABLE must_not_exist (id int)"); err == nil || !strings.Contains(err.Error(), "read-only transaction") {
 		t.Errorf("a write on the exporter's session: err = %v, want a read-only transaction error", err)
 	}
+	// once the version is known (15+), statistics are read without a snapshot of them
+	if _, err := s.Probe(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	rows, err = s.query(ctx(t), mainDB(t, s), `SELECT coalesce(current_setting('stats_fetch_consistency', true), 'absent')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want0 := "absent" // before 15
+	if pg.Version >= 150000 {
+		want0 = "none"
+	}
+	if got := rows.Value(0, 0); got != want0 {
+		t.Errorf("stats_fetch_consistency on %d = %v, want %s", pg.Version, got, want0)
+	}
 }
+
+// TestExtensionsReadOncePerDatabase: the queries of a gather start at once, and each asks for
+// its database's extensions; one of them reads the list, the others wait for it.
+func TestExtensionsReadOncePerDatabase(t *testing.T) {
+	pg := env.Postgres(t)
+	s := testSource(t, pg.Primary.DSN("postgres"), 2)
+	reads := &extensionReads{}
+	s.cfg.ConnConfig.Tracer = reads // before the pools are made, at the probe
+	if _, err := s.Probe(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 12 {
+		wg.Go(func() {
+			if _, exts, err := s.database(ctx(t), "postgres"); err != nil || exts == nil {
+				t.Errorf("database: %v, extensions %v", err, exts)
+			}
+		})
+	}
+	wg.Wait()
+	if n := reads.n.Load(); n != 1 {
+		t.Errorf("the extension list was read %d times, want once", n)
+	}
+}
+
+// extensionReads counts the statements that read a database's extension list.
+type extensionReads struct{ n atomic.Int32 }
+
+func (e *extensionReads) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
+	if strings.Contains(data.SQL, "array_to_string(array_agg(extname") {
+		e.n.Add(1)
+	}
+	return ctx
+}
+
+func (e *extensionReads) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
 
 func TestConnectionCap(t *testing.T) {
 	pg := env.Postgres(t)

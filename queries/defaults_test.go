@@ -34,6 +34,60 @@ func TestDefaultPacksLoad(t *testing.T) {
 	}
 }
 
+// TestDefaultPacksAreStrict: the embedded packs load without the strict second parse (a
+// start does not pay for it), so they are held to it here, from their files: an unknown or
+// misspelt key in them fails this test rather than being ignored at run time.
+func TestDefaultPacksAreStrict(t *testing.T) {
+	dir := "packs" // the package directory, where the files are embedded from
+	strict, err := queries.LoadPaths([]string{dir}, kinds.All.Packs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	embedded, err := queries.Defaults(kinds.All.Packs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(strict) != len(embedded) {
+		t.Fatalf("%d packs parsed strictly, %d embedded", len(strict), len(embedded))
+	}
+	for i := range strict {
+		if a, b := len(strict[i].Queries), len(embedded[i].Queries); a != b {
+			t.Errorf("%s: %d queries strictly, %d embedded", strict[i].File, a, b)
+		}
+	}
+	// an unknown key: accepted by the lenient decode only
+	bad := "source: postgres\nqueries:\n  - name: q\n    hlep: typo\n    sql: SELECT 1 AS v\n    columns:\n      - {name: v, usage: gauge}\n"
+	if _, err := queries.Parse("bad.yaml", []byte(bad), kinds.All.Packs()); err == nil || !strings.Contains(err.Error(), "hlep") {
+		t.Errorf("strict parse of an unknown key: %v", err)
+	}
+}
+
+// TestDefaultsOfConfiguredKinds: only the embedded packs of the sources asked for are read.
+func TestDefaultsOfConfiguredKinds(t *testing.T) {
+	all, err := queries.Defaults(kinds.All.Packs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg, err := queries.DefaultsOf(kinds.All.Packs(), func(s string) bool { return s == queries.SourcePostgres })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 0
+	for _, p := range all {
+		if p.Source == queries.SourcePostgres {
+			want++
+		}
+	}
+	if len(pg) != want || want == 0 || want == len(all) {
+		t.Fatalf("%d PostgreSQL packs of %d, want %d", len(pg), len(all), want)
+	}
+	for _, p := range pg {
+		if p.Source != queries.SourcePostgres {
+			t.Errorf("%s: source %s", p.File, p.Source)
+		}
+	}
+}
+
 // The example queries.yaml of postgres_exporter 0.12 has a HISTOGRAM query: the file loads,
 // that query is left out with one warning that names its file:line, and the others join the
 // default packs (replacing the default queries and metrics they share names with).

@@ -49,6 +49,13 @@ func (s Skipped) String() string {
 // Parse decodes one pack file; kinds are the source kinds it may name. The native format has
 // a top-level "queries" list; any other mapping is read as a postgres_exporter queries.yaml.
 func Parse(file string, data []byte, kinds SourceKinds) (*Pack, error) {
+	return parse(file, data, kinds, true)
+}
+
+// parse is Parse; strict false decodes the node tree as it is, without a second parse that
+// rejects unknown keys: for the embedded packs, which TestDefaultPacksAreStrict parses
+// strictly.
+func parse(file string, data []byte, kinds SourceKinds, strict bool) (*Pack, error) {
 	doc, err := yamlx.Parse(file, data)
 	if err != nil {
 		return nil, err
@@ -57,12 +64,12 @@ func Parse(file string, data []byte, kinds SourceKinds) (*Pack, error) {
 		return nil, yamlx.Errorf(file, 0, "the pack is empty")
 	}
 	if q := doc.Node("queries"); q != nil && q.Kind == yaml.SequenceNode {
-		return parseNative(doc, data, kinds)
+		return parseNative(doc, data, kinds, strict)
 	}
 	return parseCompat(doc, data, kinds)
 }
 
-func parseNative(doc *yamlx.Document, data []byte, kinds SourceKinds) (*Pack, error) {
+func parseNative(doc *yamlx.Document, data []byte, kinds SourceKinds, strict bool) (*Pack, error) {
 	p := &Pack{File: doc.File, Source: SourcePostgres}
 	if n := doc.Node("source"); n != nil && n.Kind == yaml.ScalarNode && n.Value != "" {
 		p.Source = n.Value
@@ -73,7 +80,11 @@ func parseNative(doc *yamlx.Document, data []byte, kinds SourceKinds) (*Pack, er
 	}
 	types := newPackTypes(kind, kinds)
 	out := reflect.New(types.pack)
-	if err := doc.DecodeStrict(data, out.Interface()); err != nil {
+	decode := func() error { return doc.DecodeStrict(data, out.Interface()) }
+	if !strict {
+		decode = func() error { return doc.Root.Decode(out.Interface()) }
+	}
+	if err := decode(); err != nil {
 		return nil, err
 	}
 	var errs []error
@@ -549,8 +560,12 @@ type Replacement struct {
 }
 
 // Defaults returns the packs embedded in the binary; kinds must hold the source of each.
-func Defaults(kinds SourceKinds) ([]*Pack, error) {
-	return loadFS(defaultPacks, "packs", "queries/", kinds)
+func Defaults(kinds SourceKinds) ([]*Pack, error) { return DefaultsOf(kinds, nil) }
+
+// DefaultsOf returns the embedded packs whose source want accepts (nil: all): a process
+// watching PostgreSQL alone does not parse the Redis and Elasticsearch packs at every start.
+func DefaultsOf(kinds SourceKinds, want func(source string) bool) ([]*Pack, error) {
+	return loadFS(defaultPacks, "packs", "queries/", kinds, want)
 }
 
 // DefaultSet is the set of the embedded packs alone, without user packs.
@@ -573,7 +588,7 @@ func LoadPaths(paths []string, kinds SourceKinds) ([]*Pack, error) {
 			continue
 		}
 		if fi.IsDir() {
-			ps, err := loadFS(os.DirFS(p), ".", p+string(filepath.Separator), kinds)
+			ps, err := loadFS(os.DirFS(p), ".", p+string(filepath.Separator), kinds, nil)
 			errs = append(errs, err)
 			packs = append(packs, ps...)
 			continue
@@ -592,7 +607,14 @@ func LoadPaths(paths []string, kinds SourceKinds) ([]*Pack, error) {
 	return packs, errors.Join(errs...)
 }
 
-func loadFS(fsys fs.FS, dir, prefix string, kinds SourceKinds) ([]*Pack, error) {
+// sourceLine finds a pack's source: line without parsing it (the header of the embedded packs).
+var sourceLine = regexp.MustCompile(`(?m)^source:[ \t]*([A-Za-z_]+)`)
+
+// loadFS loads the packs of a directory. want, when not nil, selects the embedded packs by
+// source, read from their source: line; the embedded packs are decoded without the strict
+// second parse (see parse). User directories (want nil) are parsed strictly.
+func loadFS(fsys fs.FS, dir, prefix string, kinds SourceKinds, want func(source string) bool) ([]*Pack, error) {
+	embedded := fsys == fs.FS(defaultPacks)
 	entries, err := fs.ReadDir(fsys, dir)
 	if err != nil {
 		return nil, fmt.Errorf("reading packs in %s: %w", prefix, err)
@@ -616,13 +638,22 @@ func loadFS(fsys fs.FS, dir, prefix string, kinds SourceKinds) ([]*Pack, error) 
 				errs[i] = err
 				return
 			}
-			parsed[i], errs[i] = Parse(prefix+n, data, kinds)
+			if want != nil {
+				source := SourcePostgres
+				if m := sourceLine.FindSubmatch(data); m != nil {
+					source = string(m[1])
+				}
+				if !want(source) {
+					return
+				}
+			}
+			parsed[i], errs[i] = parse(prefix+n, data, kinds, !embedded)
 		})
 	}
 	wg.Wait()
 	var packs []*Pack
 	for i, p := range parsed {
-		if errs[i] == nil {
+		if errs[i] == nil && p != nil {
 			packs = append(packs, p)
 		}
 	}

@@ -39,7 +39,12 @@ func load(file string, red *secret.Redactor, logger *slog.Logger) (*wiring, erro
 	}
 	red.Add(cfg.Secrets()...)
 	packKinds := kinds.All.Packs()
-	packs, err := queries.Defaults(packKinds)
+	// the embedded packs of the kinds configured: the others would be parsed for nothing
+	configured := map[string]bool{}
+	for _, t := range cfg.Targets {
+		configured[config.BaseOf(t).Kind()] = true
+	}
+	packs, err := queries.DefaultsOf(packKinds, func(source string) bool { return configured[source] })
 	if err != nil {
 		return nil, fmt.Errorf("the embedded packs: %w", err)
 	}

@@ -1,6 +1,7 @@
 package advisor
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
 	"slices"
@@ -221,24 +222,30 @@ func duplicateIndexes(c *Context) []Finding {
 			}
 			return sizes[d.Database+"\x00"+d.Schema+"\x00"+d.Name]
 		}
+		type table struct{ db, schema, name string }
 		defs := t.IndexDefs
-		byTable := make(map[string][]facts.IndexDef, len(defs)/2)
+		byTable := make(map[table][]facts.IndexDef, len(defs)/2)
 		for _, d := range defs {
 			if !d.Valid || d.Exclusion {
 				continue
 			}
-			k := d.Database + "\x00" + d.Schema + "\x00" + d.Table
+			k := table{d.Database, d.Schema, d.Table}
 			byTable[k] = append(byTable[k], d)
 		}
-		keys := make([]string, 0, len(byTable))
-		for k := range byTable {
-			keys = append(keys, k)
+		// a pair needs two indexes on the table
+		keys := make([]table, 0, len(byTable))
+		for k, list := range byTable {
+			if len(list) > 1 {
+				keys = append(keys, k)
+			}
 		}
-		sort.Strings(keys)
-		reported := map[string]bool{}
+		slices.SortFunc(keys, func(a, b table) int {
+			return cmp.Or(cmp.Compare(a.db, b.db), cmp.Compare(a.schema, b.schema), cmp.Compare(a.name, b.name))
+		})
 		for _, k := range keys {
 			list := byTable[k]
-			sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
+			reported := map[string]bool{}
+			slices.SortFunc(list, func(a, b facts.IndexDef) int { return cmp.Compare(a.Name, b.Name) })
 			for _, a := range list {
 				for _, b := range list {
 					if a.Name == b.Name || reported[a.Name] || a.Method != b.Method || a.Predicate != b.Predicate || a.Expressions != b.Expressions {

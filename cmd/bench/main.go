@@ -29,10 +29,10 @@ import (
 )
 
 type options struct {
-	exporter, postgresExporter, pgExporter string
-	runs, tables, statements, sessions     int
-	steady, interval                       time.Duration
-	hold, fleet                            bool
+	exporter, postgresExporter, pgExporter         string
+	runs, adviseRuns, tables, statements, sessions int
+	steady, interval                               time.Duration
+	hold, fleet                                    bool
 }
 
 func main() {
@@ -41,6 +41,7 @@ func main() {
 	flag.StringVar(&o.postgresExporter, "postgres-exporter", "/usr/bin/prometheus-postgres-exporter", "postgres_exporter binary to compare with (empty or missing: not measured)")
 	flag.StringVar(&o.pgExporter, "pg-exporter", "", "pg_exporter (Vonng) binary to compare with (empty: not measured)")
 	flag.IntVar(&o.runs, "runs", 15, "interleaved rounds measured (after one warm-up round)")
+	flag.IntVar(&o.adviseRuns, "advise-runs", 7, "advise runs timed (the verdicts take their medians)")
 	flag.IntVar(&o.tables, "tables", 10000, "tables of the catalog (each with 2 indexes)")
 	flag.IntVar(&o.statements, "statements", 5000, "distinct statements in pg_stat_statements")
 	flag.IntVar(&o.sessions, "sessions", 2, "sessions of the floor: the exporter's max_connections")
@@ -49,8 +50,8 @@ func main() {
 	flag.BoolVar(&o.fleet, "fleet", false, "instead: one exporter with 1, 10 and 50 PostgreSQL targets plus Redis, and the cost per target (make bench-fleet)")
 	flag.BoolVar(&o.hold, "hold", false, "build the catalog, print its DSN and keep the server until interrupted (for profiling by hand)")
 	flag.Parse()
-	if o.runs < 1 || o.tables < 1 || o.sessions < 1 {
-		fmt.Fprintln(os.Stderr, "bench: --runs, --tables and --sessions must be at least 1")
+	if o.runs < 1 || o.adviseRuns < 1 || o.tables < 1 || o.sessions < 1 {
+		fmt.Fprintln(os.Stderr, "bench: --runs, --advise-runs, --tables and --sessions must be at least 1")
 		os.Exit(2)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Hour)

@@ -116,7 +116,7 @@ func (b *bench) measure(ctx context.Context) ([]string, error) {
 	if err := b.rounds(ctx, all, b.o.runs); err != nil {
 		return nil, err
 	}
-	adv, err := b.advise(ctx)
+	adv, err := b.advise(ctx, b.o.adviseRuns)
 	if err != nil {
 		return nil, fmt.Errorf("advise: %w", err)
 	}
@@ -135,7 +135,11 @@ func (b *bench) measure(ctx context.Context) ([]string, error) {
 	w := os.Stdout
 	fmt.Fprintf(w, "\n%s, PostgreSQL %d, %d rounds\n", b.cat.describe(), b.pg.Version/10000, b.o.runs)
 	report(w, all, floor)
-	fmt.Fprintf(w, "  %-34s %8.3fs wall, %.3f CPU-s, %d findings (exit %d)\n", "advise (one run)", adv.wall.Seconds(), adv.cpu.Seconds(), adv.findings, adv.exit)
+	wq1, wm, wq3 := adv.wall()
+	cq1, cm, cq3 := adv.cpu()
+	fmt.Fprintf(w, "  %-34s %8.3fs wall (IQR %.3f–%.3f), %.3f CPU-s (IQR %.3f–%.3f), %d findings (exit %d)\n",
+		fmt.Sprintf("advise (median of %d runs)", len(adv.walls)), wm.Seconds(), wq1.Seconds(), wq3.Seconds(),
+		cm.Seconds(), cq1.Seconds(), cq3.Seconds(), adv.findings, adv.exit)
 	for _, n := range notes {
 		fmt.Fprintln(w, "  "+n)
 	}
@@ -414,31 +418,41 @@ func scrape(url string) (sample, error) {
 	return s, sc.Err()
 }
 
-// advisorRun is one run of the advisor (the advise command) on the catalog.
+// advisorRun is what runs of the advisor (the advise command) on the catalog cost: every
+// run's wall and CPU time, and the last run's findings and exit code.
 type advisorRun struct {
-	wall, cpu time.Duration
-	findings  int
-	exit      int
+	walls, cpus []time.Duration
+	findings    int
+	exit        int
 }
 
-// advise runs `advise` once, with the advisor on: what a run costs on its own.
-func (b *bench) advise(ctx context.Context) (*advisorRun, error) {
-	cmd := exec.CommandContext(ctx, b.o.exporter, "advise", "--config.file="+b.config(roleAdvise, true), "--format=json")
-	var out, errb strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	start := time.Now()
-	err := cmd.Run()
-	r := &advisorRun{wall: time.Since(start)}
-	var exitErr *exec.ExitError
-	if err != nil && !errors.As(err, &exitErr) {
-		return nil, err
+// wall and cpu are the medians with their quartiles.
+func (a *advisorRun) wall() (q1, median, q3 time.Duration) { return quartiles(a.walls) }
+func (a *advisorRun) cpu() (q1, median, q3 time.Duration)  { return quartiles(a.cpus) }
+
+// advise runs `advise` n times, one after the other, with the advisor on: what a run costs on
+// its own, each a new process with new sessions.
+func (b *bench) advise(ctx context.Context, n int) (*advisorRun, error) {
+	r := &advisorRun{}
+	for range n {
+		cmd := exec.CommandContext(ctx, b.o.exporter, "advise", "--config.file="+b.config(roleAdvise, true), "--format=json")
+		var out, errb strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		start := time.Now()
+		err := cmd.Run()
+		wall := time.Since(start)
+		var exitErr *exec.ExitError
+		if err != nil && !errors.As(err, &exitErr) {
+			return nil, err
+		}
+		r.exit = cmd.ProcessState.ExitCode()
+		if r.exit > 2 { // 1 and 2: findings of warning and critical severity
+			return nil, fmt.Errorf("exit %d: %s", r.exit, errb.String())
+		}
+		r.walls = append(r.walls, wall)
+		r.cpus = append(r.cpus, cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime())
+		r.findings = strings.Count(out.String(), `"check":`)
 	}
-	r.exit = cmd.ProcessState.ExitCode()
-	if r.exit > 2 { // 1 and 2: findings of warning and critical severity
-		return nil, fmt.Errorf("exit %d: %s", r.exit, errb.String())
-	}
-	r.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
-	r.findings = strings.Count(out.String(), `"check":`)
 	return r, nil
 }
 

@@ -303,6 +303,19 @@ func TestRedundantIndexRules(t *testing.T) {
 	if strings.Join(got, " ") != "public.a public.ab2" {
 		t.Errorf("redundant: %v, want public.a and public.ab2", got)
 	}
+	// the same index names on a table of another schema: found there too
+	other := func(d facts.IndexDef) facts.IndexDef { d.Schema = "archive"; return d }
+	s = snapshot(now, pg("p", queries.RolePrimary, facts.PostgresFacts{IndexDefs: []facts.IndexDef{
+		indexDef("ab", "a,b", false, "", "btree"), indexDef("a", "a", false, "", "btree"),
+		other(indexDef("ab", "a,b", false, "", "btree")), other(indexDef("a", "a", false, "", "btree")),
+	}}))
+	got = nil
+	for _, f := range evaluate(t, s, advisor.DefaultConfig(), nil, "redundant_index") {
+		got = append(got, f.Object)
+	}
+	if strings.Join(got, " ") != "archive.a public.a" {
+		t.Errorf("redundant in two schemas: %v, want archive.a and public.a", got)
+	}
 }
 
 // statements is primary p with one statement's totals.

@@ -43,22 +43,30 @@ func unusedIndexes(c *Context) []Finding {
 		if !complete {
 			continue
 		}
-		scans := map[string]map[string]float64{} // index key -> member -> scans
-		for _, m := range cl.Members {
-			for _, ix := range m.Indexes {
-				k := ix.Database + "\x00" + ix.Schema + "\x00" + ix.Name
-				if scans[k] == nil {
-					scans[k] = map[string]float64{}
-				}
-				scans[k][m.Name] = ix.Scans
-			}
-		}
-		primaryIndexes := p.Indexes
-		for _, ix := range primaryIndexes {
+		// the primary's indexes that could be reported; the members' scans of those only
+		// (a big catalog has tens of thousands of indexes, most of them small)
+		type index struct{ db, schema, name string }
+		var candidates []facts.Index
+		scans := map[index]map[string]float64{} // -> member -> scans
+		for _, ix := range p.Indexes {
 			if ix.Unique || ix.Primary || ix.ConstraintBacked || !ix.Valid || ix.SizeBytes < float64(c.Config.Thresholds.UnusedIndexMinSize) {
 				continue
 			}
-			k := ix.Database + "\x00" + ix.Schema + "\x00" + ix.Name
+			candidates = append(candidates, ix)
+			scans[index{ix.Database, ix.Schema, ix.Name}] = map[string]float64{}
+		}
+		if len(candidates) == 0 {
+			continue
+		}
+		for _, m := range cl.Members {
+			for _, ix := range m.Indexes {
+				if byMember, ok := scans[index{ix.Database, ix.Schema, ix.Name}]; ok {
+					byMember[m.Name] = ix.Scans
+				}
+			}
+		}
+		for _, ix := range candidates {
+			k := index{ix.Database, ix.Schema, ix.Name}
 			total, perMember := 0.0, []string{}
 			for _, m := range cl.Members {
 				n, ok := scans[k][m.Name]

@@ -101,6 +101,22 @@ type Need struct {
 	Kind  string
 	Query string
 	Roles []string
+	// When, if set, says whether the configuration makes the check read the query at all
+	// (the disk forecasts read the databases' sizes only with pg_disk_size): when it says
+	// no, the need is neither required nor gathered.
+	When func(cfg *Config) bool
+}
+
+// needs are a check's needs that apply under cfg.
+func needs(c Check, cfg *Config) []Need {
+	all := c.Needs()
+	out := all[:0:0]
+	for _, n := range all {
+		if n.When == nil || n.When(cfg) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // kind is the source kind a need reads.
@@ -224,7 +240,7 @@ func Evaluate(s *facts.Snapshot, checks []Check, cfg *Config, past Past) *Report
 		r.Checks = append(r.Checks, CheckInfo{ID: c.ID(), Title: c.Title()})
 		ctx := &Context{Facts: s, Config: cfg, Past: past}
 		for _, t := range s.Targets {
-			ok, reason := eligible(t, c.Needs())
+			ok, reason := eligible(t, needs(c, cfg))
 			if ok {
 				ctx.Eligible = append(ctx.Eligible, t)
 			} else if reason != "" {

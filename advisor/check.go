@@ -16,22 +16,6 @@ func (c check) Title() string              { return c.title }
 func (c check) Needs() []Need              { return c.needs }
 func (c check) Run(ctx *Context) []Finding { return c.run(ctx) }
 
-// Switched is implemented by a check that a configuration can leave without a job (the disk
-// forecast without the disk's size): the runner leaves it out as if disabled, and gathers
-// nothing only it reads.
-type Switched interface {
-	Check
-	Off(cfg *Config) bool
-}
-
-// switched is a check that is off when off says so.
-type switched struct {
-	check
-	off func(cfg *Config) bool
-}
-
-func (c switched) Off(cfg *Config) bool { return c.off(cfg) }
-
 // eachTarget runs find on each of targets on its own; the findings get the target's name.
 func eachTarget(targets []*facts.Target, find func(t *facts.Target) []Finding) []Finding {
 	var out []Finding

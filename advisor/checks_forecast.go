@@ -124,19 +124,23 @@ func count(v float64) string { return fmt.Sprintf("%.0f", v) }
 func forecastChecks() []Check {
 	primary := []string{"primary"}
 	return []Check{
-		switched{check{"pg_disk_forecast", "PostgreSQL databases growing to the size of their disk (pg_disk_size)",
-			[]Need{{Query: "pg_database"}, {Query: "pg_database_size"}}, pgDiskForecast},
-			func(cfg *Config) bool { return cfg.Thresholds.PGDiskSize <= 0 }},
+		check{"pg_disk_forecast", "PostgreSQL databases growing to the size of their disk (pg_disk_size)",
+			[]Need{{Query: "pg_database"}, {Query: "pg_database_size", When: diskSizeKnown}}, pgDiskForecast},
 		check{"wraparound_forecast", "Transaction ID age growing to wraparound (2^31)",
 			[]Need{{Query: "pg_database", Roles: primary}, {Query: "pg_settings", Roles: primary}}, wraparoundForecast},
 		check{"sequence_forecast", "Sequences growing to the end of their range", []Need{{Query: "pg_sequences", Roles: primary}}, sequenceForecast},
 		check{"slot_wal_forecast", "Replication slots retaining WAL up to max_slot_wal_keep_size or the disk's free space",
-			[]Need{{Query: "pg_replication_slots", Roles: primary}, {Query: "pg_settings", Roles: primary}}, slotWALForecast},
+			[]Need{{Query: "pg_replication_slots", Roles: primary}, {Query: "pg_settings", Roles: primary},
+				{Query: "pg_database_size", Roles: primary, When: diskSizeKnown}}, slotWALForecast},
 		check{"redis_memory_forecast", "Redis used memory growing to maxmemory", []Need{redisNeed("redis_info", dataNode...)}, redisMemoryForecast},
 		check{"es_disk_forecast", "Elasticsearch node disks growing to the next watermark",
 			esNeeds("elasticsearch_cat_allocation", "elasticsearch_clustersettings"), esDiskForecast},
 	}
 }
+
+// diskSizeKnown: the databases' sizes are read for the disk forecasts only, which need
+// pg_disk_size (PostgreSQL cannot tell its disk).
+func diskSizeKnown(cfg *Config) bool { return cfg.Thresholds.PGDiskSize > 0 }
 
 // databasesSize is the sum of a server's database sizes, and whether it has any.
 func databasesSize(t *facts.Target) (float64, bool) {

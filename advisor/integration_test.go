@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -501,9 +500,8 @@ func TestHealthyCluster(t *testing.T) {
 			t.Fatalf("target %s is down: %s", tg.Name, tg.Error)
 		}
 	}
-	// every check but the disk forecast, which is off without pg_disk_size
-	if len(rep.Checks) != len(advisor.DefaultChecks())-1 || slices.ContainsFunc(rep.Checks, func(c advisor.CheckInfo) bool { return c.ID == "pg_disk_forecast" }) {
-		t.Errorf("%d checks ran, want %d: all but pg_disk_forecast", len(rep.Checks), len(advisor.DefaultChecks())-1)
+	if len(rep.Checks) != len(advisor.DefaultChecks()) {
+		t.Errorf("%d checks ran, want %d", len(rep.Checks), len(advisor.DefaultChecks()))
 	}
 	for _, f := range rep.Findings {
 		if f.Severity >= advisor.Warning {

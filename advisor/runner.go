@@ -47,38 +47,31 @@ type Runner struct {
 	promErr string
 }
 
-// checks returns the checks not disabled in the configuration, nor off in it (Switched).
+// checks returns the checks not disabled in the configuration.
 func (r *Runner) checks() []Check {
 	var out []Check
 	for _, c := range r.Checks {
-		if slices.Contains(r.Config.Disable, c.ID()) {
-			continue
+		if !slices.Contains(r.Config.Disable, c.ID()) {
+			out = append(out, c)
 		}
-		if sw, ok := c.(Switched); ok && sw.Off(&r.Config) {
-			continue
-		}
-		out = append(out, c)
 	}
 	return out
 }
 
 // wanted returns the queries the advisor's gathers ask for: every query the facts read and
-// the checks that run need, except those that only checks left out (disabled, or off) need.
-// The other queries of the packs are the scrapes'.
+// the checks that run need, except those only disabled checks need, or needs the
+// configuration turns off (Need.When). The other queries of the packs are the scrapes'.
 func (r *Runner) wanted() map[string]bool {
 	want := facts.Reads()
 	run := map[string]bool{}
 	needed := map[string]bool{}
 	for _, c := range r.checks() {
 		run[c.ID()] = true
-		for _, n := range c.Needs() {
+		for _, n := range needs(c, &r.Config) {
 			needed[n.Query], want[n.Query] = true, true
 		}
 	}
 	for _, c := range r.Checks {
-		if run[c.ID()] {
-			continue
-		}
 		for _, n := range c.Needs() {
 			if !needed[n.Query] {
 				delete(want, n.Query)

@@ -201,9 +201,9 @@ func (s *recordingSource) Run(_ context.Context, q *queries.Query, _ queries.Bod
 func (s *recordingSource) Close() {}
 
 // TestRunGathersWhatChecksRead: an advisor run asks for the queries its facts read and no
-// other (the scrapes' queries stay the scrapes'), and not for those only a check left out
-// reads: pg_database_size without pg_disk_size, pg_index_definitions with redundant_index
-// disabled.
+// other (the scrapes' queries stay the scrapes'), and not for those only disabled checks or
+// needs the configuration turns off read: pg_database_size without pg_disk_size (both disk
+// forecasts read it only with one), pg_index_definitions with redundant_index disabled.
 func TestRunGathersWhatChecksRead(t *testing.T) {
 	set, err := queries.DefaultSet(kinds.All.Packs())
 	if err != nil {
@@ -239,5 +239,14 @@ func TestRunGathersWhatChecksRead(t *testing.T) {
 	}
 	if got["pg_index_definitions"] {
 		t.Error("pg_index_definitions gathered with redundant_index disabled")
+	}
+	// the slots' forecast reads the sizes too (the disk's free space)
+	cfg.Disable = []string{"pg_disk_forecast"}
+	if got = ran(cfg); !got["pg_database_size"] {
+		t.Error("pg_database_size not gathered for slot_wal_forecast with pg_disk_size set")
+	}
+	cfg.Disable = []string{"pg_disk_forecast", "slot_wal_forecast"}
+	if got = ran(cfg); got["pg_database_size"] {
+		t.Error("pg_database_size gathered with both disk forecasts disabled")
 	}
 }

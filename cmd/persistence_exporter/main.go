@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -225,6 +226,12 @@ func adviseOnce(f *flags, stdout, stderr io.Writer) int {
 		return 3
 	}
 	adv.Once = true
+	if os.Getenv("GOMAXPROCS") == "" {
+		// a gather mostly waits for its servers; a core decodes the answers of a few targets
+		// at once. On one, the process's goroutines stay on one thread: half the thread
+		// wake-ups, about a tenth less CPU on the bench catalog, the same wall time.
+		runtime.GOMAXPROCS(min(runtime.GOMAXPROCS(0), max(1, len(adv.Targets)/4)))
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), f.adviseTimeout)
 	defer cancel()
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)

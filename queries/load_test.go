@@ -531,6 +531,19 @@ func TestTable(t *testing.T) {
 		}
 	}
 	check(r, want)
+	// the unboxed accessors agree with Value
+	for i := range want {
+		for j := range want[i] {
+			s, isText := r.Text(i, j)
+			if ws, ok := want[i][j].(string); ok != isText || s != ws {
+				t.Errorf("Text(%d, %s) = %q %v, want %q %v", i, r.Columns[j], s, isText, ws, ok)
+			}
+			tm, isTime := r.Time(i, j)
+			if wt, ok := want[i][j].(time.Time); ok != isTime || !tm.Equal(wt) {
+				t.Errorf("Time(%d, %s) = %v %v, want %v %v", i, r.Columns[j], tm, isTime, wt, ok)
+			}
+		}
+	}
 	if v, ok := r.Number(0, 3); !ok || v != 1704067200 {
 		t.Errorf("Number of a time: %v %v", v, ok)
 	}

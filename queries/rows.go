@@ -38,13 +38,35 @@ func (r *Rows) Value(i, j int) any {
 func (r *Rows) Text(i, j int) (string, bool) {
 	if r.table != nil {
 		c := &r.table.cols[j]
-		if c.kind == KindString {
+		switch c.kind {
+		case KindString:
 			return c.strs[i], !c.isNull(i)
+		case KindAny:
+			v, ok := c.anys[i].(string)
+			return v, ok
 		}
-		v, ok := c.value(i).(string)
-		return v, ok
+		return "", false // a typed column of another type
 	}
 	v, ok := r.Values[i][j].(string)
+	return v, ok
+}
+
+// Time returns the value of row i in column j when it is a time, without boxing it.
+func (r *Rows) Time(i, j int) (time.Time, bool) {
+	if r.table != nil {
+		c := &r.table.cols[j]
+		switch {
+		case c.isNull(i):
+			return time.Time{}, false
+		case c.kind == KindTime:
+			return time.UnixMicro(c.ints[i]).UTC(), true
+		case c.kind == KindAny:
+			v, ok := c.anys[i].(time.Time)
+			return v, ok
+		}
+		return time.Time{}, false
+	}
+	v, ok := r.Values[i][j].(time.Time)
 	return v, ok
 }
 

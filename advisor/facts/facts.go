@@ -368,7 +368,7 @@ func (r *Rows) Num(i int, col string) (float64, bool) {
 	if !ok {
 		return 0, false
 	}
-	if v, isText := r.rows.Value(i, j).(string); isText {
+	if v, isText := r.rows.Text(i, j); isText { // unboxed, as Number
 		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
 		return f, err == nil
 	}
@@ -390,10 +390,8 @@ func (r *Rows) Time(i int, col string) time.Time {
 	if !ok {
 		return time.Time{}
 	}
-	if t, ok := r.rows.Value(i, j).(time.Time); ok {
-		return t
-	}
-	return time.Time{}
+	t, _ := r.rows.Time(i, j)
+	return t
 }
 
 // each decodes every row of a query's result with f; nil when the target has no result for

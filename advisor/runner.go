@@ -63,10 +63,8 @@ func (r *Runner) checks() []Check {
 // configuration turns off (Need.When). The other queries of the packs are the scrapes'.
 func (r *Runner) wanted() map[string]bool {
 	want := facts.Reads()
-	run := map[string]bool{}
 	needed := map[string]bool{}
 	for _, c := range r.checks() {
-		run[c.ID()] = true
 		for _, n := range needs(c, &r.Config) {
 			needed[n.Query], want[n.Query] = true, true
 		}

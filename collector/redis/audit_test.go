@@ -387,8 +387,12 @@ func TestAuditSharedAcrossGathers(t *testing.T) {
 	if n := <-w.started; n != 1 {
 		t.Fatalf("walk %d started, want 1", n)
 	}
+	joined := make(chan struct{}, 1)
+	s.audits.SetOnJoin(func(string) { joined <- struct{}{} })
 	bctx, gb := gather(ctx(t))
 	b := run(runQ, bctx)
+	<-joined // B waits on A's run: release it only then (a loaded machine delayed B past it)
+	s.audits.SetOnJoin(nil)
 	w.release(1)
 	for _, done := range []chan error{a, b} {
 		if err := <-done; err != nil {

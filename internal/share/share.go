@@ -29,6 +29,8 @@ type call[V any] struct {
 type calls[V any] struct {
 	mu sync.Mutex
 	m  map[string]*call[V]
+	// onJoin, when set, is called when a caller joins a fetch under way (SetOnJoin)
+	onJoin func(key string)
 }
 
 // do joins the fetch of key or starts it. keep leaves the finished fetch in place for later
@@ -57,7 +59,11 @@ func (cs *calls[V]) do(ctx context.Context, key string, timeout time.Duration, k
 			close(c.done)
 		}()
 	}
+	onJoin := cs.onJoin
 	cs.mu.Unlock()
+	if ok && onJoin != nil {
+		onJoin(key)
+	}
 	select {
 	case <-c.done:
 		return c.v, c.err
@@ -76,6 +82,14 @@ type Flight[V any] struct{ cs calls[V] }
 // timeout.
 func (f *Flight[V]) Do(ctx context.Context, key string, timeout time.Duration, fetch func(ctx context.Context) (V, error)) (V, error) {
 	return f.cs.do(ctx, key, timeout, false, fetch)
+}
+
+// SetOnJoin has f called each time a caller joins a fetch under way (before it waits): a
+// test orders its goroutines on it instead of sleeping.
+func (f *Flight[V]) SetOnJoin(join func(key string)) {
+	f.cs.mu.Lock()
+	defer f.cs.mu.Unlock()
+	f.cs.onJoin = join
 }
 
 // Gather is the scope of one gather of one target: the fetches made in it (by the queries of

@@ -180,3 +180,36 @@ func TestFetchTimeout(t *testing.T) {
 		}
 	})
 }
+
+// TestOnJoin: the hook runs for a caller that joins a fetch under way, not for the one that
+// starts it, nor for one that comes after it.
+func TestOnJoin(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var f Flight[int]
+		var joins atomic.Int32
+		f.SetOnJoin(func(key string) {
+			if key == "k" {
+				joins.Add(1)
+			}
+		})
+		release := make(chan struct{})
+		fetch := func(context.Context) (int, error) { <-release; return 1, nil }
+		var wg sync.WaitGroup
+		for range 3 {
+			wg.Go(func() {
+				if v, err := f.Do(context.Background(), "k", time.Minute, fetch); v != 1 || err != nil {
+					t.Errorf("Do = %d, %v", v, err)
+				}
+			})
+		}
+		synctest.Wait()
+		if n := joins.Load(); n != 2 {
+			t.Errorf("%d joins while the fetch ran, want 2", n)
+		}
+		close(release)
+		wg.Wait()
+		if _, err := f.Do(context.Background(), "k", time.Minute, func(context.Context) (int, error) { return 2, nil }); err != nil || joins.Load() != 2 {
+			t.Errorf("a later caller: err %v, joins %d, want a fetch of its own", err, joins.Load())
+		}
+	})
+}

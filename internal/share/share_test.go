@@ -47,15 +47,25 @@ func sharedOnce(t *testing.T, do func(ctx context.Context, key string, fetch fun
 func TestFlight(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var f Flight[int]
+		// SetOnJoin's hook runs for each caller that joins the fetch under way
+		var joins atomic.Int32
+		f.SetOnJoin(func(key string) {
+			if key == "k" {
+				joins.Add(1)
+			}
+		})
 		runs := sharedOnce(t, func(ctx context.Context, key string, fetch func(context.Context) (int, error)) (int, error) {
 			return f.Do(ctx, key, time.Second, fetch)
 		})
-		// a fetch that is done is forgotten: the next caller fetches again
+		if n := joins.Load(); n != 9 {
+			t.Errorf("%d joins of the fetch of 10 callers, want 9", n)
+		}
+		// a fetch that is done is forgotten: the next caller fetches again, joining nothing
 		if v, err := f.Do(context.Background(), "k", time.Second, func(context.Context) (int, error) {
 			runs.Add(1)
 			return 43, nil
-		}); v != 43 || err != nil || runs.Load() != 2 {
-			t.Errorf("after the flight: %d %v, %d fetches", v, err, runs.Load())
+		}); v != 43 || err != nil || runs.Load() != 2 || joins.Load() != 9 {
+			t.Errorf("after the flight: %d %v, %d fetches, %d joins", v, err, runs.Load(), joins.Load())
 		}
 	})
 }
@@ -177,39 +187,6 @@ func TestFetchTimeout(t *testing.T) {
 		ctx := WithGather(context.Background(), NewGather())
 		if _, err := InGather(ctx, "k", 10*time.Millisecond, wait); !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("gather: err = %v, want the fetch's timeout", err)
-		}
-	})
-}
-
-// TestOnJoin: the hook runs for a caller that joins a fetch under way, not for the one that
-// starts it, nor for one that comes after it.
-func TestOnJoin(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		var f Flight[int]
-		var joins atomic.Int32
-		f.SetOnJoin(func(key string) {
-			if key == "k" {
-				joins.Add(1)
-			}
-		})
-		release := make(chan struct{})
-		fetch := func(context.Context) (int, error) { <-release; return 1, nil }
-		var wg sync.WaitGroup
-		for range 3 {
-			wg.Go(func() {
-				if v, err := f.Do(context.Background(), "k", time.Minute, fetch); v != 1 || err != nil {
-					t.Errorf("Do = %d, %v", v, err)
-				}
-			})
-		}
-		synctest.Wait()
-		if n := joins.Load(); n != 2 {
-			t.Errorf("%d joins while the fetch ran, want 2", n)
-		}
-		close(release)
-		wg.Wait()
-		if _, err := f.Do(context.Background(), "k", time.Minute, func(context.Context) (int, error) { return 2, nil }); err != nil || joins.Load() != 2 {
-			t.Errorf("a later caller: err %v, joins %d, want a fetch of its own", err, joins.Load())
 		}
 	})
 }

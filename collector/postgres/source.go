@@ -26,6 +26,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/persistence-exporter/persistence_exporter/internal/lanes"
+	"github.com/persistence-exporter/persistence_exporter/internal/share"
 	"github.com/persistence-exporter/persistence_exporter/queries"
 )
 
@@ -81,6 +82,9 @@ type Source struct {
 	log       *slog.Logger
 	sizes     sync.Map // statement -> rows of its last result
 	locks     sync.Map // statement -> true once it was seen waiting for or holding a user relation's lock
+	// extensions shares a database's extension-list read between the concurrent queries
+	// of a gather that find it stale
+	extensions share.Flight[map[string]string]
 
 	mu        sync.Mutex
 	version   int                  // server_version_num, from the last probe
@@ -121,11 +125,9 @@ func (s *Source) pools() (*pools, error) {
 
 // database is a watched database: a small pool kept between scrapes, and its lanes.
 type database struct {
-	pool  *pgxpool.Pool
-	lanes *lanes.Lanes
-	// extsMu guards the extension list: one of the gather's concurrent queries reads it, the
-	// others wait for that answer instead of each sending the same statement
-	extsMu sync.Mutex
+	pool   *pgxpool.Pool
+	lanes  *lanes.Lanes
+	extsMu sync.Mutex // guards exts and extsAt
 	exts   map[string]string
 	extsAt time.Time
 }
@@ -421,34 +423,59 @@ func (s *Source) database(ctx context.Context, name string) (*database, map[stri
 	}
 	s.mu.Unlock()
 	db.extsMu.Lock()
-	defer db.extsMu.Unlock()
-	s.mu.Lock()
-	skipped := s.skipped[name] // found while this one waited
-	s.mu.Unlock()
-	if skipped {
+	exts, fresh := db.exts, time.Since(db.extsAt) <= extensionsTTL
+	db.extsMu.Unlock()
+	if fresh {
+		return db, exts, nil
+	}
+	// the queries of a gather start at once: one reads the list, the others join its read
+	// (each stops waiting when its own context ends)
+	timeout := extensionsTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
+	}
+	exts, err = s.extensions.Do(ctx, name, timeout, func(ctx context.Context) (map[string]string, error) {
+		return s.readExtensions(ctx, db, name)
+	})
+	if errors.Is(err, errNotWatched) {
 		return nil, nil, nil
 	}
-	if time.Since(db.extsAt) > extensionsTTL {
-		rows, err := s.query(ctx, db, "SELECT coalesce(array_to_string(array_agg(extname || '=' || extversion), ','), '') FROM pg_extension")
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && (pgErr.Code == "42501" || pgErr.Code == "3D000") {
-			// no CONNECT privilege, or dropped since the probe: leave it out
-			s.mu.Lock()
-			s.skipped[name] = pgErr.Code == "42501"
-			s.mu.Unlock()
-			s.log.Warn("not watching a database the exporter cannot connect to", "database", name, "err", pgErr.Message)
-			return nil, nil, nil
-		}
-		if err != nil {
-			return nil, nil, err
-		}
-		var exts []string
-		if list, _ := rows.Value(0, 0).(string); list != "" {
-			exts = strings.Split(list, ",")
-		}
-		db.exts, db.extsAt = extensionFeatures(exts), time.Now()
+	if err != nil {
+		return nil, nil, err
 	}
-	return db, db.exts, nil
+	return db, exts, nil
+}
+
+// extensionsTimeout bounds a read of a database's extension list asked for without a deadline.
+const extensionsTimeout = 10 * time.Second
+
+// errNotWatched: the exporter may not connect to the database, or it was dropped.
+var errNotWatched = errors.New("database not watched")
+
+// readExtensions reads db's extension list and keeps it for extensionsTTL.
+func (s *Source) readExtensions(ctx context.Context, db *database, name string) (map[string]string, error) {
+	rows, err := s.query(ctx, db, "SELECT coalesce(array_to_string(array_agg(extname || '=' || extversion), ','), '') FROM pg_extension")
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && (pgErr.Code == "42501" || pgErr.Code == "3D000") {
+		// no CONNECT privilege, or dropped since the probe: leave it out
+		s.mu.Lock()
+		s.skipped[name] = pgErr.Code == "42501"
+		s.mu.Unlock()
+		s.log.Warn("not watching a database the exporter cannot connect to", "database", name, "err", pgErr.Message)
+		return nil, errNotWatched
+	}
+	if err != nil {
+		return nil, err
+	}
+	var list []string
+	if v, _ := rows.Value(0, 0).(string); v != "" {
+		list = strings.Split(v, ",")
+	}
+	exts := extensionFeatures(list)
+	db.extsMu.Lock()
+	db.exts, db.extsAt = exts, time.Now()
+	db.extsMu.Unlock()
+	return exts, nil
 }
 
 // filter drops rows of databases and schemas that are not watched.

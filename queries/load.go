@@ -565,7 +565,7 @@ func Defaults(kinds SourceKinds) ([]*Pack, error) { return DefaultsOf(kinds, nil
 // DefaultsOf returns the embedded packs whose source want accepts (nil: all): a process
 // watching PostgreSQL alone does not parse the Redis and Elasticsearch packs at every start.
 func DefaultsOf(kinds SourceKinds, want func(source string) bool) ([]*Pack, error) {
-	return loadFS(defaultPacks, "packs", "queries/", kinds, want)
+	return loadFS(defaultPacks, "packs", "queries/", kinds, want, false)
 }
 
 // DefaultSet is the set of the embedded packs alone, without user packs.
@@ -588,7 +588,7 @@ func LoadPaths(paths []string, kinds SourceKinds) ([]*Pack, error) {
 			continue
 		}
 		if fi.IsDir() {
-			ps, err := loadFS(os.DirFS(p), ".", p+string(filepath.Separator), kinds, nil)
+			ps, err := loadFS(os.DirFS(p), ".", p+string(filepath.Separator), kinds, nil, true)
 			errs = append(errs, err)
 			packs = append(packs, ps...)
 			continue
@@ -610,11 +610,10 @@ func LoadPaths(paths []string, kinds SourceKinds) ([]*Pack, error) {
 // sourceLine finds a pack's source: line without parsing it (the header of the embedded packs).
 var sourceLine = regexp.MustCompile(`(?m)^source:[ \t]*([A-Za-z_]+)`)
 
-// loadFS loads the packs of a directory. want, when not nil, selects the embedded packs by
-// source, read from their source: line; the embedded packs are decoded without the strict
-// second parse (see parse). User directories (want nil) are parsed strictly.
-func loadFS(fsys fs.FS, dir, prefix string, kinds SourceKinds, want func(source string) bool) ([]*Pack, error) {
-	embedded := fsys == fs.FS(defaultPacks)
+// loadFS loads the packs of a directory. want, when not nil, selects packs by source, read
+// from their source: line; strict false decodes them without the strict second parse (the
+// embedded packs, see parse).
+func loadFS(fsys fs.FS, dir, prefix string, kinds SourceKinds, want func(source string) bool, strict bool) ([]*Pack, error) {
 	entries, err := fs.ReadDir(fsys, dir)
 	if err != nil {
 		return nil, fmt.Errorf("reading packs in %s: %w", prefix, err)
@@ -647,7 +646,7 @@ func loadFS(fsys fs.FS, dir, prefix string, kinds SourceKinds, want func(source 
 					return
 				}
 			}
-			parsed[i], errs[i] = parse(prefix+n, data, kinds, !embedded)
+			parsed[i], errs[i] = parse(prefix+n, data, kinds, strict)
 		})
 	}
 	wg.Wait()

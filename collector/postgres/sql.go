@@ -12,20 +12,6 @@ import (
 // that ends in ROLLBACK, so that nothing a pack sends can write; checkReadSQL says at load
 // time, with the pack's file and line, what that transaction would refuse or could not undo.
 
-var (
-	aliasRe = regexp.MustCompile(`(?i)\bas\s+[a-z_][a-z0-9_$]*`)
-	// firstWord of a statement, after any opening parentheses
-	firstWordRe = regexp.MustCompile(`^[\s(]*([A-Za-z]+)`)
-	// writeWordRe: clauses that write or lock rows, wherever they appear in a read statement
-	writeWordRe = regexp.MustCompile(`(?i)\b(insert|update|delete|merge|truncate|copy|into|for\s+(?:no\s+key\s+)?(?:update|share)|for\s+key\s+share)\b`)
-	// sideEffectRe: functions that act on the server or the session beyond the transaction
-	sideEffectRe = regexp.MustCompile(`(?i)\b(pg_terminate_backend|pg_cancel_backend|pg_reload_conf|pg_rotate_logfile|pg_promote|` +
-		`pg_switch_wal|pg_create_restore_point|pg_stat_reset\w*|pg_wal_replay_pause|pg_wal_replay_resume|` +
-		`pg_create_\w*replication_slot|pg_drop_replication_slot|pg_replication_slot_advance|pg_logical_emit_message|` +
-		`pg_log_backend_memory_contexts|pg_file_write|pg_file_unlink|pg_file_rename|lo_\w+|dblink\w*|` +
-		`set_config|setval|nextval|pg_advisory\w*lock\w*|pg_notify)\s*\(`)
-)
-
 // readStatements are the statements a pack may send, by source.
 var readStatements = map[string][]string{
 	queries.SourcePostgres:  {"SELECT", "WITH", "SHOW", "TABLE", "VALUES"},
@@ -40,11 +26,7 @@ func checkReadSQL(source, sql string) string {
 		return "sql holds more than one statement: a query is one read statement"
 	}
 	allowed := readStatements[source]
-	m := firstWordRe.FindStringSubmatch(body)
-	word := ""
-	if m != nil {
-		word = strings.ToUpper(m[1])
-	}
+	word := strings.ToUpper(firstWord(body))
 	ok := false
 	for _, a := range allowed {
 		ok = ok || a == word
@@ -53,14 +35,131 @@ func checkReadSQL(source, sql string) string {
 		return fmt.Sprintf("sql must be a read statement (%s), not %s", strings.Join(allowed, ", "), orNothing(word))
 	}
 	// a column alias may be any word: AS insert
-	unaliased := aliasRe.ReplaceAllString(body, " ")
-	if w := writeWordRe.FindString(unaliased); w != "" {
+	unaliased := unalias(body)
+	if w := writeClause(unaliased); w != "" {
 		return fmt.Sprintf("sql must only read: %s writes or locks rows", strings.ToUpper(strings.Join(strings.Fields(w), " ")))
 	}
-	if f := sideEffectRe.FindStringSubmatch(unaliased); f != nil {
-		return fmt.Sprintf("sql must only read: %s() acts beyond the statement", strings.ToLower(f[1]))
+	if f := sideEffectCall(unaliased); f != "" {
+		return fmt.Sprintf("sql must only read: %s() acts beyond the statement", strings.ToLower(f))
 	}
 	return ""
+}
+
+// firstWord is the letters that begin a statement, after any opening parentheses.
+func firstWord(body string) string {
+	i := runEnd(body, 0, func(c byte) bool { return isSpace(c) || c == '(' })
+	return body[i:runEnd(body, i, func(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' })]
+}
+
+// unalias blanks each column alias, "AS name", so that an alias like "insert" is not read as
+// a clause.
+func unalias(body string) string {
+	var b strings.Builder
+	last := 0
+	words(body, func(start, end int) int {
+		if !wordIs(body, start, end, "as") {
+			return end
+		}
+		j := skipSpace(body, end)
+		if j == end || j == len(body) || !isLetter(body[j]) {
+			return end
+		}
+		k := runEnd(body, j, func(c byte) bool { return isWord(c) || c == '$' })
+		b.WriteString(body[last:start])
+		b.WriteByte(' ')
+		last = k
+		return k
+	})
+	if last == 0 {
+		return body
+	}
+	b.WriteString(body[last:])
+	return b.String()
+}
+
+// writeWords are the words that write rows wherever they appear in a statement.
+var writeWords = []string{"insert", "update", "delete", "merge", "truncate", "copy", "into"}
+
+// writeClause returns the first clause of body that writes or locks rows (INSERT, ...,
+// FOR [NO KEY] UPDATE, FOR [KEY] SHARE), or "".
+func writeClause(body string) string {
+	found := ""
+	words(body, func(start, end int) int {
+		if wordIs(body, start, end, writeWords...) {
+			found = body[start:end]
+			return -1
+		}
+		if !wordIs(body, start, end, "for") {
+			return end
+		}
+		// FOR UPDATE, FOR SHARE, FOR NO KEY UPDATE|SHARE, FOR KEY SHARE
+		s1, e1 := nextWord(body, end)
+		if s1 < 0 {
+			return end
+		}
+		last := e1
+		switch {
+		case wordIs(body, s1, e1, "update", "share"):
+		case wordIs(body, s1, e1, "no"), wordIs(body, s1, e1, "key"):
+			s2, e2 := nextWord(body, e1)
+			if s2 < 0 {
+				return end
+			}
+			if wordIs(body, s1, e1, "key") {
+				if !wordIs(body, s2, e2, "share") {
+					return end
+				}
+				last = e2
+				break
+			}
+			s3, e3 := nextWord(body, e2)
+			if !wordIs(body, s2, e2, "key") || s3 < 0 || !wordIs(body, s3, e3, "update", "share") {
+				return end
+			}
+			last = e3
+		default:
+			return end
+		}
+		found = body[start:last]
+		return -1
+	})
+	return found
+}
+
+// sideEffectNames are functions that act on the server or the session beyond the
+// transaction; sideEffectPrefixes begin families of them.
+var (
+	sideEffectNames = []string{"pg_terminate_backend", "pg_cancel_backend", "pg_reload_conf", "pg_rotate_logfile",
+		"pg_promote", "pg_switch_wal", "pg_create_restore_point", "pg_wal_replay_pause", "pg_wal_replay_resume",
+		"pg_drop_replication_slot", "pg_replication_slot_advance", "pg_logical_emit_message",
+		"pg_log_backend_memory_contexts", "pg_file_write", "pg_file_unlink", "pg_file_rename",
+		"set_config", "setval", "nextval", "pg_notify"}
+	sideEffectPrefixes = []string{"pg_stat_reset", "dblink"}
+)
+
+// sideEffectCall returns the name of the first call in body of a function that acts beyond
+// the transaction, or "".
+func sideEffectCall(body string) string {
+	found := ""
+	words(body, func(start, end int) int {
+		if !calledAt(body, end) {
+			return end
+		}
+		w := strings.ToLower(body[start:end])
+		hit := wordIs(body, start, end, sideEffectNames...) ||
+			len(w) > len("lo_") && strings.HasPrefix(w, "lo_") || // large objects: lo_import(), lo_unlink(), ...
+			strings.HasPrefix(w, "pg_create_") && strings.HasSuffix(w, "replication_slot") && len(w) >= len("pg_create_replication_slot") ||
+			strings.HasPrefix(w, "pg_advisory") && strings.Contains(w[len("pg_advisory"):], "lock")
+		for _, p := range sideEffectPrefixes {
+			hit = hit || strings.HasPrefix(w, p)
+		}
+		if hit {
+			found = w
+			return -1
+		}
+		return end
+	})
+	return found
 }
 
 func orNothing(word string) string {
@@ -111,7 +210,7 @@ func MaskSQL(sql string) string {
 			i += j + 1
 			b.WriteString(string([]byte{q, q}))
 		case rest[0] == '$':
-			tag := dollarTag.FindString(rest)
+			tag := dollarTag(rest)
 			if tag == "" {
 				b.WriteByte('$')
 				i++
@@ -131,7 +230,17 @@ func MaskSQL(sql string) string {
 	return b.String()
 }
 
-var dollarTag = regexp.MustCompile(`^\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$`)
+// dollarTag returns the dollar-quote tag ($$, $tag$) that s begins with, or "".
+func dollarTag(s string) string {
+	i := 1
+	if i < len(s) && isLetter(s[i]) {
+		i = wordEnd(s, i)
+	}
+	if i < len(s) && s[i] == '$' {
+		return s[:i+1]
+	}
+	return ""
+}
 
 // SQL is the body of a postgres or pgbouncer query: one read statement.
 type SQL string

@@ -58,11 +58,9 @@ func decideMayLock(sql string) bool {
 // trim(c FROM s) and overlay(...): it names no relation. What lies between the parenthesis
 // and the FROM goes with it.
 func hideFromInCalls(body string) string {
-	var b strings.Builder
-	last := 0
-	words(body, func(start, end int) int {
+	return replaceSpans(body, func(start, end int) (int, int, string) {
 		if !wordIs(body, start, end, "extract", "substring", "trim", "overlay") || !calledAt(body, end) {
-			return end
+			return 0, -1, ""
 		}
 		open := skipSpace(body, end) + 1
 		inner := body[open:]
@@ -78,18 +76,10 @@ func hideFromInCalls(body string) string {
 			return e
 		})
 		if from < 0 {
-			return end
+			return 0, -1, ""
 		}
-		b.WriteString(body[last:end])
-		b.WriteByte('(')
-		last = from
-		return from
+		return end, from, "("
 	})
-	if last == 0 {
-		return body
-	}
-	b.WriteString(body[last:])
-	return b.String()
 }
 
 // callsLockingFunc reports whether body calls a function that opens relations, or is an

@@ -87,3 +87,26 @@ func calledAt(s string, i int) bool {
 	j := skipSpace(s, i)
 	return j < len(s) && s[j] == '('
 }
+
+// replaceSpans returns s with spans of it replaced, left to right: span is called with each
+// word's start and end and returns the span [from, to) to replace with with, or to < 0 for
+// none; the scan goes on after the span.
+func replaceSpans(s string, span func(start, end int) (from, to int, with string)) string {
+	var b strings.Builder
+	last := 0
+	words(s, func(start, end int) int {
+		from, to, with := span(start, end)
+		if to < 0 {
+			return end
+		}
+		b.WriteString(s[last:from])
+		b.WriteString(with)
+		last = to
+		return to
+	})
+	if b.Len() == 0 && last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}

@@ -54,27 +54,16 @@ func firstWord(body string) string {
 // unalias blanks each column alias, "AS name", so that an alias like "insert" is not read as
 // a clause.
 func unalias(body string) string {
-	var b strings.Builder
-	last := 0
-	words(body, func(start, end int) int {
+	return replaceSpans(body, func(start, end int) (int, int, string) {
 		if !wordIs(body, start, end, "as") {
-			return end
+			return 0, -1, ""
 		}
 		j := skipSpace(body, end)
 		if j == end || j == len(body) || !isLetter(body[j]) {
-			return end
+			return 0, -1, ""
 		}
-		k := runEnd(body, j, func(c byte) bool { return isWord(c) || c == '$' })
-		b.WriteString(body[last:start])
-		b.WriteByte(' ')
-		last = k
-		return k
+		return start, runEnd(body, j, func(c byte) bool { return isWord(c) || c == '$' }), " "
 	})
-	if last == 0 {
-		return body
-	}
-	b.WriteString(body[last:])
-	return b.String()
 }
 
 // writeWords are the words that write rows wherever they appear in a statement.

@@ -116,7 +116,7 @@ func cteNames(body string) map[string]bool {
 		if j == len(body) || !isLetter(body[j]) {
 			return "", -1
 		}
-		k := runEnd(body, j, func(c byte) bool { return isWord(c) || c == '$' })
+		k := runEnd(body, j, isIdent)
 		name := body[j:k]
 		k = skipSpace(body, k)
 		if k < len(body) && body[k] == '(' { // a column list
@@ -172,7 +172,7 @@ func cteNames(body string) map[string]bool {
 // are left out.
 func fromTargets(body string) []string {
 	var names []string
-	isName := func(c byte) bool { return isWord(c) || c == '.' || c == '"' || c == '$' }
+	isName := func(c byte) bool { return isIdent(c) || c == '.' || c == '"' }
 	words(body, func(start, end int) int {
 		if !wordIs(body, start, end, "from", "join") {
 			return end

@@ -17,21 +17,14 @@ func isLetter(c byte) bool { return c == '_' || 'a' <= c && c <= 'z' || 'A' <= c
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' }
 
+// isIdent is a byte of an unquoted identifier: a word's, or $.
+func isIdent(c byte) bool { return isWord(c) || c == '$' }
+
 // skipSpace returns the first index at or after i that is not space.
-func skipSpace(s string, i int) int {
-	for i < len(s) && isSpace(s[i]) {
-		i++
-	}
-	return i
-}
+func skipSpace(s string, i int) int { return runEnd(s, i, isSpace) }
 
 // wordEnd returns the end of the word starting at i (i when none starts there).
-func wordEnd(s string, i int) int {
-	for i < len(s) && isWord(s[i]) {
-		i++
-	}
-	return i
-}
+func wordEnd(s string, i int) int { return runEnd(s, i, isWord) }
 
 // runEnd returns the end of the run of bytes that in allows, from i.
 func runEnd(s string, i int, in func(byte) bool) int {
@@ -104,7 +97,7 @@ func replaceSpans(s string, span func(start, end int) (from, to int, with string
 		last = to
 		return to
 	})
-	if b.Len() == 0 && last == 0 {
+	if last == 0 { // nothing replaced: a span ends past its word
 		return s
 	}
 	b.WriteString(s[last:])

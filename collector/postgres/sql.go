@@ -3,6 +3,7 @@ package postgres
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/persistence-exporter/persistence_exporter/queries"
@@ -62,7 +63,7 @@ func unalias(body string) string {
 		if j == end || j == len(body) || !isLetter(body[j]) {
 			return 0, -1, ""
 		}
-		return start, runEnd(body, j, func(c byte) bool { return isWord(c) || c == '$' }), " "
+		return start, runEnd(body, j, isIdent), " "
 	})
 }
 
@@ -135,7 +136,7 @@ func sideEffectCall(body string) string {
 			return end
 		}
 		w := strings.ToLower(body[start:end])
-		hit := wordIs(body, start, end, sideEffectNames...) ||
+		hit := slices.Contains(sideEffectNames, w) ||
 			len(w) > len("lo_") && strings.HasPrefix(w, "lo_") || // large objects: lo_import(), lo_unlink(), ...
 			strings.HasPrefix(w, "pg_create_") && strings.HasSuffix(w, "replication_slot") && len(w) >= len("pg_create_replication_slot") ||
 			strings.HasPrefix(w, "pg_advisory") && strings.Contains(w[len("pg_advisory"):], "lock")
